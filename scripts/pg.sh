@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# A private PostGIS cluster for `make run` and `make test`, under .data/pg in
+# the project folder, on its own port and a Unix socket only (no TCP listener,
+# so nobody else on the machine can reach it; the socket directory is 0700).
+# Any system cluster is left alone. DATABASE_URL, when set, overrides all this
+# in the Makefile.
+#
+#   scripts/pg.sh start   install what is missing, init once, start if stopped
+#   scripts/pg.sh stop    stop the private cluster (only ours, by its data dir)
+#   scripts/pg.sh env     print export lines for DATABASE_URL and the test URL
+#   scripts/pg.sh url     print the application database URL
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${CTXMAP_PG_PORT:-54329}"
+D="$ROOT/.data/pg"
+DATA="$D/data"
+# Unix socket paths are limited to ~107 bytes; fall back to /tmp for deep checkouts.
+SOCK="$D/run"
+if [ "${#SOCK}" -gt 80 ]; then
+  SOCK="/tmp/ctxmap-pg-$(printf %s "$ROOT" | sha256sum | cut -c1-10)"
+fi
+DB=ctxmap
+
+log() { printf 'pg.sh: %s\n' "$*" >&2; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pgbin() {
+  local v
+  for v in $(ls /usr/lib/postgresql 2>/dev/null | sort -rn); do
+    if [ -x "/usr/lib/postgresql/$v/bin/initdb" ]; then echo "/usr/lib/postgresql/$v/bin"; return; fi
+  done
+}
+
+have_postgis() {
+  local bin="$1" share
+  share="$("$bin/pg_config" --sharedir 2>/dev/null || true)"
+  [ -n "$share" ] && ls "$share"/extension/postgis.control >/dev/null 2>&1
+}
+
+install_packages() {
+  local bin ver pkgs=()
+  bin="$(pgbin || true)"
+  if [ -n "$bin" ] && have_postgis "$bin"; then return; fi
+  if [ -n "$bin" ]; then ver="$(basename "$(dirname "$bin")")"; fi
+  if [ -z "${ver:-}" ]; then
+    # No server yet: take the distribution's default major version.
+    pkgs+=(postgresql)
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    log "PostgreSQL/PostGIS missing and not root: install postgresql-${ver:-<major>}-postgis-3 (sudo apt-get install ...)"
+    exit 1
+  fi
+  log "installing PostgreSQL + PostGIS from the distribution's packages (about a minute)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  if [ -z "${ver:-}" ]; then
+    apt-get install -y -qq postgresql >/dev/null
+    bin="$(pgbin)"; ver="$(basename "$(dirname "$bin")")"
+  fi
+  apt-get install -y -qq "postgresql-$ver-postgis-3" >/dev/null
+}
+
+start() {
+  install_packages
+  local bin; bin="$(pgbin)"
+  if [ "$(id -u)" = 0 ]; then
+    install -d -o postgres -g postgres -m 700 "$D" "$SOCK"
+  else
+    install -d -m 700 "$D" "$SOCK"
+  fi
+  if [ ! -f "$DATA/PG_VERSION" ]; then
+    log "creating the private cluster in $DATA"
+    as_owner env LC_ALL=C.UTF-8 "$bin/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$DATA/postgresql.conf" <<CONF
+# ctxmap private cluster: socket only, tuned for a small machine.
+listen_addresses = ''
+max_parallel_workers_per_gather = 0
+shared_buffers = 512MB
+work_mem = 32MB
+maintenance_work_mem = 512MB
+max_wal_size = 4GB
+synchronous_commit = off
+fsync = ${CTXMAP_PG_FSYNC:-on}
+CONF
+  fi
+  if ! as_owner "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    as_owner "$bin/pg_ctl" -D "$DATA" -l "$D/server.log" -w -t 60 \
+      -o "-p $PORT -k $SOCK" start >/dev/null
+  fi
+  local psql=("$bin/psql" -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
+    "${psql[@]}" -d postgres -c "CREATE DATABASE $DB" >/dev/null
+  fi
+  "${psql[@]}" -d "$DB" -c 'CREATE EXTENSION IF NOT EXISTS postgis' >/dev/null
+}
+
+stop() {
+  local bin; bin="$(pgbin)"
+  if [ -f "$DATA/PG_VERSION" ]; then as_owner "$bin/pg_ctl" -D "$DATA" -w stop -m fast || true; fi
+}
+
+url() { echo "postgres://postgres@/$1?host=$SOCK&port=$PORT&sslmode=disable"; }
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) url "$DB" ;;
+  env)
+    echo "export DATABASE_URL='$(url "$DB")'"
+    echo "export CTXMAP_TEST_DATABASE_URL='$(url postgres)'"
+    ;;
+  *) echo "usage: $0 start|stop|env|url" >&2; exit 2 ;;
+esac
