@@ -72,7 +72,17 @@ CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 
+-- The partnership's own area, drawn under the heat layer so the map needs no
+-- external basemap. One row per imported boundary file.
+CREATE TABLE boundaries (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    geojson     jsonb NOT NULL,
+    imported_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- +goose Down
+DROP TABLE boundaries;
 DROP TABLE audit_log;
 DROP FUNCTION audit_log_append_only();
 DROP TABLE sessions;

@@ -1,0 +1,62 @@
+# ctxmap: two commands matter.
+#   make run    set up everything (PostGIS, UI packages), migrate, load demo data once, serve the map
+#   make test   the same set-up, then every check and test (Go unit + PostGIS integration + browser)
+# DATABASE_URL, when set, points everything at an existing PostGIS instead of the private cluster.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BIN := bin/ctxmap
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# Packages with concurrency run under the race detector; the rest run plain
+# so the full postcode-directory tests stay fast.
+RACE_PKGS := ./web/... ./tiles/... ./cmd/... ./migrations/... ./contexts/...
+PLAIN_PKGS := ./geo/...
+PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
+	else export CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
+
+.PHONY: run test build ui pg pg-stop check lint unit browser bench clean
+
+run: build
+	@$(PG_ENV); \
+	bash scripts/secret.sh >/dev/null; export CTXMAP_SECRET="$$(bash scripts/secret.sh)"; \
+	$(BIN) migrate up; \
+	$(BIN) seed-demo; \
+	echo; echo "ctxmap: open http://localhost:8080 (stop with Ctrl-C)"; \
+	exec $(BIN) serve --listen "$${CTXMAP_LISTEN:-127.0.0.1:8080}" --log-format text
+
+build: ui
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ctxmap
+
+# The map's front-end packages come from npm with a lockfile; MapLibre's
+# files are copied into web/static/vendor so the binary embeds them.
+ui:
+	@bash scripts/ui.sh
+
+pg:
+	@bash scripts/pg.sh start && bash scripts/pg.sh env
+
+pg-stop:
+	@bash scripts/pg.sh stop
+
+test: ui check unit browser
+
+check:
+	@echo "== gofmt"; out="$$(gofmt -l cmd geo contexts tiles web migrations *.go)"; if [ -n "$$out" ]; then echo "not gofmt'd: $$out"; exit 1; fi
+	@echo "== go vet"; $(GO) vet ./...
+	@echo "== staticcheck"; $(GO) run $(STATICCHECK) ./...
+
+unit:
+	@$(PG_ENV); export CI="$${CI:-true}"; \
+	echo "== go test -race $(RACE_PKGS)"; $(GO) test -race -count=1 $(RACE_PKGS); \
+	echo "== go test $(PLAIN_PKGS)"; $(GO) test -count=1 $(PLAIN_PKGS)
+
+browser: build
+	@$(PG_ENV); export CI="$${CI:-true}"; bash scripts/browser-test.sh
+
+bench:
+	@$(PG_ENV); $(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

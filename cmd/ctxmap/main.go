@@ -1,0 +1,191 @@
+// Command ctxmap is the contextual safeguarding map: a PostGIS-backed
+// service that geocodes locations of harm from an imported postcode
+// directory, records them and context records, and serves anonymised H3
+// heat tiles to a web map. This file is the only place that knows every
+// package; it turns flags and environment into a Config and wires them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var e *ctxmap.Error
+		if errors.As(err, &e) {
+			fmt.Fprintf(os.Stderr, "ctxmap: %s\n", e.Message)
+		} else if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "ctxmap: %v\n", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `ctxmap: contextual safeguarding map
+
+usage:
+  ctxmap serve [flags]                         serve the API and the map
+  ctxmap migrate up|down|status                manage the database schema
+  ctxmap users add --name N --role R --team T [--password-stdin]
+  ctxmap users list | disable NAME | set-password NAME (password on stdin)
+  ctxmap import postcodes --format onspd|codepoint PATH...
+  ctxmap import harm-locations --as USER FILE.csv
+  ctxmap import boundary --name NAME FILE.geojson
+  ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
+  ctxmap version
+
+Configuration comes from flags or the environment (flags win):
+  DATABASE_URL        PostgreSQL URL (required)
+  CTXMAP_LISTEN       listen address (default 127.0.0.1:8080)
+  CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= 32 chars)
+  CTXMAP_LOG_LEVEL    debug|info|warn|error (default info)
+  CTXMAP_LOG_FORMAT   json|text (default json)
+  CTXMAP_K            disclosure threshold k (default 10, never below 5)
+  CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
+  CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
+`
+
+// Config is everything the commands need, from flags and environment.
+type Config struct {
+	DatabaseURL        string
+	Listen             string
+	Secret             string
+	LogLevel           string
+	LogFormat          string
+	K                  int
+	Basemap            string
+	BasemapAttribution string
+	CenterLat          float64
+	CenterLon          float64
+	MaxBodyBytes       int64
+	ShutdownGrace      time.Duration
+	TileCacheBytes     int64
+	centerText         func() string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// bindConfig registers the shared flags with defaults from the environment.
+func bindConfig(fs *flag.FlagSet) *Config {
+	c := &Config{}
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	fs.StringVar(&c.Listen, "listen", env("CTXMAP_LISTEN", "127.0.0.1:8080"), "listen address (CTXMAP_LISTEN)")
+	fs.StringVar(&c.Secret, "secret", env("CTXMAP_SECRET", ""), "deployment secret for keyed hashes (CTXMAP_SECRET)")
+	fs.StringVar(&c.LogLevel, "log-level", env("CTXMAP_LOG_LEVEL", "info"), "debug|info|warn|error (CTXMAP_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("CTXMAP_LOG_FORMAT", "json"), "json|text (CTXMAP_LOG_FORMAT)")
+	k, _ := strconv.Atoi(env("CTXMAP_K", "10"))
+	fs.IntVar(&c.K, "k", k, "disclosure threshold: cells with fewer distinct young people are never shown (CTXMAP_K, >= 5)")
+	fs.StringVar(&c.Basemap, "basemap-url", env("CTXMAP_BASEMAP_URL", ""), "optional raster basemap URL template (CTXMAP_BASEMAP_URL)")
+	fs.StringVar(&c.BasemapAttribution, "basemap-attribution", env("CTXMAP_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"), "attribution for the basemap")
+	center := env("CTXMAP_CENTER", "51.545,-0.055")
+	fs.Func("center", "map centre lat,lon (CTXMAP_CENTER)", func(v string) error { center = v; return nil })
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "request body limit in bytes")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long in-flight requests may run after SIGTERM")
+	fs.Int64Var(&c.TileCacheBytes, "tile-cache-bytes", 256<<20, "memory for encoded tiles")
+	c.centerText = func() string { return center }
+	return c
+}
+
+// parseCenter runs after flag parsing so the flag and env are handled alike.
+func (c *Config) parseCenter() error {
+	lat, lon, ok := strings.Cut(c.centerText(), ",")
+	var err1, err2 error
+	if ok {
+		c.CenterLat, err1 = strconv.ParseFloat(strings.TrimSpace(lat), 64)
+		c.CenterLon, err2 = strconv.ParseFloat(strings.TrimSpace(lon), 64)
+	}
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("center: want lat,lon, got %q", c.centerText())
+	}
+	return nil
+}
+
+func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use json or text", c.LogFormat)
+}
+
+func (c *Config) needDB() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set (make run sets up a private PostGIS and sets it)")
+	}
+	return nil
+}
+
+func (c *Config) needSecret() error {
+	if len(c.Secret) < 32 {
+		return errors.New("CTXMAP_SECRET must be set to at least 32 characters: it keys the hashes of young people's ids, so keep it secret and never change it")
+	}
+	return nil
+}
+
+// Run executes one command line; main and the end-to-end tests share it.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, stderr)
+	case "users":
+		return runUsers(ctx, rest, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, stdout, stderr)
+	case "seed-demo":
+		return runSeedDemo(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "ctxmap", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}

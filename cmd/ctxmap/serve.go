@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/migrations/pg"
+	"github.com/ctxmap/ctxmap/web"
+)
+
+// openDB parses the config's database URL into a configured pool.
+func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (*pgxpool.Pool, error) {
+	if err := c.needDB(); err != nil {
+		return nil, err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	return pg.Connect(ctx, c.DatabaseURL, log, opts)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := bindConfig(fs)
+	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.parseCenter(); err != nil {
+		return err
+	}
+	if err := c.needSecret(); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, c, stderr, pg.Options{})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if *migrate {
+		if _, err := pg.Up(ctx, pool); err != nil {
+			return err
+		}
+	}
+	srv, err := buildServer(ctx, c, pool, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	hs := web.NewHTTPServer(srv)
+	// The address line is what scripts and tests wait for.
+	fmt.Fprintf(stdout, "ctxmap %s serving on http://%s\n", version, ln.Addr())
+	log.Info("serving", "addr", ln.Addr().String(), "version", version)
+	err = web.Serve(ctx, hs, func() error { return hs.Serve(ln) }, c.ShutdownGrace)
+	log.Info("stopped", "err", err)
+	return err
+}
+
+// buildServer wires the domain services into the HTTP server.
+func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
+	cfg := web.Config{
+		Version:            version,
+		MaxBodyBytes:       c.MaxBodyBytes,
+		Basemap:            c.Basemap,
+		BasemapAttribution: c.BasemapAttribution,
+		CenterLat:          c.CenterLat,
+		CenterLon:          c.CenterLon,
+		Zoom:               12,
+		SessionTTL:         12 * time.Hour,
+	}
+	return web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Logger: log}), nil
+}

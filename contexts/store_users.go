@@ -1,0 +1,313 @@
+package contexts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// Users stores accounts, API tokens and browser sessions. Tokens and session
+// ids are 256-bit random strings stored only as SHA-256 hashes: being random,
+// they need no slow hash, and a stolen table grants nothing.
+type Users struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// NewUsers returns a Users store on pool.
+func NewUsers(pool *pgxpool.Pool) *Users { return &Users{pool: pool, now: time.Now} }
+
+// tokenPrefix marks ctxmap tokens so secret scanners can find leaked ones.
+const tokenPrefix = "ctxm_"
+
+// argonParams follow the RFC 9106 second recommendation, sized for a 2-core
+// server: ~50 ms per login, cheap enough not to be a denial of service.
+var argonParams = &argon2id.Params{Memory: 64 * 1024, Iterations: 1, Parallelism: 2, SaltLength: 16, KeyLength: 32}
+
+func hashSecret(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+const actorColumns = `u.id, u.name, u.role, t.id, t.name, u.disabled_at IS NOT NULL`
+
+func scanActor(row pgx.Row) (*Actor, error) {
+	var a Actor
+	var role string
+	if err := row.Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled); err != nil {
+		return nil, err
+	}
+	a.Role = Role(role)
+	return &a, nil
+}
+
+// ValidatePassword enforces the only rule worth enforcing: length.
+func ValidatePassword(pw string) error {
+	if len(pw) < 10 {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "weak_password", "passwords need at least 10 characters")
+	}
+	if len(pw) > 200 {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "too_long", "passwords are limited to 200 characters")
+	}
+	return nil
+}
+
+// AddUser creates a user (and their team if new) and returns a first API
+// token, which is shown once and never stored.
+func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, team, password string) (*Actor, string, error) {
+	name, team = strings.TrimSpace(name), strings.TrimSpace(team)
+	if name == "" || team == "" {
+		return nil, "", ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "a user needs a name and a team")
+	}
+	if !role.Valid() {
+		return nil, "", ctxmap.Errorf(ctxmap.KindInvalid, "invalid_role", "role %q is not one of practitioner, context_lead, analyst, admin", role)
+	}
+	var hash *string
+	if password != "" {
+		if err := ValidatePassword(password); err != nil {
+			return nil, "", err
+		}
+		h, err := argon2id.CreateHash(password, argonParams)
+		if err != nil {
+			return nil, "", err
+		}
+		hash = &h
+	}
+	token := tokenPrefix + randomSecret()
+	var a *Actor
+	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var teamID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, team).Scan(&teamID); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = $1)`, name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return ctxmap.Errorf(ctxmap.KindConflict, "user_exists", "a user called %q already exists", name)
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO users (name, role, team_id, password_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
+			name, string(role), teamID, hash).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`, id, hashSecret(token)); err != nil {
+			return err
+		}
+		a = &Actor{UserID: id, Name: name, Role: role, TeamID: teamID, Team: team}
+		return Audit(ctx, tx, by, "user.add", fmt.Sprintf("user:%d", id), "", map[string]any{"role": role, "team": team})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return a, token, nil
+}
+
+// ListUsers lists every account.
+func (u *Users) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL
+		FROM users u JOIN teams t ON t.id = u.team_id ORDER BY u.name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) {
+		var x User
+		var role string
+		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword)
+		x.Role = Role(role)
+		return x, err
+	})
+}
+
+// Disable stops a user signing in: their sessions end and tokens are revoked.
+func (u *Users) Disable(ctx context.Context, by *Actor, name string) error {
+	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`, name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id); err != nil {
+			return err
+		}
+		return Audit(ctx, tx, by, "user.disable", fmt.Sprintf("user:%d", id), "", nil)
+	})
+}
+
+// SetPassword sets a user's browser password.
+func (u *Users) SetPassword(ctx context.Context, by *Actor, name, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	h, err := argon2id.CreateHash(password, argonParams)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`, name, h).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
+		} else if err != nil {
+			return err
+		}
+		// A new password ends the old sessions.
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+			return err
+		}
+		return Audit(ctx, tx, by, "user.set_password", fmt.Sprintf("user:%d", id), "", nil)
+	})
+}
+
+// ErrBadCredentials is returned for any failed sign-in, whatever the cause,
+// so responses do not reveal which user names exist.
+var ErrBadCredentials = ctxmap.Errorf(ctxmap.KindUnauthorized, "bad_credentials", "user name or password is wrong")
+
+// TokenActor returns the active user owning token.
+func (u *Users) TokenActor(ctx context.Context, token string) (*Actor, error) {
+	if !strings.HasPrefix(token, tokenPrefix) {
+		return nil, ErrBadCredentials
+	}
+	a, err := scanActor(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`
+		FROM api_tokens k JOIN users u ON u.id = k.user_id JOIN teams t ON t.id = u.team_id
+		WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL`, hashSecret(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrBadCredentials
+	}
+	return a, err
+}
+
+// RecordTokenUse notes a token's use in the audit log and on the token row.
+func (u *Users) RecordTokenUse(ctx context.Context, a *Actor, token string) error {
+	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING id`, hashSecret(token)).Scan(&id); err != nil {
+			return err
+		}
+		return Audit(ctx, tx, a, "token.use", fmt.Sprintf("token:%d", id), "", nil)
+	})
+}
+
+// CheckPassword verifies a sign-in and audits success and failure alike.
+func (u *Users) CheckPassword(ctx context.Context, name, password string) (*Actor, error) {
+	var hash *string
+	a, err := scanActorWithHash(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`, u.password_hash
+		FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = $1`, name), &hash)
+	ok := false
+	if err == nil && hash != nil && !a.Disabled {
+		ok, err = argon2id.ComparePasswordAndHash(password, *hash)
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	} else {
+		// Spend the same time as a real check so timing does not reveal names.
+		_, _ = argon2id.ComparePasswordAndHash(password, dummyHash())
+	}
+	if !ok {
+		if aerr := Audit(ctx, u.pool, nil, "login.failed", "", "", map[string]any{"name": truncate(name, 100)}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, ErrBadCredentials
+	}
+	if err := Audit(ctx, u.pool, a, "login", fmt.Sprintf("user:%d", a.UserID), "", nil); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// dummyHash is made on first use so binaries that never sign anyone in do
+// not pay for it.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := argon2id.CreateHash("not a real password", argonParams)
+	return h
+})
+
+func scanActorWithHash(row pgx.Row, hash **string) (*Actor, error) {
+	var a Actor
+	var role string
+	if err := row.Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled, hash); err != nil {
+		return nil, err
+	}
+	a.Role = Role(role)
+	return &a, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	ID        string // the cookie value; only its hash is stored
+	CSRFToken string
+	Expires   time.Time
+}
+
+// CreateSession signs a user in for ttl.
+func (u *Users) CreateSession(ctx context.Context, a *Actor, ttl time.Duration) (*Session, error) {
+	s := &Session{ID: randomSecret(), CSRFToken: randomSecret(), Expires: u.now().Add(ttl)}
+	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
+		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires)
+	if err != nil {
+		return nil, err
+	}
+	// Expired sessions are swept on sign-in rather than by a timer.
+	_, err = u.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < now()`)
+	return s, err
+}
+
+// SessionActor returns the user and CSRF token of a live session.
+func (u *Users) SessionActor(ctx context.Context, id string) (*Actor, string, error) {
+	var csrf string
+	var a Actor
+	var role string
+	err := u.pool.QueryRow(ctx, `SELECT `+actorColumns+`, s.csrf_token
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN teams t ON t.id = u.team_id
+		WHERE s.id_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL`, hashSecret(id)).
+		Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled, &csrf)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", ErrBadCredentials
+	} else if err != nil {
+		return nil, "", err
+	}
+	a.Role = Role(role)
+	return &a, csrf, nil
+}
+
+// DeleteSession signs a browser out.
+func (u *Users) DeleteSession(ctx context.Context, a *Actor, id string) error {
+	if _, err := u.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashSecret(id)); err != nil {
+		return err
+	}
+	return Audit(ctx, u.pool, a, "logout", fmt.Sprintf("user:%d", a.UserID), "", nil)
+}

@@ -1,0 +1,132 @@
+package geo
+
+import (
+	"encoding/csv"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// TestGridToOSGB36 checks the projection against the worked example in the
+// OS guide to coordinate systems (annex C.2).
+func TestGridToOSGB36(t *testing.T) {
+	φ, λ := gridToOSGB36(651409.903, 313177.270)
+	wantφ := 52 + 39/60.0 + 27.2531/3600
+	wantλ := 1 + 43/60.0 + 4.5177/3600
+	if d := math.Abs(φ*180/math.Pi-wantφ) * 3600; d > 1e-4 {
+		t.Errorf("latitude %.8f, want %.8f (%.6f arcsec off)", φ*180/math.Pi, wantφ, d)
+	}
+	if d := math.Abs(λ*180/math.Pi-wantλ) * 3600; d > 1e-4 {
+		t.Errorf("longitude %.8f, want %.8f (%.6f arcsec off)", λ*180/math.Pi, wantλ, d)
+	}
+}
+
+// TestGridToLatLonHackney converts the Code-Point Open grid references of
+// every Hackney postcode and compares them with the WGS84 positions in the
+// shared derived file (made with the same Helmert transformation): each must
+// agree within 5 m.
+func TestGridToLatLonHackney(t *testing.T) {
+	want := readHackney(t)
+	grid := map[string][2]float64{}
+	for _, area := range []string{"e", "n", "ec"} {
+		f, err := os.Open(filepath.Join(sharedData(t, "codepoint-open/CSV"), area+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := csv.NewReader(f)
+		r.ReuseRecord = true
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := want[rec[0]]; ok {
+				e, _ := strconv.ParseFloat(rec[2], 64)
+				n, _ := strconv.ParseFloat(rec[3], 64)
+				grid[rec[0]] = [2]float64{e, n}
+			}
+		}
+		f.Close()
+	}
+	if len(grid) != len(want) {
+		t.Fatalf("found %d of %d Hackney postcodes in Code-Point Open", len(grid), len(want))
+	}
+	worst, worstPC := 0.0, ""
+	for pc, en := range grid {
+		lat, lon := GridToLatLon(en[0], en[1])
+		d := metresBetween(lat, lon, want[pc][0], want[pc][1])
+		if d > worst {
+			worst, worstPC = d, pc
+		}
+		if d > 5 {
+			t.Errorf("%s: %.6f,%.6f is %.1f m from %.6f,%.6f", pc, lat, lon, d, want[pc][0], want[pc][1])
+		}
+	}
+	t.Logf("%d Hackney postcodes, worst %.3f m (%s)", len(grid), worst, worstPC)
+}
+
+func readHackney(t *testing.T) map[string][2]float64 {
+	t.Helper()
+	f, err := os.Open(sharedData(t, "derived/hackney_postcodes_latlong_lsoa21.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	out := map[string][2]float64{}
+	for _, r := range rows[1:] {
+		lat, err1 := strconv.ParseFloat(r[col["lat"]], 64)
+		lon, err2 := strconv.ParseFloat(r[col["long"]], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("bad row %v", r)
+		}
+		out[r[col["pcds"]]] = [2]float64{lat, lon}
+	}
+	if len(out) != 4565 {
+		t.Fatalf("read %d Hackney postcodes, want 4565", len(out))
+	}
+	return out
+}
+
+// metresBetween is the haversine distance, ample at the 5 m scale.
+func metresBetween(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371008.8
+	φ1, φ2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dφ, dλ := φ2-φ1, (lon2-lon1)*math.Pi/180
+	a := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
+	return 2 * r * math.Asin(math.Sqrt(a))
+}
+
+func TestGridToLatLonInUK(t *testing.T) {
+	// Corners of the populated grid must land inside InUK's box.
+	for _, en := range [][2]float64{{85000, 10000}, {655000, 300000}, {465000, 1220000}, {150000, 960000}} {
+		lat, lon := GridToLatLon(en[0], en[1])
+		if !InUK(lat, lon) {
+			t.Errorf("grid %v -> %.4f,%.4f outside InUK", en, lat, lon)
+		}
+	}
+}
+
+func BenchmarkGridToLatLon(b *testing.B) {
+	b.ReportAllocs()
+	e, n := 534173.0, 184486.0
+	var sink float64
+	for b.Loop() {
+		lat, lon := GridToLatLon(e, n)
+		sink += lat + lon
+	}
+	_ = sink
+}

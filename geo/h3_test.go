@@ -1,0 +1,140 @@
+package geo
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+	"github.com/paulmach/orb/planar"
+	"github.com/uber/h3-go/v4"
+)
+
+func TestCellsFor(t *testing.T) {
+	for _, ll := range [][2]float64{{51.5433, -0.0666}, {57.1449, -2.1069}, {60.15, -1.15}, {49.45, -2.55}, {54.6, -5.93}} {
+		got := CellsFor(ll[0], ll[1])
+		for i, res := range []int{6, 7, 8} {
+			want := h3.LatLngToCell(h3.NewLatLng(ll[0], ll[1]), res)
+			if got[i] != want {
+				t.Errorf("CellsFor(%v)[%d] = %v, want %v", ll, i, got[i], want)
+			}
+		}
+	}
+}
+
+func TestResForZoom(t *testing.T) {
+	for z, want := range map[int]int{0: 6, 5: 6, 9: 6, 10: 7, 11: 7, 12: 8, 14: 8, 22: 8, -1: 6} {
+		if got := ResForZoom(z); got != want {
+			t.Errorf("ResForZoom(%d) = %d, want %d", z, got, want)
+		}
+	}
+}
+
+func TestCellPolygon(t *testing.T) {
+	c := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8)
+	p := CellPolygon(c)
+	if len(p) != 1 || len(p[0]) != 7 || !p[0].Closed() {
+		t.Fatalf("CellPolygon = %v, want one closed ring of 7 points", p)
+	}
+	lat, lon := CellCenter(c)
+	if !planar.PolygonContains(p, orb.Point{lon, lat}) {
+		t.Errorf("polygon %v does not contain its centre %v,%v (lat/lon swapped?)", p, lon, lat)
+	}
+	if planar.PolygonContains(p, orb.Point{lat, lon}) {
+		t.Errorf("polygon contains the swapped centre")
+	}
+}
+
+func TestPolygonCache(t *testing.T) {
+	pc := NewPolygonCache(2)
+	cells := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8).GridDisk(1)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				c := cells[i%len(cells)]
+				got := pc.Polygon(c)
+				want := CellPolygon(c)
+				if !orb.Equal(got, want) {
+					t.Errorf("cached %v != %v", got, want)
+					return
+				}
+				got[0][0] = orb.Point{0, 0} // callers may mutate their copy
+			}
+		}()
+	}
+	wg.Wait()
+	if len(pc.rings) > 2 {
+		t.Errorf("cache holds %d cells, max 2", len(pc.rings))
+	}
+}
+
+func TestTileCells(t *testing.T) {
+	tile := maptile.At(orb.Point{-0.0666, 51.5433}, 12)
+	cells := TileCells(tile, ResForZoom(12))
+	set := map[h3.Cell]bool{}
+	for _, c := range cells {
+		set[c] = true
+	}
+	// Every point of the tile lies in a returned cell, including the edges.
+	b := tile.Bound()
+	const steps = 40
+	for i := 0; i <= steps; i++ {
+		for j := 0; j <= steps; j++ {
+			lon := b.Min.Lon() + (b.Max.Lon()-b.Min.Lon())*float64(i)/steps
+			lat := b.Min.Lat() + (b.Max.Lat()-b.Min.Lat())*float64(j)/steps
+			if c := h3.LatLngToCell(h3.NewLatLng(lat, lon), 8); !set[c] {
+				t.Fatalf("point %.5f,%.5f of tile %v is in cell %v, not among the %d returned", lat, lon, tile, c, len(cells))
+			}
+		}
+	}
+	t.Logf("z12 tile: %d res-8 cells", len(cells))
+}
+
+func TestInUK(t *testing.T) {
+	for _, tt := range []struct {
+		lat, lon float64
+		want     bool
+	}{
+		{51.5433, -0.0666, true},  // Hackney
+		{60.8605, -0.8806, true},  // Muckle Flugga, Shetland
+		{49.9146, -6.3151, true},  // St Mary's, Scilly
+		{49.43, -2.6, true},       // Guernsey
+		{54.597, -5.930, true},    // Belfast
+		{54.15, -4.48, true},      // Isle of Man
+		{-0.0666, 51.5433, false}, // swapped
+		{0, 0, false},
+		{48.86, 2.35, false},  // Paris
+		{53.35, -10.5, false}, // off western Ireland
+	} {
+		if got := InUK(tt.lat, tt.lon); got != tt.want {
+			t.Errorf("InUK(%v, %v) = %v, want %v", tt.lat, tt.lon, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkCellsFor(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = CellsFor(51.5433, -0.0666)
+	}
+}
+
+func BenchmarkCellPolygon(b *testing.B) {
+	c := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8)
+	b.Run("uncached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = CellPolygon(c)
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		pc := NewPolygonCache(1000)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = pc.Polygon(c)
+		}
+	})
+}

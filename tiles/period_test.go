@@ -1,0 +1,164 @@
+package tiles
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+var testNow = time.Date(2026, 4, 15, 10, 0, 0, 0, time.UTC)
+
+func TestParsePeriod(t *testing.T) {
+	tests := []struct {
+		in          string
+		spec        string
+		first, last string
+		clamped     bool
+	}{
+		{"2026-03", "2026-03", "2026-03", "2026-03", false},
+		{"2025-12", "2025-12", "2025-12", "2025-12", false},
+		{"2026-Q1", "2026-Q1", "2026-01", "2026-03", false},
+		{"2025-q4", "2025-Q4", "2025-10", "2025-12", false},
+		{"2025", "2025", "2025-01", "2025-12", false},
+		{"2026", "2026", "2026-01", "2026-03", true},
+		{"last-3m", "last-3m", "2026-01", "2026-03", false},
+		{"last-6m", "last-6m", "2025-10", "2026-03", false},
+		{"last-12m", "last-12m", "2025-04", "2026-03", false},
+		{"1900-01", "1900-01", "1900-01", "1900-01", false},
+	}
+	for _, tt := range tests {
+		p, err := ParsePeriod(tt.in, testNow)
+		if err != nil {
+			t.Errorf("ParsePeriod(%q): %v", tt.in, err)
+			continue
+		}
+		if p.Spec != tt.spec || p.First.String() != tt.first || p.Last.String() != tt.last || p.Clamped != tt.clamped {
+			t.Errorf("ParsePeriod(%q) = %+v, want %s %s..%s clamped=%v", tt.in, p, tt.spec, tt.first, tt.last, tt.clamped)
+		}
+		if !p.From().Equal(p.First.Start()) || !p.To().Equal(p.Last.Add(1).Start()) || p.To().After(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("ParsePeriod(%q) range %v..%v", tt.in, p.From(), p.To())
+		}
+		if got := len(p.Months()); got != p.NumMonths() {
+			t.Errorf("Months() has %d, NumMonths %d", got, p.NumMonths())
+		}
+	}
+}
+
+func TestParsePeriodRefused(t *testing.T) {
+	tests := []struct{ in, code string }{
+		{"", "period_unsupported"},
+		{"2026-04", "period_incomplete"}, // current month
+		{"2026-05", "period_incomplete"}, // future
+		{"2026-Q2", "period_incomplete"}, // contains only the current month and future
+		{"2027", "period_incomplete"},
+		{"2025-13", "period_unsupported"},
+		{"2025-00", "period_unsupported"},
+		{"2025-Q0", "period_unsupported"},
+		{"2025-Q5", "period_unsupported"},
+		{"25-01", "period_unsupported"},
+		{"2025-1", "period_unsupported"},
+		{"2025-01-01", "period_unsupported"},
+		{"2025-01..2025-03", "period_unsupported"},
+		{"2025-01/2025-03", "period_unsupported"},
+		{"last-7d", "period_unsupported"},
+		{"last-1m", "period_unsupported"},
+		{"last-24m", "period_unsupported"},
+		{"LAST-3M", "period_unsupported"},
+		{" 2025", "period_unsupported"},
+		{"+2025", "period_unsupported"},
+		{"1899", "period_unsupported"},
+		{"２０２５", "period_unsupported"},
+	}
+	for _, tt := range tests {
+		_, err := ParsePeriod(tt.in, testNow)
+		var e *ctxmap.Error
+		if !errors.As(err, &e) || e.Kind != ctxmap.KindInvalid || e.Code != tt.code {
+			t.Errorf("ParsePeriod(%q) error = %v, want KindInvalid %s", tt.in, err, tt.code)
+			continue
+		}
+		if tt.code == "period_unsupported" && tt.in != "" {
+			if want := PeriodForms; !contains(e.Message, want) {
+				t.Errorf("message %q does not list the accepted forms", e.Message)
+			}
+		}
+	}
+}
+
+// In January no year-to-date or first quarter is complete yet.
+func TestParsePeriodJanuary(t *testing.T) {
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, s := range []string{"2026", "2026-Q1", "2026-01"} {
+		if _, err := ParsePeriod(s, jan); err == nil {
+			t.Errorf("ParsePeriod(%q) in January succeeded", s)
+		}
+	}
+	p, err := ParsePeriod("last-3m", jan)
+	if err != nil || p.First.String() != "2025-10" || p.Last.String() != "2025-12" {
+		t.Errorf("last-3m in January = %+v, %v", p, err)
+	}
+	// now in another zone is read as UTC.
+	p, err = ParsePeriod("last-3m", time.Date(2026, 1, 1, 0, 30, 0, 0, time.FixedZone("BST", 3600)))
+	if err != nil || p.Last.String() != "2025-11" {
+		t.Errorf("last-3m at 2025-12-31T23:30Z = %+v, %v", p, err)
+	}
+}
+
+func TestMonth(t *testing.T) {
+	m, err := ParseMonth("2025-12")
+	if err != nil || m.Add(1).String() != "2026-01" || m.Add(-12).String() != "2024-12" || !m.Before(m.Add(1)) {
+		t.Fatalf("month arithmetic: %v %v", m, err)
+	}
+	p, _ := ParsePeriod("2025-Q4", testNow)
+	var got []string
+	for _, m := range p.Months() {
+		got = append(got, m.String())
+	}
+	if len(got) != 3 || got[0] != "2025-10" || got[2] != "2025-12" {
+		t.Fatalf("Months() = %v", got)
+	}
+	if _, err := ParseMonth("2025-13"); err == nil {
+		t.Fatal("ParseMonth(2025-13) succeeded")
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzParsePeriod checks that whatever a client sends, the parser either
+// refuses it with KindInvalid or returns whole, complete, past months
+// (at most 12) whose canonical form parses to the same range.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"2025-03", "2025-Q1", "2025", "last-3m", "last-6m", "last-12m", "2026", "2026-04", "", "2025-01-01", "last-7d", "9999-Q4"} {
+		f.Add(s, int64(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, offsetDays int64) {
+		now := testNow.Add(time.Duration(offsetDays%40000) * 24 * time.Hour)
+		p, err := ParsePeriod(s, now)
+		if err != nil {
+			var e *ctxmap.Error
+			if !errors.As(err, &e) || e.Kind != ctxmap.KindInvalid || len(e.Message) > 300 {
+				t.Fatalf("ParsePeriod(%q): %v", s, err)
+			}
+			return
+		}
+		current := MonthOf(now)
+		if p.Last.Before(p.First) || !p.Last.Before(current) || p.NumMonths() > 12 || p.NumMonths() < 1 {
+			t.Fatalf("ParsePeriod(%q) at %v = %+v", s, now, p)
+		}
+		if p.From().Day() != 1 || p.To().Day() != 1 || p.From().Hour() != 0 {
+			t.Fatalf("not whole months: %v..%v", p.From(), p.To())
+		}
+		q, err := ParsePeriod(p.Spec, now)
+		if err != nil || q != p {
+			t.Fatalf("canonical %q reparsed to %+v, %v; want %+v", p.Spec, q, err, p)
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+var adminOnly = []contexts.Role{contexts.RoleAdmin}
+
+func (s *Server) adminRoutes(api *mux.Router) {
+	s.route(api, Op{Method: "GET", Path: "/audit", Summary: "Search the append-only audit log (data protection officers)", Tag: "admin",
+		Roles: adminOnly, Params: []Param{
+			Q("user", "user id"), Q("record", `record name such as "context:42"`),
+			Q("from", "RFC 3339 time or YYYY-MM-DD, inclusive"), Q("to", "RFC 3339 time or YYYY-MM-DD, exclusive"),
+			{Name: "limit", In: "query", Type: "integer", Desc: "1..1000, default 200"},
+		}, Errors: []int{400}}, s.searchAudit)
+	s.route(api, Op{Method: "GET", Path: "/users", Summary: "List user accounts", Tag: "admin", Roles: adminOnly}, s.listUsers)
+}
+
+// searchAudit handles GET /api/v1/audit. The search itself is audited: the
+// log shows what others looked at, so reading it is a read of personal data.
+func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var aq contexts.AuditQuery
+	var err error
+	if v := q.Get("user"); v != "" {
+		if aq.UserID, err = strconv.ParseInt(v, 10, 64); err != nil || aq.UserID <= 0 {
+			return badParam("user", "must be a user id")
+		}
+	}
+	aq.Record = q.Get("record")
+	if aq.From, err = parseTimeParam("from", q.Get("from")); err != nil {
+		return err
+	}
+	if aq.To, err = parseTimeParam("to", q.Get("to")); err != nil {
+		return err
+	}
+	if v := q.Get("limit"); v != "" {
+		if aq.Limit, err = strconv.Atoi(v); err != nil || aq.Limit < 1 || aq.Limit > 1000 {
+			return badParam("limit", "must be 1..1000")
+		}
+	}
+	entries, err := contexts.SearchAudit(r.Context(), s.pool, aq)
+	if err != nil {
+		return err
+	}
+	if err := contexts.Audit(r.Context(), s.pool, actor(r), "audit.search", aq.Record, "", map[string]any{"user": aq.UserID, "from": q.Get("from"), "to": q.Get("to")}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	return nil
+}
+
+func parseTimeParam(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_parameter", "%s: use RFC 3339 (2026-01-02T15:04:05Z) or YYYY-MM-DD", name)
+}
+
+// listUsers handles GET /api/v1/users.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	users, err := s.users.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}

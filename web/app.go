@@ -1,0 +1,81 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+)
+
+// appRoutes registers the API areas; each area lives in its own file.
+func (s *Server) appRoutes(api *mux.Router) {
+	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map"}, s.mapConfig)
+	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map"}, s.boundary)
+	s.recordRoutes(api)
+}
+
+// attribution is shown wherever postcode-derived data is displayed.
+const attribution = "Contains OS data © Crown copyright and database right; Contains Royal Mail data © Royal Mail copyright and database right; Contains National Statistics data © Crown copyright and database right."
+
+// mapConfig handles GET /api/v1/config.
+func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
+	var basemap any
+	if s.cfg.Basemap != "" {
+		basemap = map[string]any{"tiles": []string{s.cfg.Basemap}, "attribution": s.cfg.BasemapAttribution}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"basemap":     basemap,
+		"attribution": attribution,
+		"center":      []float64{s.cfg.CenterLon, s.cfg.CenterLat},
+		"zoom":        s.cfg.Zoom,
+	})
+	return nil
+}
+
+// boundary handles GET /api/v1/boundary: every imported boundary merged
+// into one FeatureCollection.
+func (s *Server) boundary(w http.ResponseWriter, r *http.Request) error {
+	rows, err := s.pool.Query(r.Context(), `SELECT geojson FROM boundaries ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	features := []json.RawMessage{}
+	for rows.Next() {
+		var fc struct {
+			Type     string            `json:"type"`
+			Features []json.RawMessage `json:"features"`
+		}
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &fc); err != nil {
+			return err
+		}
+		if fc.Type == "FeatureCollection" {
+			features = append(features, fc.Features...)
+		} else {
+			features = append(features, raw)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	writeJSON(w, http.StatusOK, map[string]any{"type": "FeatureCollection", "features": features})
+	return nil
+}
+
+// csp is the page's Content-Security-Policy: our own origin only, plus the
+// configured basemap's origin when there is one, so the browser itself
+// enforces "no request leaves the server".
+func (s *Server) csp() string {
+	extra := ""
+	if u, err := url.Parse(s.cfg.Basemap); err == nil && s.cfg.Basemap != "" && u.Host != "" {
+		extra = " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'self'; img-src 'self' data: blob:" + extra + "; worker-src 'self' blob:; child-src blob:; " +
+		"style-src 'self' 'unsafe-inline'; connect-src 'self'" + extra + "; frame-ancestors 'none'"
+}

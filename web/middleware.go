@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+type ctxKey int
+
+const keyInfo ctxKey = 0
+
+// reqInfo is filled in as the request travels inwards (route by the router,
+// user by authentication) and read by the access log on the way out.
+type reqInfo struct {
+	id    string
+	route string
+	actor *contexts.Actor
+	csrf  string
+	// viaSession is true when the caller authenticated with the cookie, so
+	// writes need the CSRF header.
+	viaSession bool
+}
+
+func info(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(keyInfo).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+func requestID(ctx context.Context) string { return info(ctx).id }
+
+// routeName records the matched route template for logs and metrics.
+func routeName(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt := mux.CurrentRoute(r); rt != nil {
+			if tpl, err := rt.GetPathTemplate(); err == nil {
+				info(r.Context()).route = tpl
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status and size for the access log and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// metrics are per Server, not global, so tests can build many servers.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctxmap_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ctxmap_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+	}
+	m.registry.MustRegister(m.requests, m.duration,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe wraps the whole router: request id, panic recovery, body limit,
+// access log and metrics, in that order of need.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		ri := &reqInfo{id: id, route: "unmatched"}
+		ctx := context.WithValue(r.Context(), keyInfo, ri)
+		ctx = contexts.WithRequestID(ctx, id)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", id)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(ctx, "panic", "panic", p, "path", r.URL.Path, "request_id", id)
+				if sw.status == 0 {
+					s.writeError(sw, r, errPanic)
+				}
+			}
+			route := ri.route
+			user := ""
+			if ri.actor != nil {
+				user = ri.actor.Name
+			}
+			d := time.Since(start)
+			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+			s.metrics.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			if s.log.Enabled(ctx, slog.LevelInfo) {
+				// The query string is left out: it can carry a subject id.
+				s.log.LogAttrs(ctx, slog.LevelInfo, "http",
+					slog.String("method", r.Method), slog.String("route", route), slog.String("path", safePath(r.URL.Path, route)),
+					slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+					slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("request_id", id),
+					slog.String("user", user))
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// safePath logs the route template instead of the path when the path may hold
+// a young person's id.
+func safePath(path, route string) string {
+	if strings.Contains(route, "{subject}") {
+		return route
+	}
+	return path
+}
+
+var errPanic = &ctxmap.Error{Kind: ctxmap.KindInternal, Code: "internal", Message: "internal error; quote the request id when reporting it"}
+
+// notFound answers unknown routes with the JSON error shape.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, ctxmap.Errorf(ctxmap.KindNotFound, "route_not_found", "no route %s %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed",
+		Message: r.Method + " is not allowed on " + r.URL.Path, RequestID: requestID(r.Context())}})
+}

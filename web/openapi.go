@@ -1,0 +1,171 @@
+package web
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// Op describes one route: what it does, who may call it, what it takes and
+// which errors it can answer. Registering a route needs an Op, so the OpenAPI
+// document is written next to the handler and cannot drift from the router.
+type Op struct {
+	Method  string
+	Path    string // relative to the router it is registered on, mux syntax
+	Summary string
+	Tag     string
+	// Roles allowed; nil means any signed-in user. Public routes need no sign-in.
+	Roles  []contexts.Role
+	Public bool
+	Params []Param
+	// Body describes the JSON request body, if any.
+	Body string
+	// Produces is the success content type; JSON when empty.
+	Produces string
+	Errors   []int
+}
+
+// Param is a path or query parameter in the OpenAPI document.
+type Param struct {
+	Name     string
+	In       string // "path" or "query"
+	Required bool
+	Desc     string
+	Type     string // "string" (default), "integer", "number"
+}
+
+// P, Q and RQ shorten parameter lists in route tables.
+func P(name, desc string) Param  { return Param{Name: name, In: "path", Required: true, Desc: desc} }
+func Q(name, desc string) Param  { return Param{Name: name, In: "query", Desc: desc} }
+func RQ(name, desc string) Param { return Param{Name: name, In: "query", Required: true, Desc: desc} }
+
+// apiFunc is a handler that returns its error to one adapter, so every
+// failure is reported the same way.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route registers h on rt behind the access rule of op, and records op for
+// the OpenAPI document.
+func (s *Server) route(rt *mux.Router, op Op, h apiFunc) {
+	rt.Handle(op.Path, s.adapt(op, h)).Methods(op.Method)
+	op.Path = s.prefixes[rt] + op.Path
+	s.ops = append(s.ops, op)
+}
+
+// adapt turns an apiFunc into an http.Handler with the route's access rule.
+func (s *Server) adapt(op Op, h apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !op.Public {
+			if err := s.authorize(r, op.Roles); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+var muxVar = regexp.MustCompile(`\{([a-zA-Z_]+)(:[^}]*)?\}`)
+
+// openAPIPath turns a mux template into OpenAPI syntax ({z:[0-9]+} -> {z}).
+func openAPIPath(p string) string { return muxVar.ReplaceAllString(p, "{$1}") }
+
+var statusText = map[int]string{
+	400: "bad request: malformed input", 401: "not signed in", 403: "role not allowed",
+	404: "not found", 409: "conflicts with an existing record", 413: "body or batch too large",
+	422: "well-formed but unacceptable", 429: "too many attempts", 503: "not ready",
+}
+
+// openAPI builds the OpenAPI 3 document from the registered operations.
+func (s *Server) openAPI() map[string]any {
+	paths := map[string]any{}
+	ops := append([]Op(nil), s.ops...)
+	sort.Slice(ops, func(i, j int) bool { return ops[i].Path+ops[i].Method < ops[j].Path+ops[j].Method })
+	errorRef := map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	for _, op := range ops {
+		p := openAPIPath(op.Path)
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		produces := op.Produces
+		if produces == "" {
+			produces = "application/json"
+		}
+		responses := map[string]any{"200": map[string]any{"description": "success", "content": map[string]any{produces: map[string]any{}}}}
+		errs := append([]int(nil), op.Errors...)
+		if !op.Public {
+			errs = append(errs, 401)
+			if op.Roles != nil {
+				errs = append(errs, 403)
+			}
+		}
+		for _, code := range errs {
+			responses[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": errorRef["content"]}
+		}
+		responses["500"] = map[string]any{"description": "internal error (quote the request id)", "content": errorRef["content"]}
+		var params []any
+		for _, prm := range op.Params {
+			typ := prm.Type
+			if typ == "" {
+				typ = "string"
+			}
+			params = append(params, map[string]any{"name": prm.Name, "in": prm.In, "required": prm.Required, "description": prm.Desc, "schema": map[string]any{"type": typ}})
+		}
+		o := map[string]any{"summary": op.Summary, "responses": responses, "operationId": operationID(op)}
+		if op.Tag != "" {
+			o["tags"] = []string{op.Tag}
+		}
+		if len(params) > 0 {
+			o["parameters"] = params
+		}
+		if op.Body != "" {
+			o["requestBody"] = map[string]any{"required": true, "description": op.Body, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+		}
+		if op.Public {
+			o["security"] = []any{}
+		} else if op.Roles != nil {
+			roles := make([]string, len(op.Roles))
+			for i, r := range op.Roles {
+				roles[i] = string(r)
+			}
+			o["x-roles"] = roles
+		}
+		item[strings.ToLower(op.Method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":       "ctxmap",
+			"version":     s.cfg.Version,
+			"description": "Contextual safeguarding map: geocoding, records of harm locations and contexts, anonymised H3 heat tiles. Errors are {\"error\":{\"code\",\"message\"}}.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+			},
+			"schemas": map[string]any{
+				"Error": map[string]any{"type": "object", "properties": map[string]any{"error": map[string]any{
+					"type": "object", "required": []string{"code", "message"},
+					"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}, "request_id": map[string]any{"type": "string"}},
+				}}},
+			},
+		},
+		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}},
+	}
+}
+
+func operationID(op Op) string {
+	id := strings.ToLower(op.Method) + muxVar.ReplaceAllString(op.Path, "By_$1")
+	return strings.NewReplacer("/", "_", ".", "_", "-", "_").Replace(id)
+}

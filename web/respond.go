@@ -1,0 +1,121 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// statusOf is the one table from error kind to HTTP status.
+var statusOf = map[ctxmap.Kind]int{
+	ctxmap.KindInvalid:       http.StatusBadRequest,
+	ctxmap.KindUnauthorized:  http.StatusUnauthorized,
+	ctxmap.KindForbidden:     http.StatusForbidden,
+	ctxmap.KindNotFound:      http.StatusNotFound,
+	ctxmap.KindConflict:      http.StatusConflict,
+	ctxmap.KindTooLarge:      http.StatusRequestEntityTooLarge,
+	ctxmap.KindUnprocessable: http.StatusUnprocessableEntity,
+	ctxmap.KindRateLimited:   http.StatusTooManyRequests,
+	ctxmap.KindUnavailable:   http.StatusServiceUnavailable,
+	ctxmap.KindInternal:      http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string         `json:"code"`
+	Message   string         `json:"message"`
+	RequestID string         `json:"request_id,omitempty"`
+	Details   map[string]any `json:"details,omitempty"`
+}
+
+// writeError reports err to the client. Users' mistakes (*ctxmap.Error) are
+// shown as they are; anything else is ours: the client gets "internal error"
+// and the request id, the log gets the detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *ctxmap.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &mbe):
+		e = ctxmap.Errorf(ctxmap.KindTooLarge, "body_too_large", "request body is larger than %d bytes", mbe.Limit)
+	case r.Context().Err() != nil:
+		// The client went away or the deadline passed; nobody reads this answer.
+		e = ctxmap.Errorf(ctxmap.KindUnavailable, "request_cancelled", "request cancelled or timed out")
+	default:
+		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		e = &ctxmap.Error{Kind: ctxmap.KindInternal, Code: "internal", Message: "internal error; quote the request id when reporting it"}
+	}
+	status, ok := statusOf[e.Kind]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ctxmap"`)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, RequestID: requestID(r.Context()), Details: e.Details}})
+}
+
+// writeJSON writes v as the response body. Encoding errors can only come
+// from our own types, so they are logged by the caller's access log status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("write json", "err", err)
+	}
+}
+
+// decode reads one JSON value into v, refusing unknown fields and trailing
+// data, so a typo in a field name is a 400 rather than silently ignored.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "unsupported_media_type", "send the body as application/json")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, io.EOF):
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "request body is empty; send a JSON object")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "malformed JSON: %v", err)
+	case errors.As(err, &typ):
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "field %q must be %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		// encoding/json has no typed error for unknown fields.
+		return ctxmap.Errorf(ctxmap.KindInvalid, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+	default:
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "malformed JSON: %v", err)
+	}
+}
+
+// badParam is the error for a query or path parameter a user got wrong.
+func badParam(name, format string, args ...any) error {
+	return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_parameter", "%s: %s", name, fmt.Sprintf(format, args...))
+}

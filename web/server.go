@@ -1,0 +1,183 @@
+// Package web is the only place that speaks HTTP: the JSON API, the tile
+// endpoints, authentication and the map's static files. Handlers are thin:
+// they parse, authorize and call the domain packages, and return errors to
+// one adapter that maps error kinds to statuses.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/migrations/pg"
+)
+
+// Config holds the HTTP settings; cmd/ctxmap fills it from flags and env.
+type Config struct {
+	Version       string
+	MaxBodyBytes  int64         // request body limit; larger bodies get 413
+	SessionTTL    time.Duration // browser session lifetime
+	SecureCookies bool          // force Secure cookies (when TLS ends at a proxy)
+	TrustProxy    bool          // believe X-Forwarded-Proto
+	// Basemap, when set, is an XYZ raster URL template shown under the heat
+	// layer (e.g. an OpenStreetMap tile server the council may use); empty
+	// keeps the map fully offline.
+	Basemap            string
+	BasemapAttribution string
+	CenterLon          float64
+	CenterLat          float64
+	Zoom               float64
+}
+
+// Deps are the services the handlers call.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Users  *contexts.Users
+	Logger *slog.Logger
+}
+
+// Server holds the handlers' dependencies. Build it with New.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	users    *contexts.Users
+	metrics  *metrics
+	tokens   *tokenCache
+	limiter  *loginLimiter
+	ops      []Op
+	prefixes map[*mux.Router]string
+	router   *mux.Router
+	handler  http.Handler
+}
+
+// New builds a Server and its routes.
+func New(cfg Config, d Deps) *Server {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      d.Logger,
+		pool:     d.Pool,
+		users:    d.Users,
+		metrics:  newMetrics(),
+		tokens:   &tokenCache{ttl: time.Minute, entries: map[[32]byte]tokenEntry{}},
+		limiter:  &loginLimiter{window: 15 * time.Minute, max: 5, failures: map[string][]time.Time{}},
+		prefixes: map[*mux.Router]string{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes()
+	s.handler = s.observe(s.router)
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Router exposes the router so tests can walk every route.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// Ops lists every documented operation.
+func (s *Server) Ops() []Op { return s.ops }
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.Use(routeName)
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	s.router = r
+	s.prefixes[r] = ""
+
+	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true}, s.healthz)
+	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}}, s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods("GET")
+
+	api := r.PathPrefix("/api/v1").Subrouter()
+	s.prefixes[api] = "/api/v1"
+	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
+	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
+		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}}, s.login)
+	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth"}, s.logout)
+	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth"}, s.me)
+	s.adminRoutes(api)
+	s.appRoutes(api)
+
+	s.staticRoutes(r)
+}
+
+// openapiDoc handles GET /api/v1/openapi.json.
+func (s *Server) openapiDoc(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, s.openAPI())
+	return nil
+}
+
+// healthz handles GET /healthz: the process answers.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz handles GET /readyz: 200 only when the database answers and is at
+// the newest migration, so a load balancer never sends traffic too early.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := pg.Current(ctx, s.pool); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "not_ready", Message: "database unreachable or not migrated", RequestID: requestID(ctx)}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// Serve runs an HTTP server on l until ctx ends, then shuts down gracefully:
+// it stops accepting, lets in-flight requests finish (up to grace) and
+// returns nil on a clean stop.
+func Serve(ctx context.Context, srv *http.Server, serve func() error, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NewHTTPServer wraps h with the timeouts a public-facing server needs.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

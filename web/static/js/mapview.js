@@ -1,0 +1,156 @@
+// The MapLibre map: an offline blank style (background only) with the
+// partnership's boundary, the anonymised heat hexagons, context records and
+// the search ring. An OpenStreetMap-style raster basemap is added only when
+// the server's config names one (and then with its attribution). No glyphs
+// or sprites are loaded from anywhere: context symbols are drawn locally on a
+// canvas, so the page makes no request to any host but its own.
+import { Map as MapLibreMap, NavigationControl, ScaleControl } from '/vendor/maplibre-gl.mjs';
+import { fillColour } from './heat.js';
+
+const empty = { type: 'FeatureCollection', features: [] };
+
+export function createMap({ container, center, zoom, config, showContexts, heatUrl, contextsUrl, k }) {
+  const sources = {};
+  const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#e9e9e4' } }];
+  const basemap = config && config.basemap;
+  if (basemap && Array.isArray(basemap.tiles) && basemap.tiles.length) {
+    sources.basemap = {
+      type: 'raster', tiles: basemap.tiles, tileSize: basemap.tile_size || 256,
+      maxzoom: basemap.maxzoom || 19, attribution: basemap.attribution || '',
+    };
+    layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
+  }
+  sources.boundary = { type: 'geojson', data: empty };
+  layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
+
+  sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: 0, maxzoom: 14 };
+  layers.push(
+    { id: 'heat', type: 'fill', source: 'heat', 'source-layer': 'heat', paint: { 'fill-color': fillColour(k), 'fill-opacity': 0.72 } },
+    { id: 'heat-outline', type: 'line', source: 'heat', 'source-layer': 'heat', paint: { 'line-color': '#2b2b2b', 'line-opacity': 0.35, 'line-width': 0.6 } },
+    { id: 'heat-selected', type: 'line', source: 'heat', 'source-layer': 'heat', filter: ['==', ['get', 'h3'], ''], paint: { 'line-color': '#000000', 'line-width': 3 } },
+  );
+  layers.push({ id: 'boundary-line', type: 'line', source: 'boundary', paint: { 'line-color': '#3d3d46', 'line-width': 1.2, 'line-dasharray': [3, 2] } });
+
+  sources.search = { type: 'geojson', data: empty };
+  layers.push(
+    { id: 'search-radius', type: 'line', source: 'search', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': '#1d4f91', 'line-width': 2, 'line-dasharray': [2, 2] } },
+    { id: 'search-centre', type: 'circle', source: 'search', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 6, 'circle-color': '#ffffff', 'circle-stroke-color': '#1d4f91', 'circle-stroke-width': 3 } },
+  );
+  sources.pick = { type: 'geojson', data: empty };
+  layers.push({ id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 7, 'circle-color': '#ffbf47', 'circle-stroke-color': '#0b0c0c', 'circle-stroke-width': 2 } });
+
+  if (showContexts) {
+    sources.contexts = { type: 'vector', tiles: [contextsUrl], minzoom: 0, maxzoom: 16 };
+    layers.push(
+      { id: 'contexts-selected', type: 'circle', source: 'contexts', 'source-layer': 'contexts', filter: ['==', ['to-string', ['get', 'id']], ''], paint: { 'circle-radius': 17, 'circle-opacity': 0, 'circle-stroke-color': '#0b0c0c', 'circle-stroke-width': 3 } },
+      {
+        id: 'contexts', type: 'symbol', source: 'contexts', 'source-layer': 'contexts',
+        layout: {
+          'icon-image': ['concat', 'ctx-', ['coalesce', ['get', 'status'], 'open'], '-', ['coalesce', ['get', 'kind'], 'location']],
+          'icon-allow-overlap': true, 'icon-ignore-placement': true, 'icon-size': 1,
+        },
+      },
+    );
+  }
+
+  const attribution = [];
+  if (config && config.attribution) attribution.push(String(config.attribution));
+  const map = new MapLibreMap({
+    container, center, zoom, minZoom: 4, maxZoom: 18,
+    style: { version: 8, sources, layers },
+    attributionControl: { compact: false, customAttribution: attribution },
+    dragRotate: false, pitchWithRotate: false, touchPitch: false, maxPitch: 0,
+    fadeDuration: 0,
+    locale: { 'Map.Title': 'Map. Arrow keys pan, plus and minus zoom.' },
+  });
+  map.touchZoomRotate.disableRotation();
+  map.keyboard.disableRotation();
+  map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.on('styleimagemissing', (e) => {
+    const m = /^ctx-([a-z_]+)-([a-z_]+)$/.exec(e.id);
+    if (m && !map.hasImage(e.id)) map.addImage(e.id, contextIcon(m[1], m[2]), { pixelRatio: 2 });
+  });
+  return map;
+}
+
+const kindLetter = { location: 'L', group: 'G', school: 'S' };
+
+/**
+ * A context symbol: open records are solid dark-blue circles, closed ones
+ * hollow grey squares with a dashed edge. Shape and fill differ, so status
+ * never depends on colour; the letter names the kind.
+ */
+export function contextIcon(status, kind, size = 48) {
+  const c = document.createElement('canvas');
+  c.width = c.height = size;
+  const g = c.getContext('2d');
+  const r = size / 2;
+  const letter = kindLetter[kind] || kind.charAt(0).toUpperCase();
+  if (status === 'closed') {
+    g.fillStyle = '#ffffff';
+    g.fillRect(6, 6, size - 12, size - 12);
+    g.setLineDash([6, 4]);
+    g.lineWidth = 4;
+    g.strokeStyle = '#4a4a55';
+    g.strokeRect(6, 6, size - 12, size - 12);
+    g.setLineDash([]);
+    g.fillStyle = '#1b1b1f';
+  } else {
+    g.beginPath();
+    g.arc(r, r, r - 4, 0, Math.PI * 2);
+    g.fillStyle = '#0d3c73';
+    g.fill();
+    g.lineWidth = 4;
+    g.strokeStyle = '#ffffff';
+    g.stroke();
+    g.fillStyle = '#ffffff';
+  }
+  g.font = `bold ${Math.round(size * 0.45)}px system-ui, sans-serif`;
+  g.textAlign = 'center';
+  g.textBaseline = 'middle';
+  g.fillText(letter, r, r + 1);
+  return g.getImageData(0, 0, size, size);
+}
+
+/** The context icon as an <img>-free SVG for the legend. */
+export function contextIconSvg(status, kind) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('width', '24');
+  svg.setAttribute('height', '24');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const letter = kindLetter[kind] || '?';
+  const shape = status === 'closed'
+    ? `<rect x="3" y="3" width="18" height="18" fill="#fff" stroke="#4a4a55" stroke-width="2" stroke-dasharray="3 2"/>`
+    : `<circle cx="12" cy="12" r="10" fill="#0d3c73" stroke="#fff" stroke-width="2"/>`;
+  const fillText = status === 'closed' ? '#1b1b1f' : '#fff';
+  // Static markup built from constants only.
+  svg.innerHTML = `${shape}<text x="12" y="16.5" text-anchor="middle" font-size="12" font-weight="700" font-family="system-ui, sans-serif" fill="${fillText}">${letter}</text>`;
+  return svg;
+}
+
+/** A polygon approximating a circle of radius metres around [lon, lat]. */
+export function circlePolygon([lon, lat], metres, steps = 64) {
+  const ring = [];
+  const dLat = metres / 111320;
+  const dLon = metres / (111320 * Math.cos((lat * Math.PI) / 180));
+  for (let i = 0; i <= steps; i++) {
+    const a = (i / steps) * Math.PI * 2;
+    ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
+  }
+  return { type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [ring] } };
+}
+
+export function pointFeature([lon, lat], properties = {}) {
+  return { type: 'Feature', properties, geometry: { type: 'Point', coordinates: [lon, lat] } };
+}
+
+/** Zoom that fits a radius in metres comfortably in the map's smaller side. */
+export function zoomForRadius(map, metres, lat) {
+  const px = Math.max(200, Math.min(map.getContainer().clientWidth, map.getContainer().clientHeight)) * 0.4;
+  const mPerPx = metres / px;
+  const z = Math.log2((156543.03 * Math.cos((lat * Math.PI) / 180)) / mPerPx);
+  return Math.max(10, Math.min(17, z));
+}
