@@ -35,4 +35,9 @@ func ExampleCellsFor() {
 		fmt.Println(c.Resolution(), c)
 	}
 	fmt.Println(geo.ResForZoom(11))
+	// Output:
+	// 6 86194e69fffffff
+	// 7 87194e69affffff
+	// 8 88194e69a7fffff
+	// 7
 }

@@ -296,3 +296,30 @@ func BenchmarkParsePostcode(b *testing.B) {
 		}
 	}
 }
+
+// TestPostcodeAreas checks the area list against Code-Point Open, which has
+// one file per Great Britain area.
+func TestPostcodeAreas(t *testing.T) {
+	areas := strings.Fields(postcodeAreas)
+	if len(areas) != 126 {
+		t.Errorf("%d areas, want 120 GB + BT, GY, JE, IM, BF, BX = 126", len(areas))
+	}
+	files, _ := filepath.Glob(filepath.Join(sharedData(t, "codepoint-open/CSV"), "*.csv"))
+	if len(files) != 120 {
+		t.Fatalf("%d Code-Point files, want 120", len(files))
+	}
+	for _, f := range files {
+		a := strings.ToUpper(strings.TrimSuffix(filepath.Base(f), ".csv"))
+		if !isArea(a[0], areaSecond(a)) {
+			t.Errorf("Code-Point area %s missing from postcodeAreas", a)
+		}
+	}
+	for _, a := range areas {
+		if !isArea(a[0], areaSecond(a)) {
+			t.Errorf("isArea(%s) = false", a)
+		}
+	}
+	if isArea('M', 'A') || isArea('Q', 0) || isArea('A', 0) {
+		t.Error("isArea accepts a non-area")
+	}
+}

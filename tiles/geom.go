@@ -2,7 +2,6 @@ package tiles
 
 import (
 	"math"
-	"strconv"
 	"sync"
 
 	"github.com/paulmach/orb"
@@ -62,11 +61,6 @@ func CheckTile(z, x, y int) (maptile.Tile, error) {
 	return maptile.New(uint32(x), uint32(y), maptile.Zoom(z)), nil
 }
 
-// tileID is a compact comparable form of a tile for cache keys.
-func tileString(t maptile.Tile) string {
-	return strconv.Itoa(int(t.Z)) + "/" + strconv.Itoa(int(t.X)) + "/" + strconv.Itoa(int(t.Y))
-}
-
 // cellGeom is a cell's boundary in lon/lat (closed ring) and its bound.
 type cellGeom struct {
 	ring  orb.Ring
@@ -103,13 +97,14 @@ func (g *geomCache) get(c h3.Cell) cellGeom {
 }
 
 // boundaryOf computes a cell's closed lon/lat ring. H3 lists the vertices
-// counter-clockwise, which tile coordinates (y down) turn into the
-// clockwise exterior rings that MVT v2 requires.
+// counter-clockwise (north up); MVT v2 exterior rings must be clockwise as
+// drawn (positive surveyor's area in y-down tile coordinates), so the ring
+// is stored reversed.
 func boundaryOf(c h3.Cell) cellGeom {
 	b := h3.CellToBoundary(c)
 	ring := make(orb.Ring, 0, len(b)+1)
-	for _, ll := range b {
-		ring = append(ring, orb.Point{ll.Lng, ll.Lat})
+	for i := len(b) - 1; i >= 0; i-- {
+		ring = append(ring, orb.Point{b[i].Lng, b[i].Lat})
 	}
 	if len(ring) > 0 {
 		ring = append(ring, ring[0])

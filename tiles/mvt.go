@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"slices"
 	"sync"
 
@@ -66,7 +67,7 @@ func ringUsable(r orb.Ring) bool {
 	if len(r) < 4 {
 		return false
 	}
-	return planarArea(r) != 0
+	return planarArea(r) > 0
 }
 
 // planarArea is the surveyor's-formula area in tile coordinates; positive
@@ -168,4 +169,13 @@ func gzipBytes(b []byte) ([]byte, error) {
 func ETag(body []byte) string {
 	sum := sha256.Sum256(body)
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// mvtRaw gunzips a tile (tests and tools compare uncompressed MVT).
+func mvtRaw(gz []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
 }

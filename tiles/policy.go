@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/ctxmap/ctxmap"
@@ -217,7 +216,7 @@ type subjCell struct {
 }
 
 func pack(c h3.Cell, key uint8) uint64 { return uint64(c)&^0xFF | uint64(key) }
-func unpackCell(p uint64) h3.Cell     { return h3.Cell(p | 0xFF) }
+func unpackCell(p uint64) h3.Cell      { return h3.Cell(p | 0xFF) }
 
 // Publish applies the policy to a set of observations (one per distinct
 // subject and finest cell), returning the published cells:
@@ -388,9 +387,4 @@ func (p Policy) secondary(parent int, children []int32) int {
 		}
 	}
 	return drop
-}
-
-// sortCells orders cell values by id; used where callers assemble lists.
-func sortCells(cs []CellValue) {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Cell < cs[j].Cell })
 }

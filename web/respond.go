@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ctxmap/ctxmap"
 )
@@ -119,3 +120,6 @@ func jsonError(err error) error {
 func badParam(name, format string, args ...any) error {
 	return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_parameter", "%s: %s", name, fmt.Sprintf(format, args...))
 }
+
+// timeZero makes http.ServeContent skip Last-Modified; ETags decide.
+var timeZero = time.Time{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/migrations/pg"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // Config holds the HTTP settings; cmd/ctxmap fills it from flags and env.
@@ -40,6 +41,7 @@ type Config struct {
 type Deps struct {
 	Pool   *pgxpool.Pool
 	Users  *contexts.Users
+	Heat   *tiles.Service
 	Logger *slog.Logger
 }
 
@@ -49,6 +51,7 @@ type Server struct {
 	log      *slog.Logger
 	pool     *pgxpool.Pool
 	users    *contexts.Users
+	heat     *tiles.Service
 	metrics  *metrics
 	tokens   *tokenCache
 	limiter  *loginLimiter
@@ -71,6 +74,7 @@ func New(cfg Config, d Deps) *Server {
 		log:      d.Logger,
 		pool:     d.Pool,
 		users:    d.Users,
+		heat:     d.Heat,
 		metrics:  newMetrics(),
 		tokens:   &tokenCache{ttl: time.Minute, entries: map[[32]byte]tokenEntry{}},
 		limiter:  &loginLimiter{window: 15 * time.Minute, max: 5, failures: map[string][]time.Time{}},
@@ -114,6 +118,7 @@ func (s *Server) routes() {
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth"}, s.me)
 	s.adminRoutes(api)
 	s.appRoutes(api)
+	s.heatRoutes(r, api)
 
 	s.staticRoutes(r)
 }

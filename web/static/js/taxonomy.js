@@ -1,12 +1,13 @@
-// Normalises GET /api/v1/taxonomy into one shape the UI uses, whatever the
-// exact field names: {categories:[{code,label,census}], locationTypes:[{code,label}],
-// kinds:[{code,label}], sides: {kind: [{code,label}]}}. A built-in default
+// Normalises GET /api/v1/taxonomy (categories, location_types, context_kinds
+// with their triangle sides, familial, sources, archive_reasons,
+// intervention_statuses, partner_agencies) into the lists the UI's forms
+// use. Retired categories are left out of the pickers. A built-in default
 // (the DOMAIN.md lists) is used only for what the server leaves out.
 import { humanise } from './dom.js';
 
-const defaultLocationTypes = ['park', 'playground', 'stairwell_communal_area', 'estate', 'street', 'bus_stop',
+const defaultLocationTypes = ['park', 'playground', 'stairwell', 'estate', 'street', 'bus_stop',
   'station', 'transport_route', 'shop', 'takeaway', 'shopping_centre', 'school', 'college', 'youth_club',
-  'sports_facility', 'hotel', 'short_let_private_address', 'other'];
+  'sports_facility', 'hotel', 'short_let', 'other'];
 const defaultKinds = ['location', 'group', 'school'];
 const defaultSides = {
   location: [
@@ -47,7 +48,7 @@ function items(list) {
 export function normaliseTaxonomy(t) {
   t = t || {};
   const categories = items(t.categories ?? t.harm_categories ?? t.harm_types)
-    .filter((c) => !c.archived && c.active !== false)
+    .filter((c) => !c.retired && !c.archived && c.active !== false)
     .map((c) => ({ ...c, census: c.census_code ?? c.census ?? '' }));
   const locationTypes = items(t.location_types ?? t.locationTypes);
   const kinds = items(t.context_kinds ?? t.kinds ?? t.contextKinds);
@@ -68,7 +69,13 @@ export function normaliseTaxonomy(t) {
   for (const [kind, list] of Object.entries(defaultSides)) {
     if (!sides[kind] || sides[kind].length === 0) sides[kind] = list.map(([code, label]) => ({ code, label }));
   }
+  const orDefault = (list, fallback) => (list.length ? list : fallback.map(([code, label]) => ({ code, label })));
   return {
+    familial: orDefault(items(t.familial), [['extra', 'Extra-familial'], ['intra', 'Intra-familial'], ['both', 'Both'], ['unknown', 'Unknown']]),
+    sources: orDefault(items(t.sources), [['referral', 'Referral'], ['assessment', 'Assessment'], ['safety_map', 'Safety map'], ['partner_information', 'Partner information'], ['other', 'Other']]),
+    archiveReasons: orDefault(items(t.archive_reasons), [['no_longer_an_issue', 'No longer an issue'], ['never_an_issue', 'Never an issue']]),
+    interventionStatuses: orDefault(items(t.intervention_statuses), [['planned', 'Planned'], ['in_progress', 'In progress'], ['done', 'Done'], ['dropped', 'Dropped']]),
+    partnerAgencies: items(t.partner_agencies),
     categories,
     locationTypes: locationTypes.length ? locationTypes : defaultLocationTypes.map(item),
     kinds: kinds.length ? kinds : defaultKinds.map(item),

@@ -1,0 +1,314 @@
+package contexts
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// HarmLocationInput records where a young person was harmed (layer "harm")
+// or feels unsafe (layer "unsafe"). Subject is the case management system's
+// person id; it is hashed on arrival and never stored or echoed.
+type HarmLocationInput struct {
+	Subject      string   `json:"subject"`
+	Categories   []string `json:"categories"`
+	Familial     string   `json:"familial"`
+	Layer        string   `json:"layer"`
+	Occurred     string   `json:"occurred"` // "2026-03-14" or "2026-03"
+	Source       string   `json:"source"`
+	Postcode     string   `json:"postcode,omitempty"`
+	Lat          *float64 `json:"lat,omitempty"`
+	Lon          *float64 `json:"lon,omitempty"`
+	LocationType string   `json:"location_type"`
+	ContextID    int64    `json:"context_id,omitempty"`
+}
+
+// HarmLocation is a stored location of harm as its owning team sees it. It
+// carries no subject: the caller asked by subject and already knows it.
+type HarmLocation struct {
+	ID           int64     `json:"id"`
+	Categories   []string  `json:"categories"`
+	Familial     string    `json:"familial"`
+	Layer        string    `json:"layer"`
+	Occurred     string    `json:"occurred"`
+	Source       string    `json:"source"`
+	LocationType string    `json:"location_type"`
+	Postcode     string    `json:"postcode,omitempty"`
+	Match        string    `json:"match"` // unit, terminated, sector, district or latlon
+	PrecisionM   int       `json:"precision_m"`
+	Lat          float64   `json:"lat"`
+	Lon          float64   `json:"lon"`
+	ContextID    *int64    `json:"context_id,omitempty"`
+	Team         string    `json:"team"`
+	CreatedBy    string    `json:"created_by"`
+	CreatedAt    time.Time `json:"created_at"`
+	// TaxonomyVersion is the taxonomy in force when the record was made.
+	TaxonomyVersion int      `json:"taxonomy_version"`
+	Archived        *Archive `json:"archived,omitempty"`
+}
+
+// Archive says why a harm location no longer counts: it stays on the
+// young person's record for the chronology but leaves every aggregate.
+type Archive struct {
+	Reason string    `json:"reason"`
+	Note   string    `json:"note"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// ArchiveInput is the reason and note for archiving a harm location.
+type ArchiveInput struct {
+	Reason string `json:"reason"`
+	Note   string `json:"note"`
+}
+
+// Limits on free text. Notes are long enough for a paragraph of thematic
+// assessment, short enough that nobody pastes a whole case file.
+const (
+	MaxNote   = 4000
+	MaxReason = 1000
+	MaxName   = 200
+)
+
+// occurred is a parsed date or month: the first day for a month.
+type occurred struct {
+	date  time.Time
+	month bool
+}
+
+func (o occurred) String() string {
+	if o.month {
+		return o.date.Format("2006-01")
+	}
+	return o.date.Format("2006-01-02")
+}
+
+// earliestOccurred refuses typos like "0202-03": nothing ctxmap serves is
+// older than this.
+var earliestOccurred = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// parseOccurred reads a date or a month and refuses the future, judged on
+// the UK calendar day of now (a month is in the future only after it starts).
+func parseOccurred(s string, now time.Time) (occurred, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return occurred{}, missingField("occurred")
+	}
+	var o occurred
+	var err error
+	switch len(s) {
+	case len("2006-01-02"):
+		o.date, err = time.Parse("2006-01-02", s)
+	case len("2006-01"):
+		o.date, err = time.Parse("2006-01", s)
+		o.month = true
+	default:
+		err = fmt.Errorf("bad length")
+	}
+	if err != nil {
+		return occurred{}, invalidField("occurred", "invalid_date", "occurred must be a date (2026-03-14) or a month (2026-03), not %q", trunc(s, 40))
+	}
+	today := ukDay(now)
+	if o.date.After(today) {
+		return occurred{}, unprocessable("occurred", "date_in_future", "occurred (%s) is in the future", s)
+	}
+	if o.date.Before(earliestOccurred) {
+		return occurred{}, unprocessable("occurred", "date_out_of_range", "occurred (%s) is before %d", s, earliestOccurred.Year())
+	}
+	return o, nil
+}
+
+// london is the UK's civil time zone: "today" for a practitioner.
+var london = func() *time.Location {
+	if l, err := time.LoadLocation("Europe/London"); err == nil {
+		return l
+	}
+	return time.UTC
+}()
+
+// ukDay is the calendar date of t in the UK, as a UTC midnight.
+func ukDay(t time.Time) time.Time {
+	y, m, d := t.In(london).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// harmFields is a validated harm location before geocoding.
+type harmFields struct {
+	subject      string // normalised person id
+	categories   []string
+	familial     string
+	layer        string
+	occurred     occurred
+	source       string
+	locationType string
+	postcode     geo.Postcode // zero when lat/lon was given
+	lat, lon     float64
+	latlon       bool
+	contextID    int64
+}
+
+// validate checks everything about a harm location that needs no
+// database, in the order a form is filled in, so the first error is the one
+// a person expects to fix first.
+func (in *HarmLocationInput) validate(tax *Taxonomy, now time.Time) (harmFields, error) {
+	var f harmFields
+	var err error
+	if f.subject, err = normalizeSubject(in.Subject); err != nil {
+		return f, err
+	}
+	if f.categories, err = checkCategories(tax, in.Categories); err != nil {
+		return f, err
+	}
+	if f.familial, err = checkTerm("familial", "invalid_familial", familialTerms, in.Familial); err != nil {
+		return f, err
+	}
+	if f.layer, err = checkTerm("layer", "invalid_layer", layerTerms, in.Layer); err != nil {
+		return f, err
+	}
+	if f.occurred, err = parseOccurred(in.Occurred, now); err != nil {
+		return f, err
+	}
+	if f.source, err = checkTerm("source", "invalid_source", sourceTerms, in.Source); err != nil {
+		return f, err
+	}
+	if f.locationType, err = checkTerm("location_type", "invalid_location_type", locationTypes, in.LocationType); err != nil {
+		return f, err
+	}
+	if in.ContextID < 0 {
+		return f, invalidField("context_id", "invalid_context_id", "context_id must be a context record's id")
+	}
+	f.contextID = in.ContextID
+	f.postcode, f.lat, f.lon, f.latlon, err = checkPlace(in.Postcode, in.Lat, in.Lon, false)
+	return f, err
+}
+
+// checkPlace validates a location given as a postcode or as lat/lon (not
+// both). With unitOnly, sector and district input is refused: a context
+// record is named by a full postcode.
+func checkPlace(postcode string, lat, lon *float64, unitOnly bool) (pc geo.Postcode, la, lo float64, latlon bool, err error) {
+	postcode = strings.TrimSpace(postcode)
+	hasLL := lat != nil || lon != nil
+	switch {
+	case postcode != "" && hasLL:
+		return pc, 0, 0, false, invalidField("postcode", "ambiguous_location", "give either a postcode or lat/lon, not both")
+	case postcode != "":
+		if pc, err = geo.ParsePostcode(postcode); err != nil {
+			var e *ctxmap.Error
+			if errors.As(err, &e) {
+				return pc, 0, 0, false, e.WithDetail("field", "postcode")
+			}
+			return pc, 0, 0, false, err
+		}
+		if unitOnly && pc.Precision != geo.PrecisionUnit {
+			return pc, 0, 0, false, unprocessable("postcode", "postcode_incomplete", "%q is a postcode sector or district; give the full postcode (like \"E8 3AA\")", pc.String())
+		}
+		return pc, 0, 0, false, nil
+	case hasLL:
+		if lat == nil || lon == nil {
+			return pc, 0, 0, false, missingField(map[bool]string{true: "lon", false: "lat"}[lat != nil])
+		}
+		if math.IsNaN(*lat) || math.IsNaN(*lon) || math.IsInf(*lat, 0) || math.IsInf(*lon, 0) {
+			return pc, 0, 0, false, invalidField("lat", "invalid_coordinates", "lat and lon must be numbers")
+		}
+		if !geo.InUK(*lat, *lon) {
+			return pc, 0, 0, false, unprocessable("lat", "outside_uk", "lat %.5f, lon %.5f is outside the UK (were latitude and longitude swapped?)", *lat, *lon)
+		}
+		return pc, *lat, *lon, true, nil
+	}
+	return pc, 0, 0, false, ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "a location is required: give a postcode or lat and lon").WithDetail("field", "postcode")
+}
+
+// checkCategories validates category codes against the taxonomy: unknown
+// codes are refused, and so are retired ones for new records (a retired
+// category stays readable on old records only).
+func checkCategories(tax *Taxonomy, codes []string) ([]string, error) {
+	if len(codes) == 0 {
+		return nil, missingField("categories")
+	}
+	if len(codes) > 20 {
+		return nil, invalidField("categories", "too_many_categories", "at most 20 categories per record")
+	}
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		c = strings.ToLower(strings.TrimSpace(c))
+		cat, ok := tax.category(c)
+		if !ok {
+			return nil, invalidField("categories", "unknown_category", "%q is not a harm category of this deployment's taxonomy (version %d)", trunc(c, 40), tax.Version).WithDetail("category", trunc(c, 40))
+		}
+		if cat.Retired {
+			return nil, unprocessable("categories", "retired_category", "category %q was retired in taxonomy version %d; choose a current one", c, cat.RetiredVersion).WithDetail("category", c)
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == c
+		}
+		if !dup {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// checkTerm validates a code from a controlled list; codes are
+// case-insensitive on input and stored lower-case.
+func checkTerm(field, code string, list []Term, v string) (string, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" {
+		return "", missingField(field)
+	}
+	if _, ok := termLabel(list, v); !ok {
+		return "", invalidField(field, code, "%s must be one of %s, not %q", field, termCodes(list), trunc(v, 40))
+	}
+	return v, nil
+}
+
+// checkText trims free text and enforces a length limit in characters.
+func checkText(field, v string, max int, required bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		if required {
+			return "", missingField(field)
+		}
+		return "", nil
+	}
+	if n := len([]rune(v)); n > max {
+		return "", unprocessable(field, "too_long", "%s is %d characters; the limit is %d", field, n, max).WithDetail("limit", max)
+	}
+	return v, nil
+}
+
+// trunc shortens user input echoed in an error message.
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}
+
+// cellsFor returns the H3 cells a geocode of the given match level may
+// fill: all three for a unit postcode or a coordinate; res 7 and 6 for a
+// sector; res 6 only for a district (about 36 km², comparable to a
+// postcode district), so a coarse geocode never pretends to street level.
+func cellsFor(lat, lon float64, match string) (r6 int64, r7, r8 *int64) {
+	c := geo.CellsFor(lat, lon)
+	r6 = int64(c[0])
+	switch match {
+	case "district":
+	case "sector":
+		v7 := int64(c[1])
+		r7 = &v7
+	default:
+		v7, v8 := int64(c[1]), int64(c[2])
+		r7, r8 = &v7, &v8
+	}
+	return r6, r7, r8
+}

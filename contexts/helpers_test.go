@@ -1,0 +1,171 @@
+package contexts
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
+	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
+)
+
+// testNow is "today" in store tests: mid-month, so the current month is
+// partly past and partly future.
+var testNow = time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
+
+var testSecret = []byte("test-secret-0123456789abcdef")
+
+// fakeGeocoder knows a few real Hackney postcodes and, like the postcode
+// directory, falls back to a sector or district it knows.
+type fakeGeocoder struct {
+	mu    sync.Mutex
+	calls int
+	units map[string][2]float64
+	coarse map[string][2]float64 // sectors ("E8 4") and districts ("E9")
+}
+
+func newFakeGeocoder() *fakeGeocoder {
+	return &fakeGeocoder{
+		units: map[string][2]float64{
+			"E8 3AA":  {51.543329, -0.066559},
+			"E8 3AB":  {51.543369, -0.067913},
+			"N16 7AA": {51.563781, -0.069472},
+			"N16 7AB": {51.564048, -0.068724},
+			"E1 6AW":  {51.523753, -0.075922},
+		},
+		coarse: map[string][2]float64{
+			"E8 4": {51.5440, -0.0590},
+			"E9":   {51.5450, -0.0450},
+		},
+	}
+}
+
+func (g *fakeGeocoder) Geocode(_ context.Context, pcs []string) ([]Geocoded, error) {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	out := make([]Geocoded, len(pcs))
+	for i, s := range pcs {
+		out[i] = Geocoded{Postcode: s, Match: "none"}
+		p, err := geo.ParsePostcode(s)
+		if err != nil {
+			continue
+		}
+		if ll, ok := g.units[p.String()]; ok && p.Precision == geo.PrecisionUnit {
+			out[i] = Geocoded{Postcode: p.String(), Match: "unit", Lat: ll[0], Lon: ll[1], PrecisionM: geo.UnitPrecisionM}
+		} else if ll, ok := g.coarse[p.Sector]; ok && p.Sector != "" {
+			out[i] = Geocoded{Postcode: p.Sector, Match: "sector", Lat: ll[0], Lon: ll[1], PrecisionM: geo.SectorPrecisionM}
+		} else if ll, ok := g.coarse[p.Outcode]; ok {
+			out[i] = Geocoded{Postcode: p.Outcode, Match: "district", Lat: ll[0], Lon: ll[1], PrecisionM: geo.DistrictPrecisionM}
+		}
+	}
+	return out, nil
+}
+
+// fixture is a migrated database with two practitioner teams, a
+// partnership team and one user of each role.
+type fixture struct {
+	pool                 *pgxpool.Pool
+	store                *Store
+	geo                  *fakeGeocoder
+	pracA, pracA2, pracB *Actor
+	lead, analyst, admin *Actor
+	heatCalls            int
+	mu                   sync.Mutex
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	pool := pgtest.New(t)
+	f := &fixture{pool: pool, geo: newFakeGeocoder()}
+	var err error
+	f.store, err = NewStore(pool, testSecret, f.geo, WithClock(func() time.Time { return testNow }),
+		OnHeatChange(func() { f.mu.Lock(); f.heatCalls++; f.mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	team := func(name string) int64 {
+		var id int64
+		if err := pool.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1) RETURNING id`, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	teams := map[string]int64{"Hackney North": team("Hackney North"), "Hackney South": team("Hackney South"), "Partnership": team("Partnership")}
+	user := func(name string, role Role, tname string) *Actor {
+		a := &Actor{Name: name, Role: role, TeamID: teams[tname], Team: tname}
+		if err := pool.QueryRow(ctx, `INSERT INTO users (name, role, team_id) VALUES ($1, $2, $3) RETURNING id`,
+			name, string(role), a.TeamID).Scan(&a.UserID); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	f.pracA = user("alice", RolePractitioner, "Hackney North")
+	f.pracA2 = user("amir", RolePractitioner, "Hackney North")
+	f.pracB = user("bola", RolePractitioner, "Hackney South")
+	f.lead = user("lee", RoleContextLead, "Partnership")
+	f.analyst = user("ana", RoleAnalyst, "Partnership")
+	f.admin = user("ada", RoleAdmin, "Partnership")
+	return f
+}
+
+func (f *fixture) heat() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.heatCalls
+}
+
+// counts returns the row count of every table a records write touches.
+func (f *fixture) counts(t testing.TB) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, tbl := range []string{"harm_locations", "subjects", "contexts", "context_events", "context_assessments",
+		"context_interventions", "context_closures", "context_links", "notifications", "audit_log", "harm_categories"} {
+		var n int
+		if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+tbl).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[tbl] = n
+	}
+	return out
+}
+
+// wantCode fails unless err is a *ctxmap.Error with the code and kind.
+func wantCode(t testing.TB, err error, kind ctxmap.Kind, code string) *ctxmap.Error {
+	t.Helper()
+	var e *ctxmap.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want %s error, got %v", code, err)
+	}
+	if e.Code != code || e.Kind != kind {
+		t.Fatalf("want code %s kind %d, got code %s kind %d: %s", code, kind, e.Code, e.Kind, e.Message)
+	}
+	return e
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// harmInput is a valid input to vary per test.
+func harmInput(subject string) HarmLocationInput {
+	return HarmLocationInput{Subject: subject, Categories: []string{"cce", "county_lines"}, Familial: "extra",
+		Layer: "harm", Occurred: "2026-02-14", Source: "referral", Postcode: "E8 3AA", LocationType: "park"}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

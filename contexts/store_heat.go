@@ -1,0 +1,123 @@
+package contexts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// HeatChannel is the PostgreSQL notification channel a trigger on
+// harm_locations signals once per changing statement.
+const HeatChannel = "ctxmap_heat"
+
+// The two shapes of the heat query. Both are answered by an index-only scan
+// of harm_locations_heat (layer, occurred_on) INCLUDE (subject_id, cell,
+// categories), which holds active records only; DISTINCT makes the unit a
+// young person, never an incident.
+const (
+	heatAllSQL = `SELECT d.subject_id, s.cell_key, d.cell
+		FROM (SELECT DISTINCT subject_id, cell FROM harm_locations
+			WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3) d
+		JOIN subjects s ON s.id = d.subject_id`
+	heatCategorySQL = `SELECT d.subject_id, s.cell_key, d.cell
+		FROM (SELECT DISTINCT subject_id, cell FROM harm_locations
+			WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3
+			  AND categories @> ARRAY[$4::text]) d
+		JOIN subjects s ON s.id = d.subject_id`
+)
+
+// Observations returns the distinct (young person, cell) pairs of active
+// records of one layer (and one category, or all) in a range of whole
+// months, for the tiles package to aggregate. Each cell is the finest the
+// record's geocode supports: res 8, or res 7 or 6 for sector- or
+// district-only geocodes. It never returns anything about a record beyond
+// that pair and the subject's secret cell key, and is not audited because
+// its only consumer publishes disclosure-controlled aggregates.
+func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, error) {
+	if q.Layer != LayerHarm && q.Layer != LayerUnsafe {
+		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_layer", "layer must be harm or unsafe, not %q", trunc(q.Layer, 40))
+	}
+	if !q.From.Before(q.To) {
+		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_period", "the period is empty")
+	}
+	from, to := q.From.UTC(), q.To.UTC()
+	var rows pgx.Rows
+	var err error
+	if q.Category == "" {
+		rows, err = s.pool.Query(ctx, heatAllSQL, q.Layer, from, to)
+	} else {
+		rows, err = s.pool.Query(ctx, heatCategorySQL, q.Layer, from, to, q.Category)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("heat observations: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Observation, 0, 1024)
+	var subject, cell int64
+	var key int16
+	for rows.Next() {
+		if err := rows.Scan(&subject, &key, &cell); err != nil {
+			return nil, fmt.Errorf("heat observations: %w", err)
+		}
+		out = append(out, Observation{Subject: subject, Key: uint8(key), Cell: h3.Cell(cell)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("heat observations: %w", err)
+	}
+	return out, nil
+}
+
+// ListenHeat LISTENs on HeatChannel and calls fn for every notification, so
+// a server drops its tile caches after another process (an import, a second
+// server) changed harm locations. fn is also called each time the listener
+// (re)connects, because notifications sent while it was away are lost; the
+// first call therefore means "listening". It blocks, reconnecting with
+// backoff after connection failures, until ctx is done, and returns
+// ctx.Err(). fn runs on the listener's goroutine and should be quick.
+func ListenHeat(ctx context.Context, pool *pgxpool.Pool, fn func()) error {
+	backoff := 100 * time.Millisecond
+	for {
+		started := time.Now()
+		err := listenHeatOnce(ctx, pool, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Since(started) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
+		_ = err // the connection broke; reconnect
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func listenHeatOnce(ctx context.Context, pool *pgxpool.Pool, fn func()) error {
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection keeps its LISTEN registration, so it never goes back
+	// to the pool.
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+HeatChannel); err != nil {
+		return err
+	}
+	fn()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		fn()
+	}
+}

@@ -1,0 +1,673 @@
+package contexts
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// Report is the outcome of a bulk import: how much was read and written,
+// and every bad row with why. Errors is capped at MaxReportedErrors;
+// ErrorCount counts them all.
+type Report struct {
+	Rows       int           `json:"rows"`
+	Inserted   int           `json:"inserted"`
+	Subjects   int           `json:"subjects"`
+	Postcodes  int           `json:"postcodes"`
+	ErrorCount int           `json:"error_count"`
+	Errors     []RowError    `json:"errors,omitempty"`
+	Timings    ImportTimings `json:"timings"`
+}
+
+// RowError is one bad row. Line is the line of the CSV file the row starts
+// on (the header is line 1), so a person can find it in a spreadsheet.
+type RowError struct {
+	Line    int    `json:"line"`
+	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ImportTimings breaks an import down for benchmarks and operators.
+type ImportTimings struct {
+	Parse   time.Duration `json:"parse_ns"`
+	Geocode time.Duration `json:"geocode_ns"`
+	Write   time.Duration `json:"write_ns"`
+	Total   time.Duration `json:"total_ns"`
+}
+
+// MaxReportedErrors caps the row errors listed in a Report.
+const MaxReportedErrors = 1000
+
+// geocodeBatch is how many distinct postcodes go to the geocoder at once:
+// big enough that per-call overhead vanishes, small enough to bound memory.
+const geocodeBatch = 20_000
+
+// importColumns are the CSV columns, matched by header name in any order.
+// categories holds one or more codes separated by ";" or "|" (or "," in a
+// quoted field); postcode or lat and lon locate the row.
+var importColumns = []string{"subject", "categories", "familial", "layer", "occurred", "source",
+	"location_type", "postcode", "lat", "lon", "context_id"}
+
+const (
+	colSubject = iota
+	colCategories
+	colFamilial
+	colLayer
+	colOccurred
+	colSource
+	colLocationType
+	colPostcode
+	colLat
+	colLon
+	colContextID
+)
+
+// importRow is one validated row, kept compact (a million of them are held
+// until every row is known to be good): strings are interned and referred
+// to by index.
+type importRow struct {
+	subject    int32 // index into subjects
+	cats       int32 // index into category sets
+	occurred   int32 // index into dates
+	postcode   int32 // index into postcodes, -1 for lat/lon
+	line       int32
+	familial   uint8
+	layer      uint8
+	source     uint8
+	ltype      uint8
+	lat, lon   float64
+	r6, r7, r8 int64 // 0 = none
+	contextID  int64
+}
+
+// importer holds the state of one ImportHarmCSV call.
+type importer struct {
+	tax    *Taxonomy
+	now    time.Time
+	report Report
+	rows   []importRow
+
+	subjects   []string // normalised person ids
+	subjectIdx map[string]int32
+	catSets    [][]string
+	catIdx     map[string]int32 // raw field -> index, or -1 - error index
+	catErrs    []error
+	dates      []occurred
+	dateIdx    map[string]int32
+	dateErrs   []error
+	postcodes  []string // normalised
+	pcByNorm   map[string]int32
+	pcByRaw    map[string]int32
+	pcErrs     []error
+	matches    []string // per postcode: the geocode's match level
+	precisions []int32  // per postcode: the geocode's precision in metres
+	contextIDs map[int64]bool
+	rowErrors  []RowError
+	parseBad   int // rows refused while parsing (not in rows)
+}
+
+// ImportHarmCSV imports locations of harm in bulk, all or nothing: every
+// row is validated first (a row of the file never half-imports), distinct
+// postcodes are geocoded in large batches, then all rows are written in one
+// transaction with COPY and owned by the actor's team. When any row is bad
+// nothing is written and the error is a 422 "import_invalid" with the
+// Report listing each bad row and why.
+func (s *Store) ImportHarmCSV(ctx context.Context, r io.Reader, a *Actor) (Report, error) {
+	start := time.Now()
+	if err := require(a, RolePractitioner, RoleAdmin); err != nil {
+		return Report{}, err
+	}
+	tax, err := s.Taxonomy(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	im := &importer{
+		tax: tax, now: s.now(),
+		subjectIdx: make(map[string]int32), catIdx: make(map[string]int32), dateIdx: make(map[string]int32),
+		pcByNorm: make(map[string]int32), pcByRaw: make(map[string]int32), contextIDs: make(map[int64]bool),
+	}
+	if err := im.parse(r); err != nil {
+		return im.report, err
+	}
+	im.report.Timings.Parse = time.Since(start)
+	t := time.Now()
+	if err := s.importGeocode(ctx, im); err != nil {
+		return im.report, err
+	}
+	if err := im.checkContexts(ctx, s.pool); err != nil {
+		return im.report, err
+	}
+	im.report.Timings.Geocode = time.Since(t)
+	im.report.Rows = len(im.rows) + im.parseBad
+	im.report.Subjects = len(im.subjects)
+	im.report.Postcodes = len(im.postcodes)
+	if len(im.rowErrors) > 0 {
+		slices.SortStableFunc(im.rowErrors, func(x, y RowError) int { return int(x.Line - y.Line) })
+		im.report.ErrorCount = len(im.rowErrors)
+		im.report.Errors = im.rowErrors[:min(len(im.rowErrors), MaxReportedErrors)]
+		im.report.Timings.Total = time.Since(start)
+		return im.report, ctxmap.Errorf(ctxmap.KindUnprocessable, "import_invalid",
+			"%d of %d rows are invalid (first at line %d: %s); nothing was written",
+			im.report.ErrorCount, im.report.Rows, im.rowErrors[0].Line, im.rowErrors[0].Message).
+			WithDetail("report", im.report)
+	}
+	if len(im.rows) == 0 {
+		return im.report, ctxmap.Errorf(ctxmap.KindInvalid, "import_empty", "the file has a header but no rows")
+	}
+	t = time.Now()
+	if err := s.importWrite(ctx, im, a); err != nil {
+		return im.report, err
+	}
+	im.report.Timings.Write = time.Since(t)
+	im.report.Inserted = len(im.rows)
+	im.report.Timings.Total = time.Since(start)
+	s.heatChanged()
+	// Fresh statistics so the heat query plans for the new size at once;
+	// a failure here costs only plan quality until autovacuum catches up.
+	if _, err := s.pool.Exec(ctx, `ANALYZE harm_locations`); err != nil {
+		s.log.WarnContext(ctx, "analyze after import", "err", err)
+	}
+	return im.report, nil
+}
+
+func (im *importer) rowError(line int, err error) {
+	var e *ctxmap.Error
+	re := RowError{Line: line, Code: "invalid", Message: err.Error()}
+	if errors.As(err, &e) {
+		re.Code, re.Message = e.Code, e.Message
+		if f, ok := e.Details["field"].(string); ok {
+			re.Field = f
+		}
+	}
+	im.rowErrors = append(im.rowErrors, re)
+}
+
+// parse reads and validates every row. Validation results are cached per
+// distinct raw value, so a million rows with a few thousand distinct
+// dates, category lists and postcodes cost a few thousand validations.
+func (im *importer) parse(r io.Reader) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "import_empty", "the file is empty; the first line must be a header naming the columns")
+	}
+	if err != nil {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "import_malformed", "cannot read the header: %v", err)
+	}
+	pos := make([]int, len(importColumns))
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		j := slices.Index(importColumns, h)
+		if j < 0 {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "import_header", "unknown column %q; the columns are %s", trunc(h, 40), strings.Join(importColumns, ", "))
+		}
+		if pos[j] >= 0 {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "import_header", "column %q appears twice", h)
+		}
+		pos[j] = i
+	}
+	for _, req := range []int{colSubject, colCategories, colFamilial, colLayer, colOccurred, colSource, colLocationType} {
+		if pos[req] < 0 {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "import_header", "the header has no %q column", importColumns[req])
+		}
+	}
+	if pos[colPostcode] < 0 && (pos[colLat] < 0 || pos[colLon] < 0) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "import_header", "the header needs a postcode column, or lat and lon columns")
+	}
+	im.rows = make([]importRow, 0, 1024)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
+				im.parseBad++
+				im.rowErrors = append(im.rowErrors, RowError{Line: pe.StartLine, Code: "csv_malformed", Message: pe.Err.Error()})
+				if pe.Err == csv.ErrQuote || pe.Err == csv.ErrBareQuote {
+					// The reader cannot resynchronise after a broken quote.
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("read csv: %w", err)
+		}
+		if len(rec) != len(header) {
+			im.parseBad++
+			im.rowErrors = append(im.rowErrors, RowError{Line: line, Code: "csv_field_count",
+				Message: fmt.Sprintf("the row has %d fields; the header has %d", len(rec), len(header))})
+			continue
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // a blank line
+		}
+		if len(im.rows)+im.parseBad >= MaxImportRows {
+			return ctxmap.Errorf(ctxmap.KindTooLarge, "import_too_large", "at most %d rows per import; split the file", MaxImportRows)
+		}
+		row, err := im.parseRow(rec, pos)
+		if err != nil {
+			im.parseBad++
+			im.rowError(line, err)
+			continue
+		}
+		row.line = int32(line)
+		im.rows = append(im.rows, row)
+	}
+	return nil
+}
+
+// MaxImportRows bounds one import (and its memory, ~100 bytes a row).
+const MaxImportRows = 5_000_000
+
+func field(rec []string, pos []int, col int) string {
+	if pos[col] < 0 {
+		return ""
+	}
+	return rec[pos[col]]
+}
+
+func (im *importer) parseRow(rec []string, pos []int) (importRow, error) {
+	var row importRow
+	subj, err := normalizeSubject(field(rec, pos, colSubject))
+	if err != nil {
+		return row, err
+	}
+	idx, ok := im.subjectIdx[subj]
+	if !ok {
+		subj = strings.Clone(subj)
+		idx = int32(len(im.subjects))
+		im.subjects = append(im.subjects, subj)
+		im.subjectIdx[subj] = idx
+	}
+	row.subject = idx
+	if row.cats, err = im.categories(field(rec, pos, colCategories)); err != nil {
+		return row, err
+	}
+	if row.familial, err = termIndex("familial", "invalid_familial", familialTerms, field(rec, pos, colFamilial)); err != nil {
+		return row, err
+	}
+	if row.layer, err = termIndex("layer", "invalid_layer", layerTerms, field(rec, pos, colLayer)); err != nil {
+		return row, err
+	}
+	if row.occurred, err = im.date(field(rec, pos, colOccurred)); err != nil {
+		return row, err
+	}
+	if row.source, err = termIndex("source", "invalid_source", sourceTerms, field(rec, pos, colSource)); err != nil {
+		return row, err
+	}
+	if row.ltype, err = termIndex("location_type", "invalid_location_type", locationTypes, field(rec, pos, colLocationType)); err != nil {
+		return row, err
+	}
+	if c := strings.TrimSpace(field(rec, pos, colContextID)); c != "" {
+		id, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || id <= 0 {
+			return row, invalidField("context_id", "invalid_context_id", "context_id must be a context record's id, not %q", trunc(c, 40))
+		}
+		row.contextID = id
+		im.contextIDs[id] = false
+	}
+	pc := strings.TrimSpace(field(rec, pos, colPostcode))
+	la, lo := strings.TrimSpace(field(rec, pos, colLat)), strings.TrimSpace(field(rec, pos, colLon))
+	row.postcode = -1
+	switch {
+	case pc != "" && (la != "" || lo != ""):
+		return row, invalidField("postcode", "ambiguous_location", "give either a postcode or lat/lon, not both")
+	case pc != "":
+		if row.postcode, err = im.postcode(pc); err != nil {
+			return row, err
+		}
+	case la != "" || lo != "":
+		lat, err1 := strconv.ParseFloat(la, 64)
+		lon, err2 := strconv.ParseFloat(lo, 64)
+		if err1 != nil || err2 != nil {
+			return row, invalidField("lat", "invalid_coordinates", "lat and lon must both be decimal degrees")
+		}
+		if _, _, _, _, err := checkPlace("", &lat, &lon, false); err != nil {
+			return row, err
+		}
+		row.lat, row.lon = lat, lon
+	default:
+		return row, ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "a location is required: give a postcode or lat and lon").WithDetail("field", "postcode")
+	}
+	return row, nil
+}
+
+// termIndex validates a controlled-list code and returns its position.
+func termIndex(field, code string, list []Term, v string) (uint8, error) {
+	for i, t := range list {
+		if t.Code == v {
+			return uint8(i), nil
+		}
+	}
+	c, err := checkTerm(field, code, list, v)
+	if err != nil {
+		return 0, err
+	}
+	for i, t := range list {
+		if t.Code == c {
+			return uint8(i), nil
+		}
+	}
+	return 0, fmt.Errorf("term %q vanished", c)
+}
+
+func (im *importer) categories(raw string) (int32, error) {
+	if i, ok := im.catIdx[raw]; ok {
+		if i < 0 {
+			return 0, im.catErrs[-i-1]
+		}
+		return i, nil
+	}
+	parts := strings.FieldsFunc(raw, func(r rune) bool { return r == ';' || r == '|' || r == ',' })
+	cats, err := checkCategories(im.tax, parts)
+	if err != nil {
+		im.catErrs = append(im.catErrs, err)
+		im.catIdx[strings.Clone(raw)] = int32(-len(im.catErrs))
+		return 0, err
+	}
+	i := int32(len(im.catSets))
+	im.catSets = append(im.catSets, cats)
+	im.catIdx[strings.Clone(raw)] = i
+	return i, nil
+}
+
+func (im *importer) date(raw string) (int32, error) {
+	if i, ok := im.dateIdx[raw]; ok {
+		if i < 0 {
+			return 0, im.dateErrs[-i-1]
+		}
+		return i, nil
+	}
+	o, err := parseOccurred(raw, im.now)
+	if err != nil {
+		im.dateErrs = append(im.dateErrs, err)
+		im.dateIdx[strings.Clone(raw)] = int32(-len(im.dateErrs))
+		return 0, err
+	}
+	i := int32(len(im.dates))
+	im.dates = append(im.dates, o)
+	im.dateIdx[strings.Clone(raw)] = i
+	return i, nil
+}
+
+func (im *importer) postcode(raw string) (int32, error) {
+	if i, ok := im.pcByRaw[raw]; ok {
+		if i < 0 {
+			return 0, im.pcErrs[-i-1]
+		}
+		return i, nil
+	}
+	p, err := geo.ParsePostcode(raw)
+	if err != nil {
+		var e *ctxmap.Error
+		if errors.As(err, &e) {
+			err = e.WithDetail("field", "postcode")
+		}
+		im.pcErrs = append(im.pcErrs, err)
+		im.pcByRaw[strings.Clone(raw)] = int32(-len(im.pcErrs))
+		return 0, err
+	}
+	norm := p.String()
+	i, ok := im.pcByNorm[norm]
+	if !ok {
+		i = int32(len(im.postcodes))
+		im.postcodes = append(im.postcodes, norm)
+		im.pcByNorm[norm] = i
+	}
+	im.pcByRaw[strings.Clone(raw)] = i
+	return i, nil
+}
+
+// importGeocode places every distinct postcode, fills in each row's point
+// and cells, and reports rows whose postcode is unknown.
+func (s *Store) importGeocode(ctx context.Context, im *importer) error {
+	type place struct {
+		lat, lon   float64
+		r6, r7, r8 int64
+		match      string
+		precision  int
+	}
+	places := make([]place, len(im.postcodes))
+	var missing map[int32]bool
+	if len(im.postcodes) > 0 && s.geocoder == nil {
+		return ctxmap.Errorf(ctxmap.KindUnavailable, "geocoder_unavailable", "no postcode directory is configured; give lat and lon instead")
+	}
+	for start := 0; start < len(im.postcodes); start += geocodeBatch {
+		batch := im.postcodes[start:min(start+geocodeBatch, len(im.postcodes))]
+		res, err := s.geocoder.Geocode(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("geocode postcodes: %w", err)
+		}
+		if len(res) != len(batch) {
+			return fmt.Errorf("geocode postcodes: %d results for %d postcodes", len(res), len(batch))
+		}
+		for i, g := range res {
+			idx := int32(start + i)
+			if g.Match == "" || g.Match == "none" {
+				if missing == nil {
+					missing = make(map[int32]bool)
+				}
+				missing[idx] = true
+				continue
+			}
+			p := place{lat: g.Lat, lon: g.Lon, match: g.Match, precision: g.PrecisionM}
+			r6, r7, r8 := cellsFor(g.Lat, g.Lon, g.Match)
+			p.r6 = r6
+			if r7 != nil {
+				p.r7 = *r7
+			}
+			if r8 != nil {
+				p.r8 = *r8
+			}
+			places[idx] = p
+		}
+	}
+	im.matches = make([]string, len(places))
+	im.precisions = make([]int32, len(places))
+	for i, p := range places {
+		im.matches[i], im.precisions[i] = p.match, int32(p.precision)
+	}
+	// Rows: postcode rows copy their place; lat/lon rows index their own
+	// point, split across the cores (H3 indexing is the costly part).
+	workers := max(1, runtime.GOMAXPROCS(0))
+	chunk := (len(im.rows) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(im.rows))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(rows []importRow) {
+			defer wg.Done()
+			for i := range rows {
+				r := &rows[i]
+				if r.postcode >= 0 {
+					p := &places[r.postcode]
+					r.lat, r.lon, r.r6, r.r7, r.r8 = p.lat, p.lon, p.r6, p.r7, p.r8
+					continue
+				}
+				c := geo.CellsFor(r.lat, r.lon)
+				r.r6, r.r7, r.r8 = int64(c[0]), int64(c[1]), int64(c[2])
+			}
+		}(im.rows[lo:hi])
+	}
+	wg.Wait()
+	if len(missing) > 0 {
+		for _, r := range im.rows {
+			if r.postcode >= 0 && missing[r.postcode] {
+				im.rowError(int(r.line), postcodeNotFound(im.postcodes[r.postcode]))
+			}
+		}
+	}
+	return nil
+}
+
+// checkContexts reports rows naming a context record that does not exist.
+func (im *importer) checkContexts(ctx context.Context, q querier) error {
+	if len(im.contextIDs) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(im.contextIDs))
+	for id := range im.contextIDs {
+		ids = append(ids, id)
+	}
+	rows, err := q.Query(ctx, `SELECT id FROM contexts WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("check contexts: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("check contexts: %w", err)
+	}
+	for _, id := range found {
+		im.contextIDs[id] = true
+	}
+	for _, r := range im.rows {
+		if r.contextID != 0 && !im.contextIDs[r.contextID] {
+			im.rowError(int(r.line), unprocessable("context_id", "unknown_context", "there is no context record with id %d", r.contextID))
+		}
+	}
+	return nil
+}
+
+// importWrite writes the subjects and rows in one transaction.
+func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
+	h := newSubjectHasher(s.secret)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_subjects (ord integer, hash bytea, cell_key smallint) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("import subjects: %w", err)
+		}
+		i := 0
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_subjects"}, []string{"ord", "hash", "cell_key"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(im.subjects) {
+					return nil, nil
+				}
+				sh := h.hash(im.subjects[i])
+				v := []any{int32(i), sh[:], int16(h.cellKey(sh))}
+				i++
+				return v, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("import subjects: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO subjects (hash, cell_key) SELECT hash, cell_key FROM import_subjects
+			ON CONFLICT (hash) DO NOTHING`); err != nil {
+			return fmt.Errorf("import subjects: %w", err)
+		}
+		ids := make([]int64, len(im.subjects))
+		rows, err := tx.Query(ctx, `SELECT i.ord, s.id FROM import_subjects i JOIN subjects s ON s.hash = i.hash`)
+		if err != nil {
+			return fmt.Errorf("import subjects: %w", err)
+		}
+		var ord int32
+		var id int64
+		if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error { ids[ord] = id; return nil }); err != nil {
+			return fmt.Errorf("import subjects: %w", err)
+		}
+		src := &harmCopySource{im: im, subjectIDs: ids, team: a.TeamID, user: a.UserID, version: int32(im.tax.Version), i: -1}
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"harm_locations"}, harmCopyColumns, src)
+		if err != nil {
+			return fmt.Errorf("copy harm locations: %w", err)
+		}
+		if int(n) != len(im.rows) {
+			return fmt.Errorf("copy harm locations: wrote %d of %d rows", n, len(im.rows))
+		}
+		return Audit(ctx, tx, a, "harm_locations.import", "harm-locations", "",
+			map[string]any{"rows": n, "subjects": len(im.subjects)})
+	})
+}
+
+var harmCopyColumns = []string{"subject_id", "team_id", "created_by", "layer", "categories", "familial",
+	"occurred_on", "occurred_precision", "source", "location_type", "postcode", "match", "precision_m",
+	"lat", "lon", "h3_r6", "h3_r7", "h3_r8", "context_id", "taxonomy_version"}
+
+// harmCopySource streams importRows into COPY without building a second
+// copy of the data.
+type harmCopySource struct {
+	im          *importer
+	subjectIDs  []int64
+	team, user  int64
+	version     int32
+	i           int
+	vals        [20]any
+	dates       []time.Time
+	precisions  []string
+	matchLatlon string
+}
+
+func (c *harmCopySource) Next() bool {
+	c.i++
+	return c.i < len(c.im.rows)
+}
+
+func (c *harmCopySource) Err() error { return nil }
+
+func (c *harmCopySource) Values() ([]any, error) {
+	im := c.im
+	r := &im.rows[c.i]
+	if c.dates == nil {
+		c.dates = make([]time.Time, len(im.dates))
+		c.precisions = make([]string, len(im.dates))
+		for i, d := range im.dates {
+			c.dates[i], c.precisions[i] = d.date, d.precision()
+		}
+	}
+	v := c.vals[:]
+	v[0] = c.subjectIDs[r.subject]
+	v[1] = c.team
+	v[2] = c.user
+	v[3] = layerTerms[r.layer].Code
+	v[4] = im.catSets[r.cats]
+	v[5] = familialTerms[r.familial].Code
+	v[6] = c.dates[r.occurred]
+	v[7] = c.precisions[r.occurred]
+	v[8] = sourceTerms[r.source].Code
+	v[9] = locationTypes[r.ltype].Code
+	if r.postcode >= 0 {
+		v[10] = im.postcodes[r.postcode]
+		v[11] = im.matches[r.postcode]
+		v[12] = im.precisions[r.postcode]
+	} else {
+		v[10] = nil
+		v[11] = "latlon"
+		v[12] = int32(latlonPrecisionM)
+	}
+	v[13] = r.lat
+	v[14] = r.lon
+	v[15] = r.r6
+	v[16] = nullInt(r.r7)
+	v[17] = nullInt(r.r8)
+	v[18] = nullInt(r.contextID)
+	v[19] = c.version
+	return v, nil
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,114 @@
+package contexts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// CategoryInput adds a harm category to the deployment's taxonomy.
+type CategoryInput struct {
+	Code          string `json:"code"`
+	Label         string `json:"label"`
+	CensusCode    string `json:"census_code,omitempty"`
+	ExtraFamilial bool   `json:"extra_familial"`
+}
+
+var (
+	categoryCodeRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,39}$`)
+	censusCodeRE   = regexp.MustCompile(`^[0-9]{1,2}[A-Z]$`)
+)
+
+// AddCategory adds a harm category as a new taxonomy version. Councils
+// differ (some split sexual and criminal exploitation, some have a
+// catch-all), so the list is theirs to extend; codes are permanent.
+func (s *Store) AddCategory(ctx context.Context, a *Actor, in CategoryInput) (*Taxonomy, error) {
+	if err := require(a, RoleAdmin); err != nil {
+		return nil, err
+	}
+	code := strings.TrimSpace(in.Code)
+	if !categoryCodeRE.MatchString(code) {
+		return nil, invalidField("code", "invalid_code", "code must be 2-40 lower-case letters, digits or underscores, starting with a letter")
+	}
+	label, err := checkText("label", in.Label, 100, true)
+	if err != nil {
+		return nil, err
+	}
+	census := strings.ToUpper(strings.TrimSpace(in.CensusCode))
+	if census != "" && !censusCodeRE.MatchString(census) {
+		return nil, invalidField("census_code", "invalid_census_code", "census_code must look like 11A")
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		v, err := newTaxonomyVersion(ctx, tx, a, "added category "+code)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO harm_categories (code, label, census_code, extra_familial, sort_order, added_version)
+			VALUES ($1, $2, NULLIF($3, ''), $4, (SELECT coalesce(max(sort_order), 0) + 10 FROM harm_categories), $5)`,
+			code, label, census, in.ExtraFamilial, v)
+		if isUniqueViolation(err, "") {
+			return ctxmap.Errorf(ctxmap.KindConflict, "category_exists", "category %q already exists (codes are never reused)", code)
+		}
+		if err != nil {
+			return fmt.Errorf("add category: %w", err)
+		}
+		return Audit(ctx, tx, a, "taxonomy.add_category", "harm-category:"+code, "", map[string]any{"version": v})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Taxonomy(ctx)
+}
+
+// RetireCategory stops a category being used for new records, as a new
+// taxonomy version. Records that have it keep it and still show its label.
+func (s *Store) RetireCategory(ctx context.Context, a *Actor, code string) (*Taxonomy, error) {
+	if err := require(a, RoleAdmin); err != nil {
+		return nil, err
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var retired *int
+		err := tx.QueryRow(ctx, `SELECT retired_version FROM harm_categories WHERE code = $1 FOR UPDATE`, code).Scan(&retired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ctxmap.Errorf(ctxmap.KindNotFound, "not_found", "no harm category %q", trunc(code, 40))
+		}
+		if err != nil {
+			return fmt.Errorf("retire category: %w", err)
+		}
+		if retired != nil {
+			return ctxmap.Errorf(ctxmap.KindConflict, "already_retired", "category %q was retired in version %d", code, *retired)
+		}
+		v, err := newTaxonomyVersion(ctx, tx, a, "retired category "+code)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE harm_categories SET retired_version = $2 WHERE code = $1`, code, v); err != nil {
+			return fmt.Errorf("retire category: %w", err)
+		}
+		return Audit(ctx, tx, a, "taxonomy.retire_category", "harm-category:"+code, "", map[string]any{"version": v})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Taxonomy(ctx)
+}
+
+// newTaxonomyVersion adds the next version; the row lock on the newest
+// version serialises concurrent changes.
+func newTaxonomyVersion(ctx context.Context, tx pgx.Tx, a *Actor, note string) (int, error) {
+	var v int
+	if err := tx.QueryRow(ctx, `SELECT version FROM taxonomy_versions ORDER BY version DESC LIMIT 1 FOR UPDATE`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("taxonomy version: %w", err)
+	}
+	v++
+	if _, err := tx.Exec(ctx, `INSERT INTO taxonomy_versions (version, created_by, note) VALUES ($1, $2, $3)`, v, a.UserID, note); err != nil {
+		return 0, fmt.Errorf("taxonomy version: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Browser tests of the map UI in headless Debian Chromium (playwright-core),
+# against the real server and a fresh PostGIS database:
+#   build bin/ctxmap, create database ctxmap_browser_<random>, migrate, load
+#   the demo data (and, when ../shared/data exists, the Hackney boundary and
+#   the Code-Point Open "E" postcode area), serve on a free 127.0.0.1 port,
+#   wait for /readyz, run web/ui/test/run.mjs, then stop the server (by its
+#   PID) and drop the database.
+#
+# Needs DATABASE_URL (and CTXMAP_TEST_DATABASE_URL, a URL of a database on
+# the same cluster with CREATEDB rights); without them the private cluster of
+# scripts/pg.sh is started. With CI=true a missing Chromium is a failure, not
+# a skip. Screenshots go to screenshots/ (git-ignored); set
+# CTXMAP_UPDATE_SCREENSHOT=1 to refresh docs/screenshot-map.png as well.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf 'browser-test: %s\n' "$*" >&2; }
+
+CHROMIUM="${CTXMAP_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing Debian's chromium (several minutes the first time)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+fi
+if [ ! -x "$CHROMIUM" ]; then
+  if [ "${CI:-}" = true ]; then
+    log "FAIL: $CHROMIUM is missing and CI=true (apt-get install -y chromium)"
+    exit 1
+  fi
+  log "SKIP: $CHROMIUM is missing (apt-get install -y chromium); with CI=true this fails"
+  exit 0
+fi
+
+# The UI's npm packages (playwright-core, maplibre-gl) and the vendored MapLibre.
+bash scripts/ui.sh
+log "building bin/ctxmap"
+go build -o bin/ctxmap ./cmd/ctxmap
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  bash scripts/pg.sh start
+  eval "$(bash scripts/pg.sh env)"
+fi
+ADMIN_URL="${CTXMAP_TEST_DATABASE_URL:-$DATABASE_URL}"
+PSQL="$(command -v psql || true)"
+if [ -z "$PSQL" ]; then
+  for v in $(ls /usr/lib/postgresql 2>/dev/null | sort -rn); do
+    if [ -x "/usr/lib/postgresql/$v/bin/psql" ]; then PSQL="/usr/lib/postgresql/$v/bin/psql"; break; fi
+  done
+fi
+[ -n "$PSQL" ] || { log "FAIL: psql not found"; exit 1; }
+
+DB="ctxmap_browser_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Same cluster and options, another database name.
+DB_URL="$(printf '%s' "$ADMIN_URL" | sed -E "s#^(postgres(ql)?://[^/]*/)[^?]*#\1$DB#")"
+WORK="$(mktemp -d -t ctxmap-browser.XXXXXX)"
+SERVER_PID=""
+
+cleanup() {
+  local rc=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  "$PSQL" "$ADMIN_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 \
+    || log "could not drop database $DB"
+  if [ $rc -ne 0 ] && [ -f "$WORK/server.log" ]; then
+    log "last lines of the server log:"; tail -n 40 "$WORK/server.log" >&2 || true
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+log "creating database $DB"
+"$PSQL" "$ADMIN_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" >/dev/null
+
+export DATABASE_URL="$DB_URL"
+export CTXMAP_SECRET="browser-test-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export CTXMAP_LOG_FORMAT=text CTXMAP_LOG_LEVEL="${CTXMAP_LOG_LEVEL:-warn}"
+# The map must work with no basemap: never let a developer's setting leak in.
+unset CTXMAP_BASEMAP_URL
+
+bin/ctxmap migrate up >/dev/null
+SHARED="$ROOT/../shared/data"
+if [ -f "$SHARED/codepoint-open/CSV/e.csv" ]; then
+  log "importing Code-Point Open area E (postcode search by postcode)"
+  if bin/ctxmap import postcodes --format codepoint "$SHARED/codepoint-open/CSV/e.csv" >"$WORK/import.log" 2>&1; then
+    export CTXMAP_TEST_POSTCODE="E8 3AA"
+  else
+    log "postcode import failed; the search test uses lat,lon instead:"; tail -n 3 "$WORK/import.log" >&2
+  fi
+fi
+if [ -f "$SHARED/boundaries/london/ward/E09000012.geojson" ]; then
+  bin/ctxmap import boundary --name "Hackney wards" "$SHARED/boundaries/london/ward/E09000012.geojson" >/dev/null \
+    || log "boundary import failed; the map is tested without one"
+fi
+log "loading the demo data"
+bin/ctxmap seed-demo >"$WORK/seed.log"
+
+bin/ctxmap serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.log" &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1 300); do
+  URL="$(sed -nE 's#.*serving on (http://[0-9.:]+).*#\1#p' "$WORK/server.out" | head -n1)"
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { log "FAIL: the server exited"; exit 1; }
+  sleep 0.1
+done
+[ -n "$URL" ] || { log "FAIL: the server did not say where it listens"; exit 1; }
+for _ in $(seq 1 300); do
+  if curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$URL/readyz" || { log "FAIL: $URL/readyz never answered 200"; exit 1; }
+log "server ready at $URL (pid $SERVER_PID)"
+
+export CTXMAP_URL="$URL" CTXMAP_CHROMIUM="$CHROMIUM" CTXMAP_SCREENSHOTS="$ROOT/screenshots" CTXMAP_DOCS="$ROOT/docs"
+node web/ui/test/run.mjs "$@"

@@ -1,0 +1,171 @@
+package tiles
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+	"github.com/uber/h3-go/v4"
+)
+
+// staticSource returns a fixed observation set whatever the query, so
+// benchmarks measure this package, not a fake store's filtering.
+type staticSource struct{ obs []contexts.Observation }
+
+func (s staticSource) Observations(context.Context, contexts.HeatQuery) ([]contexts.Observation, error) {
+	return s.obs, nil
+}
+
+// benchObservations is about a million distinct (subject, cell)
+// observations: 150,000 young people over Greater Manchester, mostly
+// around 40 hot spots, 10% geocoded only to a sector or district.
+var benchObservations = sync.OnceValue(func() []contexts.Observation {
+	rng := rand.New(rand.NewPCG(2026, 4))
+	type hot struct{ lat, lng, spread float64 }
+	hots := make([]hot, 40)
+	for i := range hots {
+		hots[i] = hot{53.35 + rng.Float64()*0.3, -2.5 + rng.Float64()*0.5, 0.003 + rng.Float64()*0.02}
+	}
+	obs := make([]contexts.Observation, 0, 1_000_000)
+	for s := int64(0); len(obs) < 1_000_000; s++ {
+		key := uint8(rng.IntN(256))
+		for n := 1 + rng.IntN(12); n > 0 && len(obs) < 1_000_000; n-- {
+			var lat, lng float64
+			if rng.IntN(4) == 0 {
+				lat, lng = 53.3+rng.Float64()*0.4, -2.6+rng.Float64()*0.7
+			} else {
+				h := hots[rng.IntN(len(hots))]
+				lat, lng = h.lat+rng.NormFloat64()*h.spread, h.lng+rng.NormFloat64()*h.spread*1.6
+			}
+			res := 8
+			if rng.IntN(10) == 0 {
+				res = 6 + rng.IntN(2)
+			}
+			obs = append(obs, contexts.Observation{Subject: s * 7919, Key: key, Cell: h3.LatLngToCell(h3.NewLatLng(lat, lng), res)})
+		}
+	}
+	return obs
+})
+
+func BenchmarkPublish1M(b *testing.B) {
+	obs := benchObservations()
+	p := mustPolicy(b, DefaultK)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var pub *Published
+	for b.Loop() {
+		pub = p.Publish(obs)
+	}
+	b.ReportMetric(float64(pub.Len(6)+pub.Len(7)+pub.Len(8)), "cells")
+}
+
+// benchService returns a service over the million observations with the
+// published set already computed, and the z-tile over the busiest cell.
+func benchService(b *testing.B, z int) (*Service, TileRequest) {
+	obs := benchObservations()
+	s := newTestService(b, staticSource{obs})
+	f := Filter{Period: "last-12m"}
+	pub, err := s.Published(context.Background(), f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	best := pub.Cells(8)[0]
+	for _, c := range pub.Cells(8) {
+		if c.Value > best.Value {
+			best = c
+		}
+	}
+	ll := h3.CellToLatLng(best.Cell)
+	t := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
+	return s, TileRequest{Z: z, X: int(t.X), Y: int(t.Y), Filter: f}
+}
+
+func BenchmarkHeatTileCached(b *testing.B) {
+	s, req := benchService(b, 12)
+	ctx := context.Background()
+	if _, err := s.HeatTile(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.HeatTile(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHeatTileCachedParallel(b *testing.B) {
+	s, req := benchService(b, 12)
+	ctx := context.Background()
+	if _, err := s.HeatTile(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.HeatTile(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// Uncached tiles: the published set is cached, the tile is not (the
+// normal miss: a tile not requested before since the last write).
+func benchUncached(b *testing.B, z int) {
+	s, req := benchService(b, z)
+	ctx := context.Background()
+	tl, err := s.HeatTile(ctx, req) // warms the cell geometry
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s.tiles.purge()
+		if _, err := s.HeatTile(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(tl.Bytes)), "bytes")
+	b.ReportMetric(float64(len(decodeHeat(b, tl.Bytes))), "features")
+}
+
+func BenchmarkHeatTileUncachedZ12(b *testing.B) { benchUncached(b, 12) }
+func BenchmarkHeatTileUncachedZ10(b *testing.B) { benchUncached(b, 10) }
+func BenchmarkHeatTileUncachedZ8(b *testing.B)  { benchUncached(b, 8) }
+
+// The first tile after a write: read (a static slice here, no database),
+// publish a million observations, index the cells, encode.
+func BenchmarkHeatTileAfterInvalidate(b *testing.B) {
+	s, req := benchService(b, 12)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s.Invalidate()
+		if _, err := s.HeatTile(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkExportCSV(b *testing.B) {
+	s, req := benchService(b, 12)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.ExportCSV(ctx, io.Discard, ExportRequest{Filter: req.Filter}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
+)
+
+const mvtType = "application/vnd.mapbox-vector-tile"
+
+var filterParams = []Param{
+	Q("layer", "harm (harm happened, default) or unsafe (places young people feel unsafe)"),
+	Q("category", "one harm category code from /api/v1/taxonomy; omit for all categories"),
+	Q("period", "YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m or last-12m (default); whole complete months only"),
+}
+
+func (s *Server) heatRoutes(root, api *mux.Router) {
+	tileParams := append([]Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row")}, filterParams...)
+	s.route(root, Op{Method: "GET", Path: "/tiles/heat/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "heat",
+		Summary: "Anonymised heat tile (MVT layer heat: one polygon per published H3 cell with h3, res, value)",
+		Params:  tileParams, Produces: mvtType, Errors: []int{400}}, s.heatTile)
+	s.route(root, Op{Method: "GET", Path: "/tiles/heat.json", Tag: "heat", Summary: "TileJSON 3.0.0 for the heat layer",
+		Params: filterParams, Errors: []int{400}}, s.heatTileJSON)
+	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
+		Params: append([]Param{RQ("res", "6, 7 or 8"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, s.heatCells)
+	s.route(api, Op{Method: "GET", Path: "/trends", Tag: "heat", Summary: "Monthly published series for a cell or an area of whole cells",
+		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
+			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}}, s.trends)
+	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
+		Params: append([]Param{Q("res", "6, 7 or 8; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
+		Produces: "text/csv", Errors: []int{400}}, s.exportHeat)
+}
+
+// noFilterTricks refuses parameters that would ask for more than PRIVACY.md
+// allows (date ranges, negations, polygons) and repeated filter
+// parameters, so a caller is told plainly rather than silently ignored.
+// Other unknown parameters (cache busters) are ignored: they cannot change
+// the answer.
+func noFilterTricks(q url.Values, allowed ...string) error {
+	refused := []string{"from", "to", "start", "end", "since", "until", "date", "days", "weeks", "exclude", "except", "not",
+		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override"}
+	for _, name := range refused {
+		if _, ok := q[name]; ok && !contains(allowed, name) {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",
+				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m, last-12m) only", name)
+		}
+	}
+	for _, name := range []string{"layer", "category", "period", "res", "bbox", "h3", "from", "to", "status"} {
+		if len(q[name]) > 1 {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported", "give %q at most once", name)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func filterOf(q url.Values) tiles.Filter {
+	return tiles.Filter{Layer: q.Get("layer"), Category: q.Get("category"), Period: q.Get("period")}
+}
+
+// heatTile handles GET /tiles/heat/{z}/{x}/{y}.mvt.
+func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := noFilterTricks(q); err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	z, errZ := strconv.Atoi(v["z"])
+	x, errX := strconv.Atoi(v["x"])
+	y, errY := strconv.Atoi(v["y"])
+	if errZ != nil || errX != nil || errY != nil {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "tile_out_of_range", "tile coordinates are out of range")
+	}
+	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Z: z, X: x, Y: y, Filter: filterOf(q)})
+	if err != nil {
+		return err
+	}
+	serveTile(w, r, t.Bytes, t.ETag)
+	return nil
+}
+
+// serveTile sends a gzipped tile with its ETag; http.ServeContent answers
+// If-None-Match with 304. Clients that refuse gzip get it decompressed.
+func serveTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string) {
+	h := w.Header()
+	h.Set("Content-Type", mvtType)
+	// Private: tiles need a sign-in; revalidate so a data change shows at once.
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("Vary", "Accept-Encoding, Cookie, Authorization")
+	body := gz
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+	} else if zr, err := gzip.NewReader(bytes.NewReader(gz)); err == nil {
+		if raw, err := io.ReadAll(zr); err == nil {
+			body = raw
+			// A different representation needs a different strong ETag.
+			etag = strings.TrimSuffix(etag, `"`) + `-identity"`
+		}
+	}
+	h.Set("ETag", etag)
+	http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
+}
+
+// heatTileJSON handles GET /tiles/heat.json.
+func (s *Server) heatTileJSON(w http.ResponseWriter, r *http.Request) error {
+	if err := noFilterTricks(r.URL.Query()); err != nil {
+		return err
+	}
+	tj, err := s.heat.TileJSON(s.baseURL(r), filterOf(r.URL.Query()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tj)
+	return nil
+}
+
+// baseURL is the origin the client used, for absolute tile URLs.
+func (s *Server) baseURL(r *http.Request) string {
+	scheme := "http"
+	if s.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func parseRes(q url.Values, required bool) (int, error) {
+	v := q.Get("res")
+	if v == "" {
+		if required {
+			return 0, badParam("res", "required: 6, 7 or 8")
+		}
+		return 0, nil
+	}
+	res, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, badParam("res", "must be 6, 7 or 8")
+	}
+	return res, nil
+}
+
+// heatCells handles GET /api/v1/heat/cells.
+func (s *Server) heatCells(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := noFilterTricks(q); err != nil {
+		return err
+	}
+	res, err := parseRes(q, true)
+	if err != nil {
+		return err
+	}
+	bbox, err := tiles.ParseBBox(q.Get("bbox"))
+	if err != nil {
+		return err
+	}
+	cells, err := s.heat.Cells(r.Context(), tiles.CellsRequest{Res: res, Filter: filterOf(q), BBox: bbox})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cells": cells, "k": s.heat.Policy().K()})
+	return nil
+}
+
+// trends handles GET /api/v1/trends.
+func (s *Server) trends(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := noFilterTricks(q, "from", "to"); err != nil {
+		return err
+	}
+	if q.Get("period") != "" {
+		return badParam("period", "trends take from and to months (YYYY-MM), not a period")
+	}
+	var cells []string
+	for _, c := range strings.Split(q.Get("h3"), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cells = append(cells, c)
+		}
+	}
+	pts, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: q.Get("layer"), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"points": pts, "k": s.heat.Policy().K()})
+	return nil
+}
+
+// exportHeat handles GET /api/v1/exports/heat.csv. Exports are audited
+// (PRIVACY.md rule 11) before any byte is sent.
+func (s *Server) exportHeat(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := noFilterTricks(q); err != nil {
+		return err
+	}
+	res, err := parseRes(q, false)
+	if err != nil {
+		return err
+	}
+	bbox, err := tiles.ParseBBox(q.Get("bbox"))
+	if err != nil {
+		return err
+	}
+	req := tiles.ExportRequest{Res: res, Filter: filterOf(q), BBox: bbox}
+	var buf bytes.Buffer
+	if err := s.heat.ExportCSV(r.Context(), &buf, req); err != nil {
+		return err
+	}
+	if err := contexts.Audit(r.Context(), s.pool, actor(r), "export.heat_csv", "", "",
+		map[string]any{"layer": q.Get("layer"), "category": q.Get("category"), "period": q.Get("period"), "res": res, "bbox": q.Get("bbox")}); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="ctxmap-heat.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(buf.Bytes())
+	return err
+}

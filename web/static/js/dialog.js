@@ -1,0 +1,90 @@
+// One modal form for the small edits (close, reopen, notes, interventions,
+// links, archive). The native <dialog> traps focus and closes on Escape;
+// focus returns to the button that opened it.
+import { h, fill, showError, $ } from './dom.js';
+
+let current = null;
+
+/**
+ * fields: [{name, label, type: text|textarea|select|date|month|number, options:[{value,label}],
+ *           required, value, hint}]
+ * onSubmit(values) may throw an Error whose message is shown in the dialog.
+ */
+export function openDialog({ title, fields, submitLabel = 'Save', onSubmit }) {
+  const dlg = $('#dialog');
+  const form = $('#dialog-form');
+  const opener = document.activeElement;
+  $('#dialog-title').textContent = title;
+  $('#dialog-ok').textContent = submitLabel;
+  showError($('#dialog-error'), '');
+  fill($('#dialog-fields'), fields.map((f) => field(f)));
+  current = { onSubmit, fields, opener };
+  dlg.showModal();
+  const first = dlg.querySelector('#dialog-fields input, #dialog-fields select, #dialog-fields textarea');
+  if (first) first.focus();
+}
+
+function field(f) {
+  const id = `dlg-${f.name}`;
+  let control;
+  if (f.type === 'textarea') control = h('textarea', { id, name: f.name, rows: 3, required: !!f.required, 'aria-describedby': f.hint ? `${id}-hint` : null });
+  else if (f.type === 'select') {
+    control = h('select', { id, name: f.name, required: !!f.required },
+      (f.options || []).map((o) => h('option', { value: o.value, text: o.label })));
+  } else control = h('input', { id, name: f.name, type: f.type || 'text', required: !!f.required, autocomplete: 'off', 'aria-describedby': f.hint ? `${id}-hint` : null });
+  if (f.value !== undefined && f.value !== null) control.value = f.value;
+  return h('div', { class: 'field' },
+    h('label', { for: id, text: f.label + (f.required ? ' (required)' : '') }),
+    control,
+    f.hint ? h('p', { class: 'hint', id: `${id}-hint`, text: f.hint }) : null);
+}
+
+function values() {
+  const out = {};
+  for (const f of current.fields) {
+    const el = document.getElementById(`dlg-${f.name}`);
+    out[f.name] = el.value.trim();
+  }
+  return out;
+}
+
+export function setupDialog() {
+  const dlg = $('#dialog');
+  const form = $('#dialog-form');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const v = values();
+    for (const f of current.fields) {
+      const el = document.getElementById(`dlg-${f.name}`);
+      const missing = f.required && !v[f.name];
+      el.setAttribute('aria-invalid', missing ? 'true' : 'false');
+      if (missing) {
+        showError($('#dialog-error'), `${f.label} is required.`);
+        el.focus();
+        return;
+      }
+    }
+    const ok = $('#dialog-ok');
+    ok.disabled = true;
+    try {
+      await current.onSubmit(v);
+      close();
+    } catch (err) {
+      showError($('#dialog-error'), err.message);
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  $('#dialog-cancel').addEventListener('click', close);
+  dlg.addEventListener('close', () => {
+    const opener = current && current.opener;
+    current = null;
+    if (opener && document.contains(opener)) opener.focus();
+  });
+}
+
+function close() {
+  const dlg = $('#dialog');
+  if (dlg.open) dlg.close();
+}

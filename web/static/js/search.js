@@ -1,0 +1,117 @@
+// Search near a postcode, a typed "lat,lon", the map centre or a map click:
+// the map shows the search ring and the side panel lists the context
+// records found, nearest first, with their distance. The list is the
+// accessible equivalent of the symbols on the map.
+import { get, withQuery, listOf } from './api.js';
+import { h, fill, $, announce, showError, formatDistance } from './dom.js';
+import { labelOf } from './taxonomy.js';
+import { circlePolygon, pointFeature, zoomForRadius } from './mapview.js';
+import { nameOf, statusOf } from './contextpanel.js';
+
+const latLonRe = /^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
+
+export class Search {
+  constructor(app) {
+    this.app = app;
+    this.form = $('#search-form');
+    this.list = $('#search-results');
+    this.summary = $('#search-summary');
+    this.error = $('#search-error');
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.run($('#search-q').value);
+    });
+    $('#search-centre').addEventListener('click', () => {
+      const c = app.map.getCenter();
+      this.near([c.lng, c.lat], 'the map centre', { fly: false });
+    });
+  }
+
+  get radius() { return Number($('#search-radius').value) || 1000; }
+
+  async run(q) {
+    q = (q || '').trim();
+    showError(this.error, '');
+    if (!q) {
+      showError(this.error, 'Type a postcode, or a latitude and longitude such as 51.545,-0.055.');
+      $('#search-q').focus();
+      return;
+    }
+    const m = latLonRe.exec(q);
+    if (m) {
+      const lat = Number(m[1]), lon = Number(m[2]);
+      if (Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+        showError(this.error, 'That latitude or longitude is out of range.');
+        return;
+      }
+      await this.near([lon, lat], `${lat.toFixed(5)}, ${lon.toFixed(5)}`, { fly: true });
+      return;
+    }
+    let pc;
+    try {
+      pc = await get(`/api/v1/postcodes/${encodeURIComponent(q)}`);
+    } catch (err) {
+      showError(this.error, err.message);
+      announce(`Search failed: ${err.message}`);
+      return;
+    }
+    const lat = Number(pc.lat ?? pc.latitude), lon = Number(pc.lon ?? pc.lng ?? pc.longitude);
+    if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
+      showError(this.error, 'That postcode has no position in the directory.');
+      return;
+    }
+    const label = pc.postcode || q.toUpperCase();
+    const note = pc.match === 'terminated' ? ` (terminated${pc.terminated ? ` ${pc.terminated}` : ''})` : '';
+    await this.near([lon, lat], label + note, { fly: true });
+  }
+
+  /** Search around [lon, lat]; label names the place in messages. */
+  async near(lonLat, label, { fly = false } = {}) {
+    const app = this.app;
+    const radius = this.radius;
+    showError(this.error, '');
+    app.map.getSource('search').setData({ type: 'FeatureCollection', features: [circlePolygon(lonLat, radius), pointFeature(lonLat)] });
+    if (fly) {
+      app.map.flyTo({ center: lonLat, zoom: zoomForRadius(app.map, radius, lonLat[1]), essential: true, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 1200 });
+    }
+    fill(this.summary, `Searching within ${formatDistance(radius)} of ${label}\u2026`);
+    let data;
+    try {
+      data = await get(withQuery('/api/v1/contexts', {
+        near: `${lonLat[1].toFixed(6)},${lonLat[0].toFixed(6)}`, radius_m: radius, status: app.contextStatus(),
+      }));
+    } catch (err) {
+      fill(this.summary, '');
+      showError(this.error, err.message);
+      announce(`Search failed: ${err.message}`);
+      return;
+    }
+    const items = listOf(data, 'contexts');
+    items.sort((a, b) => (Number(a.distance_m) || 0) - (Number(b.distance_m) || 0));
+    this.render(items, radius, label);
+  }
+
+  render(items, radius, label) {
+    const app = this.app;
+    const tax = app.taxonomy;
+    const msg = items.length
+      ? `${items.length} context ${items.length === 1 ? 'record' : 'records'} within ${formatDistance(radius)} of ${label}, nearest first.`
+      : `No context records within ${formatDistance(radius)} of ${label}.`;
+    fill(this.summary, msg);
+    fill(this.list, items.map((c) => {
+      const status = statusOf(c);
+      const kind = c.kind || 'location';
+      const meta = [formatDistance(c.distance_m ?? c.distance), labelOf(tax.kinds, kind),
+        c.location_type ? labelOf(tax.locationTypes, c.location_type) : null].filter(Boolean).join(' \u00b7 ');
+      return h('li', {},
+        h('button', {
+          type: 'button', class: 'result-btn', dataset: { contextId: String(c.id) },
+          onclick: (e) => { app.detail.returnFocus = e.currentTarget; app.openContext(c); },
+        },
+        h('span', { text: nameOf(c) }),
+        h('span', { class: `status-badge status-${status}`, text: status === 'closed' ? 'Closed' : 'Open' }),
+        h('span', { class: 'meta', text: meta })));
+    }));
+    announce(msg);
+  }
+}

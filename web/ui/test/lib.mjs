@@ -1,0 +1,101 @@
+// Helpers for the browser tests: Chromium launched exactly as TESTING.md
+// says, a page that records every request and console error, sign-in, and
+// waiting for the map.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const baseURL = process.env.CTXMAP_URL || 'http://127.0.0.1:8080';
+export const password = process.env.CTXMAP_DEMO_PASSWORD || 'ctxmap-demo';
+export const screenshots = process.env.CTXMAP_SCREENSHOTS || join(process.cwd(), 'screenshots');
+const origin = new URL(baseURL).origin;
+
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), 'ctxmap-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: process.env.CTXMAP_CHROMIUM || '/usr/bin/chromium',
+    ignoreDefaultArgs: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--enable-unsafe-swiftshader', `--user-data-dir=${profile}`, '--remote-debugging-pipe',
+      '--window-size=1280,800',
+    ],
+  });
+  return { browser, close: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+/**
+ * A fresh context and page. page.requests lists every URL the page or its
+ * workers asked for; page.foreign those not on the server; page.errors every
+ * console error and uncaught exception (minus the expected 401s listed in
+ * allow, e.g. the sign-in probe of /api/v1/me before anyone signed in).
+ */
+export async function openPage(browser, { allow = [] } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL });
+  const page = await context.newPage();
+  page.requests = [];
+  page.foreign = [];
+  page.errors = [];
+  const onRequest = (req) => {
+    const url = req.url();
+    page.requests.push(url);
+    if (!url.startsWith(`${origin}/`) && !/^(data|blob):/.test(url)) page.foreign.push(url);
+  };
+  context.on('request', onRequest);
+  const expected = [/\/api\/v1\/me$/, ...allow];
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const where = (m.location() && m.location().url) || '';
+    if (/status of 401/.test(m.text()) && expected.some((re) => re.test(where))) return;
+    page.errors.push(`${m.text()} ${where}`.trim());
+  });
+  page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
+  return page;
+}
+
+export async function login(page, name) {
+  await page.goto('/');
+  await page.locator('#login-name').waitFor({ state: 'visible' });
+  await page.fill('#login-name', name);
+  await page.fill('#login-password', password);
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  await waitForMap(page);
+}
+
+/** Wait until the map has loaded its style and every visible tile. */
+export async function waitForMap(page, timeout = 30000) {
+  await page.waitForFunction(() => {
+    const m = window.ctxmapMap;
+    return m && m.loaded() && m.areTilesLoaded() && !m.isMoving();
+  }, null, { timeout, polling: 100 });
+}
+
+export async function heatFeatures(page) {
+  return page.evaluate(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['heat'] })
+    .map((f) => ({ h3: f.properties.h3, value: f.properties.value, res: f.properties.res })));
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshots, { recursive: true });
+  const path = join(screenshots, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+export function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+export function lastCompleteMonth(now = new Date()) {
+  let y = now.getUTCFullYear(), m = now.getUTCMonth(); // m = this month 0-based; previous month 1-based is m
+  if (m === 0) { y -= 1; m = 12; }
+  return `${y}-${String(m).padStart(2, '0')}`;
+}
+
+export function checkClean(page) {
+  assert(page.foreign.length === 0, `requests to other hosts: ${page.foreign.slice(0, 5).join(', ')}`);
+  assert(page.errors.length === 0, `console errors: ${page.errors.slice(0, 5).join(' | ')}`);
+}

@@ -1,0 +1,386 @@
+// The map UI's acceptance tests (issue 6), in a real Chromium against the
+// real server and PostGIS with the demo data. Every test also checks that
+// the page asked no host but the server and logged no console error.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  openPage, login, waitForMap, heatFeatures, screenshot, assert, checkClean, lastCompleteMonth, baseURL,
+} from './lib.mjs';
+
+const users = {
+  practitioner: process.env.CTXMAP_PRACTITIONER || 'demo-practitioner',
+  lead: process.env.CTXMAP_LEAD || 'demo-lead',
+  analyst: process.env.CTXMAP_ANALYST || 'demo-analyst',
+};
+const postcode = process.env.CTXMAP_TEST_POSTCODE || '';
+
+export const tests = [];
+function test(name, fn) {
+  tests.push({
+    name,
+    fn: async (browser) => {
+      const pages = [];
+      const open = async (opts) => { const p = await openPage(browser, opts); pages.push(p); return p; };
+      try {
+        await fn(open);
+        for (const p of pages) checkClean(p);
+      } finally {
+        for (const p of pages) await p.context().close();
+      }
+    },
+  });
+}
+
+/** Tile URLs of one kind the page requested, from index `since` on. */
+function tileRequests(page, kind, since = 0) {
+  return page.requests.slice(since).filter((u) => u.includes(`/tiles/${kind}/`));
+}
+
+async function waitForHexagons(page) {
+  await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['heat'] }).length > 0, null, { timeout: 30000, polling: 200 });
+}
+
+/** A screen point on a drawn hexagon with no context symbol near it. */
+async function hexagonPoint(page) {
+  return page.evaluate(() => {
+    const map = window.ctxmapMap;
+    const canvas = map.getCanvas().getBoundingClientRect();
+    const feats = map.queryRenderedFeatures({ layers: ['heat'] });
+    for (const f of feats) {
+      const g = f.geometry;
+      const ring = g.type === 'Polygon' ? g.coordinates[0] : g.coordinates[0][0];
+      let x = 0, y = 0;
+      for (const [lon, lat] of ring) { x += lon; y += lat; }
+      const p = map.project([x / ring.length, y / ring.length]);
+      if (p.x < 40 || p.y < 40 || p.x > canvas.width - 60 || p.y > canvas.height - 60) continue;
+      const hits = map.queryRenderedFeatures(p, { layers: ['heat'] });
+      if (!hits.length || hits[0].properties.h3 !== f.properties.h3) continue;
+      const near = map.getLayer('contexts')
+        ? map.queryRenderedFeatures([[p.x - 14, p.y - 14], [p.x + 14, p.y + 14]], { layers: ['contexts'] }) : [];
+      if (near.length) continue;
+      return { x: canvas.left + p.x, y: canvas.top + p.y, h3: f.properties.h3, value: f.properties.value };
+    }
+    return null;
+  });
+}
+
+test('sign-in: a wrong password shows the server\'s message; the right one shows the map', async (open) => {
+  const page = await open({ allow: [/\/api\/v1\/session$/] });
+  await page.goto('/');
+  await page.locator('#login-name').waitFor({ state: 'visible' });
+  await screenshot(page, 'login');
+  await page.fill('#login-name', users.practitioner);
+  await page.fill('#login-password', 'not-the-password');
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#login-error').waitFor({ state: 'visible' });
+  const msg = (await page.textContent('#login-error')).trim();
+  assert(msg.length > 3, 'an error message is shown');
+  await page.fill('#login-password', process.env.CTXMAP_DEMO_PASSWORD || 'ctxmap-demo');
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  await waitForMap(page);
+  const who = await page.textContent('#whoami-text');
+  assert(who.includes(users.practitioner) && who.includes('practitioner'), `whoami shows the user and role: ${who}`);
+  // A practitioner gets the recording panels, not the analyst's export.
+  assert(await page.isVisible('#panel-record'), 'practitioner sees the record panel');
+  assert(!(await page.isVisible('#export-link')), 'practitioner does not see the CSV export');
+  // The session survives a reload (cookie) and sign-out ends it.
+  await page.reload();
+  await page.locator('#app-view').waitFor({ state: 'visible' });
+  await waitForMap(page);
+  await page.click('#signout');
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+});
+
+test('heat: the heat layer draws hexagons, with a legend of bands in words', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await waitForHexagons(page);
+  const feats = await heatFeatures(page);
+  assert(feats.length > 0, 'queryRenderedFeatures finds hexagons');
+  for (const f of feats) {
+    assert(/^[0-9a-f]{15}$/.test(f.h3), `h3 is a cell id string: ${f.h3}`);
+    assert([6, 7, 8].includes(Number(f.res)), `res is 6..8: ${f.res}`);
+    assert(Number(f.value) > 0 && Number(f.value) % 5 === 0, `value is rounded to 5: ${f.value}`);
+  }
+  const legend = await page.$$eval('#legend li', (lis) => lis.map((li) => li.textContent));
+  assert(legend.length >= 4 && legend.every((t) => /\d/.test(t)), `legend bands have numbers in text: ${legend}`);
+  const note = await page.textContent('#disclosure-note');
+  assert(/rounded/.test(note) && /fewer than \d+/.test(note), 'the disclosure rules are stated');
+  // The hexagons in view are also listed as text.
+  await page.click('#cells-in-view > summary');
+  await page.waitForFunction(() => document.querySelectorAll('#cells-table tbody tr').length > 0);
+  // Only the server was asked: no CDN, no basemap, no glyphs.
+  assert(tileRequests(page, 'heat').length > 0, 'heat tiles were requested from the server');
+  const shot = await screenshot(page, 'map-analyst');
+  const pixels = await page.evaluate(() => {
+    const c = window.ctxmapMap.getCanvas();
+    const g = document.createElement('canvas');
+    g.width = 200; g.height = 200;
+    const x = g.getContext('2d');
+    x.drawImage(c, 0, 0, 200, 200);
+    const d = x.getImageData(0, 0, 200, 200).data;
+    const bg = [d[0], d[1], d[2]];
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 30) n++;
+    return n;
+  }).catch(() => -1);
+  assert(pixels !== 0, `the canvas has drawn pixels (${shot})`);
+});
+
+test('heat: changing the category changes the tile requests and the URL', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await waitForHexagons(page);
+  const before = tileRequests(page, 'heat');
+  assert(before.length > 0 && before.every((u) => !/[?&]category=/.test(u)), 'all categories: no category parameter');
+  const options = await page.$$eval('#heat-category option', (os) => os.map((o) => o.value).filter((v) => v !== 'all'));
+  assert(options.length > 0, 'categories come from the taxonomy');
+  const cat = options.includes('cse') ? 'cse' : options[0];
+  const mark = page.requests.length;
+  await page.selectOption('#heat-category', cat);
+  await page.waitForFunction((c) => location.hash.includes(`category=${c}`), cat);
+  await waitForMap(page);
+  const after = tileRequests(page, 'heat', mark);
+  assert(after.length > 0, 'new heat tiles were requested');
+  assert(after.every((u) => u.includes(`category=${encodeURIComponent(cat)}`)), `the new requests carry category=${cat}: ${after[0]}`);
+  // The layer and period filters change the requests too.
+  const mark2 = page.requests.length;
+  await page.check('input[name="layer"][value="unsafe"]');
+  await page.selectOption('#heat-period', 'last-6m');
+  await waitForMap(page);
+  const after2 = tileRequests(page, 'heat', mark2);
+  assert(after2.some((u) => u.includes('layer=unsafe') && u.includes('period=last-6m')), 'layer and period reach the tile URL');
+});
+
+test('view: the URL keeps centre, zoom and filters, and a reload restores them', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await page.selectOption('#heat-period', 'last-3m');
+  await page.evaluate(() => window.ctxmapMap.jumpTo({ center: [-0.07, 51.55], zoom: 13.5 }));
+  await waitForMap(page);
+  await page.waitForFunction(() => /map=13\.50\/51\.55000\/-0\.07000/.test(location.hash));
+  const hash = await page.evaluate(() => location.hash);
+  assert(hash.includes('period=last-3m'), `hash has the period: ${hash}`);
+  const page2 = await open();
+  await page2.goto(`/${hash}`);
+  await page2.locator('#login-name').waitFor({ state: 'visible' });
+  await page2.fill('#login-name', users.analyst);
+  await page2.fill('#login-password', process.env.CTXMAP_DEMO_PASSWORD || 'ctxmap-demo');
+  await page2.click('#login-form button[type=submit]');
+  await page2.locator('#app-view').waitFor({ state: 'visible' });
+  await waitForMap(page2);
+  const state = await page2.evaluate(() => ({ c: window.ctxmapMap.getCenter(), z: window.ctxmapMap.getZoom(), period: document.querySelector('#heat-period').value }));
+  assert(Math.abs(state.z - 13.5) < 0.01 && Math.abs(state.c.lng + 0.07) < 1e-4 && Math.abs(state.c.lat - 51.55) < 1e-4, `view restored: ${JSON.stringify(state)}`);
+  assert(state.period === 'last-3m', 'period restored');
+});
+
+test(`search: ${postcode ? 'a postcode' : 'a lat,lon'} lists nearby context records with their distance`, async (open) => {
+  const page = await open();
+  await login(page, users.practitioner);
+  await page.fill('#search-q', postcode || '51.5433,-0.0666');
+  await page.selectOption('#search-radius', '2000');
+  await page.press('#search-q', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#search-results li').length > 0 || !document.querySelector('#search-error').hidden, null, { timeout: 20000 });
+  const err = await page.$eval('#search-error', (e) => (e.hidden ? '' : e.textContent));
+  assert(!err, `search error: ${err}`);
+  const items = await page.$$eval('#search-results li', (lis) => lis.map((li) => li.textContent));
+  assert(items.length > 0, 'nearby contexts are listed');
+  assert(items.every((t) => /\d+(\.\d)? (m|km)/.test(t)), `each result shows a distance: ${items[0]}`);
+  const summary = await page.textContent('#search-summary');
+  assert(/context record/.test(summary), `summary: ${summary}`);
+  await waitForMap(page);
+  const centre = await page.evaluate(() => window.ctxmapMap.getCenter());
+  assert(Math.abs(centre.lat - 51.5433) < 0.01 && Math.abs(centre.lng + 0.0666) < 0.01, `the map flew to the place: ${JSON.stringify(centre)}`);
+  await screenshot(page, 'search');
+  // A result opens the record panel: counts and teams, never who.
+  await page.click('#search-results li:first-child button');
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => /linked to this context/.test(document.querySelector('#detail-body').textContent), null, { timeout: 15000 });
+});
+
+test('practitioner: records a harm location and sees it on the young person\'s list', async (open) => {
+  const page = await open();
+  await login(page, users.practitioner);
+  const subject = `BROWSER-${Date.now()}`;
+  await page.click('#panel-record > summary');
+  await page.fill('#rec-subject', subject);
+  await page.check('#rec-cat-0');
+  await page.check('#rec-cat-1');
+  await page.fill('#rec-occurred', lastCompleteMonth());
+  await page.selectOption('#rec-source', 'safety_map');
+  if (postcode) {
+    await page.fill('#rec-postcode', postcode);
+  } else {
+    await page.check('input[name="rec-where"][value="point"]');
+    await page.click('#rec-pick');
+    const box = await page.locator('#map canvas').boundingBox();
+    await page.mouse.click(box.x + box.width / 2 + 30, box.y + box.height / 2 + 20);
+    await page.waitForFunction(() => document.querySelector('#rec-lat').value !== '');
+  }
+  await page.click('#record-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#subject-table tbody tr').length > 0 || !document.querySelector('#record-error').hidden, null, { timeout: 20000 });
+  const err = await page.$eval('#record-error', (e) => (e.hidden ? '' : e.textContent));
+  assert(!err, `record error: ${err}`);
+  const rows = await page.$$eval('#subject-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert(rows.length === 1, `one record on the list: ${rows.length}`);
+  assert(/Harm happened/.test(rows[0]), `the list shows the record: ${rows[0]}`);
+  await screenshot(page, 'practitioner-record');
+  // The list can be fetched again later by the subject id.
+  await page.fill('#subject-id', subject);
+  await page.click('#subject-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#subject-table tbody tr').length === 1);
+  // Never a point of harm on the map: only the heat, boundary, search and pick layers exist.
+  const layers = await page.evaluate(() => window.ctxmapMap.getStyle().layers.map((l) => l.id));
+  assert(!layers.some((l) => /harm-loc|points/.test(l)), `no point layer of harm: ${layers}`);
+});
+
+test('analyst: a click on a hexagon opens its monthly trend as a chart and a table; the CSV link follows the filters', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await waitForHexagons(page);
+  const pt = await hexagonPoint(page);
+  assert(pt, 'a hexagon is visible away from context symbols');
+  await page.mouse.click(pt.x, pt.y);
+  await page.locator('#trend svg.trend-chart').waitFor({ state: 'visible', timeout: 20000 });
+  const rows = await page.$$eval('#trend table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  assert(rows.length >= 12, `a table of months: ${rows.length}`);
+  const title = await page.textContent('#trend h3');
+  assert(title.includes(pt.h3), `the trend names the hexagon: ${title}`);
+  assert(await page.evaluate(() => location.hash.includes('cell=')), 'the selected cell is in the URL');
+  const href = await page.getAttribute('#export-link', 'href');
+  assert(/^\/api\/v1\/exports\/heat\.csv\?/.test(href) && /layer=harm/.test(href) && /period=/.test(href) && /res=\d/.test(href), `CSV link: ${href}`);
+  const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { status: r.status, type: r.headers.get('content-type'), text: (await r.text()).slice(0, 400) }; }, href);
+  assert(csv.status === 200 && /csv/.test(csv.type), `CSV download works: ${csv.status} ${csv.type} ${csv.text.slice(0, 120)}`);
+  await page.locator('#panel-trend').scrollIntoViewIfNeeded();
+  const shot = await screenshot(page, 'map-trend');
+  const docs = process.env.CTXMAP_DOCS;
+  if (docs && (process.env.CTXMAP_UPDATE_SCREENSHOT === '1' || !existsSync(join(docs, 'screenshot-map.png')))) {
+    mkdirSync(docs, { recursive: true });
+    copyFileSync(shot, join(docs, 'screenshot-map.png'));
+  }
+});
+
+test('context lead: finds a record with the keyboard only, adds an assessment note and sees it', async (open) => {
+  const page = await open();
+  await login(page, users.lead);
+  // Keyboard only from here: Tab to the search box, type, Enter.
+  await page.focus('#search-q');
+  await page.keyboard.type('51.5433,-0.0666');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#search-results li').length > 0, null, { timeout: 20000 });
+  await page.focus('#search-results li:first-child button');
+  await page.keyboard.press('Enter');
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.closest('#detail'));
+  await page.waitForFunction(() => [...document.querySelectorAll('#detail-body button')].some((b) => b.textContent === 'Add an assessment note'), null, { timeout: 15000 });
+  // Tab to "Add an assessment note" and press Enter.
+  let found = false;
+  for (let i = 0; i < 15 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement && document.activeElement.textContent === 'Add an assessment note');
+  }
+  assert(found, 'Tab reaches "Add an assessment note"');
+  await page.keyboard.press('Enter');
+  await page.locator('#dialog').waitFor({ state: 'visible' });
+  const note = `Browser test: lighting by the entrance is poor (${Date.now()})`;
+  await page.keyboard.press('ArrowDown'); // the select: move to the second side
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(note);
+  await page.keyboard.press('Tab'); // Save
+  await page.keyboard.press('Enter');
+  await page.locator('#dialog').waitFor({ state: 'hidden' });
+  await page.waitForFunction((n) => document.querySelector('#detail-body').textContent.includes(n), note, { timeout: 15000 });
+  const chron = await page.$$eval('#detail-body .chronology li', (lis) => lis.length);
+  assert(chron > 0, 'the chronology lists the changes');
+  await screenshot(page, 'context-lead-record');
+  await page.keyboard.press('Escape');
+  await page.locator('#detail').waitFor({ state: 'hidden' });
+});
+
+test('context lead: opens a new context record and gets a 409 with the existing one on a duplicate', async (open) => {
+  const page = await open({ allow: [] });
+  await login(page, users.lead);
+  await page.click('#panel-open-context > summary');
+  await page.selectOption('#oc-kind', 'location');
+  await page.selectOption('#oc-location-type', 'bus_stop');
+  await page.evaluate(() => window.ctxmapMap.jumpTo({ center: [-0.0601, 51.5521], zoom: 15 }));
+  await page.click('#oc-centre');
+  await page.fill('#oc-description', 'Browser test: reports of older youths waiting here after school.');
+  await page.click('#open-context-form button[type=submit]');
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => /Bus stop/.test(document.querySelector('#detail-title').textContent), null, { timeout: 15000 });
+  assert(await page.isHidden('#open-context-error'), 'no error');
+});
+
+test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
+  for (const who of [users.practitioner, users.lead, users.analyst]) {
+    const page = await open();
+    await login(page, who);
+    await page.evaluate(() => { document.activeElement && document.activeElement.blur(); });
+    const seen = new Set();
+    const noFocusStyle = [];
+    let first = null;
+    for (let i = 0; i < 700; i++) {
+      await page.keyboard.press('Tab');
+      const info = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!el || el === document.body) return null;
+        if (!el.dataset.kbd) el.dataset.kbd = `k${document.querySelectorAll('[data-kbd]').length + 1}`;
+        const st = getComputedStyle(el);
+        return {
+          id: el.dataset.kbd, name: el.id || el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40) || el.tagName,
+          closedSummary: el.tagName === 'SUMMARY' && !el.parentElement.open,
+          focusVisible: (st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2) || st.boxShadow !== 'none',
+        };
+      });
+      if (!info) continue;
+      if (info.closedSummary) await page.keyboard.press('Enter');
+      if (!info.focusVisible) noFocusStyle.push(info.name);
+      if (first === null) first = info.id;
+      else if (info.id === first && seen.size > 5) break;
+      seen.add(info.id);
+    }
+    const missed = await page.evaluate((seenIds) => {
+      const seenSet = new Set(seenIds);
+      const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+      const all = [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')]
+        .filter((el) => !el.disabled && el.tabIndex >= 0 && el.type !== 'hidden' && visible(el) && !el.closest('dialog:not([open])'));
+      const radioNamesSeen = new Set(all.filter((el) => el.type === 'radio' && seenSet.has(el.dataset.kbd)).map((el) => el.name));
+      return all.filter((el) => !seenSet.has(el.dataset.kbd) && !(el.type === 'radio' && radioNamesSeen.has(el.name)))
+        .map((el) => el.id || el.getAttribute('aria-label') || el.textContent.trim().slice(0, 40) || el.outerHTML.slice(0, 60));
+    }, [...seen]);
+    assert(missed.length === 0, `${who}: not reachable by Tab: ${missed.join('; ')}`);
+    assert(noFocusStyle.length === 0, `${who}: no visible focus on: ${noFocusStyle.join('; ')}`);
+    const small = await page.evaluate(() => {
+      const visible = (el) => el.getClientRects().length > 0;
+      return [...document.querySelectorAll('button, input, select, textarea, summary, a[href]')]
+        .filter((el) => visible(el) && !el.closest('.maplibregl-ctrl-attrib, .skip-link, p, li'))
+        .filter((el) => { const r = el.getBoundingClientRect(); return r.width < 24 || r.height < 24; })
+        .map((el) => `${el.id || el.textContent.trim().slice(0, 30) || el.tagName} ${Math.round(el.getBoundingClientRect().width)}x${Math.round(el.getBoundingClientRect().height)}`);
+    });
+    assert(small.length === 0, `${who}: targets under 24 px: ${small.join('; ')}`);
+    // Every form control has a label.
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => el.type !== 'hidden' && el.getClientRects().length && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+      .map((el) => el.id || el.name));
+    assert(unlabelled.length === 0, `${who}: unlabelled controls: ${unlabelled.join(', ')}`);
+  }
+});
+
+test('map keyboard: the map takes focus and + zooms in, arrows pan', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await page.focus('#map canvas');
+  const z0 = await page.evaluate(() => window.ctxmapMap.getZoom());
+  await page.keyboard.press('Equal');
+  await page.waitForFunction((z) => window.ctxmapMap.getZoom() > z + 0.5, z0, { timeout: 5000 });
+  await waitForMap(page);
+  const c0 = await page.evaluate(() => window.ctxmapMap.getCenter().lng);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction((c) => window.ctxmapMap.getCenter().lng > c, c0, { timeout: 5000 });
+  await waitForMap(page);
+  assert(await page.evaluate(() => document.activeElement === window.ctxmapMap.getCanvas()), 'focus stays on the map');
+});
+
+export { baseURL };
