@@ -294,21 +294,33 @@ func trunc(s string, n int) string {
 	return string(r[:n]) + "..."
 }
 
-// cellsFor returns the H3 cells a geocode of the given match level may
-// fill: all three for a unit postcode or a coordinate; res 7 and 6 for a
-// sector; res 6 only for a district (about 36 km², comparable to a
-// postcode district), so a coarse geocode never pretends to street level.
-func cellsFor(lat, lon float64, match string) (r6 int64, r7, r8 *int64) {
+// cellRes is the finest H3 resolution a geocode supports: 8 for a unit
+// postcode or a coordinate; 7 for a sector match (or a unit the directory
+// itself places only to about a kilometre); 6 for a district match or
+// anything vaguer (about 36 km², comparable to a postcode district), so a
+// coarse geocode never pretends to street level.
+func cellRes(match string, precisionM int) int {
+	switch {
+	case match == "district" || precisionM > 2*geo.SectorPrecisionM:
+		return 6
+	case match == "sector" || precisionM >= geo.SectorPrecisionM:
+		return 7
+	}
+	return 8
+}
+
+// cellsFor returns the res 6, 7 and 8 cells of a point, as stored: cells
+// finer than res are nil.
+func cellsFor(lat, lon float64, res int) (r6 int64, r7, r8 *int64) {
 	c := geo.CellsFor(lat, lon)
 	r6 = int64(c[0])
-	switch match {
-	case "district":
-	case "sector":
-		v7 := int64(c[1])
-		r7 = &v7
-	default:
-		v7, v8 := int64(c[1]), int64(c[2])
-		r7, r8 = &v7, &v8
+	if res >= 7 {
+		v := int64(c[1])
+		r7 = &v
+	}
+	if res >= 8 {
+		v := int64(c[2])
+		r8 = &v
 	}
 	return r6, r7, r8
 }

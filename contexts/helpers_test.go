@@ -24,9 +24,9 @@ var testSecret = []byte("test-secret-0123456789abcdef")
 // fakeGeocoder knows a few real Hackney postcodes and, like the postcode
 // directory, falls back to a sector or district it knows.
 type fakeGeocoder struct {
-	mu    sync.Mutex
-	calls int
-	units map[string][2]float64
+	mu     sync.Mutex
+	calls  int
+	units  map[string][2]float64
 	coarse map[string][2]float64 // sectors ("E8 4") and districts ("E9")
 }
 

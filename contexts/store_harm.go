@@ -42,7 +42,7 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *Actor, in HarmLocatio
 		pc := f.postcode.String()
 		postcode = &pc
 	}
-	r6, r7, r8 := cellsFor(f.lat, f.lon, match)
+	r6, r7, r8 := cellsFor(f.lat, f.lon, cellRes(match, precision))
 	h := newSubjectHasher(s.secret)
 	sh := h.hash(f.subject)
 	var ctxID *int64

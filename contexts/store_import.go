@@ -472,7 +472,7 @@ func (s *Store) importGeocode(ctx context.Context, im *importer) error {
 				continue
 			}
 			p := place{lat: g.Lat, lon: g.Lon, match: g.Match, precision: g.PrecisionM}
-			r6, r7, r8 := cellsFor(g.Lat, g.Lon, g.Match)
+			r6, r7, r8 := cellsFor(g.Lat, g.Lon, cellRes(g.Match, g.PrecisionM))
 			p.r6 = r6
 			if r7 != nil {
 				p.r7 = *r7

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -168,4 +169,34 @@ func BenchmarkExportCSV(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Encoding alone: 500 resolution-8 hexagons in one z10 tile, projected,
+// clipped, MVT-marshalled and gzipped (TESTING.md's reference point).
+func BenchmarkEncodeHeat500(b *testing.B) {
+	center := h3.LatLngToCell(h3.NewLatLng(53.4808, -2.2426), 8)
+	cells := center.GridDisk(13)[:500]
+	slices.Sort(cells)
+	cvs := make([]CellValue, len(cells))
+	for i, c := range cells {
+		cvs[i] = CellValue{c, 10 + 5*(i%7)}
+	}
+	geoms := newGeomCache(1000)
+	ll := h3.CellToLatLng(center)
+	t := maptile.At(orb.Point{ll.Lng, ll.Lat}, 10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var out []byte
+	n := 0
+	for b.Loop() {
+		var err error
+		feats := heatFeatures(t, 8, cvs, geoms.get)
+		n = len(feats)
+		out, err = encodeLayer(HeatLayer, feats)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(out)), "bytes")
+	b.ReportMetric(float64(n), "features")
 }

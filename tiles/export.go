@@ -67,9 +67,15 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 	}
 	bw.WriteString("h3,res,value,lat,lon\n")
 	for _, res := range resList {
-		for _, c := range s.cellsOf(h, res, req.BBox) {
-			ll := h3.CellToLatLng(h3.Cell(h3.IndexFromString(c.H3)))
-			bw.WriteString(c.H3 + "," + strconv.Itoa(c.Res) + "," + strconv.Itoa(c.Value) + "," +
+		var cvs []CellValue
+		if req.BBox != nil {
+			cvs = s.inBound(h, res, *req.BBox)
+		} else {
+			cvs = h.pub.Cells(res)
+		}
+		for _, cv := range cvs {
+			ll := h3.CellToLatLng(cv.Cell)
+			bw.WriteString(cv.Cell.String() + "," + strconv.Itoa(res) + "," + strconv.Itoa(cv.Value) + "," +
 				strconv.FormatFloat(ll.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(ll.Lng, 'f', 6, 64) + "\n")
 		}
 		if err := ctx.Err(); err != nil {

@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func TestParsePeriodRefused(t *testing.T) {
 			continue
 		}
 		if tt.code == "period_unsupported" && tt.in != "" {
-			if want := PeriodForms; !contains(e.Message, want) {
+			if want := PeriodForms; !strings.Contains(e.Message, want) {
 				t.Errorf("message %q does not list the accepted forms", e.Message)
 			}
 		}
@@ -123,15 +124,6 @@ func TestMonth(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
-
 // FuzzParsePeriod checks that whatever a client sends, the parser either
 // refuses it with KindInvalid or returns whole, complete, past months
 // (at most 12) whose canonical form parses to the same range.
@@ -159,6 +151,27 @@ func FuzzParsePeriod(f *testing.F) {
 		q, err := ParsePeriod(p.Spec, now)
 		if err != nil || q != p {
 			t.Fatalf("canonical %q reparsed to %+v, %v; want %+v", p.Spec, q, err, p)
+		}
+	})
+}
+
+// FuzzParseTile checks that tile path segments are either refused with
+// KindInvalid or give an in-range tile.
+func FuzzParseTile(f *testing.F) {
+	f.Add("12", "2020", "1300")
+	f.Add("0", "0", "0")
+	f.Add("23", "0", "0")
+	f.Add("1", "-1", "0")
+	f.Fuzz(func(t *testing.T, z, x, y string) {
+		tl, err := ParseTile(z, x, y)
+		if err != nil {
+			if ctxmap.KindOf(err) != ctxmap.KindInvalid {
+				t.Fatalf("ParseTile(%q, %q, %q): %v", z, x, y, err)
+			}
+			return
+		}
+		if tl.Z > MaxZoom || !tl.Valid() {
+			t.Fatalf("ParseTile(%q, %q, %q) = %v", z, x, y, tl)
 		}
 	})
 }

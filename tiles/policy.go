@@ -239,7 +239,7 @@ func unpackCell(p uint64) h3.Cell      { return h3.Cell(p | 0xFF) }
 // to 8; invalid cells and cells coarser than 6 are ignored. A subject's key
 // is taken from its observations (the lowest cell's, should they disagree).
 func (p Policy) Publish(obs []contexts.Observation) *Published {
-	// 1. normalise and order by subject, then cell.
+	// 1. normalise and group by subject.
 	sc := make([]subjCell, 0, len(obs))
 	for _, o := range obs {
 		if !validCell(o.Cell) {
@@ -255,21 +255,7 @@ func (p Policy) Publish(obs []contexts.Observation) *Published {
 		}
 		sc = append(sc, subjCell{o.Subject, pack(c, o.Key)})
 	}
-	slices.SortFunc(sc, func(a, b subjCell) int {
-		if a.subject != b.subject {
-			if a.subject < b.subject {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a.packed < b.packed:
-			return -1
-		case a.packed > b.packed:
-			return 1
-		}
-		return 0
-	})
+	sc = radixSortBySubject(sc, make([]subjCell, len(sc)))
 
 	// 2. per subject, the distinct ancestors at each resolution, each
 	// emitted once as (cell, subject key).
@@ -280,10 +266,12 @@ func (p Policy) Publish(obs []contexts.Observation) *Published {
 	var scratch []uint64
 	for i := 0; i < len(sc); {
 		j := i
-		key := uint8(sc[i].packed)
+		lowest := sc[i].packed
 		for j < len(sc) && sc[j].subject == sc[i].subject {
+			lowest = min(lowest, sc[j].packed)
 			j++
 		}
+		key := uint8(lowest)
 		for r := MinRes; r <= MaxRes; r++ {
 			scratch = scratch[:0]
 			for _, s := range sc[i:j] {
@@ -302,9 +290,13 @@ func (p Policy) Publish(obs []contexts.Observation) *Published {
 	// 3. counts and cell keys per cell, then the candidates.
 	out := &Published{K: p.k}
 	var parent *level
+	buf := make([]uint64, len(perRes[MaxRes-MinRes]))
 	for r := MinRes; r <= MaxRes; r++ {
 		entries := perRes[r-MinRes]
-		slices.Sort(entries)
+		if len(buf) < len(entries) {
+			buf = make([]uint64, len(entries))
+		}
+		entries = radixSortUint64(entries, buf)
 		var cand level
 		for i := 0; i < len(entries); {
 			c := unpackCell(entries[i])

@@ -127,6 +127,30 @@ func (s *Service) Invalidate() {
 	s.sets.purge()
 }
 
+// Stats describes the caches, for metrics and capacity planning.
+type Stats struct {
+	Generation           uint64 // data generation (Invalidate calls so far)
+	TileEntries          int
+	TileBytes            int64
+	TileHits, TileMisses uint64
+	SetEntries           int
+	SetBytes             int64
+	SetHits, SetMisses   uint64
+	CellGeometries       int // hexagon boundaries kept across generations
+}
+
+// Stats returns a snapshot of the cache counters.
+func (s *Service) Stats() Stats {
+	var st Stats
+	st.Generation = s.gen.Load()
+	st.TileEntries, st.TileBytes, st.TileHits, st.TileMisses = s.tiles.stats()
+	st.SetEntries, st.SetBytes, st.SetHits, st.SetMisses = s.sets.stats()
+	s.geoms.mu.RLock()
+	st.CellGeometries = len(s.geoms.m)
+	s.geoms.mu.RUnlock()
+	return st
+}
+
 // Filter is the whole choice a viewer has (PRIVACY.md rule 5): one layer,
 // one category or all, one period. Empty Layer means DefaultLayer, empty
 // Period DefaultPeriod, empty Category all categories.
@@ -291,7 +315,8 @@ func (s *Service) set(ctx context.Context, k setKey) (*heatSet, error) {
 	})
 }
 
-// Tile is an encoded heat tile, ready to serve.
+// Tile is an encoded heat tile, ready to serve. Tiles are shared between
+// requests through the cache: callers must not modify Bytes.
 type Tile struct {
 	// Bytes is the gzip-compressed MVT: serve it with
 	// Content-Type application/vnd.mapbox-vector-tile and

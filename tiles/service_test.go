@@ -681,6 +681,41 @@ func TestHeatTileGolden(t *testing.T) {
 	}
 }
 
+// Far zooms clip the hexagon to the buffered tile; far-out zooms drop
+// hexagons smaller than a tile unit rather than draw slivers.
+func TestHeatTileExtremeZooms(t *testing.T) {
+	s := newTestService(t, &fakeSource{recs: goldenRecords()})
+	ctx := context.Background()
+	c := goldenRecords()[0].cell
+	ll := h3.CellToLatLng(c)
+	for _, z := range []int{18, 22} {
+		tl := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
+		got, err := s.HeatTile(ctx, TileRequest{Z: z, X: int(tl.X), Y: int(tl.Y), Filter: Filter{Period: "2026-01"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		feats := decodeHeat(t, got.Bytes)
+		if len(feats) != 1 || feats[0].h3 != c.String() {
+			t.Fatalf("z%d: %+v", z, feats)
+		}
+		if b := feats[0].poly.Bound(); b.Min[0] < -Buffer || b.Max[0] > Extent+Buffer || b.Min[1] < -Buffer || b.Max[1] > Extent+Buffer {
+			t.Fatalf("z%d: not clipped: %v", z, b)
+		}
+	}
+	for z := 0; z <= 5; z++ {
+		tl := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
+		got, err := s.HeatTile(ctx, TileRequest{Z: z, X: int(tl.X), Y: int(tl.Y), Filter: Filter{Period: "2026-01"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range decodeHeat(t, got.Bytes) {
+			if planarArea(f.poly[0]) <= 0 {
+				t.Fatalf("z%d: degenerate ring %v", z, f.poly)
+			}
+		}
+	}
+}
+
 func TestEncodeContexts(t *testing.T) {
 	tl := maptile.At(orb.Point{-2.2426, 53.4808}, 14)
 	feats := []ContextFeature{
@@ -719,5 +754,20 @@ func TestResForZoom(t *testing.T) {
 		if got := ResForZoom(z); got != want {
 			t.Errorf("ResForZoom(%d) = %d, want %d", z, got, want)
 		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	s := newTestService(t, &fakeSource{recs: testRecords(10, 500)})
+	req := TileRequest{Z: 12, X: 2020, Y: 1300}
+	s.HeatTile(context.Background(), req)
+	s.HeatTile(context.Background(), req)
+	st := s.Stats()
+	if st.TileEntries != 1 || st.TileHits != 1 || st.SetEntries != 1 || st.TileBytes <= 0 {
+		t.Fatalf("%+v", st)
+	}
+	s.Invalidate()
+	if st := s.Stats(); st.Generation != 1 || st.TileEntries != 0 || st.SetEntries != 0 {
+		t.Fatalf("after Invalidate: %+v", st)
 	}
 }

@@ -13,6 +13,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map"}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map"}, s.boundary)
 	s.recordRoutes(api)
+	s.postcodeRoutes(api)
 }
 
 // attribution is shown wherever postcode-derived data is displayed.

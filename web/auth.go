@@ -125,7 +125,9 @@ func (s *Server) authorize(r *http.Request, roles []contexts.Role) error {
 	return ctxmap.Errorf(ctxmap.KindForbidden, "forbidden", "the %s role may not use this route", a.Role)
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // actor returns the signed-in user; routes reach handlers only after authorize.
 func actor(r *http.Request) *contexts.Actor { return info(r.Context()).actor }

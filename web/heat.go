@@ -37,7 +37,7 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
 			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}}, s.trends)
 	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
-		Params: append([]Param{Q("res", "6, 7 or 8; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
+		Params:   append([]Param{Q("res", "6, 7 or 8; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
 		Produces: "text/csv", Errors: []int{400}}, s.exportHeat)
 }
 

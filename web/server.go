@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
@@ -39,26 +40,30 @@ type Config struct {
 
 // Deps are the services the handlers call.
 type Deps struct {
-	Pool   *pgxpool.Pool
-	Users  *contexts.Users
-	Heat   *tiles.Service
-	Logger *slog.Logger
+	Pool      *pgxpool.Pool
+	Users     *contexts.Users
+	Records   *contexts.Store
+	Postcodes *postcodes.Store
+	Heat      *tiles.Service
+	Logger    *slog.Logger
 }
 
 // Server holds the handlers' dependencies. Build it with New.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	pool     *pgxpool.Pool
-	users    *contexts.Users
-	heat     *tiles.Service
-	metrics  *metrics
-	tokens   *tokenCache
-	limiter  *loginLimiter
-	ops      []Op
-	prefixes map[*mux.Router]string
-	router   *mux.Router
-	handler  http.Handler
+	cfg       Config
+	log       *slog.Logger
+	pool      *pgxpool.Pool
+	users     *contexts.Users
+	records   *contexts.Store
+	postcodes *postcodes.Store
+	heat      *tiles.Service
+	metrics   *metrics
+	tokens    *tokenCache
+	limiter   *loginLimiter
+	ops       []Op
+	prefixes  map[*mux.Router]string
+	router    *mux.Router
+	handler   http.Handler
 }
 
 // New builds a Server and its routes.
@@ -70,15 +75,17 @@ func New(cfg Config, d Deps) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      d.Logger,
-		pool:     d.Pool,
-		users:    d.Users,
-		heat:     d.Heat,
-		metrics:  newMetrics(),
-		tokens:   &tokenCache{ttl: time.Minute, entries: map[[32]byte]tokenEntry{}},
-		limiter:  &loginLimiter{window: 15 * time.Minute, max: 5, failures: map[string][]time.Time{}},
-		prefixes: map[*mux.Router]string{},
+		cfg:       cfg,
+		log:       d.Logger,
+		pool:      d.Pool,
+		users:     d.Users,
+		records:   d.Records,
+		postcodes: d.Postcodes,
+		heat:      d.Heat,
+		metrics:   newMetrics(),
+		tokens:    &tokenCache{ttl: time.Minute, entries: map[[32]byte]tokenEntry{}},
+		limiter:   &loginLimiter{window: 15 * time.Minute, max: 5, failures: map[string][]time.Time{}},
+		prefixes:  map[*mux.Router]string{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()

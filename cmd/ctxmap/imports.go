@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 )
 
@@ -21,9 +23,73 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch args[0] {
 	case "boundary":
 		return importBoundary(ctx, args[1:], stdout, stderr)
+	case "harm-locations":
+		return importHarm(ctx, args[1:], stdout, stderr)
+	case "postcodes":
+		return importPostcodes(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, "usage: ctxmap import postcodes|harm-locations|boundary ...")
 	return errUsage
+}
+
+// importHarm loads a CSV of harm locations on behalf of one practitioner:
+// every row is checked first, and one bad row means nothing is written.
+func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import harm-locations", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := bindConfig(fs)
+	as := fs.String("as", "", "the practitioner the records are made by (their team owns them)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *as == "" {
+		return fmt.Errorf("usage: ctxmap import harm-locations --as USER FILE.csv: %w", errUsage)
+	}
+	if err := c.needSecret(); err != nil {
+		return err
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pool, err := openDB(ctx, c, stderr, pg.Options{StatementTimeout: 30 * time.Minute})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	a, err := findUser(ctx, contexts.NewUsers(pool), *as)
+	if err != nil {
+		return err
+	}
+	records, err := contexts.NewStore(pool, []byte(c.Secret), geocoderFor(postcodes.NewStore(pool)))
+	if err != nil {
+		return err
+	}
+	rep, err := records.ImportHarmCSV(ctx, f, a)
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stderr, "line %d: %s: %s\n", e.Line, e.Code, e.Message)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d harm locations for %d young people (%d postcodes) in %s\n",
+		rep.Inserted, rep.Subjects, rep.Postcodes, rep.Timings.Total.Round(time.Millisecond))
+	return nil
+}
+
+func findUser(ctx context.Context, users *contexts.Users, name string) (*contexts.Actor, error) {
+	list, err := users.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range list {
+		if u.Name == name && !u.Disabled {
+			a := u.Actor
+			return &a, nil
+		}
+	}
+	return nil, fmt.Errorf("no active user called %q", name)
 }
 
 // importBoundary stores a GeoJSON file of the partnership's area for the map.
@@ -74,6 +140,83 @@ func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer
 	return nil
 }
 
+// demoPassword is the password of every demo login. Demo data is synthetic
+// and labelled as such; never run seed-demo on a live deployment.
+const demoPassword = "ctxmap-demo"
+
+var demoUsers = []struct {
+	name string
+	role contexts.Role
+	team string
+}{
+	{"demo-practitioner", contexts.RolePractitioner, "Demo Youth Justice Team"},
+	{"demo-practitioner-2", contexts.RolePractitioner, "Demo Children's Social Care North"},
+	{"demo-lead", contexts.RoleContextLead, "Demo Contextual Safeguarding Hub"},
+	{"demo-analyst", contexts.RoleAnalyst, "Demo Insight Team"},
+	{"demo-admin", contexts.RoleAdmin, "Demo Information Governance"},
+}
+
+// runSeedDemo creates the demo logins and the synthetic data set once; a
+// second run only prints the logins.
 func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("seed-demo: not wired yet")
+	fs := flag.NewFlagSet("seed-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := bindConfig(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.parseCenter(); err != nil {
+		return err
+	}
+	if err := c.needSecret(); err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, c, stderr, pg.Options{StatementTimeout: 10 * time.Minute})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	users := contexts.NewUsers(pool)
+	existing, err := users.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	have := map[string]contexts.Actor{}
+	for _, u := range existing {
+		have[u.Name] = u.Actor
+	}
+	var practitioners, leads []contexts.Actor
+	for _, d := range demoUsers {
+		a, ok := have[d.name]
+		if !ok {
+			created, _, err := users.AddUser(ctx, cliActor(), d.name, d.role, d.team, demoPassword)
+			if err != nil {
+				return err
+			}
+			a = *created
+		}
+		switch d.role {
+		case contexts.RolePractitioner:
+			practitioners = append(practitioners, a)
+		case contexts.RoleContextLead:
+			leads = append(leads, a)
+		}
+	}
+	records, err := contexts.NewStore(pool, []byte(c.Secret), geocoderFor(postcodes.NewStore(pool)))
+	if err != nil {
+		return err
+	}
+	sum, err := records.SeedDemo(ctx, contexts.DemoOptions{
+		CenterLat: c.CenterLat, CenterLon: c.CenterLon, Seed: 1, Now: time.Now(),
+		Practitioners: practitioners, ContextLeads: leads,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo data (synthetic): %+v\n", sum)
+	fmt.Fprintln(stdout, "demo logins (password "+demoPassword+"):")
+	for _, d := range demoUsers {
+		fmt.Fprintf(stdout, "  %-20s %s\n", d.name, d.role)
+	}
+	return nil
 }

@@ -5,13 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/web"
 )
@@ -56,7 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	srv, err := buildServer(ctx, c, pool, log)
+	svc, err := buildServices(ctx, c, pool, log)
 	if err != nil {
 		return err
 	}
@@ -64,26 +61,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
-	hs := web.NewHTTPServer(srv)
+	hs := web.NewHTTPServer(svc.server)
 	// The address line is what scripts and tests wait for.
 	fmt.Fprintf(stdout, "ctxmap %s serving on http://%s\n", version, ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)
 	err = web.Serve(ctx, hs, func() error { return hs.Serve(ln) }, c.ShutdownGrace)
 	log.Info("stopped", "err", err)
 	return err
-}
-
-// buildServer wires the domain services into the HTTP server.
-func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
-	cfg := web.Config{
-		Version:            version,
-		MaxBodyBytes:       c.MaxBodyBytes,
-		Basemap:            c.Basemap,
-		BasemapAttribution: c.BasemapAttribution,
-		CenterLat:          c.CenterLat,
-		CenterLon:          c.CenterLon,
-		Zoom:               12,
-		SessionTTL:         12 * time.Hour,
-	}
-	return web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Logger: log}), nil
 }

@@ -345,9 +345,7 @@ class App {
       this.view.center = [c.lng, c.lat];
       this.view.zoom = this.map.getZoom();
     }
-    this.ignoreHash = true;
-    writeView(this.view);
-    this.ignoreHash = false;
+    writeView(this.view); // replaceState: no hashchange event, no history entry
   }
 
   /** Someone pasted or edited a link while the page was open. */
@@ -509,7 +507,7 @@ class App {
     const cat = !f.category ? 'all categories' : (this.taxonomy.categories.find((c) => c.code === f.category) || {}).label || f.category;
     const title = `Hexagon ${h3}: ${f.layer === 'unsafe' ? 'feels unsafe' : 'harm happened'}, ${cat}, ${describePeriod(from)} to ${describePeriod(to)}`;
     const points = Array.isArray(data) ? data : (data && (data.points || data.series)) || [];
-    fill(out, renderTrend({ points, title, k: this.k }),
+    fill(out, renderTrend({ points, title, k: Number(data && data.k) || this.k }),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.clearCell() }, 'Clear the selected hexagon')));
     if (focus) {
       panel.scrollIntoView({ block: 'nearest' });

@@ -23,7 +23,8 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   sources.boundary = { type: 'geojson', data: empty };
   layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
 
-  sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: 0, maxzoom: 14 };
+  // The server publishes heat from z6 (res 6) and overzooms past z14 (res 8).
+  sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: 6, maxzoom: 14 };
   layers.push(
     { id: 'heat', type: 'fill', source: 'heat', 'source-layer': 'heat', paint: { 'fill-color': fillColour(k), 'fill-opacity': 0.72 } },
     { id: 'heat-outline', type: 'line', source: 'heat', 'source-layer': 'heat', paint: { 'line-color': '#2b2b2b', 'line-opacity': 0.35, 'line-width': 0.6 } },
@@ -40,7 +41,7 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   layers.push({ id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 7, 'circle-color': '#ffbf47', 'circle-stroke-color': '#0b0c0c', 'circle-stroke-width': 2 } });
 
   if (showContexts) {
-    sources.contexts = { type: 'vector', tiles: [contextsUrl], minzoom: 0, maxzoom: 16 };
+    sources.contexts = { type: 'vector', tiles: [contextsUrl], minzoom: 8, maxzoom: 16 };
     layers.push(
       { id: 'contexts-selected', type: 'circle', source: 'contexts', 'source-layer': 'contexts', filter: ['==', ['to-string', ['get', 'id']], ''], paint: { 'circle-radius': 17, 'circle-opacity': 0, 'circle-stroke-color': '#0b0c0c', 'circle-stroke-width': 3 } },
       {
@@ -66,7 +67,7 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   map.touchZoomRotate.disableRotation();
   map.keyboard.disableRotation();
   map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
-  map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
+  map.addControl(new ScaleControl({ unit: 'metric' }), 'top-left');
   map.on('styleimagemissing', (e) => {
     const m = /^ctx-([a-z_]+)-([a-z_]+)$/.exec(e.id);
     if (m && !map.hasImage(e.id)) map.addImage(e.id, contextIcon(m[1], m[2]), { pixelRatio: 2 });

@@ -3,7 +3,7 @@
 // them at /vendor/. v6 is ES modules only: the main module loads its worker
 // module from the same folder (maplibre-gl-worker.mjs), so both must be
 // copied side by side. Source maps are left out to keep the binary small.
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -14,17 +14,16 @@ const require = createRequire(import.meta.url);
 const pkg = require('maplibre-gl/package.json');
 const dist = join(dirname(require.resolve('maplibre-gl/package.json')), 'dist');
 
-// The worker and the (possibly empty) shared chunk are imported relative to
-// maplibre-gl.mjs at run time.
-const files = ['maplibre-gl.mjs', 'maplibre-gl-worker.mjs', 'maplibre-gl-shared.mjs', 'maplibre-gl.css'];
+// The worker module is loaded relative to maplibre-gl.mjs at run time.
+const files = ['maplibre-gl.mjs', 'maplibre-gl-worker.mjs', 'maplibre-gl.css'];
 
+rmSync(out, { recursive: true, force: true }); // generated: start clean
 mkdirSync(out, { recursive: true });
 for (const f of files) {
   const src = join(dist, f);
   try {
     statSync(src);
   } catch {
-    if (f === 'maplibre-gl-shared.mjs') continue; // absent in some 6.x releases
     throw new Error(`vendor: ${src} is missing; is maplibre-gl ${pkg.version} a 6.x release?`);
   }
   copyFileSync(src, join(out, f));

@@ -1,0 +1,256 @@
+package contexts
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// hackneyCSV is real reference data (Code-Point Open, Hackney, converted to
+// WGS84), read from the shared data folder next to the repository.
+const hackneyCSV = "../../shared/data/derived/hackney_postcodes_latlong_lsoa21.csv"
+
+type benchPostcode struct {
+	pc       string
+	lat, lon float64
+}
+
+func loadHackney(tb testing.TB) []benchPostcode {
+	tb.Helper()
+	f, err := os.Open(hackneyCSV)
+	if err != nil {
+		tb.Skipf("reference data not available: %v", err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []benchPostcode
+	for _, r := range recs[1:] {
+		lat, _ := strconv.ParseFloat(r[6], 64)
+		lon, _ := strconv.ParseFloat(r[7], 64)
+		out = append(out, benchPostcode{r[0], lat, lon})
+	}
+	return out
+}
+
+// mapGeocoder is an in-memory directory: the benchmark measures the
+// records import, not the directory (which has its own benchmark).
+type mapGeocoder map[string]Geocoded
+
+func (m mapGeocoder) Geocode(_ context.Context, pcs []string) ([]Geocoded, error) {
+	out := make([]Geocoded, len(pcs))
+	for i, p := range pcs {
+		g, ok := m[p]
+		if !ok {
+			g = Geocoded{Postcode: p, Match: "none"}
+		}
+		out[i] = g
+	}
+	return out, nil
+}
+
+// genHarmCSV writes n realistic rows: 80% by postcode (one borough's
+// postcodes), 20% by lat/lon, n/5 distinct young people, one or two
+// categories, dates over two years.
+func genHarmCSV(n int, pcs []benchPostcode, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	cats := []string{"cse", "cce", "county_lines", "serious_youth_violence", "gangs", "missing", "online_harm", "teenage_relationship_abuse"}
+	fam := []string{"extra", "extra", "extra", "both", "unknown", "intra"}
+	layers := []string{"harm", "harm", "harm", "unsafe"}
+	sources := []string{"referral", "assessment", "safety_map", "partner_information", "other"}
+	types := []string{"park", "street", "bus_stop", "estate", "takeaway", "shop", "station", "school"}
+	var b bytes.Buffer
+	b.Grow(n * 90)
+	b.WriteString("subject,categories,familial,layer,occurred,source,location_type,postcode,lat,lon\n")
+	start := testNow.AddDate(-2, 0, 0)
+	for i := 0; i < n; i++ {
+		subj := rng.IntN(max(1, n/5))
+		c := cats[rng.IntN(len(cats))]
+		if rng.IntN(3) == 0 {
+			c += ";" + cats[rng.IntN(len(cats))]
+		}
+		day := start.AddDate(0, 0, rng.IntN(700)).Format("2006-01-02")
+		p := pcs[rng.IntN(len(pcs))]
+		fmt.Fprintf(&b, "MOS%07d,%s,%s,%s,%s,%s,%s,", subj, c, fam[rng.IntN(len(fam))], layers[rng.IntN(len(layers))], day,
+			sources[rng.IntN(len(sources))], types[rng.IntN(len(types))])
+		if rng.IntN(5) == 0 {
+			fmt.Fprintf(&b, ",%.6f,%.6f\n", p.lat+rng.NormFloat64()*0.002, p.lon+rng.NormFloat64()*0.003)
+		} else {
+			b.WriteString(p.pc)
+			b.WriteString(",,\n")
+		}
+	}
+	return b.Bytes()
+}
+
+func benchRows(def int) int {
+	if v, err := strconv.Atoi(os.Getenv("CTXMAP_BENCH_ROWS")); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkImportHarmCSV imports 1,000,000 rows (CTXMAP_BENCH_ROWS) into a
+// fresh database per iteration: parse, validate, geocode, H3, COPY.
+// Run with -benchtime=1x.
+func BenchmarkImportHarmCSV(b *testing.B) {
+	pcs := loadHackney(b)
+	geoc := mapGeocoder{}
+	for _, p := range pcs {
+		geoc[p.pc] = Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
+	}
+	n := benchRows(1_000_000)
+	data := genHarmCSV(n, pcs, 1)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var last Report
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		f := newFixture(b)
+		s, err := NewStore(f.pool, testSecret, geoc, WithClock(func() time.Time { return testNow }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		last, err = s.ImportHarmCSV(context.Background(), bytes.NewReader(data), f.pracA)
+		if err != nil {
+			b.Fatalf("%v %+v", err, last.Errors)
+		}
+	}
+	b.ReportMetric(float64(n)/last.Timings.Total.Seconds(), "rows/s")
+	b.ReportMetric(last.Timings.Parse.Seconds(), "parse_s")
+	b.ReportMetric(last.Timings.Geocode.Seconds(), "geocode_s")
+	b.ReportMetric(last.Timings.Write.Seconds(), "write_s")
+}
+
+// BenchmarkObservations asks for a year of one layer over 1,000,000 harm
+// locations (CTXMAP_BENCH_ROWS), all categories and one category: what an
+// uncached heat tile costs before aggregation.
+func BenchmarkObservations(b *testing.B) {
+	pcs := loadHackney(b)
+	geoc := mapGeocoder{}
+	for _, p := range pcs {
+		geoc[p.pc] = Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
+	}
+	f := newFixture(b)
+	s, err := NewStore(f.pool, testSecret, geoc, WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.ImportHarmCSV(ctx, bytes.NewReader(genHarmCSV(benchRows(1_000_000), pcs, 2)), f.pracA); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) harm_locations`); err != nil {
+		b.Fatal(err)
+	}
+	for _, cat := range []string{"", "cse"} {
+		name := cat
+		if name == "" {
+			name = "all"
+		}
+		b.Run("12m-"+name, func(b *testing.B) {
+			q := HeatQuery{Layer: "harm", Category: cat, From: month(2025, 3), To: month(2026, 3)}
+			b.ReportAllocs()
+			var n int
+			for b.Loop() {
+				obs, err := s.Observations(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(obs)
+			}
+			b.ReportMetric(float64(n), "observations")
+		})
+		b.Run("1m-"+name, func(b *testing.B) {
+			q := HeatQuery{Layer: "harm", Category: cat, From: month(2026, 2), To: month(2026, 3)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Observations(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkNearby searches within 1 km among 100,000 contexts spread over
+// a 30 x 30 km area (about 110 per km², denser than any real borough) and
+// reports latency percentiles.
+func BenchmarkNearby(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	const n = 100_000
+	const lat0, lon0 = 51.50, -0.12
+	rng := rand.New(rand.NewPCG(7, 7))
+	kinds := []string{"location", "location", "location", "group", "school"}
+	i := 0
+	_, err := f.pool.CopyFrom(ctx, pgx.Identifier{"contexts"},
+		[]string{"kind", "location_type", "display_name", "status", "lat", "lon", "team_id", "created_by"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			i++
+			lat := lat0 + (rng.Float64()-0.5)*30/111.32
+			lon := lon0 + (rng.Float64()-0.5)*30/(111.32*math.Cos(lat0*math.Pi/180))
+			status := "open"
+			if rng.IntN(4) == 0 {
+				status = "closed"
+			}
+			return []any{kinds[rng.IntN(len(kinds))], "park", fmt.Sprintf("Bench %d", i), status, lat, lon, f.lead.TeamID, f.lead.UserID}, nil
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `VACUUM (ANALYZE) contexts`); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		kind, status string
+	}{{"any", "", ""}, {"open-locations", "location", "open"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchNearby(b, f.store, f.pool, lat0, lon0, tc.kind, tc.status)
+		})
+	}
+}
+
+func benchNearby(b *testing.B, s *Store, _ *pgxpool.Pool, lat0, lon0 float64, kind, status string) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(9, 9))
+	var lat []time.Duration
+	var found int
+	b.ReportAllocs()
+	for b.Loop() {
+		la := lat0 + (rng.Float64()-0.5)*20/111.32
+		lo := lon0 + (rng.Float64()-0.5)*20/69.3
+		t := time.Now()
+		got, err := s.Nearby(ctx, la, lo, 1000, kind, status, 50)
+		lat = append(lat, time.Since(t))
+		if err != nil {
+			b.Fatal(err)
+		}
+		found += len(got)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.5), "p50_ms")
+	b.ReportMetric(pct(0.99), "p99_ms")
+	b.ReportMetric(float64(found)/float64(len(lat)), "results/op")
+}
