@@ -3,7 +3,6 @@ package contexts
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,5 +166,3 @@ func harmInput(subject string) HarmLocationInput {
 	return HarmLocationInput{Subject: subject, Categories: []string{"cce", "county_lines"}, Familial: "extra",
 		Layer: "harm", Occurred: "2026-02-14", Source: "referral", Postcode: "E8 3AA", LocationType: "park"}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

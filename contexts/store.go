@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // Geocoder places postcodes. It is declared here, by its consumer, so the
@@ -192,4 +193,18 @@ func dateString(t *time.Time) string {
 		return ""
 	}
 	return t.Format("2006-01-02")
+}
+
+// PlacePostcode locates a postcode, sector or district for a search centre
+// ("contexts near E8 3AA"): any match level will do for searching.
+func (s *Store) PlacePostcode(ctx context.Context, postcode string) (lat, lon float64, err error) {
+	p, err := geo.ParsePostcode(postcode)
+	if err != nil {
+		return 0, 0, err
+	}
+	g, err := s.geocodeOne(ctx, p.String())
+	if err != nil {
+		return 0, 0, err
+	}
+	return g.Lat, g.Lon, nil
 }

@@ -57,16 +57,17 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *Actor, in HarmLocatio
 				return err
 			}
 		}
-		sid, err := upsertSubject(ctx, tx, sh, h.cellKey(sh))
+		key := h.cellKey(sh)
+		sid, err := upsertSubject(ctx, tx, sh, key)
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, team_id, created_by, layer, categories, familial,
-				occurred_on, occurred_precision, source, location_type, postcode, match, precision_m, lat, lon,
+		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, subject_key, team_id, created_by, layer, categories,
+				familial, occurred_on, occurred_precision, source, location_type, postcode, match, precision_m, lat, lon,
 				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 			RETURNING id`,
-			sid, a.TeamID, a.UserID, f.layer, f.categories, f.familial, f.occurred.date, occPrec, f.source,
+			sid, int16(key), a.TeamID, a.UserID, f.layer, f.categories, f.familial, f.occurred.date, occPrec, f.source,
 			f.locationType, postcode, match, precision, f.lat, f.lon, r6, r7, r8, ctxID, tax.Version).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert harm location: %w", err)

@@ -369,7 +369,7 @@ func TestTaxonomyVersions(t *testing.T) {
 
 	_, err := s.RetireCategory(ctx, f.lead, "county_lines")
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
-	tax = must[*Taxonomy](t)(s.RetireCategory(ctx, f.admin, "county_lines"))
+	must[*Taxonomy](t)(s.RetireCategory(ctx, f.admin, "county_lines"))
 	tax = must[*Taxonomy](t)(s.AddCategory(ctx, f.admin, CategoryInput{Code: "exploitation", Label: "Exploitation (all forms)", ExtraFamilial: true}))
 	if tax.Version != 3 {
 		t.Fatalf("version %d", tax.Version)

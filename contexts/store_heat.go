@@ -17,19 +17,15 @@ import (
 const HeatChannel = "ctxmap_heat"
 
 // The two shapes of the heat query. Both are answered by an index-only scan
-// of harm_locations_heat (layer, occurred_on) INCLUDE (subject_id, cell,
-// categories), which holds active records only; DISTINCT makes the unit a
-// young person, never an incident.
+// of harm_locations_heat (layer, occurred_on) INCLUDE (subject_id,
+// subject_key, cell, categories), which holds active records only; DISTINCT
+// makes the unit a young person, never an incident.
 const (
-	heatAllSQL = `SELECT d.subject_id, s.cell_key, d.cell
-		FROM (SELECT DISTINCT subject_id, cell FROM harm_locations
-			WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3) d
-		JOIN subjects s ON s.id = d.subject_id`
-	heatCategorySQL = `SELECT d.subject_id, s.cell_key, d.cell
-		FROM (SELECT DISTINCT subject_id, cell FROM harm_locations
-			WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3
-			  AND categories @> ARRAY[$4::text]) d
-		JOIN subjects s ON s.id = d.subject_id`
+	heatAllSQL = `SELECT DISTINCT subject_id, subject_key, cell FROM harm_locations
+		WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3`
+	heatCategorySQL = `SELECT DISTINCT subject_id, subject_key, cell FROM harm_locations
+		WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3
+		  AND categories @> ARRAY[$4::text]`
 )
 
 // Observations returns the distinct (young person, cell) pairs of active
@@ -84,14 +80,15 @@ func ListenHeat(ctx context.Context, pool *pgxpool.Pool, fn func()) error {
 	backoff := 100 * time.Millisecond
 	for {
 		started := time.Now()
-		err := listenHeatOnce(ctx, pool, fn)
+		// It returns only when the connection broke (or ctx ended):
+		// either way the answer is to reconnect or stop, not to report.
+		_ = listenHeatOnce(ctx, pool, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if time.Since(started) > time.Minute {
 			backoff = 100 * time.Millisecond
 		}
-		_ = err // the connection broke; reconnect
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -607,15 +607,14 @@ var harmCopyColumns = []string{"subject_id", "team_id", "created_by", "layer", "
 // harmCopySource streams importRows into COPY without building a second
 // copy of the data.
 type harmCopySource struct {
-	im          *importer
-	subjectIDs  []int64
-	team, user  int64
-	version     int32
-	i           int
-	vals        [20]any
-	dates       []time.Time
-	precisions  []string
-	matchLatlon string
+	im         *importer
+	subjectIDs []int64
+	team, user int64
+	version    int32
+	i          int
+	vals       [20]any
+	dates      []time.Time
+	precisions []string
 }
 
 func (c *harmCopySource) Next() bool {

@@ -191,6 +191,9 @@ CREATE INDEX notifications_user ON notifications (user_id, id DESC);
 CREATE TABLE harm_locations (
     id                 bigserial PRIMARY KEY,
     subject_id         bigint NOT NULL,
+    -- The subject's cell key, copied here (it never changes) so the heat
+    -- query is one index-only scan with no join.
+    subject_key        smallint NOT NULL CHECK (subject_key BETWEEN 0 AND 255),
     team_id            bigint NOT NULL,
     created_by         bigint NOT NULL,
     created_at         timestamptz NOT NULL DEFAULT now(),
@@ -225,7 +228,7 @@ CREATE TABLE harm_locations (
 -- optionally one category, over active records only. The covering partial
 -- index answers it with an index-only scan, without touching the table.
 CREATE INDEX harm_locations_heat ON harm_locations (layer, occurred_on)
-    INCLUDE (subject_id, cell, categories) WHERE archived_at IS NULL;
+    INCLUDE (subject_id, subject_key, cell, categories) WHERE archived_at IS NULL;
 -- A practitioner's view of one young person: their team's records.
 CREATE INDEX harm_locations_subject ON harm_locations (subject_id, team_id);
 CREATE INDEX harm_locations_context ON harm_locations (context_id) WHERE context_id IS NOT NULL;

@@ -1,6 +1,504 @@
 package web
 
-import "github.com/gorilla/mux"
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
-// recordRoutes registers the records API (harm locations, contexts).
-func (s *Server) recordRoutes(api *mux.Router) {}
+	"github.com/gorilla/mux"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// Who may use the records routes. Reads of context records are open to
+// every signed-in role (nil); individual records only to practitioners.
+var (
+	practitionersOnly = []contexts.Role{contexts.RolePractitioner}
+	contextLeadsOnly  = []contexts.Role{contexts.RoleContextLead}
+)
+
+// recordRoutes registers the records API: the taxonomy, harm locations on
+// young people's records, and context records with their Level 2 work.
+func (s *Server) recordRoutes(api *mux.Router) {
+	idP := P("id", "context record id")
+	s.route(api, Op{Method: "GET", Path: "/taxonomy", Tag: "records",
+		Summary: "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list"},
+		s.getTaxonomy)
+	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
+		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
+		Errors: []int{400, 409, 413, 422}}, s.addCategory)
+	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
+		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
+		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}}, s.retireCategory)
+
+	s.route(api, Op{Method: "POST", Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
+		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record",
+		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
+		Errors:  []int{400, 404, 413, 422, 503}}, s.createHarmLocation)
+	s.route(api, Op{Method: "GET", Path: "/subjects/{subject}/harm-locations", Tag: "records", Roles: practitionersOnly,
+		Summary: "Your team's records for one young person (audited)",
+		Params:  []Param{P("subject", "the case management system's person id")}, Errors: []int{400}}, s.subjectHarmLocations)
+	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/archive", Tag: "records", Roles: practitionersOnly,
+		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
+		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}}, s.archiveHarmLocation)
+
+	s.route(api, Op{Method: "POST", Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
+		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
+		Errors:  []int{400, 409, 413, 422, 503}}, s.createContext)
+	s.route(api, Op{Method: "GET", Path: "/contexts", Tag: "contexts",
+		Summary: "Context records near a postcode or point, nearest first, with distance_m",
+		Params: []Param{RQ("near", `a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"`),
+			{Name: "radius_m", In: "query", Type: "number", Desc: "metres, 1..50000, default 1000"},
+			Q("kind", "location, group or school"), Q("status", "open, closed or all (default all)"),
+			{Name: "limit", In: "query", Type: "integer", Desc: "1..500, default 50"}},
+		Errors: []int{400, 422, 503}}, s.nearbyContexts)
+	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}", Tag: "contexts",
+		Summary: "A context record with its assessments, interventions, closures and link summary",
+		Params:  []Param{idP}, Errors: []int{404}}, s.getContext)
+	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Change a context's name, description or review date", Params: []Param{idP},
+		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.updateContext)
+	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Add a thematic assessment note under one triangle side", Params: []Param{idP},
+		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}}, s.addAssessment)
+	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Plan an intervention with a partner agency", Params: []Param{idP},
+		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.addIntervention)
+	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
+		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}}, s.updateIntervention)
+	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
+		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes", Params: []Param{idP},
+		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422}}, s.linkYoungPerson)
+	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
+		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}}, s.teamLinks)
+	s.route(api, Op{Method: "DELETE", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
+		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
+		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}}, s.unlinkYoungPerson)
+	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links/summary", Tag: "contexts",
+		Summary: "How many young people are linked and which teams work with them; never who", Params: []Param{idP},
+		Errors: []int{404}}, s.linkSummary)
+	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},
+		Body: `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`, Errors: []int{400, 404, 409, 413, 422}}, s.closeContext)
+	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/reopen", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Reopen a closed context with a reason; its chronology continues", Params: []Param{idP},
+		Body: "{reason}", Errors: []int{400, 404, 409, 413, 422}}, s.reopenContext)
+	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/chronology", Tag: "contexts",
+		Summary: "Every change to a context in order, with who and when (links by team only)", Params: []Param{idP},
+		Errors: []int{404}}, s.chronology)
+	s.route(api, Op{Method: "GET", Path: "/me/notifications", Tag: "contexts",
+		Summary: "Your notifications about contexts your young people are linked to, newest first"}, s.notifications)
+	s.route(api, Op{Method: "POST", Path: "/me/notifications/read", Tag: "contexts",
+		Summary: "Mark your notifications up to an id as read", Body: "{up_to}", Errors: []int{400, 413}}, s.markNotificationsRead)
+}
+
+// pathID reads a numeric path variable; the route pattern already refused
+// non-digits, so only overflow is left to catch.
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badParam(name, "must be a positive id")
+	}
+	return id, nil
+}
+
+// getTaxonomy handles GET /api/v1/taxonomy.
+func (s *Server) getTaxonomy(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.records.Taxonomy(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// addCategory handles POST /api/v1/taxonomy/categories.
+func (s *Server) addCategory(w http.ResponseWriter, r *http.Request) error {
+	var in contexts.CategoryInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.records.AddCategory(r.Context(), actor(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// retireCategory handles POST /api/v1/taxonomy/categories/{code}/retire.
+func (s *Server) retireCategory(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.records.RetireCategory(r.Context(), actor(r), mux.Vars(r)["code"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// createHarmLocation handles POST /api/v1/harm-locations.
+func (s *Server) createHarmLocation(w http.ResponseWriter, r *http.Request) error {
+	var in contexts.HarmLocationInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h, err := s.records.CreateHarmLocation(r.Context(), actor(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, h)
+	return nil
+}
+
+// subjectHarmLocations handles GET /api/v1/subjects/{subject}/harm-locations.
+func (s *Server) subjectHarmLocations(w http.ResponseWriter, r *http.Request) error {
+	subject, err := url.PathUnescape(mux.Vars(r)["subject"])
+	if err != nil {
+		return badParam("subject", "not a valid path segment")
+	}
+	list, err := s.records.SubjectHarmLocations(r.Context(), actor(r), subject)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"harm_locations": list})
+	return nil
+}
+
+// archiveHarmLocation handles POST /api/v1/harm-locations/{id}/archive.
+func (s *Server) archiveHarmLocation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.ArchiveInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h, err := s.records.ArchiveHarmLocation(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// createContext handles POST /api/v1/contexts.
+func (s *Server) createContext(w http.ResponseWriter, r *http.Request) error {
+	var in contexts.ContextInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.CreateContext(r.Context(), actor(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// nearbyContexts handles GET /api/v1/contexts?near=&radius_m=&kind=&status=.
+func (s *Server) nearbyContexts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	near := strings.TrimSpace(q.Get("near"))
+	if near == "" {
+		return badParam("near", `required: a postcode or "lat,lon"`)
+	}
+	var lat, lon float64
+	if a, b, ok := strings.Cut(near, ","); ok {
+		var err1, err2 error
+		lat, err1 = strconv.ParseFloat(strings.TrimSpace(a), 64)
+		lon, err2 = strconv.ParseFloat(strings.TrimSpace(b), 64)
+		if err1 != nil || err2 != nil {
+			return badParam("near", `give "lat,lon" in decimal degrees, or a postcode`)
+		}
+	} else {
+		var err error
+		if lat, lon, err = s.records.PlacePostcode(r.Context(), near); err != nil {
+			return err
+		}
+	}
+	radius := 1000.0
+	if v, ok, err := floatParam(q, "radius_m", false); err != nil {
+		return err
+	} else if ok {
+		radius = v
+	}
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > contexts.MaxNearbyLimit {
+			return badParam("limit", "must be 1..%d", contexts.MaxNearbyLimit)
+		}
+		limit = n
+	}
+	status := q.Get("status")
+	if status == "all" {
+		status = ""
+	}
+	list, err := s.records.Nearby(r.Context(), lat, lon, radius, q.Get("kind"), status, limit)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []contexts.NearbyContext{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"contexts": list, "lat": lat, "lon": lon, "radius_m": radius})
+	return nil
+}
+
+// getContext handles GET /api/v1/contexts/{id}.
+func (s *Server) getContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	c, err := s.records.Context(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// updateContext handles PATCH /api/v1/contexts/{id}.
+func (s *Server) updateContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.ContextUpdate
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.UpdateContext(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// addAssessment handles POST /api/v1/contexts/{id}/assessments.
+func (s *Server) addAssessment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.AssessmentInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := s.records.AddAssessment(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, a)
+	return nil
+}
+
+// addIntervention handles POST /api/v1/contexts/{id}/interventions.
+func (s *Server) addIntervention(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.InterventionInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	iv, err := s.records.AddIntervention(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, iv)
+	return nil
+}
+
+// updateIntervention handles PATCH /api/v1/contexts/{id}/interventions/{iid}.
+func (s *Server) updateIntervention(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	iid, err := pathID(r, "iid")
+	if err != nil {
+		return err
+	}
+	var in contexts.InterventionUpdate
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	iv, err := s.records.UpdateIntervention(r.Context(), actor(r), id, iid, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, iv)
+	return nil
+}
+
+// linkYoungPerson handles POST /api/v1/contexts/{id}/links.
+func (s *Server) linkYoungPerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.LinkInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	l, err := s.records.LinkYoungPerson(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, l)
+	return nil
+}
+
+// teamLinks handles GET /api/v1/contexts/{id}/links.
+func (s *Server) teamLinks(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	links, err := s.records.TeamLinks(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	if links == nil {
+		links = []contexts.Link{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": links})
+	return nil
+}
+
+// unlinkYoungPerson handles DELETE /api/v1/contexts/{id}/links/{lid}. The
+// reason comes in a JSON body or, for clients that cannot send a body with
+// DELETE, as ?reason=.
+func (s *Server) unlinkYoungPerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	lid, err := pathID(r, "lid")
+	if err != nil {
+		return err
+	}
+	in := contexts.UnlinkInput{Reason: r.URL.Query().Get("reason")}
+	if in.Reason == "" {
+		if err := decode(r, &in); err != nil {
+			var e *ctxmap.Error
+			if !(errors.As(err, &e) && e.Code == "bad_json" && r.ContentLength == 0) {
+				return err
+			}
+		}
+	}
+	if err := s.records.UnlinkYoungPerson(r.Context(), actor(r), id, lid, in); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": lid, "unlinked": true})
+	return nil
+}
+
+// linkSummary handles GET /api/v1/contexts/{id}/links/summary.
+func (s *Server) linkSummary(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	sum, err := s.records.LinkSummary(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sum)
+	return nil
+}
+
+// closeContext handles POST /api/v1/contexts/{id}/close.
+func (s *Server) closeContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.CloseInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.CloseContext(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// reopenContext handles POST /api/v1/contexts/{id}/reopen.
+func (s *Server) reopenContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.ReopenInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.ReopenContext(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// chronology handles GET /api/v1/contexts/{id}/chronology.
+func (s *Server) chronology(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	entries, err := s.records.Chronology(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []contexts.ChronologyEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": entries})
+	return nil
+}
+
+// notifications handles GET /api/v1/me/notifications.
+func (s *Server) notifications(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.records.Notifications(r.Context(), actor(r))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []contexts.Notification{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": list})
+	return nil
+}
+
+// markNotificationsRead handles POST /api/v1/me/notifications/read.
+func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		UpTo int64 `json:"up_to"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.UpTo <= 0 {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "up_to is required: the newest notification id read")
+	}
+	n, err := s.records.MarkNotificationsRead(r.Context(), actor(r), in.UpTo)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"marked": n})
+	return nil
+}

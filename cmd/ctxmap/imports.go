@@ -78,6 +78,42 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// importPostcodes loads a postcode directory release, replacing the
+// current one atomically.
+func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import postcodes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := bindConfig(fs)
+	format := fs.String("format", "", "onspd (ONSPD/NSPL CSV) or codepoint (OS Code-Point Open)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *format == "" || fs.NArg() == 0 {
+		return fmt.Errorf("usage: ctxmap import postcodes --format onspd|codepoint PATH...: %w", errUsage)
+	}
+	pool, err := openDB(ctx, c, stderr, pg.Options{StatementTimeout: time.Hour})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	sum, err := postcodes.Import(ctx, pool, *format, fs.Args(), postcodes.ImportOptions{Progress: stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d postcodes (%d terminated, %d without a location) from %d rows in %s; %d sectors, %d districts\n",
+		sum.Loaded, sum.Terminated, sum.Unlocated, sum.Rows, sum.Duration.Round(time.Millisecond), sum.Sectors, sum.Districts)
+	for reason, n := range sum.Skipped {
+		fmt.Fprintf(stdout, "  skipped %d rows: %s\n", n, reason)
+	}
+	for reason, n := range sum.Warnings {
+		fmt.Fprintf(stdout, "  loaded %d rows with a warning: %s\n", n, reason)
+	}
+	for file, reason := range sum.SkippedFiles {
+		fmt.Fprintf(stdout, "  skipped file %s: %s\n", file, reason)
+	}
+	return nil
+}
+
 func findUser(ctx context.Context, users *contexts.Users, name string) (*contexts.Actor, error) {
 	list, err := users.ListUsers(ctx)
 	if err != nil {

@@ -166,7 +166,11 @@ func Import(ctx context.Context, pool *pgxpool.Pool, format string, paths []stri
 
 	bar := newBar(opts.Progress, total)
 	mark := time.Now()
-	st, err := copyRows(ctx, tx.Conn().PgConn(), format, srcs, opts, bar)
+	pgConn := tx.Conn().PgConn()
+	st, err := copyRows(ctx, func(r io.Reader) error {
+		_, err := pgConn.CopyFrom(ctx, r, `COPY postcodes_next (`+copyColumns+`) FROM STDIN WITH (FORMAT binary)`)
+		return err
+	}, format, srcs, opts, bar)
 	sum.Rows, sum.Loaded, sum.Unlocated, sum.Terminated = st.rows, st.loaded, st.unlocated, st.terminated
 	sum.Skipped, sum.Warnings, sum.Examples = nonEmpty(st.skipped), nonEmpty(st.warnings), st.examples
 	if len(sum.Examples) == 0 {
@@ -196,11 +200,11 @@ func Import(ctx context.Context, pool *pgxpool.Pool, format string, paths []stri
 			WithDetail("summary", sum)
 	}
 
-	if err := buildIndexes(ctx, tx, &sum); err != nil {
+	if err := buildIndexes(ctx, tx, &sum, st.sectors); err != nil {
 		return sum, err
 	}
 	sum.phase("index", &mark)
-	if err := buildCentroids(ctx, tx, &sum); err != nil {
+	if err := buildCentroids(ctx, tx, &sum, st.sectors); err != nil {
 		return sum, err
 	}
 	sum.phase("centroids", &mark)
@@ -242,7 +246,7 @@ func newBar(w io.Writer, total int64) *progressbar.ProgressBar {
 // buildIndexes adds the primary key, first removing duplicate postcodes if
 // the sources repeated any (keeping a live row over a terminated one, then
 // the first read), and the nearest-search index.
-func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary) error {
+func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary, sectors map[string]*sums) error {
 	const addPK = `ALTER TABLE postcodes_next ADD CONSTRAINT postcodes_next_pkey PRIMARY KEY (postcode)`
 	sp, err := tx.Begin(ctx)
 	if err != nil {
@@ -255,18 +259,36 @@ func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary) error {
 		if err := sp.Rollback(ctx); err != nil {
 			return fmt.Errorf("import postcodes: %w", err)
 		}
-		tag, err := tx.Exec(ctx, `
+		rows, err := tx.Query(ctx, `
 			DELETE FROM postcodes_next a USING postcodes_next b
 			 WHERE a.postcode = b.postcode AND a.ctid <> b.ctid
 			   AND ((a.terminated IS NOT NULL AND b.terminated IS NULL)
-			     OR ((a.terminated IS NULL) = (b.terminated IS NULL) AND a.ctid > b.ctid))`)
+			     OR ((a.terminated IS NULL) = (b.terminated IS NULL) AND a.ctid > b.ctid))
+			RETURNING a.postcode, ST_X(a.geom), ST_Y(a.geom), a.terminated IS NULL`)
 		if err != nil {
+			return fmt.Errorf("import postcodes: remove duplicates: %w", err)
+		}
+		var removed int64
+		for rows.Next() {
+			var pc string
+			var x, y *float64
+			var live bool
+			if err := rows.Scan(&pc, &x, &y, &live); err != nil {
+				rows.Close()
+				return fmt.Errorf("import postcodes: remove duplicates: %w", err)
+			}
+			removed++
+			if s := sectors[pc[:len(pc)-2]]; s != nil && x != nil && y != nil {
+				s.add(*x, *y, live, -1) // the removed copy no longer counts
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("import postcodes: remove duplicates: %w", err)
 		}
 		if sum.Skipped == nil {
 			sum.Skipped = map[string]int64{}
 		}
-		sum.Skipped[reasonDuplicate] = tag.RowsAffected()
+		sum.Skipped[reasonDuplicate] = removed
 		if _, err := tx.Exec(ctx, addPK); err != nil {
 			return fmt.Errorf("import postcodes: primary key: %w", err)
 		}
@@ -292,74 +314,17 @@ func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary) error {
 	return nil
 }
 
-// centroidSelect turns per-key sums (n, sx, sy, sxx, syy of lon/lat) into
-// centroid rows: the mean position and the root-mean-square distance of the
-// units from it, in metres (local equirectangular scale, ample for a radius
-// quoted to the nearest 10 m).
-const centroidSelect = `
-	SELECT key, ST_SetSRID(ST_MakePoint(mx, my), 4326), n,
-	       (greatest(50, round(sqrt(greatest(sxx / n - mx * mx, 0) * (111320 * cos(radians(my))) ^ 2
-	                              + greatest(syy / n - my * my, 0) * 111250 ^ 2) / 10) * 10))::integer
-	  FROM (SELECT key, n, sx / n AS mx, sy / n AS my, sxx, syy FROM pick) c`
-
-// pick chooses live units' sums where a key has any, else all units' (a
-// sector whose postcodes were all withdrawn still has a place).
-const pickFrom = `
-	pick AS (SELECT key,
-	         CASE WHEN n_live > 0 THEN n_live ELSE n_all END::float8 AS n,
-	         CASE WHEN n_live > 0 THEN sx_live ELSE sx_all END AS sx,
-	         CASE WHEN n_live > 0 THEN sy_live ELSE sy_all END AS sy,
-	         CASE WHEN n_live > 0 THEN sxx_live ELSE sxx_all END AS sxx,
-	         CASE WHEN n_live > 0 THEN syy_live ELSE syy_all END AS syy
-	    FROM stats)`
-
-// buildCentroids derives sector and district mean positions from the
-// staged units in one pass over them plus one over the sectors.
-func buildCentroids(ctx context.Context, tx pgx.Tx, sum *Summary) error {
-	if _, err := tx.Exec(ctx, `
-		CREATE TEMP TABLE postcode_sector_stats ON COMMIT DROP AS
-		SELECT left(postcode, length(postcode) - 2) AS key,
-		       count(*) FILTER (WHERE live) AS n_live,
-		       sum(x) FILTER (WHERE live) AS sx_live, sum(y) FILTER (WHERE live) AS sy_live,
-		       sum(x * x) FILTER (WHERE live) AS sxx_live, sum(y * y) FILTER (WHERE live) AS syy_live,
-		       count(*) AS n_all, sum(x) AS sx_all, sum(y) AS sy_all, sum(x * x) AS sxx_all, sum(y * y) AS syy_all
-		  FROM (SELECT postcode, terminated IS NULL AS live, ST_X(geom) AS x, ST_Y(geom) AS y
-		          FROM postcodes_next WHERE geom IS NOT NULL) u
-		 GROUP BY 1`); err != nil {
-		return fmt.Errorf("import postcodes: sector sums: %w", err)
+// buildCentroids writes the sector and district centroids summed while the
+// rows streamed (see sums).
+func buildCentroids(ctx context.Context, tx pgx.Tx, sum *Summary, sectors map[string]*sums) error {
+	sec, dist := centroidsFrom(sectors)
+	if err := writeCentroids(ctx, tx, "postcode_sectors_next", sec); err != nil {
+		return err
 	}
-	tag, err := tx.Exec(ctx, `
-		WITH stats AS (SELECT * FROM postcode_sector_stats),`+pickFrom+`
-		INSERT INTO postcode_sectors_next (sector, geom, postcodes, radius_m)`+centroidSelect)
-	if err != nil {
-		return fmt.Errorf("import postcodes: sector centroids: %w", err)
+	if err := writeCentroids(ctx, tx, "postcode_districts_next", dist); err != nil {
+		return err
 	}
-	sum.Sectors = tag.RowsAffected()
-	// Districts: every outcode, plus each district split into sub-districts
-	// ("SW1" for SW1A ... SW1Y) unless an outcode already has that name.
-	tag, err = tx.Exec(ctx, `
-		WITH o AS (
-		  SELECT split_part(key, ' ', 1) AS key,
-		         sum(n_live) AS n_live, sum(sx_live) AS sx_live, sum(sy_live) AS sy_live,
-		         sum(sxx_live) AS sxx_live, sum(syy_live) AS syy_live,
-		         sum(n_all) AS n_all, sum(sx_all) AS sx_all, sum(sy_all) AS sy_all,
-		         sum(sxx_all) AS sxx_all, sum(syy_all) AS syy_all
-		    FROM postcode_sector_stats GROUP BY 1
-		), d AS (
-		  SELECT regexp_replace(key, '[A-Z]$', '') AS key,
-		         sum(n_live) AS n_live, sum(sx_live) AS sx_live, sum(sy_live) AS sy_live,
-		         sum(sxx_live) AS sxx_live, sum(syy_live) AS syy_live,
-		         sum(n_all) AS n_all, sum(sx_all) AS sx_all, sum(sy_all) AS sy_all,
-		         sum(sxx_all) AS sxx_all, sum(syy_all) AS syy_all
-		    FROM o WHERE key ~ '^[A-Z]{1,2}[0-9]+[A-Z]$' GROUP BY 1
-		), stats AS (
-		  SELECT * FROM o UNION ALL SELECT * FROM d WHERE key NOT IN (SELECT key FROM o)
-		),`+pickFrom+`
-		INSERT INTO postcode_districts_next (district, geom, postcodes, radius_m)`+centroidSelect)
-	if err != nil {
-		return fmt.Errorf("import postcodes: district centroids: %w", err)
-	}
-	sum.Districts = tag.RowsAffected()
+	sum.Sectors, sum.Districts = int64(len(sec)), int64(len(dist))
 	if _, err := tx.Exec(ctx, `ANALYZE postcode_sectors_next; ANALYZE postcode_districts_next`); err != nil {
 		return fmt.Errorf("import postcodes: analyze: %w", err)
 	}
@@ -425,7 +390,9 @@ type pipeline struct {
 }
 
 // copyRows streams every source into postcodes_next and returns the counts.
-func copyRows(ctx context.Context, conn *pgconn.PgConn, format string, srcs []source, opts ImportOptions, bar *progressbar.ProgressBar) (rowStats, error) {
+// sink consumes the stream: COPY on the import's connection, or a discard
+// in benchmarks of the parsing side alone.
+func copyRows(ctx context.Context, sink func(io.Reader) error, format string, srcs []source, opts ImportOptions, bar *progressbar.ProgressBar) (rowStats, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -455,7 +422,7 @@ func copyRows(ctx context.Context, conn *pgconn.PgConn, format string, srcs []so
 		close(pl.out)
 	})
 
-	_, err := conn.CopyFrom(ctx, pl, `COPY postcodes_next (`+copyColumns+`) FROM STDIN WITH (FORMAT binary)`)
+	err := sink(pl)
 	if err != nil {
 		// Prefer the pipeline's own failure (a corrupt archive, say) to the
 		// COPY error it provoked.
@@ -476,7 +443,8 @@ func copyRows(ctx context.Context, conn *pgconn.PgConn, format string, srcs []so
 }
 
 func newRowStats() rowStats {
-	return rowStats{skipped: map[string]int64{}, warnings: map[string]int64{}, examples: map[string][]string{}}
+	return rowStats{skipped: map[string]int64{}, warnings: map[string]int64{}, examples: map[string][]string{},
+		sectors: map[string]*sums{}}
 }
 
 func (pl *pipeline) getBuf() *[]byte { return pl.bufs.Get().(*[]byte) }
@@ -606,6 +574,12 @@ func (pl *pipeline) merge(st *rowStats) {
 	}
 	for k, v := range st.warnings {
 		t.warnings[k] += v
+	}
+	for k, s := range st.sectors {
+		if t.sectors[k] == nil {
+			t.sectors[k] = &sums{}
+		}
+		t.sectors[k].merge(s)
 	}
 	for _, k := range slices.Sorted(maps.Keys(st.examples)) {
 		for _, e := range st.examples[k] {

@@ -192,6 +192,7 @@ type rowStats struct {
 	rows, loaded, unlocated, terminated int64
 	skipped, warnings                   map[string]int64
 	examples                            map[string][]string
+	sectors                             map[string]*sums
 }
 
 func (s *rowStats) note(kind map[string]int64, reason, where string, format string, args ...any) {
@@ -324,6 +325,14 @@ func (e *encoder) encodeRow(out, l []byte, file string, line int, st *rowStats) 
 	out, terminated := appendMonth(out, field(sc.term), where, st)
 	if terminated {
 		st.terminated++
+	}
+	if located {
+		sm := st.sectors[p.Sector]
+		if sm == nil {
+			sm = &sums{}
+			st.sectors[p.Sector] = sm
+		}
+		sm.add(lon, lat, !terminated, 1)
 	}
 	for _, i := range sc.admin {
 		out = appendCode(out, field(i))

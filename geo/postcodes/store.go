@@ -182,11 +182,16 @@ func joinNote(why, what string) string {
 
 // Nearest returns up to limit live postcodes nearest to a WGS84 point,
 // closest first, each with DistanceM, for GET /api/v1/postcodes?lat&lon.
-// limit 0 means DefaultNearestLimit; radiusM 0 means no radius. The GiST
-// index orders candidates by planar distance in degrees; Nearest re-ranks
-// them by distance on the ellipsoid and widens the search until the answer
-// is provably exact, because a degree of longitude is only ~0.6 of a degree
-// of latitude in the UK. Bad arguments are KindInvalid *ctxmap.Errors.
+// limit 0 means DefaultNearestLimit; radiusM 0 means no radius. Bad
+// arguments are KindInvalid *ctxmap.Errors.
+//
+// The GiST index orders candidates by planar distance in degrees, which is
+// not distance: a degree of longitude is only ~0.6 of a degree of latitude
+// in the UK. So Nearest fetches 3*limit+10 candidates that way, ranks them
+// by distance on the ellipsoid, and proves the answer exact (no unfetched
+// postcode can be nearer than the limit-th); where it cannot (a coast, a
+// hole in the data), a second query takes every postcode in the box around
+// the limit-th distance found, which is exact by construction.
 func (s *Store) Nearest(ctx context.Context, lat, lon float64, limit int, radiusM float64) ([]Result, error) {
 	switch {
 	case math.IsNaN(lat) || math.IsNaN(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180:
@@ -207,67 +212,96 @@ func (s *Store) Nearest(ctx context.Context, lat, lon float64, limit int, radius
 	const knn = `SELECT ` + cols + ` FROM postcodes
 		WHERE terminated IS NULL AND geom IS NOT NULL
 		ORDER BY geom <-> ST_SetSRID(ST_MakePoint($1, $2), 4326) LIMIT $3`
-	// Within a radius, a bounding box in degrees lets the index stop early
-	// when few postcodes are near (a rural point, or the sea).
+	// Within a radius, a bounding box lets the index stop early when few
+	// postcodes are near (a rural point, or the sea).
 	const knnBox = `SELECT ` + cols + ` FROM postcodes
 		WHERE terminated IS NULL AND geom IS NOT NULL
 		  AND geom && ST_MakeEnvelope($4, $5, $6, $7, 4326)
 		ORDER BY geom <-> ST_SetSRID(ST_MakePoint($1, $2), 4326) LIMIT $3`
+	const inBox = `SELECT ` + cols + ` FROM postcodes
+		WHERE terminated IS NULL AND geom IS NOT NULL
+		  AND geom && ST_MakeEnvelope($4, $5, $6, $7, 4326)
+		ORDER BY 16, postcode LIMIT $3`
+
 	n := 3*limit + 10
-	for {
-		var rows pgx.Rows
-		var err error
-		if radiusM > 0 {
-			dLat := radiusM / 110_000 * 1.01
-			dLon := radiusM / (111_320 * math.Max(math.Cos((math.Abs(lat)+dLat)*math.Pi/180), 0.01)) * 1.01
-			rows, err = s.pool.Query(ctx, knnBox, lon, lat, n, lon-dLon, lat-dLat, lon+dLon, lat+dLat)
-		} else {
-			rows, err = s.pool.Query(ctx, knn, lon, lat, n)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("nearest postcodes: %w", err)
-		}
-		var res []Result
-		var planar float64
-		got := 0
-		for rows.Next() {
-			got++
-			var u unitRow
-			var dist float64
-			if err := rows.Scan(u.dest(&planar, &dist)...); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("nearest postcodes: %w", err)
-			}
-			var r Result
-			u.fill(&r)
-			d := math.Round(dist*10) / 10
-			r.DistanceM = &d
-			res = append(res, r)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("nearest postcodes: %w", err)
-		}
-		slices.SortStableFunc(res, func(a, b Result) int { return cmpFloat(*a.DistanceM, *b.DistanceM) })
-		if radiusM > 0 {
-			res = slices.DeleteFunc(res, func(r Result) bool { return *r.DistanceM > radiusM })
-		}
-		exhausted := got < n
-		// Every postcode not fetched is at least `bound` metres away.
-		bound := minMetresForDegrees(planar, lat)
-		exact := exhausted || n >= 20_000 ||
-			(len(res) >= limit && *res[limit-1].DistanceM <= bound) ||
-			(radiusM > 0 && radiusM <= bound)
-		if exact {
-			if len(res) > limit {
-				res = res[:limit]
-			}
-			if res == nil {
-				res = []Result{}
-			}
-			return res, nil
-		}
-		n *= 4
+	var res []Result
+	var planar float64
+	var got int
+	var err error
+	if radiusM > 0 {
+		b := boxAround(lat, lon, radiusM)
+		res, planar, got, err = s.nearestQuery(ctx, knnBox, lon, lat, n, b[0], b[1], b[2], b[3])
+	} else {
+		res, planar, got, err = s.nearestQuery(ctx, knn, lon, lat, n)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if radiusM > 0 {
+		res = slices.DeleteFunc(res, func(r Result) bool { return *r.DistanceM > radiusM })
+	}
+	// Every postcode not fetched is at least `bound` metres away.
+	bound := minMetresForDegrees(planar, lat)
+	exact := got < n ||
+		(len(res) >= limit && *res[limit-1].DistanceM <= bound) ||
+		(radiusM > 0 && radiusM <= bound)
+	if !exact {
+		r := radiusM
+		if len(res) >= limit && (r == 0 || *res[limit-1].DistanceM < r) {
+			r = *res[limit-1].DistanceM
+		}
+		b := boxAround(lat, lon, r)
+		if res, _, _, err = s.nearestQuery(ctx, inBox, lon, lat, limit, b[0], b[1], b[2], b[3]); err != nil {
+			return nil, err
+		}
+		res = slices.DeleteFunc(res, func(x Result) bool { return *x.DistanceM > r })
+	}
+	if len(res) > limit {
+		res = res[:limit]
+	}
+	if res == nil {
+		res = []Result{}
+	}
+	return res, nil
+}
+
+// boxAround returns (minLon, minLat, maxLon, maxLat) of a box holding the
+// circle of radius metres around a point, with 1% to spare.
+func boxAround(lat, lon, metres float64) [4]float64 {
+	dLat := metres / 110_500 * 1.01
+	dLon := metres / (111_320 * math.Max(math.Cos(math.Min(math.Abs(lat)+dLat, 89.9)*math.Pi/180), 0.01)) * 1.01
+	return [4]float64{lon - dLon, lat - dLat, lon + dLon, lat + dLat}
+}
+
+// nearestQuery runs one of Nearest's queries and returns the rows sorted by
+// distance, the planar distance of the last row in index order, and how
+// many rows came back.
+func (s *Store) nearestQuery(ctx context.Context, sql string, args ...any) ([]Result, float64, int, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("nearest postcodes: %w", err)
+	}
+	defer rows.Close()
+	var res []Result
+	var planar float64
+	for rows.Next() {
+		var u unitRow
+		var dist float64
+		if err := rows.Scan(u.dest(&planar, &dist)...); err != nil {
+			return nil, 0, 0, fmt.Errorf("nearest postcodes: %w", err)
+		}
+		var r Result
+		u.fill(&r)
+		d := math.Round(dist*10) / 10
+		r.DistanceM = &d
+		res = append(res, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, 0, fmt.Errorf("nearest postcodes: %w", err)
+	}
+	got := len(res)
+	slices.SortStableFunc(res, func(a, b Result) int { return cmpFloat(*a.DistanceM, *b.DistanceM) })
+	return res, planar, got, nil
 }
 
 func cmpFloat(a, b float64) int {

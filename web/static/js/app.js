@@ -199,8 +199,10 @@ class App {
     const visible = $('#heat-visible').checked;
     const f = this.heatFilters();
     if (this.map && this.map.getSource('heat')) {
-      this.map.getSource('heat').setTiles([this.heatTileUrl()]);
-      for (const id of ['heat', 'heat-outline', 'heat-selected']) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+      const src = this.map.getSource('heat');
+      const url = this.heatTileUrl();
+      if (src.tiles[0] !== url) src.setTiles([url]);
+      setVisible(this.map, ['heat', 'heat-outline', 'heat-selected'], visible);
     }
     this.setView({ layer: f.layer, category: f.category, period: f.period, heat: visible ? '' : '0' });
     this.updateExportLink();
@@ -231,8 +233,10 @@ class App {
     const changed = () => {
       const visible = $('#contexts-visible').checked;
       if (this.map && this.map.getSource('contexts')) {
-        this.map.getSource('contexts').setTiles([this.contextsTileUrl()]);
-        for (const id of ['contexts', 'contexts-selected']) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+        const src = this.map.getSource('contexts');
+        const url = this.contextsTileUrl();
+        if (src.tiles[0] !== url) src.setTiles([url]);
+        setVisible(this.map, ['contexts', 'contexts-selected'], visible);
       }
       this.setView({ status: this.contextStatus(), contexts: visible ? '' : '0' });
       announce(visible ? `Showing ${this.contextStatus() === 'all' ? 'open and closed' : this.contextStatus()} context records.` : 'Context records hidden.');
@@ -294,8 +298,8 @@ class App {
     window.ctxmapMap = map; // for the browser tests and for people poking at the page
     map.on('error', (e) => this.mapError(e));
     map.on('load', () => {
-      if (!$('#heat-visible').checked) for (const id of ['heat', 'heat-outline', 'heat-selected']) map.setLayoutProperty(id, 'visibility', 'none');
-      if (this.can('contexts') && !$('#contexts-visible').checked) for (const id of ['contexts', 'contexts-selected']) map.setLayoutProperty(id, 'visibility', 'none');
+      setVisible(map, ['heat', 'heat-outline', 'heat-selected'], $('#heat-visible').checked);
+      if (this.can('contexts')) setVisible(map, ['contexts', 'contexts-selected'], $('#contexts-visible').checked);
       this.loadBoundary();
       if (v.cell && this.can('trend')) this.selectCell(v.cell, { focus: false });
       if (v.context && this.can('contexts')) this.detail.open(v.context, { focus: false });
@@ -629,6 +633,18 @@ function centroidOf(g) {
   const n = ring.length > 1 && ring[0][0] === ring[ring.length - 1][0] && ring[0][1] === ring[ring.length - 1][1] ? ring.length - 1 : ring.length;
   for (let i = 0; i < n; i++) { x += ring[i][0]; y += ring[i][1]; }
   return [x / n, y / n];
+}
+
+/**
+ * Show or hide layers, touching only those whose visibility changes: a
+ * needless layout change makes MapLibre re-parse its cached tiles, which
+ * can swallow a tile URL change made in the same frame.
+ */
+function setVisible(map, ids, visible) {
+  const want = visible ? 'visible' : 'none';
+  for (const id of ids) {
+    if (map.getLayer(id) && (map.getLayoutProperty(id, 'visibility') || 'visible') !== want) map.setLayoutProperty(id, 'visibility', want);
+  }
 }
 
 function reducedMotion() { return matchMedia('(prefers-reduced-motion: reduce)').matches; }

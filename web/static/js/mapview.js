@@ -27,7 +27,7 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: 6, maxzoom: 14 };
   layers.push(
     { id: 'heat', type: 'fill', source: 'heat', 'source-layer': 'heat', paint: { 'fill-color': fillColour(k), 'fill-opacity': 0.72 } },
-    { id: 'heat-outline', type: 'line', source: 'heat', 'source-layer': 'heat', paint: { 'line-color': '#2b2b2b', 'line-opacity': 0.35, 'line-width': 0.6 } },
+    { id: 'heat-outline', type: 'line', source: 'heat', 'source-layer': 'heat', paint: { 'line-color': '#1b1b1f', 'line-opacity': 0.6, 'line-width': 0.8 } },
     { id: 'heat-selected', type: 'line', source: 'heat', 'source-layer': 'heat', filter: ['==', ['get', 'h3'], ''], paint: { 'line-color': '#000000', 'line-width': 3 } },
   );
   layers.push({ id: 'boundary-line', type: 'line', source: 'boundary', paint: { 'line-color': '#3d3d46', 'line-width': 1.2, 'line-dasharray': [3, 2] } });

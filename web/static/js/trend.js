@@ -47,7 +47,7 @@ export function renderTrend({ points, title, k }) {
   );
 
   const table = h('table', { class: 'data-table' },
-    h('caption', { text: `${title}: values by month` }),
+    h('caption', { text: 'The same values by month' }),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', text: 'Month' }),
       h('th', { scope: 'col', class: 'num', text: 'Young people' }),
