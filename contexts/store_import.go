@@ -555,7 +555,12 @@ func (im *importer) checkContexts(ctx context.Context, q querier) error {
 // importWrite writes the subjects and rows in one transaction.
 func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
 	h := newSubjectHasher(s.secret)
+	keys := make([]int16, len(im.subjects))
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// A million rows take longer than the service's statement timeout.
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '30min'`); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_subjects (ord integer, hash bytea, cell_key smallint) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("import subjects: %w", err)
 		}
@@ -566,7 +571,8 @@ func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
 					return nil, nil
 				}
 				sh := h.hash(im.subjects[i])
-				v := []any{int32(i), sh[:], int16(h.cellKey(sh))}
+				keys[i] = int16(h.cellKey(sh))
+				v := []any{int32(i), sh[:], keys[i]}
 				i++
 				return v, nil
 			}))
@@ -577,7 +583,7 @@ func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
 			ON CONFLICT (hash) DO NOTHING`); err != nil {
 			return fmt.Errorf("import subjects: %w", err)
 		}
-		ids := make([]int64, len(im.subjects))
+		ids := make([]any, len(im.subjects))
 		rows, err := tx.Query(ctx, `SELECT i.ord, s.id FROM import_subjects i JOIN subjects s ON s.hash = i.hash`)
 		if err != nil {
 			return fmt.Errorf("import subjects: %w", err)
@@ -587,7 +593,7 @@ func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
 		if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error { ids[ord] = id; return nil }); err != nil {
 			return fmt.Errorf("import subjects: %w", err)
 		}
-		src := &harmCopySource{im: im, subjectIDs: ids, team: a.TeamID, user: a.UserID, version: int32(im.tax.Version), i: -1}
+		src := newHarmCopySource(im, ids, keys, a)
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"harm_locations"}, harmCopyColumns, src)
 		if err != nil {
 			return fmt.Errorf("copy harm locations: %w", err)
@@ -600,67 +606,125 @@ func (s *Store) importWrite(ctx context.Context, im *importer, a *Actor) error {
 	})
 }
 
-var harmCopyColumns = []string{"subject_id", "team_id", "created_by", "layer", "categories", "familial",
+var harmCopyColumns = []string{"subject_id", "subject_key", "team_id", "created_by", "layer", "categories", "familial",
 	"occurred_on", "occurred_precision", "source", "location_type", "postcode", "match", "precision_m",
 	"lat", "lon", "h3_r6", "h3_r7", "h3_r8", "context_id", "taxonomy_version"}
 
 // harmCopySource streams importRows into COPY without building a second
-// copy of the data.
+// copy of the data. Values shared by many rows (subjects, codes, dates,
+// postcodes) are boxed once, not once per row, and rows go out ordered by
+// layer and date, the key of the widest index, so its inserts stay on hot
+// pages.
 type harmCopySource struct {
-	im         *importer
-	subjectIDs []int64
-	team, user int64
-	version    int32
-	i          int
-	vals       [20]any
-	dates      []time.Time
-	precisions []string
+	im                         *importer
+	order                      []int32
+	i                          int
+	vals                       [21]any
+	subjectIDs, keys           []any
+	team, user, version        any
+	layers, familial, sources  []any
+	ltypes, cats               []any
+	dates, datePrecision       []any
+	postcodes, matches, precis []any
+	latlon, latlonPrecision    any
+}
+
+func boxTerms(list []Term) []any {
+	out := make([]any, len(list))
+	for i, t := range list {
+		out[i] = t.Code
+	}
+	return out
+}
+
+func newHarmCopySource(im *importer, ids []any, keys []int16, a *Actor) *harmCopySource {
+	c := &harmCopySource{im: im, i: -1, subjectIDs: ids, team: a.TeamID, user: a.UserID, version: int32(im.tax.Version),
+		layers: boxTerms(layerTerms), familial: boxTerms(familialTerms), sources: boxTerms(sourceTerms),
+		ltypes: boxTerms(locationTypes), latlon: "latlon", latlonPrecision: int32(latlonPrecisionM)}
+	c.keys = make([]any, len(keys))
+	for i, k := range keys {
+		c.keys[i] = k
+	}
+	c.cats = make([]any, len(im.catSets))
+	for i, cs := range im.catSets {
+		c.cats[i] = cs
+	}
+	c.dates = make([]any, len(im.dates))
+	c.datePrecision = make([]any, len(im.dates))
+	for i, d := range im.dates {
+		c.dates[i], c.datePrecision[i] = d.date, d.precision()
+	}
+	c.postcodes = make([]any, len(im.postcodes))
+	c.matches = make([]any, len(im.postcodes))
+	c.precis = make([]any, len(im.postcodes))
+	for i := range im.postcodes {
+		c.postcodes[i], c.matches[i], c.precis[i] = im.postcodes[i], im.matches[i], im.precisions[i]
+	}
+	// Counting sort of row indexes by (layer, date): O(n), no row copies.
+	rank := make([]int32, len(im.dates))
+	byDate := make([]int32, len(im.dates))
+	for i := range byDate {
+		byDate[i] = int32(i)
+	}
+	slices.SortFunc(byDate, func(x, y int32) int { return im.dates[x].date.Compare(im.dates[y].date) })
+	for r, d := range byDate {
+		rank[d] = int32(r)
+	}
+	nb := len(layerTerms) * len(im.dates)
+	start := make([]int32, nb+1)
+	bucket := func(r *importRow) int { return int(r.layer)*len(im.dates) + int(rank[r.occurred]) }
+	for i := range im.rows {
+		start[bucket(&im.rows[i])+1]++
+	}
+	for b := 1; b <= nb; b++ {
+		start[b] += start[b-1]
+	}
+	c.order = make([]int32, len(im.rows))
+	for i := range im.rows {
+		b := bucket(&im.rows[i])
+		c.order[start[b]] = int32(i)
+		start[b]++
+	}
+	return c
 }
 
 func (c *harmCopySource) Next() bool {
 	c.i++
-	return c.i < len(c.im.rows)
+	return c.i < len(c.order)
 }
 
 func (c *harmCopySource) Err() error { return nil }
 
 func (c *harmCopySource) Values() ([]any, error) {
-	im := c.im
-	r := &im.rows[c.i]
-	if c.dates == nil {
-		c.dates = make([]time.Time, len(im.dates))
-		c.precisions = make([]string, len(im.dates))
-		for i, d := range im.dates {
-			c.dates[i], c.precisions[i] = d.date, d.precision()
-		}
-	}
+	r := &c.im.rows[c.order[c.i]]
 	v := c.vals[:]
 	v[0] = c.subjectIDs[r.subject]
-	v[1] = c.team
-	v[2] = c.user
-	v[3] = layerTerms[r.layer].Code
-	v[4] = im.catSets[r.cats]
-	v[5] = familialTerms[r.familial].Code
-	v[6] = c.dates[r.occurred]
-	v[7] = c.precisions[r.occurred]
-	v[8] = sourceTerms[r.source].Code
-	v[9] = locationTypes[r.ltype].Code
+	v[1] = c.keys[r.subject]
+	v[2] = c.team
+	v[3] = c.user
+	v[4] = c.layers[r.layer]
+	v[5] = c.cats[r.cats]
+	v[6] = c.familial[r.familial]
+	v[7] = c.dates[r.occurred]
+	v[8] = c.datePrecision[r.occurred]
+	v[9] = c.sources[r.source]
+	v[10] = c.ltypes[r.ltype]
 	if r.postcode >= 0 {
-		v[10] = im.postcodes[r.postcode]
-		v[11] = im.matches[r.postcode]
-		v[12] = im.precisions[r.postcode]
+		v[11] = c.postcodes[r.postcode]
+		v[12] = c.matches[r.postcode]
+		v[13] = c.precis[r.postcode]
 	} else {
-		v[10] = nil
-		v[11] = "latlon"
-		v[12] = int32(latlonPrecisionM)
+		v[11] = nil
+		v[12] = c.latlon
+		v[13] = c.latlonPrecision
 	}
-	v[13] = r.lat
-	v[14] = r.lon
-	v[15] = r.r6
-	v[16] = nullInt(r.r7)
-	v[17] = nullInt(r.r8)
-	v[18] = nullInt(r.contextID)
-	v[19] = c.version
+	v[14] = r.lat
+	v[15] = r.lon
+	v[16] = r.r6
+	v[17] = nullInt(r.r7)
+	v[18] = nullInt(r.r8)
+	v[19] = nullInt(r.contextID)
+	v[20] = c.version
 	return v, nil
 }
 

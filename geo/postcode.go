@@ -2,6 +2,8 @@ package geo
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ctxmap/ctxmap"
 )
@@ -139,6 +141,16 @@ func parsePostcode(s string, strictAreas bool) (Postcode, bool) {
 		case 'a' <= c && c <= 'z':
 			c -= 'a' - 'A'
 		case ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9'):
+		case c >= utf8.RuneSelf:
+			// Text pasted from documents and case systems brings
+			// non-breaking and zero-width spaces; treat them as spaces.
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsSpace(r) && r != '\u200b' && r != '\ufeff' {
+				return Postcode{}, false
+			}
+			i += size - 1
+			pendingGap = n > 0
+			continue
 		default:
 			return Postcode{}, false
 		}

@@ -29,6 +29,8 @@ func TestParsePostcode(t *testing.T) {
 		{"E8 3AA", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
 		{"  e83aa ", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
 		{"e 8 3 a a", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
+		{"E8\u00a03AA", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
+		{"\ufeffE8\u200b3AA\u202f", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
 		{"E83 AA", unit("E8 3AA", "E", "E8", "E8", "", "E8 3", "3AA", "AA")},
 		{"sw1a 1aa", unit("SW1A 1AA", "SW", "SW1A", "SW1", "SW1A", "SW1A 1", "1AA", "AA")},
 		{"EC1A1BB", unit("EC1A 1BB", "EC", "EC1A", "EC1", "EC1A", "EC1A 1", "1BB", "BB")},

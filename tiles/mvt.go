@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/ctxmap/ctxmap/contexts"
 	"io"
 	"slices"
 	"sync"
@@ -80,29 +81,21 @@ func planarArea(r orb.Ring) float64 {
 	return a / 2
 }
 
-// ContextFeature is what a context-records tile shows about one record:
-// enough to draw and label it, nothing about the young people linked to it
-// (PRIVACY.md rule 10). The caller decides which records the viewer may see.
-type ContextFeature struct {
-	ID           int64
-	Kind         string
-	LocationType string
-	DisplayName  string
-	Status       string
-	Lon, Lat     float64
-}
-
 // EncodeContexts encodes context records as an MVT tile with one point
 // layer "contexts" (properties id, kind, location_type, display_name,
 // status; feature id = record id), gzip-compressed like the heat tiles so
 // both are served the same way. Records outside the tile (plus Buffer) are
 // left out; features are ordered by id so equal input gives equal bytes.
-func EncodeContexts(tile maptile.Tile, features []ContextFeature) ([]byte, error) {
+//
+// A contexts.ContextFeature carries nothing about the young people linked
+// to a record (PRIVACY.md rule 10); the caller decides which records the
+// viewer may see.
+func EncodeContexts(tile maptile.Tile, features []contexts.ContextFeature) ([]byte, error) {
 	if _, err := CheckTile(int(tile.Z), int(tile.X), int(tile.Y)); err != nil {
 		return nil, err
 	}
 	sorted := slices.Clone(features)
-	slices.SortStableFunc(sorted, func(a, b ContextFeature) int {
+	slices.SortStableFunc(sorted, func(a, b contexts.ContextFeature) int {
 		switch {
 		case a.ID < b.ID:
 			return -1

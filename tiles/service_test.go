@@ -718,7 +718,7 @@ func TestHeatTileExtremeZooms(t *testing.T) {
 
 func TestEncodeContexts(t *testing.T) {
 	tl := maptile.At(orb.Point{-2.2426, 53.4808}, 14)
-	feats := []ContextFeature{
+	feats := []contexts.ContextFeature{
 		{ID: 9, Kind: "location", LocationType: "park", DisplayName: "Park, M1 1AA", Status: "open", Lon: -2.2426, Lat: 53.4808},
 		{ID: 3, Kind: "group", DisplayName: "Group", Status: "closed", Lon: -2.2427, Lat: 53.4809},
 		{ID: 5, Kind: "location", DisplayName: "Far away", Status: "open", Lon: 0, Lat: 51},

@@ -29,6 +29,10 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "heat",
 		Summary: "Anonymised heat tile (MVT layer heat: one polygon per published H3 cell with h3, res, value)",
 		Params:  tileParams, Produces: mvtType, Errors: []int{400}}, s.heatTile)
+	s.route(root, Op{Method: "GET", Path: "/tiles/contexts/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "contexts",
+		Summary:  "Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)",
+		Params:   []Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row"), Q("status", "open, closed or all (default)")},
+		Produces: mvtType, Errors: []int{400}}, s.contextsTile)
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat.json", Tag: "heat", Summary: "TileJSON 3.0.0 for the heat layer",
 		Params: filterParams, Errors: []int{400}}, s.heatTileJSON)
 	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
@@ -117,6 +121,36 @@ func serveTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string) {
 	}
 	h.Set("ETag", etag)
 	http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
+}
+
+// maxContextsPerTile keeps a tile readable and bounded in size.
+const maxContextsPerTile = 2000
+
+// contextsTile handles GET /tiles/contexts/{z}/{x}/{y}.mvt. Context records
+// are thematic (places, groups, schools), so every signed-in role sees
+// them; nothing about linked young people is in the tile.
+func (s *Server) contextsTile(w http.ResponseWriter, r *http.Request) error {
+	v := mux.Vars(r)
+	t, err := tiles.ParseTile(v["z"], v["x"], v["y"])
+	if err != nil {
+		return err
+	}
+	status := r.URL.Query().Get("status")
+	if status == "all" {
+		status = ""
+	}
+	// A small margin so symbols on tile edges are not cut.
+	b := t.Bound(0.05)
+	feats, err := s.records.ContextsInBounds(r.Context(), b, status, maxContextsPerTile)
+	if err != nil {
+		return err
+	}
+	gz, err := tiles.EncodeContexts(t, feats)
+	if err != nil {
+		return err
+	}
+	serveTile(w, r, gz, tiles.ETag(gz))
+	return nil
 }
 
 // heatTileJSON handles GET /tiles/heat.json.

@@ -249,7 +249,12 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo data (synthetic): %+v\n", sum)
+	if sum.Skipped {
+		fmt.Fprintln(stdout, "demo data (synthetic) already loaded")
+	} else {
+		fmt.Fprintf(stdout, "demo data (synthetic) loaded: %d young people, %d harm locations, %d context records, %d assessments, %d interventions, %d links\n",
+			sum.YoungPeople, sum.HarmLocations, sum.Contexts, sum.Assessments, sum.Interventions, sum.Links)
+	}
 	fmt.Fprintln(stdout, "demo logins (password "+demoPassword+"):")
 	for _, d := range demoUsers {
 		fmt.Fprintf(stdout, "  %-20s %s\n", d.name, d.role)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -354,7 +355,7 @@ func TestPrivacyAdversarial(t *testing.T) {
 			"/api/v1/heat/cells?res=8&exclude=" + cats[0],
 			"/api/v1/heat/cells?res=8&category=" + cats[0] + "&category=" + cats[1],
 			"/api/v1/heat/cells?res=9",
-			"/api/v1/heat/cells?res=8&polygon=POLYGON((0 0,1 0,1 1,0 0))",
+			"/api/v1/heat/cells?res=8&polygon=" + url.QueryEscape("POLYGON((0 0,1 0,1 1,0 0))"),
 			"/api/v1/heat/cells?res=8&layer=both",
 			"/tiles/heat/12/2047/1362.mvt?period=last-7d",
 			"/tiles/heat/12/4096/1362.mvt",

@@ -21,7 +21,7 @@ const capabilities = {
   practitioner: ['contexts', 'search', 'record', 'link'],
   context_lead: ['contexts', 'search', 'manage', 'trend'],
   analyst: ['contexts', 'search', 'trend', 'export'],
-  admin: ['contexts', 'search', 'manage', 'trend', 'export'],
+  admin: ['contexts', 'search', 'trend', 'export'],
 };
 
 const roleNames = {
@@ -602,9 +602,9 @@ class App {
       this.openContext(created);
     } catch (e) {
       showError(err, e.message);
-      const id = e.details && (e.details.id ?? e.details.existing_id ?? e.details.context_id);
+      const id = e.details && (e.details.existing_id ?? e.details.id ?? e.details.context_id);
       if (e.status === 409 && id !== undefined) {
-        const closed = (e.details.status || '') === 'closed';
+        const closed = e.code === 'context_closed_exists' || e.details.status === 'closed';
         fill(conflict, h('p', {}, closed ? 'A closed record exists for this place. ' : 'An open record already exists for this place. ',
           h('button', { type: 'button', class: 'btn btn-small', onclick: (ev) => { this.detail.returnFocus = ev.currentTarget; this.detail.open(id); } },
             closed ? 'Open it to reopen it' : 'Open the existing record')));

@@ -1,4 +1,5 @@
-// Search near a postcode, a typed "lat,lon", the map centre or a map click:
+// Search near a postcode (or sector, or district), a typed "lat,lon", the
+// map centre or a map click:
 // the map shows the search ring and the side panel lists the context
 // records found, nearest first, with their distance. The list is the
 // accessible equivalent of the symbols on the map.
@@ -47,48 +48,41 @@ export class Search {
       await this.near([lon, lat], `${lat.toFixed(5)}, ${lon.toFixed(5)}`, { fly: true });
       return;
     }
-    let pc;
-    try {
-      pc = await get(`/api/v1/postcodes/${encodeURIComponent(q)}`);
-    } catch (err) {
-      showError(this.error, err.message);
-      announce(`Search failed: ${err.message}`);
-      return;
-    }
-    const lat = Number(pc.lat ?? pc.latitude), lon = Number(pc.lon ?? pc.lng ?? pc.longitude);
-    if (!Number.isFinite(lat) || !Number.isFinite(lon)) {
-      showError(this.error, 'That postcode has no position in the directory.');
-      return;
-    }
-    const label = pc.postcode || q.toUpperCase();
-    const note = pc.match === 'terminated' ? ` (terminated${pc.terminated ? ` ${pc.terminated}` : ''})` : '';
-    await this.near([lon, lat], label + note, { fly: true });
+    // A postcode, sector ("E8 3") or district ("E8"): the server geocodes it
+    // from its own directory and says where the search was centred.
+    await this.near(q, q.toUpperCase(), { fly: true });
   }
 
-  /** Search around [lon, lat]; label names the place in messages. */
-  async near(lonLat, label, { fly = false } = {}) {
+  /** Search around [lon, lat] or a postcode; label names the place in messages. */
+  async near(where, label, { fly = false } = {}) {
     const app = this.app;
     const radius = this.radius;
     showError(this.error, '');
-    app.map.getSource('search').setData({ type: 'FeatureCollection', features: [circlePolygon(lonLat, radius), pointFeature(lonLat)] });
-    if (fly) {
-      app.map.flyTo({ center: lonLat, zoom: zoomForRadius(app.map, radius, lonLat[1]), essential: true, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 1200 });
-    }
+    const near = typeof where === 'string' ? where : `${where[1].toFixed(6)},${where[0].toFixed(6)}`;
+    if (Array.isArray(where)) this.showRing(where, radius, fly);
     fill(this.summary, `Searching within ${formatDistance(radius)} of ${label}\u2026`);
     let data;
     try {
-      data = await get(withQuery('/api/v1/contexts', {
-        near: `${lonLat[1].toFixed(6)},${lonLat[0].toFixed(6)}`, radius_m: radius, status: app.contextStatus(),
-      }));
+      data = await get(withQuery('/api/v1/contexts', { near, radius_m: radius, status: app.contextStatus() }));
     } catch (err) {
       fill(this.summary, '');
       showError(this.error, err.message);
       announce(`Search failed: ${err.message}`);
       return;
     }
+    const lat = Number(data && data.lat), lon = Number(data && data.lon);
+    if (!Array.isArray(where) && Number.isFinite(lat) && Number.isFinite(lon)) this.showRing([lon, lat], radius, fly);
     const items = listOf(data, 'contexts');
     items.sort((a, b) => (Number(a.distance_m) || 0) - (Number(b.distance_m) || 0));
     this.render(items, radius, label);
+  }
+
+  showRing(lonLat, radius, fly) {
+    const map = this.app.map;
+    map.getSource('search').setData({ type: 'FeatureCollection', features: [circlePolygon(lonLat, radius), pointFeature(lonLat)] });
+    if (fly) {
+      map.flyTo({ center: lonLat, zoom: zoomForRadius(map, radius, lonLat[1]), essential: true, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 1200 });
+    }
   }
 
   render(items, radius, label) {

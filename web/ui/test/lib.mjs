@@ -29,8 +29,9 @@ export async function launch() {
 /**
  * A fresh context and page. page.requests lists every URL the page or its
  * workers asked for; page.foreign those not on the server; page.errors every
- * console error and uncaught exception (minus the expected 401s listed in
- * allow, e.g. the sign-in probe of /api/v1/me before anyone signed in).
+ * console error and uncaught exception; page.failed every 4xx/5xx answer
+ * (minus the expected 401s: the sign-in probe of /api/v1/me before anyone
+ * signed in, and those listed in allow).
  */
 export async function openPage(browser, { allow = [] } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL });
@@ -45,6 +46,14 @@ export async function openPage(browser, { allow = [] } = {}) {
   };
   context.on('request', onRequest);
   const expected = [/\/api\/v1\/me$/, ...allow];
+  // Worker fetches (tiles) do not log to the page's console: check statuses too.
+  page.failed = [];
+  context.on('response', (res) => {
+    if (res.status() < 400) return;
+    const url = res.url();
+    if (res.status() === 401 && expected.some((re) => re.test(url))) return;
+    page.failed.push(`${res.status()} ${url}`);
+  });
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = (m.location() && m.location().url) || '';
@@ -98,4 +107,5 @@ export function lastCompleteMonth(now = new Date()) {
 export function checkClean(page) {
   assert(page.foreign.length === 0, `requests to other hosts: ${page.foreign.slice(0, 5).join(', ')}`);
   assert(page.errors.length === 0, `console errors: ${page.errors.slice(0, 5).join(' | ')}`);
+  assert(page.failed.length === 0, `failed requests: ${page.failed.slice(0, 5).join(' | ')}`);
 }
