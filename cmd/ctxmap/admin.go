@@ -28,7 +28,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -70,7 +70,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return errUsage
 }
 
-func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: ctxmap users add|list|disable|set-password")
 		return errUsage
@@ -83,7 +83,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	role := fs.String("role", "", "practitioner|context_lead|analyst|admin (add)")
 	team := fs.String("team", "", "team name (add)")
 	pwStdin := fs.Bool("password-stdin", false, "read a browser password from stdin (add)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	pool, err := openDB(ctx, c, stderr, pg.Options{})
@@ -96,7 +96,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "add":
 		pw := ""
 		if *pwStdin {
-			if pw, err = readLine(os.Stdin); err != nil {
+			if pw, err = readLine(stdin); err != nil {
 				return err
 			}
 		}
@@ -126,7 +126,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if fs.NArg() != 1 {
 			return fmt.Errorf("usage: ctxmap users set-password NAME (password on stdin): %w", errUsage)
 		}
-		pw, err := readLine(os.Stdin)
+		pw, err := readLine(stdin)
 		if err != nil {
 			return err
 		}

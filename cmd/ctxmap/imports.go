@@ -39,7 +39,7 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	as := fs.String("as", "", "the practitioner the records are made by (their team owns them)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *as == "" {
@@ -85,7 +85,7 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	format := fs.String("format", "", "onspd (ONSPD/NSPL CSV) or codepoint (OS Code-Point Open)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if *format == "" || fs.NArg() == 0 {
@@ -134,7 +134,7 @@ func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	name := fs.String("name", "", "a name for the boundary (default: the file name)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -198,7 +198,7 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("seed-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := c.parseCenter(); err != nil {

@@ -28,7 +28,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		var e *ctxmap.Error
 		if errors.As(err, &e) {
 			fmt.Fprintf(os.Stderr, "ctxmap: %s\n", e.Message)
@@ -162,7 +162,7 @@ func (c *Config) needSecret() error {
 }
 
 // Run executes one command line; main and the end-to-end tests share it.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -174,7 +174,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "users":
-		return runUsers(ctx, rest, stdout, stderr)
+		return runUsers(ctx, rest, stdin, stdout, stderr)
 	case "import":
 		return runImport(ctx, rest, stdout, stderr)
 	case "seed-demo":
@@ -188,4 +188,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 	return errUsage
+}
+
+// parseArgs parses flags wherever they appear, so "migrate status --k 5"
+// and "migrate --k 5 status" both work; positional arguments keep their
+// order and are left in fs.Args().
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }

@@ -54,7 +54,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "warn"}, extra...)
-	go func() { done <- Run(ctx, args, pw, io.Discard); pw.Close() }()
+	go func() { done <- Run(ctx, args, nil, pw, io.Discard); pw.Close() }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -30,7 +30,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if err := c.parseCenter(); err != nil {

@@ -33,7 +33,7 @@ export async function launch() {
  * (minus the expected 401s: the sign-in probe of /api/v1/me before anyone
  * signed in, and those listed in allow).
  */
-export async function openPage(browser, { allow = [] } = {}) {
+export async function openPage(browser, { allow = [] } = {}) { // allow: [[status, /url/], ...]
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL });
   const page = await context.newPage();
   page.requests = [];
@@ -45,19 +45,22 @@ export async function openPage(browser, { allow = [] } = {}) {
     if (!url.startsWith(`${origin}/`) && !/^(data|blob):/.test(url)) page.foreign.push(url);
   };
   context.on('request', onRequest);
-  const expected = [/\/api\/v1\/me$/, ...allow];
+  // Expected failures: [status, url pattern]. The sign-in probe answers 401 before anyone signed in.
+  const expected = [[401, /\/api\/v1\/me$/], ...allow];
+  const isExpected = (status, url) => expected.some(([st, re]) => st === status && re.test(url));
   // Worker fetches (tiles) do not log to the page's console: check statuses too.
   page.failed = [];
   context.on('response', (res) => {
     if (res.status() < 400) return;
     const url = res.url();
-    if (res.status() === 401 && expected.some((re) => re.test(url))) return;
+    if (isExpected(res.status(), url)) return;
     page.failed.push(`${res.status()} ${url}`);
   });
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = (m.location() && m.location().url) || '';
-    if (/status of 401/.test(m.text()) && expected.some((re) => re.test(where))) return;
+    const st = /status of (\d{3})/.exec(m.text());
+    if (st && isExpected(Number(st[1]), where)) return;
     page.errors.push(`${m.text()} ${where}`.trim());
   });
   page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));

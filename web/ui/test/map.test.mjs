@@ -77,7 +77,7 @@ async function hexagonPoint(page) {
 }
 
 test('sign-in: a wrong password shows the server\'s message; the right one shows the map', async (open) => {
-  const page = await open({ allow: [/\/api\/v1\/session$/] });
+  const page = await open({ allow: [[401, /\/api\/v1\/session$/]] });
   await page.goto('/');
   await page.locator('#login-name').waitFor({ state: 'visible' });
   await screenshot(page, 'login');
@@ -330,19 +330,30 @@ test('context lead: finds a record with the keyboard only, adds an assessment no
   await page.locator('#detail').waitFor({ state: 'hidden' });
 });
 
-test('context lead: opens a new context record and gets a 409 with the existing one on a duplicate', async (open) => {
-  const page = await open({ allow: [] });
+test('context lead: opens a new context record, and a duplicate offers the existing one', async (open) => {
+  const page = await open({ allow: [[409, /\/api\/v1\/contexts$/]] });
   await login(page, users.lead);
   await page.click('#panel-open-context > summary');
   await page.selectOption('#oc-kind', 'location');
   await page.selectOption('#oc-location-type', 'bus_stop');
-  await page.evaluate(() => window.ctxmapMap.jumpTo({ center: [-0.0601, 51.5521], zoom: 15 }));
+  // A point of its own, so reruns against the same database never collide.
+  const lon = -0.06 + Math.random() * 0.01, lat = 51.55 + Math.random() * 0.005;
+  await page.evaluate(([x, y]) => window.ctxmapMap.jumpTo({ center: [x, y], zoom: 15 }), [lon, lat]);
   await page.click('#oc-centre');
   await page.fill('#oc-description', 'Browser test: reports of older youths waiting here after school.');
   await page.click('#open-context-form button[type=submit]');
   await page.locator('#detail').waitFor({ state: 'visible' });
   await page.waitForFunction(() => /Bus stop/.test(document.querySelector('#detail-title').textContent), null, { timeout: 15000 });
   assert(await page.isHidden('#open-context-error'), 'no error');
+  const title = await page.textContent('#detail-title');
+  // The same type at the same point again: 409, and the form offers the existing record.
+  await page.evaluate(([x, y]) => window.ctxmapMap.jumpTo({ center: [x, y], zoom: 15 }), [lon, lat]);
+  await page.click('#oc-centre');
+  await page.click('#open-context-form button[type=submit]');
+  await page.locator('#open-context-error').waitFor({ state: 'visible' });
+  await page.locator('#open-context-conflict button').waitFor({ state: 'visible' });
+  await page.click('#open-context-conflict button');
+  await page.waitForFunction((t) => document.querySelector('#detail-title').textContent === t, title, { timeout: 15000 });
 });
 
 test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
