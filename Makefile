@@ -13,6 +13,8 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # so the full postcode-directory tests stay fast.
 RACE_PKGS := ./web/... ./tiles/... ./cmd/... ./migrations/... ./contexts/...
 PLAIN_PKGS := ./geo/...
+# Real postcode data for the demo, when this checkout sits beside it (never copied into the repo).
+POSTCODE_DATA ?= ../shared/data/codepoint-open/CSV
 PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
 	else export CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
 
@@ -23,6 +25,8 @@ run: build
 	bash scripts/secret.sh >/dev/null; export CTXMAP_SECRET="$$(bash scripts/secret.sh)"; \
 	$(BIN) migrate up; \
 	$(BIN) seed-demo; \
+	if [ -d "$(POSTCODE_DATA)" ]; then $(BIN) import postcodes --if-empty --format codepoint "$(POSTCODE_DATA)"; \
+	else echo "no postcode directory at $(POSTCODE_DATA): postcode search needs ctxmap import postcodes (see README)"; fi; \
 	echo; echo "ctxmap: open http://localhost:8080 (stop with Ctrl-C)"; \
 	exec $(BIN) serve --listen "$${CTXMAP_LISTEN:-127.0.0.1:8080}" --log-format text
 

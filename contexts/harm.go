@@ -81,6 +81,7 @@ type occurred struct {
 	month bool
 }
 
+// String is the API form: "2026-03-14" or "2026-03".
 func (o occurred) String() string {
 	if o.month {
 		return o.date.Format("2006-01")

@@ -53,6 +53,8 @@ type Store struct {
 	now      func() time.Time
 	onHeat   func()
 	log      *slog.Logger
+	// bulkMinRows is the smallest import that may rebuild indexes.
+	bulkMinRows int
 }
 
 // Option configures a Store.
@@ -83,7 +85,8 @@ func NewStore(pool *pgxpool.Pool, secret []byte, geocoder Geocoder, opts ...Opti
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("records store: the subject secret must be at least %d bytes", MinSecretLen)
 	}
-	s := &Store{pool: pool, secret: append([]byte(nil), secret...), geocoder: geocoder, now: time.Now, log: slog.Default()}
+	s := &Store{pool: pool, secret: append([]byte(nil), secret...), geocoder: geocoder, now: time.Now, log: slog.Default(),
+		bulkMinRows: bulkRebuildMinRows}
 	for _, o := range opts {
 		o(s)
 	}

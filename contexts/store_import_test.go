@@ -24,7 +24,7 @@ func TestImportHarmCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v %+v", err, rep)
 	}
-	if rep.Rows != 5 || rep.Inserted != 5 || rep.Subjects != 4 || rep.Postcodes != 3 || rep.ErrorCount != 0 {
+	if rep.Rows != 5 || rep.Inserted != 5 || rep.Subjects != 4 || rep.Postcodes != 3 || rep.ErrorCount != 0 || rep.RebuiltIndexes {
 		t.Fatalf("report %+v", rep)
 	}
 	after := f.counts(t)
@@ -139,4 +139,48 @@ func TestImportHeaderAndRoles(t *testing.T) {
 	}
 	_, err := f.store.ImportHarmCSV(ctx, strings.NewReader(goodCSV), f.analyst)
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
+}
+
+// TestImportRebuildsIndexesForBulkLoads takes the bulk path (indexes
+// dropped and rebuilt in the import's transaction) and checks the indexes
+// come back, also when the import fails after dropping them.
+func TestImportRebuildsIndexesForBulkLoads(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.store.bulkMinRows = 3
+	indexes := func() string {
+		var defs string
+		if err := f.pool.QueryRow(ctx, `SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes
+			WHERE tablename = 'harm_locations'`).Scan(&defs); err != nil {
+			t.Fatal(err)
+		}
+		return defs
+	}
+	before := indexes()
+	if !strings.Contains(before, "harm_locations_heat") || !strings.Contains(before, "harm_locations_subject") {
+		t.Fatalf("indexes %s", before)
+	}
+	rep, err := f.store.ImportHarmCSV(ctx, strings.NewReader(goodCSV), f.pracA)
+	if err != nil || rep.Inserted != 5 || !rep.RebuiltIndexes {
+		t.Fatalf("import: %v %+v", err, rep)
+	}
+	if after := indexes(); after != before {
+		t.Fatalf("indexes changed:\n%s\n%s", before, after)
+	}
+	// The heat query still runs on the rebuilt index.
+	var plan string
+	rows, err := f.pool.Query(ctx, `EXPLAIN `+heatAllSQL, "harm", month(2026, 1), month(2026, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan += line + "\n"
+	}
+	if obs := must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)})); len(obs) != 1 {
+		t.Fatalf("observations after rebuild %+v\n%s", obs, plan)
+	}
 }

@@ -19,10 +19,26 @@ const (
 
 // CellsFor returns the res 6, 7 and 8 cells containing a WGS84 point, in
 // that order, ready to store as three BIGINT columns. It indexes once at res
-// 8 and takes parents, which is ~3.4x cheaper than three LatLngToCell calls.
+// 8 and derives the parents from the index bits, which is several times
+// cheaper than three LatLngToCell calls (each a cgo call).
 func CellsFor(lat, lon float64) [3]h3.Cell {
 	c8 := h3.LatLngToCell(h3.NewLatLng(lat, lon), 8)
-	return [3]h3.Cell{c8.Parent(6), c8.Parent(7), c8}
+	return [3]h3.Cell{parent(c8, 6), parent(c8, 7), c8}
+}
+
+// parent is h3.Cell.Parent without the cgo call: an H3 cell index stores
+// its resolution in bits 52-55 and one 3-bit digit per resolution below
+// that, and a parent is the same index at a coarser resolution with the
+// finer digits set to 7 ("unused"). res must not exceed c's resolution.
+func parent(c h3.Cell, res int) h3.Cell {
+	const resShift, resMask = 52, uint64(0xf) << 52
+	v := uint64(c)
+	cur := int((v & resMask) >> resShift)
+	v = v&^resMask | uint64(res)<<resShift
+	for r := res + 1; r <= cur; r++ {
+		v |= 7 << ((15 - r) * 3)
+	}
+	return h3.Cell(v)
 }
 
 // ResForZoom picks the H3 resolution for a web-map zoom level: res 6 up to

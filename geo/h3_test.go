@@ -22,6 +22,19 @@ func TestCellsFor(t *testing.T) {
 	}
 }
 
+func TestParent(t *testing.T) {
+	for _, ll := range [][2]float64{{51.5433, -0.0666}, {-33.9, 151.2}, {0, 0}, {89.9, 10}, {-60, -170}} {
+		for res := 0; res <= 15; res++ {
+			c := h3.LatLngToCell(h3.NewLatLng(ll[0], ll[1]), res)
+			for p := 0; p <= res; p++ {
+				if got, want := parent(c, p), c.Parent(p); got != want {
+					t.Errorf("parent(%v, %d) = %v, want %v", c, p, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestResForZoom(t *testing.T) {
 	for z, want := range map[int]int{0: 6, 5: 6, 9: 6, 10: 7, 11: 7, 12: 8, 14: 8, 22: 8, -1: 6} {
 		if got := ResForZoom(z); got != want {

@@ -229,8 +229,11 @@ CREATE TABLE harm_locations (
 -- index answers it with an index-only scan, without touching the table.
 CREATE INDEX harm_locations_heat ON harm_locations (layer, occurred_on)
     INCLUDE (subject_id, subject_key, cell, categories) WHERE archived_at IS NULL;
--- A practitioner's view of one young person: their team's records.
-CREATE INDEX harm_locations_subject ON harm_locations (subject_id, team_id);
+-- A practitioner's view of one young person (the team is filtered on the
+-- few rows found). Subject alone keeps the index small; a btree rather
+-- than a hash index because a bulk import rebuilds it, and building it took
+-- 0.5 s of database CPU for a million rows against 3.0 s for a hash index.
+CREATE INDEX harm_locations_subject ON harm_locations (subject_id);
 CREATE INDEX harm_locations_context ON harm_locations (context_id) WHERE context_id IS NOT NULL;
 
 -- Tell every server process that heat aggregates changed, once per

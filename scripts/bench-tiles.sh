@@ -11,14 +11,19 @@
 # imported with `ctxmap import harm-locations` (timed), the baseline's
 # hexagon table, indexes and function, both servers on free 127.0.0.1
 # ports, then bounded load runs (wrk -t2 -c8 -d20s --latency, and
-# bin/tilebench load for first-request latencies), a summary table, and
+# tilebench load for first-request latencies), a summary table, and
 # the servers stopped by PID. Everything lands in $OUT.
 #
-#   bash scripts/bench-tiles.sh            # about 6 minutes
-#   N=200000 DURATION=5s bash scripts/bench-tiles.sh   # a quick check
+#   bash scripts/bench-tiles.sh            # about 8 minutes
+#   N=200000 DURATION=5s ROUNDS=1 bash scripts/bench-tiles.sh   # a quick check
 #
-# The cluster is started if it is not running and left running (others may
-# be using it); only $BENCH_DB is dropped and recreated.
+# The binaries are built from the working tree into $OUT/bin (the same
+# `go build ./cmd/ctxmap`), so a concurrent `make build` cannot swap bin/ctxmap
+# under a running benchmark. The cluster is started if it is not running and
+# left running (others may be using it); only $BENCH_DB is dropped and
+# recreated. On a shared machine each load run first waits (up to
+# QUIET_WAIT s) until the other processes use less than QUIET_BUSY % of the
+# CPU, and records what they used.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +38,10 @@ THREADS="${THREADS:-2}"
 ROUNDS="${ROUNDS:-5}"
 BENCH_DB="${BENCH_DB:-ctxmap_bench}"
 LOG_LEVEL="${LOG_LEVEL:-info}"   # ctxmap's default: one access-log line per request
+QUIET_BUSY="${QUIET_BUSY:-25}"
+QUIET_WAIT="${QUIET_WAIT:-60}"
 OUT="${OUT:-$ROOT/.data/bench-tiles/$(date -u +%Y%m%dT%H%M%SZ)}"
+BIN="$OUT/bin"
 ZOOM=12
 HOT_POINT="51.5465,-0.0553"      # Hackney Central: the hot tile
 WARM_POINT="52.4800,-1.9000"     # Birmingham: no data, so its tile costs only the published set
@@ -45,6 +53,22 @@ mkdir -p "$OUT"
 say() { printf '\n== %s\n' "$*" | tee -a "$OUT/run.log" >&2; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+cpu_busy() { # whole-machine CPU busy % over $1 seconds
+  local s1 s2
+  s1="$(head -1 /proc/stat)"; sleep "$1"; s2="$(head -1 /proc/stat)"
+  awk -v a="$s1" -v b="$s2" 'BEGIN { split(a, x); split(b, y); t = 0
+    for (k = 2; k <= 9; k++) t += y[k] - x[k]
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.0f", t > 0 ? 100 * (t - idle) / t : 0 }'
+}
+wait_quiet() { # label
+  local waited=0 b
+  while :; do
+    b=$(cpu_busy 2)
+    if [ "$b" -le "$QUIET_BUSY" ] || [ "$waited" -ge "$QUIET_WAIT" ]; then break; fi
+    waited=$((waited + 2))
+  done
+  echo "$1: other processes used ${b}% of the CPU just before (waited ${waited} s); load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/quiet.txt"
+}
 
 BPID="" CPID=""
 cleanup() {
@@ -65,8 +89,8 @@ say "machine"
 } | tee "$OUT/machine.txt"
 
 say "build"
-go build -o bin/ctxmap ./cmd/ctxmap
-go build -o bin/tilebench ./cmd/tilebench
+go build -o "$BIN/ctxmap" ./cmd/ctxmap
+go build -o "$BIN/tilebench" ./cmd/tilebench
 
 say "database $BENCH_DB"
 bash scripts/pg.sh start
@@ -75,52 +99,52 @@ ADMIN_URL="$DATABASE_URL"
 DATABASE_URL="$(printf %s "$ADMIN_URL" | sed "s#/ctxmap?#/$BENCH_DB?#")"
 export DATABASE_URL
 psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
-bin/ctxmap migrate up
+"$BIN/ctxmap" migrate up
 psql "$DATABASE_URL" -qAt -c 'SELECT postgis_full_version()' | cut -c1-60 | tee -a "$OUT/machine.txt"
-bin/ctxmap users add --name bench-practitioner --role practitioner --team "Bench Youth Justice" >/dev/null
-TOKEN="$(bin/ctxmap users add --name bench-analyst --role analyst --team "Bench Insight" | sed -n 's/^token.*: //p')"
+"$BIN/ctxmap" users add --name bench-practitioner --role practitioner --team "Bench Youth Justice" >/dev/null
+TOKEN="$("$BIN/ctxmap" users add --name bench-analyst --role analyst --team "Bench Insight" | sed -n 's/^token.*: //p')"
 [ -n "$TOKEN" ] || { echo "no token from ctxmap users add" >&2; exit 1; }
 AUTH="Authorization: Bearer $TOKEN"
 
 say "generate $N harm locations ($SUBJECTS young people, Greater London)"
 CSV="$OUT/harm.csv"
-t0=$(now); bin/tilebench gen -n "$N" -subjects "$SUBJECTS" -seed "$SEED" >"$CSV"; t1=$(now)
+t0=$(now); "$BIN/tilebench" gen -n "$N" -subjects "$SUBJECTS" -seed "$SEED" >"$CSV"; t1=$(now)
 GEN_S=$(secs "$t0" "$t1"); echo "generated $(($(wc -l <"$CSV") - 1)) rows in ${GEN_S} s"
 
-say "import (bin/ctxmap import harm-locations)"
+say "import (ctxmap import harm-locations)"
 t0=$(now)
-bin/ctxmap import harm-locations --as bench-practitioner "$CSV" | tee "$OUT/import.txt"
+"$BIN/ctxmap" import harm-locations --as bench-practitioner "$CSV" | tee "$OUT/import.txt"
 t1=$(now); IMPORT_S=$(secs "$t0" "$t1"); echo "import wall time (process start to exit): ${IMPORT_S} s"
 [ "${KEEP_CSV:-0}" = 1 ] || rm -f "$CSV"
 
 say "baseline preparation (hexagons, indexes, function, VACUUM ANALYZE)"
-t0=$(now); bin/tilebench prepare | tee "$OUT/prepare.txt"; t1=$(now); PREP_S=$(secs "$t0" "$t1")
+t0=$(now); "$BIN/tilebench" prepare | tee "$OUT/prepare.txt"; t1=$(now); PREP_S=$(secs "$t0" "$t1")
 psql "$DATABASE_URL" -qAt -c "SELECT 'harm_locations: ' || count(*) || ' rows, ' || count(DISTINCT subject_id) || ' young people' FROM harm_locations" | tee -a "$OUT/machine.txt"
 
 say "tiles"
-bin/tilebench tiles -z $ZOOM >"$OUT/spread.txt"
-bin/tilebench tiles -z $ZOOM -lua "$OUT/spread.lua"
-HOT="$(bin/tilebench tiles -z $ZOOM -point "$HOT_POINT")"
-WARM="$(bin/tilebench tiles -z $ZOOM -point "$WARM_POINT")"
+"$BIN/tilebench" tiles -z $ZOOM >"$OUT/spread.txt"
+"$BIN/tilebench" tiles -z $ZOOM -lua "$OUT/spread.lua"
+HOT="$("$BIN/tilebench" tiles -z $ZOOM -point "$HOT_POINT")"
+WARM="$("$BIN/tilebench" tiles -z $ZOOM -point "$WARM_POINT")"
 NTILES=$(wc -l <"$OUT/spread.txt")
 echo "hot tile $HOT; spread: $NTILES distinct z$ZOOM tiles over the data area; warm-up tile $WARM"
 
 say "servers"
-BPORT=$(bin/tilebench freeport); CPORT=$(bin/tilebench freeport)
-bin/tilebench serve -listen "127.0.0.1:$BPORT" >"$OUT/baseline.out" 2>"$OUT/baseline.log" &
+BPORT=$("$BIN/tilebench" freeport); CPORT=$("$BIN/tilebench" freeport)
+"$BIN/tilebench" serve -listen "127.0.0.1:$BPORT" >"$OUT/baseline.out" 2>"$OUT/baseline.log" &
 BPID=$!
-bin/ctxmap serve --listen "127.0.0.1:$CPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap.out" 2>"$OUT/ctxmap.log" &
+"$BIN/ctxmap" serve --listen "127.0.0.1:$CPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap.out" 2>"$OUT/ctxmap.log" &
 CPID=$!
 B="http://127.0.0.1:$BPORT"; C="http://127.0.0.1:$CPORT"
-bin/tilebench wait -url "$B/healthz"
-bin/tilebench wait -url "$C/readyz"
+"$BIN/tilebench" wait -url "$B/healthz"
+"$BIN/tilebench" wait -url "$C/readyz"
 echo "baseline pid $BPID on $B; ctxmap pid $CPID on $C"
 
 GZ="Accept-Encoding: gzip"   # what browsers send; ctxmap stores tiles gzipped
-LOAD() { bin/tilebench load -deadline 10m -H "$GZ" "$@" | tee -a "$OUT/load.txt"; }
+LOAD() { "$BIN/tilebench" load -deadline 10m -H "$GZ" "$@" | tee -a "$OUT/load.txt"; }
 WRK() { # label url [wrk args...]
   local label="$1" url="$2"; shift 2
-  echo "load average before $label: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/run.log"
+  wait_quiet "$label"
   timeout 300 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency -H "$GZ" "$@" "$url" | tee "$OUT/wrk-$label.txt"
   if grep -qE 'Non-2xx|Socket errors' "$OUT/wrk-$label.txt"; then echo "wrk $label had errors" >&2; exit 1; fi
 }
@@ -133,9 +157,27 @@ LOAD -base "$C" -c 1 -label ctxmap-second-request -H "$AUTH" "$HOT"
 say "baseline: one warm-up pass (PostgreSQL buffers)"
 LOAD -base "$B" -c "$CONNS" -label baseline-warmup -paths "$OUT/spread.txt"
 
-say "(1) cached: one hot tile, wrk -t$THREADS -c$CONNS -d$DURATION"
+metrics() { # ctxmap's own latency histogram for heat tiles and its GC count
+  curl -s "$C/metrics" | grep -E '^(ctxmap_http_request_duration_seconds_bucket\{method="GET",route="/tiles/heat/|go_gc_duration_seconds_count)' || true
+}
+serverside() { # before after: requests per latency bucket measured inside ctxmap during the run
+  awk 'FNR == NR { before[$1] = $2; next } { d[$1] = $2 - before[$1] }
+       END { for (k in d) if (k ~ /le="\+Inf"/) total = d[k]
+             if (total == 0) { print "no requests"; exit }
+             n = split("0.0005 0.001 0.0025 0.005 0.01 0.025 0.1", les, " ")
+             for (i = 1; i <= n; i++) for (k in d) if (index(k, "le=\"" les[i] "\"")) printf "<= %g ms: %.2f%%; ", les[i] * 1000, 100 * d[k] / total
+             for (k in d) if (k ~ /^go_gc_duration_seconds_count/) printf "GC cycles: %d", d[k]
+             printf "\n" }' "$1" "$2"
+}
+
+say "(1) cached: one hot tile, wrk -t$THREADS -c$CONNS -d$DURATION (floor: a fixed body from memory, no database)"
+FLOOR="$(printf %s "$HOT" | sed 's#^/tiles/heat/#/floor/#; s#?.*##')"
+WRK floor-hot "$B$FLOOR"
 WRK baseline-hot "$B$HOT"
+metrics >"$OUT/metrics-before.txt"
 WRK ctxmap-hot "$C$HOT" -H "$AUTH"
+metrics >"$OUT/metrics-after.txt"
+serverside "$OUT/metrics-before.txt" "$OUT/metrics-after.txt" | tee "$OUT/serverside-hot.txt"
 
 say "(2) spread: wrk cycling through $NTILES distinct tiles"
 WRK baseline-spread "$B" -s "$OUT/spread.lua"
@@ -149,6 +191,9 @@ LOAD -base "$B" -c 1 -rounds "$ROUNDS" -label baseline-first-c1 -paths "$OUT/spr
 LOAD -base "$C" -c 1 -rounds "$ROUNDS" -label ctxmap-first-c1 -H "$AUTH" \
   -notify "$DATABASE_URL" -warm "$WARM" -paths "$OUT/spread.txt"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+
+say "published-set cost, in process: Observations (SQL + transfer) vs Publish"
+"$BIN/tilebench" setcost -n "$ROUNDS" | tee "$OUT/setcost.txt"
 
 say "stop servers"
 cleanup
@@ -178,11 +223,16 @@ row() { # name "b_rps b_p50 b_p99" "c_rps c_p50 c_p99"
   echo "| measurement (z$ZOOM) | baseline tiles/s | baseline p50 ms | baseline p99 ms | ctxmap tiles/s | ctxmap p50 ms | ctxmap p99 ms | ctxmap / baseline |"
   echo "|---|---|---|---|---|---|---|---|"
   row "(1) cached: one hot tile, wrk" "$(wrkcol "$OUT/wrk-baseline-hot.txt")" "$(wrkcol "$OUT/wrk-ctxmap-hot.txt")"
+  read -r frps fp50 fp99 <<<"$(wrkcol "$OUT/wrk-floor-hot.txt")"
+  printf '| (control) floor: fixed %s-byte body from memory, no database, no auth, no log | | | | %s | %s | %s | |\n' 2400 "$frps" "$fp50" "$fp99"
   row "(2) spread: $NTILES tiles cycled, wrk" "$(wrkcol "$OUT/wrk-baseline-spread.txt")" "$(wrkcol "$OUT/wrk-ctxmap-spread.txt")"
   row "(3) first request per tile, $CONNS conns" "$(loadcol baseline-first-c$CONNS)" "$(loadcol ctxmap-first-c$CONNS)"
   row "(3) first request per tile, 1 conn" "$(loadcol baseline-first-c1)" "$(loadcol ctxmap-first-c1)"
   echo
   echo "- import of $N rows (\`ctxmap import harm-locations\`, process wall time): ${IMPORT_S} s; CSV generation ${GEN_S} s; baseline preparation ${PREP_S} s"
+  echo "- ctxmap cached run, latency inside the server (its /metrics histogram): $(cat "$OUT/serverside-hot.txt")"
+  echo "- other processes' CPU use just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, -)"
+  echo "- published set, in process: $(sed -nE 's/^RESULT label=setcost n=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/read (Observations: SQL, transfer, decode) \2 ms, Publish \3 ms (p50 of \1)/p' "$OUT/setcost.txt")"
   echo "- ctxmap first tile after start (published set, hexagon boundaries and pool cold): $(field ctxmap-first-after-start p50_ms) ms; the same tile again: $(field ctxmap-second-request p50_ms) ms"
   echo "- ctxmap first tile after an invalidation (published set rebuilt; $((ROUNDS * 2)) samples): p50 $(field ctxmap-first-c$CONNS warm_p50_ms) ms (c$CONNS runs), $(field ctxmap-first-c1 warm_p50_ms) ms (c1 runs); max $(field ctxmap-first-c$CONNS warm_max_ms) / $(field ctxmap-first-c1 warm_max_ms) ms"
 } | tee "$OUT/summary.md"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the map UI in headless Debian Chromium (playwright-core),
 # against the real server and a fresh PostGIS database:
-#   build bin/ctxmap, create database ctxmap_browser_<random>, migrate, load
+#   build bin/ctxmap (or use $CTXMAP_BIN), create database ctxmap_browser_<random>, migrate, load
 #   the demo data (and, when ../shared/data exists, the Hackney boundary and
 #   the Code-Point Open "E" postcode area), serve on a free 127.0.0.1 port,
 #   wait for /readyz, run web/ui/test/run.mjs, then stop the server (by its
@@ -34,8 +34,13 @@ fi
 
 # The UI's npm packages (playwright-core, maplibre-gl) and the vendored MapLibre.
 bash scripts/ui.sh
-log "building bin/ctxmap"
-go build -o bin/ctxmap ./cmd/ctxmap
+# CTXMAP_BIN: a binary already built (e.g. by make build); else build one.
+BIN="${CTXMAP_BIN:-}"
+if [ -z "$BIN" ]; then
+  log "building bin/ctxmap"
+  go build -o bin/ctxmap ./cmd/ctxmap
+  BIN=bin/ctxmap
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
   bash scripts/pg.sh start
@@ -82,24 +87,24 @@ export CTXMAP_LOG_FORMAT=text CTXMAP_LOG_LEVEL="${CTXMAP_LOG_LEVEL:-warn}"
 # The map must work with no basemap: never let a developer's setting leak in.
 unset CTXMAP_BASEMAP_URL
 
-bin/ctxmap migrate up >/dev/null
+"$BIN" migrate up >/dev/null
 SHARED="$ROOT/../shared/data"
 if [ -f "$SHARED/codepoint-open/CSV/e.csv" ]; then
   log "importing Code-Point Open area E (postcode search by postcode)"
-  if bin/ctxmap import postcodes --format codepoint "$SHARED/codepoint-open/CSV/e.csv" >"$WORK/import.log" 2>&1; then
+  if "$BIN" import postcodes --format codepoint "$SHARED/codepoint-open/CSV/e.csv" >"$WORK/import.log" 2>&1; then
     export CTXMAP_TEST_POSTCODE="E8 3AA"
   else
     log "postcode import failed; the search test uses lat,lon instead:"; tail -n 3 "$WORK/import.log" >&2
   fi
 fi
 if [ -f "$SHARED/boundaries/london/ward/E09000012.geojson" ]; then
-  bin/ctxmap import boundary --name "Hackney wards" "$SHARED/boundaries/london/ward/E09000012.geojson" >/dev/null \
+  "$BIN" import boundary --name "Hackney wards" "$SHARED/boundaries/london/ward/E09000012.geojson" >/dev/null \
     || log "boundary import failed; the map is tested without one"
 fi
 log "loading the demo data"
-bin/ctxmap seed-demo >"$WORK/seed.log"
+"$BIN" seed-demo >"$WORK/seed.log"
 
-bin/ctxmap serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.log" &
+"$BIN" serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
@@ -109,11 +114,12 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$URL" ] || { log "FAIL: the server did not say where it listens"; exit 1; }
+ready() { node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$URL/readyz"; }
 for _ in $(seq 1 300); do
-  if curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null; then break; fi
+  if ready; then break; fi
   sleep 0.1
 done
-curl -fsS -o /dev/null "$URL/readyz" || { log "FAIL: $URL/readyz never answered 200"; exit 1; }
+ready || { log "FAIL: $URL/readyz never answered 200"; exit 1; }
 log "server ready at $URL (pid $SERVER_PID)"
 
 export CTXMAP_URL="$URL" CTXMAP_CHROMIUM="$CHROMIUM" CTXMAP_SCREENSHOTS="$ROOT/screenshots" CTXMAP_DOCS="$ROOT/docs"

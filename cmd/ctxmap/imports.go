@@ -85,6 +85,7 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	format := fs.String("format", "", "onspd (ONSPD/NSPL CSV) or codepoint (OS Code-Point Open)")
+	ifEmpty := fs.Bool("if-empty", false, "do nothing when a directory is already imported (for make run)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -96,6 +97,16 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer pool.Close()
+	if *ifEmpty {
+		last, err := postcodes.NewStore(pool).LastImport(ctx)
+		if err != nil {
+			return err
+		}
+		if last != nil {
+			fmt.Fprintln(stdout, "postcode directory already imported")
+			return nil
+		}
+	}
 	sum, err := postcodes.Import(ctx, pool, *format, fs.Args(), postcodes.ImportOptions{Progress: stderr})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,7 +14,9 @@ import (
 	"github.com/ctxmap/ctxmap/web"
 )
 
-// openDB parses the config's database URL into a configured pool.
+// openDB parses the config's database URL into a configured pool. One-off
+// commands log slow queries only at debug level: a bulk import is slow by
+// nature and its summary says how long it took.
 func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (*pgxpool.Pool, error) {
 	if err := c.needDB(); err != nil {
 		return nil, err
@@ -21,6 +24,9 @@ func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (
 	log, err := c.logger(stderr)
 	if err != nil {
 		return nil, err
+	}
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		log = nil
 	}
 	return pg.Connect(ctx, c.DatabaseURL, log, opts)
 }
@@ -39,11 +45,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.needSecret(); err != nil {
 		return err
 	}
+	if err := c.needDB(); err != nil {
+		return err
+	}
 	log, err := c.logger(stderr)
 	if err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, c, stderr, pg.Options{})
+	pool, err := pg.Connect(ctx, c.DatabaseURL, log, pg.Options{})
 	if err != nil {
 		return err
 	}

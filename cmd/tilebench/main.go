@@ -13,6 +13,7 @@
 //	tilebench serve -listen 127.0.0.1:P  the ST_AsMVT baseline server (DATABASE_URL)
 //	tilebench tiles -z 12 -bbox W,S,E,N  list tile paths (or -point LAT,LON for one; -lua FILE for wrk)
 //	tilebench load -base URL [flags] PATH... | -paths FILE   first-request latencies, p50/p99
+//	tilebench setcost [-n 5]             time reading observations vs publishing one set
 //	tilebench wait -url URL              wait until a URL answers 200
 //	tilebench freeport                   print a free TCP port on 127.0.0.1
 package main
@@ -36,6 +37,7 @@ usage:
   tilebench serve -listen ADDR [-k 10]   (DATABASE_URL) the ST_AsMVT baseline tile server
   tilebench tiles -z Z (-bbox W,S,E,N | -point LAT,LON) [-query Q] [-lua FILE -header H]
   tilebench load -base URL [-c 8] [-rounds R] [-H HEADER]... [-notify DBURL -warm PATH] (PATH... | -paths FILE)
+  tilebench setcost [-period last-12m] [-n 5]   (DATABASE_URL, CTXMAP_SECRET) published-set cost: read vs publish
   tilebench wait -url URL [-timeout 60s]
   tilebench freeport
 `
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTiles(rest, stdout, stderr)
 	case "load":
 		return runLoad(ctx, rest, stdout, stderr)
+	case "setcost":
+		return runSetCost(ctx, rest, stdout, stderr)
 	case "wait":
 		return runWait(ctx, rest, stderr)
 	case "freeport":

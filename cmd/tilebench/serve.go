@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "127.0.0.1:8081", "listen address")
 	k := fs.Int("k", tiles.DefaultK, "threshold: cells with fewer distinct young people are left out")
 	maxConns := fs.Int("max-conns", 4, "database connections (pg_tileserv's default pool size is 4)")
+	floorBytes := fs.Int("floor-bytes", 2400, "size of the fixed body served at /floor")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +53,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b := &baseline{pool: pool, k: *k}
 	r := mux.NewRouter()
 	r.HandleFunc("/tiles/heat/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", b.heatTile).Methods("GET")
+	// The floor: a fixed in-memory body through the same router, no
+	// database, no auth, no logging; what any cached tile server on this
+	// machine can at best do, to tell the machine's limits from the code's.
+	floor := make([]byte, *floorBytes)
+	_, _ = rand.NewChaCha8([32]byte{}).Read(floor) // incompressible, like a gzipped tile
+	r.HandleFunc("/floor/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/vnd.mapbox-vector-tile")
+		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(floor)))
+		_, _ = w.Write(floor)
+	}).Methods("GET")
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := pool.Ping(r.Context()); err != nil {
 			httpError(w, http.StatusServiceUnavailable, err.Error())

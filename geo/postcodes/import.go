@@ -66,7 +66,8 @@ type Summary struct {
 	Sectors   int64 `json:"sectors"`
 	Districts int64 `json:"districts"`
 	// Duration is the wall time of the whole import, and Phases its split:
-	// read+copy, index, centroids, swap (commit included).
+	// copy (read, parse, COPY), primary_key, gist, analyze, centroids and
+	// swap (commit included).
 	Duration time.Duration            `json:"duration_ns"`
 	Phases   map[string]time.Duration `json:"phases_ns,omitempty"`
 }
@@ -141,8 +142,14 @@ func Import(ctx context.Context, pool *pgxpool.Pool, format string, paths []stri
 	if err != nil {
 		return sum, fmt.Errorf("import postcodes: %w", err)
 	}
-	// Rolled back on every early return: the staging tables vanish with it.
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// Rolled back on every early return, even after ctx is cancelled: the
+	// staging tables vanish with it. (If the process dies instead, the
+	// server rolls back when the connection drops.)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
 
 	var locked bool
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(importLockID)).Scan(&locked); err != nil {
@@ -200,10 +207,9 @@ func Import(ctx context.Context, pool *pgxpool.Pool, format string, paths []stri
 			WithDetail("summary", sum)
 	}
 
-	if err := buildIndexes(ctx, tx, &sum, st.sectors); err != nil {
+	if err := buildIndexes(ctx, tx, &sum, st.sectors, &mark); err != nil {
 		return sum, err
 	}
-	sum.phase("index", &mark)
 	if err := buildCentroids(ctx, tx, &sum, st.sectors); err != nil {
 		return sum, err
 	}
@@ -246,7 +252,7 @@ func newBar(w io.Writer, total int64) *progressbar.ProgressBar {
 // buildIndexes adds the primary key, first removing duplicate postcodes if
 // the sources repeated any (keeping a live row over a terminated one, then
 // the first read), and the nearest-search index.
-func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary, sectors map[string]*sums) error {
+func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary, sectors map[string]*sums, mark *time.Time) error {
 	const addPK = `ALTER TABLE postcodes_next ADD CONSTRAINT postcodes_next_pkey PRIMARY KEY (postcode)`
 	sp, err := tx.Begin(ctx)
 	if err != nil {
@@ -304,13 +310,18 @@ func buildIndexes(ctx context.Context, tx pgx.Tx, sum *Summary, sectors map[stri
 			return fmt.Errorf("import postcodes: %w", err)
 		}
 	}
+	sum.phase("primary_key", mark)
 	// Keep in step with migrations/00002_postcodes.sql (a test compares).
 	if _, err := tx.Exec(ctx, `
 		CREATE INDEX postcodes_next_geom ON postcodes_next USING gist (geom)
-		 WHERE terminated IS NULL AND geom IS NOT NULL;
-		ANALYZE postcodes_next`); err != nil {
+		 WHERE terminated IS NULL AND geom IS NOT NULL`); err != nil {
 		return fmt.Errorf("import postcodes: indexes: %w", err)
 	}
+	sum.phase("gist", mark)
+	if _, err := tx.Exec(ctx, `ANALYZE postcodes_next`); err != nil {
+		return fmt.Errorf("import postcodes: analyze: %w", err)
+	}
+	sum.phase("analyze", mark)
 	return nil
 }
 

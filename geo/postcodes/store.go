@@ -27,11 +27,12 @@ import (
 // bigger batch with 413 (the error's kind is KindTooLarge).
 const MaxBatch = 1000
 
-// Limits for Nearest.
+// Limits for Nearest: a map click wants a handful of postcodes, and a
+// radius beyond 50 km is no longer "near" for a safeguarding partnership.
 const (
-	DefaultNearestLimit = 10
-	MaxNearestLimit     = 100
-	MaxNearestRadiusM   = 50_000
+	DefaultNearestLimit = 10     // results when the caller gives no limit
+	MaxNearestLimit     = 100    // the most results one call returns
+	MaxNearestRadiusM   = 50_000 // the largest radius in metres
 )
 
 // Store answers postcode queries from the imported directory. It is safe for

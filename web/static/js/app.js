@@ -13,6 +13,7 @@ import { renderTrend } from './trend.js';
 import { ContextPanel, unwrap, nameOf } from './contextpanel.js';
 import { Search } from './search.js';
 import { Records } from './records.js';
+import { Notifications } from './notifications.js';
 import { setupDialog } from './dialog.js';
 
 // What each role may do in the UI. The server decides for real; this only
@@ -136,6 +137,7 @@ class App {
     this.detail = new ContextPanel(this);
     if (this.can('search')) this.search = new Search(this);
     if (this.can('record')) this.records = new Records(this);
+    if (this.can('link')) this.notifications = new Notifications(this);
     if (this.can('manage')) this.setupOpenContext();
     if (this.can('trend')) $('#trend-centre').addEventListener('click', () => this.trendAtCentre());
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && this.pick) this.stopPick(true); });
@@ -397,9 +399,14 @@ class App {
     }
   }
 
+  /** Say a hexagon's value in words, on screen and to screen readers. */
   describeCell(props) {
     const b = bandOf(props.value, this.k);
-    announce(`Hexagon with ${props.value} young people, band ${b.index} (${b.label}).`);
+    const text = `Hexagon ${props.h3}: ${props.value} young people, band ${b.index} (${b.label}).`;
+    const el = $('#cell-info');
+    el.textContent = `Selected ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
+    el.hidden = false;
+    announce(text);
   }
 
   // ---- picking a point on the map ------------------------------------------------
@@ -485,8 +492,9 @@ class App {
     this.selectCell(hits[0].properties.h3, { value: hits[0].properties.value });
   }
 
-  selectCell(h3, { focus = true } = {}) {
+  selectCell(h3, { focus = true, value } = {}) {
     this.selectedCell = h3;
+    if (value !== undefined) this.describeCell({ h3, value });
     if (this.map.getLayer('heat-selected')) this.map.setFilter('heat-selected', ['==', ['get', 'h3'], h3]);
     this.setView({ cell: h3 });
     return this.showTrend(h3, { focus });

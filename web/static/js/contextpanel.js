@@ -4,7 +4,7 @@
 // leads open, edit, close, reopen and add notes and interventions here;
 // practitioners link one of their young people. Every action's result is
 // announced, and errors show the server's message.
-import { get, post, patch, listOf } from './api.js';
+import { api, get, post, patch, listOf } from './api.js';
 import { h, fill, $, announce, formatTime, formatDate, humanise } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
@@ -50,7 +50,9 @@ export class ContextPanel {
   async load() {
     const id = this.id;
     const base = `/api/v1/contexts/${encodeURIComponent(id)}`;
-    const [rec, links, chron] = await Promise.allSettled([get(base), get(`${base}/links/summary`), get(`${base}/chronology`)]);
+    const [rec, links, chron, mine] = await Promise.allSettled([get(base), get(`${base}/links/summary`), get(`${base}/chronology`),
+      this.app.can('link') ? get(`${base}/links`) : Promise.resolve(null)]);
+    this.teamLinks = mine.status === 'fulfilled' && mine.value ? listOf(mine.value, 'links') : [];
     // The record embeds its link summary too; the dedicated route is the contract.
     if (id !== this.id) return; // another record was opened meanwhile
     if (rec.status === 'rejected') {
@@ -87,15 +89,15 @@ export class ContextPanel {
     const actions = h('div', { class: 'actions' });
     if (app.can('manage')) {
       actions.append(
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.edit(c) }, 'Edit'),
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.addNote(c, sides) }, 'Add an assessment note'),
-        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.addIntervention(c, sides) }, 'Add an intervention'),
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.edit(c), dataset: { focusKey: 'ctx-edit' } }, 'Edit'),
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.addNote(c, sides), dataset: { focusKey: 'ctx-note' } }, 'Add an assessment note'),
+        h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.addIntervention(c, sides), dataset: { focusKey: 'ctx-intervention' } }, 'Add an intervention'),
         status === 'closed'
-          ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.reopen(c) }, 'Reopen')
-          : h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeRecord(c, sides) }, 'Close the context'));
+          ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.reopen(c), dataset: { focusKey: 'ctx-close-reopen' } }, 'Reopen')
+          : h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.closeRecord(c, sides), dataset: { focusKey: 'ctx-close-reopen' } }, 'Close the context'));
     }
     if (app.can('link') && status !== 'closed') {
-      actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.link(c) }, 'Link a young person'));
+      actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.link(c), dataset: { focusKey: 'ctx-link' } }, 'Link a young person'));
     }
     if (app.can('record')) {
       actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => app.recordForContext(c) }, 'Record a location here'));
@@ -132,13 +134,14 @@ export class ContextPanel {
             h('td', { text: formatDate(iv.due ?? iv.due_date ?? iv.due_on) }),
             h('td', { text: formatDate(iv.done ?? iv.done_date ?? iv.done_on ?? iv.completed_at) }),
             h('td', {}, app.can('manage') && iv.id !== undefined
-              ? h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.updateIntervention(c, iv), 'aria-label': `Update the status of ${iv.action ?? 'this intervention'}` }, 'Update')
+              ? h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-iv-${iv.id}` }, onclick: () => this.updateIntervention(c, iv), 'aria-label': `Update the status of ${iv.action ?? 'this intervention'}` }, 'Update')
               : null)))))
         : h('p', { class: 'note', text: 'No interventions recorded.' }));
 
     const linked = h('section', { 'aria-labelledby': 'detail-links' },
       h('h3', { id: 'detail-links', text: 'Young people linked' }),
-      linksSummary(links));
+      linksSummary(links),
+      app.can('link') ? this.renderTeamLinks() : null);
 
     const events = chron && !chron.error ? listOf(chron, 'events', 'chronology', 'entries') : [];
     const chronology = h('section', { 'aria-labelledby': 'detail-chronology' },
@@ -152,6 +155,32 @@ export class ContextPanel {
     fill(this.body, facts, description ? h('p', { text: description }) : null, actions,
       h('p', { class: 'note', text: 'A context record is thematic: it never names the young people linked to it.' }),
       triangle, interventions, linked, chronology);
+  }
+
+  /** A practitioner's own team's links (ids and dates only) with Unlink. */
+  renderTeamLinks() {
+    const mine = this.teamLinks || [];
+    if (!mine.length) return h('p', { class: 'note', text: 'Your team has no young person linked here.' });
+    return h('div', {},
+      h('p', { text: `Your team's links (${mine.length}):` }),
+      h('ul', { class: 'notes' }, mine.map((l) => h('li', {},
+        `Linked ${formatTime(l.linked_at)} `,
+        h('button', {
+          type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-unlink-${l.id}` },
+          'aria-label': `Unlink the young person linked ${formatTime(l.linked_at)}`, onclick: () => this.unlink(l),
+        }, 'Unlink')))));
+  }
+
+  unlink(l) {
+    openDialog({
+      title: 'Unlink a young person from this context',
+      fields: [{ name: 'reason', label: 'Why the link no longer applies', type: 'textarea', required: true }],
+      submitLabel: 'Unlink',
+      onSubmit: async (v) => {
+        await api('DELETE', `/api/v1/contexts/${encodeURIComponent(this.id)}/links/${encodeURIComponent(l.id)}`, { reason: v.reason });
+        await this.refresh('The young person was unlinked. The context stays open for others.');
+      },
+    });
   }
 
   async refresh(message) {
@@ -242,14 +271,14 @@ export class ContextPanel {
     openDialog({
       title: `Close ${nameOf(c)}`,
       fields: [
-        ...sides.map((s) => ({ name: `ev_${s.code}`, label: `Evidence of change: ${s.label}`, type: 'textarea' })),
+        // Closing needs evidence that safety increased under every side (DOMAIN.md).
+        ...sides.map((s) => ({ name: `ev_${s.code}`, label: `Evidence of change: ${s.label}`, type: 'textarea', required: true })),
         { name: 'reason', label: 'Summary: why safety has increased', type: 'textarea', required: true },
       ],
       submitLabel: 'Close the context',
       onSubmit: async (v) => {
         const evidence = {};
         for (const s of sides) if (v[`ev_${s.code}`]) evidence[s.code] = v[`ev_${s.code}`];
-        if (Object.keys(evidence).length === 0) throw new Error('Give evidence under at least one triangle side.');
         await post(`/api/v1/contexts/${encodeURIComponent(this.id)}/close`, { evidence, reason: v.reason });
         await this.refresh('The context was closed. Its chronology is kept.');
       },

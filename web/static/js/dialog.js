@@ -18,7 +18,9 @@ export function openDialog({ title, fields, submitLabel = 'Save', onSubmit }) {
   $('#dialog-ok').textContent = submitLabel;
   showError($('#dialog-error'), '');
   fill($('#dialog-fields'), fields.map((f) => field(f)));
-  current = { onSubmit, fields, opener };
+  // Where focus goes if the opener is re-rendered away by the save.
+  const region = opener && opener.closest ? opener.closest('#detail, #sidebar') : null;
+  current = { onSubmit, fields, opener, region };
   dlg.showModal();
   const first = dlg.querySelector('#dialog-fields input, #dialog-fields select, #dialog-fields textarea');
   if (first) first.focus();
@@ -78,9 +80,16 @@ export function setupDialog() {
   });
   $('#dialog-cancel').addEventListener('click', close);
   dlg.addEventListener('close', () => {
-    const opener = current && current.opener;
+    const { opener, region } = current || {};
     current = null;
-    if (opener && document.contains(opener)) opener.focus();
+    if (!opener) return;
+    if (document.contains(opener)) { opener.focus(); return; }
+    // The panel re-rendered after the save: focus the new copy of the button,
+    // or else the panel it was in.
+    const key = opener.dataset && opener.dataset.focusKey;
+    const again = key && document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (again) again.focus();
+    else if (region && !region.hidden) region.focus();
   });
 }
 

@@ -63,7 +63,7 @@ export function announce(message) {
 export function formatDistance(m) {
   if (m === null || m === undefined || Number.isNaN(Number(m))) return '';
   m = Number(m);
-  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(m < 10000 ? 1 : 0)} km`;
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(m < 10000 ? 1 : 0).replace(/\.0$/, '')} km`;
 }
 
 /** Format an ISO time as a short local date and time. */

@@ -152,6 +152,7 @@ export function pointFeature([lon, lat], properties = {}) {
 export function zoomForRadius(map, metres, lat) {
   const px = Math.max(200, Math.min(map.getContainer().clientWidth, map.getContainer().clientHeight)) * 0.4;
   const mPerPx = metres / px;
-  const z = Math.log2((156543.03 * Math.cos((lat * Math.PI) / 180)) / mPerPx);
-  return Math.max(10, Math.min(17, z));
+  // MapLibre's zoom 0 is one 512 px tile: 78271.5 m per pixel at the equator.
+  const z = Math.log2((78271.517 * Math.cos((lat * Math.PI) / 180)) / mPerPx);
+  return Math.max(10, Math.min(16, z));
 }

@@ -175,7 +175,7 @@ export class Records {
               archived ? h('div', { class: 'note', text: `Archived: ${labelOf(tax.archiveReasons, archived.reason || '')}${archived.at ? `, ${formatTime(archived.at)}` : ''}${archived.note ? `. ${archived.note}` : ''}` }) : null),
             h('td', { text: where }),
             h('td', {}, archived || r.id === undefined ? null
-              : h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Archive the record of ${formatDate(r.occurred ?? r.occurred_on)}`, onclick: () => this.archive(subject, r) }, 'Archive')));
+              : h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `harm-archive-${r.id}` }, 'aria-label': `Archive the record of ${formatDate(r.occurred ?? r.occurred_on)}`, onclick: () => this.archive(subject, r) }, 'Archive')));
         }))) : null);
     announce(message ? `${message} ${summary}` : summary);
   }

@@ -260,11 +260,41 @@ test('practitioner: records a harm location and sees it on the young person\'s l
   assert(!layers.some((l) => /harm-loc|points/.test(l)), `no point layer of harm: ${layers}`);
 });
 
+test('practitioner: links a young person to a context; the record shows how many and which teams, never who', async (open) => {
+  const page = await open();
+  await login(page, users.practitioner);
+  await page.fill('#search-q', '51.5433,-0.0666');
+  await page.press('#search-q', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#search-results li').length > 0, null, { timeout: 20000 });
+  await page.click('#search-results li:first-child button');
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => /linked to this context/.test(document.querySelector('#detail-body').textContent), null, { timeout: 15000 });
+  const countOf = () => page.evaluate(() => Number((/(\d+) young (?:person is|people are) linked/.exec(document.querySelector('#detail-body').textContent) || [])[1]));
+  const before = await countOf();
+  const subject = `LINK-${Date.now()}`;
+  await page.click('#detail-body button:has-text("Link a young person")');
+  await page.locator('#dialog').waitFor({ state: 'visible' });
+  await page.fill('#dlg-subject', subject);
+  await page.fill('#dlg-reason', 'Seen here with older peers on several evenings.');
+  await page.click('#dialog-ok');
+  await page.waitForFunction(() => !document.querySelector('#dialog').open || !document.querySelector('#dialog-error').hidden);
+  const dlgErr = await page.$eval('#dialog-error', (e) => (e.hidden ? '' : e.textContent));
+  assert(!dlgErr, `the link was refused: ${dlgErr}`);
+  await page.waitForFunction((n) => {
+    const t = document.querySelector('#detail-body').textContent;
+    return new RegExp(`${n + 1} young (person is|people are) linked`).test(t);
+  }, before, { timeout: 15000 });
+  const text = await page.textContent('#detail-body');
+  assert(!text.includes(subject), 'the record never shows the subject id');
+  assert(/Your team's links/.test(text), 'the practitioner sees their own team\'s link, with Unlink');
+  await screenshot(page, 'practitioner-link');
+});
+
 test('analyst: a click on a hexagon opens its monthly trend as a chart and a table; the CSV link follows the filters', async (open) => {
   const page = await open();
   await login(page, users.analyst);
   // Resolution 7 (z10-11): monthly values of a busy cell pass the threshold.
-  await page.evaluate(() => window.ctxmapMap.jumpTo({ zoom: 11.2 }));
+  await page.evaluate(() => window.ctxmapMap.jumpTo({ zoom: 11.5 }));
   await waitForMap(page);
   await waitForHexagons(page);
   const pt = await hexagonPoint(page);
@@ -330,7 +360,7 @@ test('context lead: finds a record with the keyboard only, adds an assessment no
   await page.locator('#detail').waitFor({ state: 'hidden' });
 });
 
-test('context lead: opens a new context record, and a duplicate offers the existing one', async (open) => {
+test('context lead: opens a new context record, a duplicate offers the existing one, closes and reopens it', async (open) => {
   const page = await open({ allow: [[409, /\/api\/v1\/contexts$/]] });
   await login(page, users.lead);
   await page.click('#panel-open-context > summary');
@@ -354,6 +384,53 @@ test('context lead: opens a new context record, and a duplicate offers the exist
   await page.locator('#open-context-conflict button').waitFor({ state: 'visible' });
   await page.click('#open-context-conflict button');
   await page.waitForFunction((t) => document.querySelector('#detail-title').textContent === t, title, { timeout: 15000 });
+  // Close it with evidence under the triangle sides, then reopen it: the chronology keeps both.
+  await page.click('#detail-body button:has-text("Close the context")');
+  await page.locator('#dialog').waitFor({ state: 'visible' });
+  await page.fill('#dlg-ev_needs', 'Young people say they now wait inside the school until the bus comes.');
+  await page.fill('#dlg-ev_guardianship', 'Bus company staff now supervise the stop at school closing time.');
+  await page.fill('#dlg-ev_environment', 'Shelter relit and the blind corner opened up.');
+  await page.fill('#dlg-reason', 'Partners report the stop is calm after the changes.');
+  await page.click('#dialog-ok');
+  await page.waitForFunction(() => !document.querySelector('#dialog').open || !document.querySelector('#dialog-error').hidden);
+  let dlgErr = await page.$eval('#dialog-error', (e) => (e.hidden ? '' : e.textContent));
+  assert(!dlgErr, `closing was refused: ${dlgErr}`);
+  await page.waitForFunction(() => document.querySelector('#detail-body .status-badge').textContent === 'Closed', null, { timeout: 15000 });
+  await page.click('#detail-body button:has-text("Reopen")');
+  await page.locator('#dialog').waitFor({ state: 'visible' });
+  await page.fill('#dlg-reason', 'New referrals name the stop again.');
+  await page.click('#dialog-ok');
+  await page.waitForFunction(() => !document.querySelector('#dialog').open || !document.querySelector('#dialog-error').hidden);
+  dlgErr = await page.$eval('#dialog-error', (e) => (e.hidden ? '' : e.textContent));
+  assert(!dlgErr, `reopening was refused: ${dlgErr}`);
+  await page.waitForFunction(() => document.querySelector('#detail-body .status-badge').textContent === 'Open', null, { timeout: 15000 });
+  const body = await page.textContent('#detail-body');
+  assert(/Closures/.test(body) && /Reopened/.test(body), 'the closure and the reopening stay on the record');
+  assert(await page.evaluate(() => document.activeElement && document.activeElement.closest('#detail')), 'focus stays in the record panel');
+});
+
+test('basemap: a raster basemap appears only when the server configures one, with its attribution', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  let ids = await page.evaluate(() => window.ctxmapMap.getStyle().layers.map((l) => l.id));
+  assert(!ids.includes('basemap') && ids[0] === 'background', `offline by default: ${ids}`);
+  const attrib = await page.textContent('.maplibregl-ctrl-attrib');
+  assert(/Crown copyright/.test(attrib), `the data attribution is shown: ${attrib}`);
+  // The same server, configured with a basemap (simulated on our own origin so the test stays offline).
+  const page2 = await open();
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+  await page2.context().route('**/api/v1/config', async (route) => {
+    const r = await route.fetch();
+    const j = await r.json();
+    j.basemap = { tiles: [`${baseURL}/test-basemap/{z}/{x}/{y}.png`], attribution: '© OpenStreetMap contributors' };
+    await route.fulfill({ response: r, json: j });
+  });
+  await page2.context().route('**/test-basemap/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: png }));
+  await login(page2, users.analyst);
+  ids = await page2.evaluate(() => window.ctxmapMap.getStyle().layers.map((l) => l.id));
+  assert(ids[1] === 'basemap', `the basemap sits under everything: ${ids}`);
+  assert(/OpenStreetMap contributors/.test(await page2.textContent('.maplibregl-ctrl-attrib')), 'the basemap attribution is shown');
+  assert(page2.requests.some((u) => u.includes('/test-basemap/')), 'basemap tiles were requested');
 });
 
 test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
