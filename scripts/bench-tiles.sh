@@ -58,7 +58,7 @@ cpu_busy() { # whole-machine CPU busy % over $1 seconds
   s1="$(head -1 /proc/stat)"; sleep "$1"; s2="$(head -1 /proc/stat)"
   awk -v a="$s1" -v b="$s2" 'BEGIN { split(a, x); split(b, y); t = 0
     for (k = 2; k <= 9; k++) t += y[k] - x[k]
-    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.0f", t > 0 ? 100 * (t - idle) / t : 0 }'
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
 }
 wait_quiet() { # label
   local waited=0 b
@@ -231,7 +231,7 @@ row() { # name "b_rps b_p50 b_p99" "c_rps c_p50 c_p99"
   echo
   echo "- import of $N rows (\`ctxmap import harm-locations\`, process wall time): ${IMPORT_S} s; CSV generation ${GEN_S} s; baseline preparation ${PREP_S} s"
   echo "- ctxmap cached run, latency inside the server (its /metrics histogram): $(cat "$OUT/serverside-hot.txt")"
-  echo "- other processes' CPU use just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, -)"
+  echo "- CPU used by other processes just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, - | sed 's/,/, /g')"
   echo "- published set, in process: $(sed -nE 's/^RESULT label=setcost n=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/read (Observations: SQL, transfer, decode) \2 ms, Publish \3 ms (p50 of \1)/p' "$OUT/setcost.txt")"
   echo "- ctxmap first tile after start (published set, hexagon boundaries and pool cold): $(field ctxmap-first-after-start p50_ms) ms; the same tile again: $(field ctxmap-second-request p50_ms) ms"
   echo "- ctxmap first tile after an invalidation (published set rebuilt; $((ROUNDS * 2)) samples): p50 $(field ctxmap-first-c$CONNS warm_p50_ms) ms (c$CONNS runs), $(field ctxmap-first-c1 warm_p50_ms) ms (c1 runs); max $(field ctxmap-first-c$CONNS warm_max_ms) / $(field ctxmap-first-c1 warm_max_ms) ms"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
@@ -99,7 +100,7 @@ func newMetrics() *metrics {
 		}, []string{"route", "method"}),
 	}
 	m.registry.MustRegister(m.requests, m.duration,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

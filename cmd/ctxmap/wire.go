@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 type categorySet struct {
 	store *contexts.Store
 	codes atomic.Pointer[map[string]bool]
-	mu    sync.Mutex
 }
 
 func (c *categorySet) refresh(ctx context.Context) error {

@@ -210,6 +210,7 @@ class App {
     this.updateExportLink();
     this.cellsSignature = '';
     showError($('#map-error'), '');
+    $('#cell-info').hidden = true; // its value belonged to the old filters
     if (this.selectedCell && this.can('trend')) this.showTrend(this.selectedCell, { focus: false });
     announce(visible ? `Heat map now shows ${this.heatDescription()}.` : 'Heat map hidden.');
   }
@@ -532,6 +533,7 @@ class App {
   clearCell() {
     this.selectedCell = '';
     this.map.setFilter('heat-selected', ['==', ['get', 'h3'], '']);
+    $('#cell-info').hidden = true;
     this.setView({ cell: '' });
     fill($('#trend'));
     $('#trend-centre').focus();
