@@ -2,6 +2,7 @@ package contexts
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -58,6 +59,18 @@ func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, e
 	var subject, cell int64
 	var key int16
 	for rows.Next() {
+		// A year of a busy area is hundreds of thousands of rows: decode
+		// the three fixed-width binary values directly rather than through
+		// Scan, which costs an allocation per row.
+		if raw := rows.RawValues(); len(raw) == 3 && len(raw[0]) == 8 && len(raw[1]) == 2 && len(raw[2]) == 8 &&
+			rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
+			out = append(out, Observation{
+				Subject: int64(binary.BigEndian.Uint64(raw[0])),
+				Key:     uint8(binary.BigEndian.Uint16(raw[1])),
+				Cell:    h3.Cell(binary.BigEndian.Uint64(raw[2])),
+			})
+			continue
+		}
 		if err := rows.Scan(&subject, &key, &cell); err != nil {
 			return nil, fmt.Errorf("heat observations: %w", err)
 		}

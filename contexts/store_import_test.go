@@ -157,7 +157,8 @@ func TestImportRebuildsIndexesForBulkLoads(t *testing.T) {
 		return defs
 	}
 	before := indexes()
-	if !strings.Contains(before, "harm_locations_heat") || !strings.Contains(before, "harm_locations_subject") {
+	if !strings.Contains(before, "harm_locations_heat") || !strings.Contains(before, "harm_locations_subject") ||
+		!strings.Contains(before, "harm_locations_pkey") {
 		t.Fatalf("indexes %s", before)
 	}
 	rep, err := f.store.ImportHarmCSV(ctx, strings.NewReader(goodCSV), f.pracA)

@@ -154,6 +154,9 @@ LOAD -base "$C" -c 1 -label ctxmap-auth -H "$AUTH" /api/v1/me
 LOAD -base "$C" -c 1 -label ctxmap-first-after-start -H "$AUTH" "$HOT"
 LOAD -base "$C" -c 1 -label ctxmap-second-request -H "$AUTH" "$HOT"
 
+"$BIN/tilebench" mvtinfo -label baseline -H "$GZ" "$B$HOT" | tee -a "$OUT/tiles.txt"
+"$BIN/tilebench" mvtinfo -label ctxmap -H "$GZ" -H "$AUTH" "$C$HOT" | tee -a "$OUT/tiles.txt"
+
 say "baseline: one warm-up pass (PostgreSQL buffers)"
 LOAD -base "$B" -c "$CONNS" -label baseline-warmup -paths "$OUT/spread.txt"
 
@@ -230,6 +233,7 @@ row() { # name "b_rps b_p50 b_p99" "c_rps c_p50 c_p99"
   row "(3) first request per tile, 1 conn" "$(loadcol baseline-first-c1)" "$(loadcol ctxmap-first-c1)"
   echo
   echo "- import of $N rows (\`ctxmap import harm-locations\`, process wall time): ${IMPORT_S} s; CSV generation ${GEN_S} s; baseline preparation ${PREP_S} s"
+  echo "- the hot tile $HOT: $(sed 's/$/;/' "$OUT/tiles.txt" | paste -sd' ' -)"
   echo "- ctxmap cached run, latency inside the server (its /metrics histogram): $(cat "$OUT/serverside-hot.txt")"
   echo "- CPU used by other processes just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, - | sed 's/,/, /g')"
   echo "- published set, in process: $(sed -nE 's/^RESULT label=setcost n=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/read (Observations: SQL, transfer, decode) \2 ms, Publish \3 ms (p50 of \1)/p' "$OUT/setcost.txt")"

@@ -14,6 +14,7 @@
 //	tilebench tiles -z 12 -bbox W,S,E,N  list tile paths (or -point LAT,LON for one; -lua FILE for wrk)
 //	tilebench load -base URL [flags] PATH... | -paths FILE   first-request latencies, p50/p99
 //	tilebench setcost [-n 5]             time reading observations vs publishing one set
+//	tilebench mvtinfo URL                fetch one tile: layers, features, sum of value
 //	tilebench wait -url URL              wait until a URL answers 200
 //	tilebench freeport                   print a free TCP port on 127.0.0.1
 package main
@@ -38,6 +39,7 @@ usage:
   tilebench tiles -z Z (-bbox W,S,E,N | -point LAT,LON) [-query Q] [-lua FILE -header H]
   tilebench load -base URL [-c 8] [-rounds R] [-H HEADER]... [-notify DBURL -warm PATH] (PATH... | -paths FILE)
   tilebench setcost [-period last-12m] [-n 5]   (DATABASE_URL, CTXMAP_SECRET) published-set cost: read vs publish
+  tilebench mvtinfo [-H HEADER]... URL   fetch one tile and describe it
   tilebench wait -url URL [-timeout 60s]
   tilebench freeport
 `
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTiles(rest, stdout, stderr)
 	case "load":
 		return runLoad(ctx, rest, stdout, stderr)
+	case "mvtinfo":
+		return runMVTInfo(rest, stdout, stderr)
 	case "setcost":
 		return runSetCost(ctx, rest, stdout, stderr)
 	case "wait":

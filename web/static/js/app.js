@@ -266,10 +266,12 @@ class App {
   }
 
   openContext(c) {
-    if (!this.can('contexts')) return;
+    if (!this.can('contexts')) return undefined;
+    // Open the panel first: it narrows the map, and the centre must be set after that.
+    const opened = this.detail.open(c.id);
     const lonLat = lonLatOf(c);
     if (lonLat) this.map.easeTo({ center: lonLat, duration: reducedMotion() ? 0 : 600 });
-    this.detail.open(c.id);
+    return opened;
   }
 
   flyToContext(c) {

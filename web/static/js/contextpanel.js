@@ -63,6 +63,12 @@ export class ContextPanel {
     const c = unwrap(rec.value);
     this.record = c;
     this.render(c, links.status === 'fulfilled' ? links.value : { error: links.reason }, chron.status === 'fulfilled' ? chron.value : { error: chron.reason });
+    // Opened from a notification or a shared link: bring the record into view.
+    const map = this.app.map;
+    if (map && Number.isFinite(Number(c.lat)) && Number.isFinite(Number(c.lon)) && c.lat !== null && c.lon !== null
+      && !map.getBounds().contains([Number(c.lon), Number(c.lat)])) {
+      map.easeTo({ center: [Number(c.lon), Number(c.lat)], duration: 0 });
+    }
     announce(`Opened ${nameOf(c)}, ${statusOf(c)}.`);
   }
 

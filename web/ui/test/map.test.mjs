@@ -11,6 +11,7 @@ const users = {
   practitioner: process.env.CTXMAP_PRACTITIONER || 'demo-practitioner',
   lead: process.env.CTXMAP_LEAD || 'demo-lead',
   analyst: process.env.CTXMAP_ANALYST || 'demo-analyst',
+  admin: process.env.CTXMAP_ADMIN || 'demo-admin',
 };
 const postcode = process.env.CTXMAP_TEST_POSTCODE || '';
 
@@ -222,6 +223,13 @@ test(`search: ${postcode ? 'a postcode' : 'a lat,lon'} lists nearby context reco
   await page.click('#search-results li:first-child button');
   await page.locator('#detail').waitFor({ state: 'visible' });
   await page.waitForFunction(() => /linked to this context/.test(document.querySelector('#detail-body').textContent), null, { timeout: 15000 });
+  // The open record is part of the shareable view: a reload reopens it.
+  const title = await page.textContent('#detail-title');
+  assert(await page.evaluate(() => /[#&]context=\d+/.test(location.hash)), 'the open record is in the URL');
+  await page.reload();
+  await page.locator('#detail').waitFor({ state: 'visible' });
+  await page.waitForFunction((t) => document.querySelector('#detail-title').textContent === t, title, { timeout: 15000 });
+  await waitForMap(page);
 });
 
 test('practitioner: records a harm location and sees it on the young person\'s list', async (open) => {
@@ -434,7 +442,7 @@ test('basemap: a raster basemap appears only when the server configures one, wit
 });
 
 test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
-  for (const who of [users.practitioner, users.lead, users.analyst]) {
+  for (const who of [users.practitioner, users.lead, users.analyst, users.admin]) {
     const page = await open();
     await login(page, who);
     await page.evaluate(() => { document.activeElement && document.activeElement.blur(); });
