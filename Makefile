@@ -57,7 +57,7 @@ unit:
 	echo "== go test $(PLAIN_PKGS)"; $(GO) test -count=1 $(PLAIN_PKGS)
 
 browser: build
-	@$(PG_ENV); export CI="$${CI:-true}"; bash scripts/browser-test.sh
+	@$(PG_ENV); export CI="$${CI:-true}"; CTXMAP_BIN=$(BIN) bash scripts/browser-test.sh
 
 bench:
 	@$(PG_ENV); $(GO) test -run '^$$' -bench . -benchmem ./...
