@@ -15,6 +15,7 @@ RACE_PKGS := ./web/... ./tiles/... ./cmd/... ./migrations/... ./contexts/...
 PLAIN_PKGS := ./geo/...
 # Real postcode data for the demo, when this checkout sits beside it (never copied into the repo).
 POSTCODE_DATA ?= ../shared/data/codepoint-open/CSV
+BOUNDARY ?= ../shared/data/boundaries/london/ward/E09000012.geojson
 PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
 	else export CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
 
@@ -27,6 +28,7 @@ run: build
 	$(BIN) seed-demo; \
 	if [ -d "$(POSTCODE_DATA)" ]; then $(BIN) import postcodes --if-empty --format codepoint "$(POSTCODE_DATA)"; \
 	else echo "no postcode directory at $(POSTCODE_DATA): postcode search needs ctxmap import postcodes (see README)"; fi; \
+	if [ -f "$(BOUNDARY)" ]; then $(BIN) import boundary --if-empty --name "Hackney wards" "$(BOUNDARY)"; fi; \
 	echo; echo "ctxmap: open http://localhost:8080 (stop with Ctrl-C)"; \
 	exec $(BIN) serve --listen "$${CTXMAP_LISTEN:-127.0.0.1:8080}" --log-format text
 

@@ -145,6 +145,7 @@ func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	c := bindConfig(fs)
 	name := fs.String("name", "", "a name for the boundary (default: the file name)")
+	ifEmpty := fs.Bool("if-empty", false, "do nothing when a boundary is already imported (for make run)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -169,6 +170,16 @@ func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer pool.Close()
+	if *ifEmpty {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM boundaries`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintln(stdout, "boundary already imported")
+			return nil
+		}
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return err
