@@ -13,9 +13,12 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # so the full postcode-directory tests stay fast.
 RACE_PKGS := ./web/... ./tiles/... ./cmd/... ./migrations/... ./contexts/...
 PLAIN_PKGS := ./geo/...
-# Real postcode data for the demo, when this checkout sits beside it (never copied into the repo).
-POSTCODE_DATA ?= ../shared/data/codepoint-open/CSV
-BOUNDARY ?= ../shared/data/boundaries/london/ward/E09000012.geojson
+# Real UK reference data (postcodes, boundaries) for tests and the demo: beside the checkout as
+# ../shared/data, or wherever CTXMAP_SHARED_DATA points. It is imported, never copied into the repo.
+CTXMAP_SHARED_DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/data /work/shared/data) $(CURDIR)/../shared/data)
+export CTXMAP_SHARED_DATA
+POSTCODE_DATA ?= $(CTXMAP_SHARED_DATA)/codepoint-open/CSV
+BOUNDARY ?= $(CTXMAP_SHARED_DATA)/boundaries/london/ward/E09000012.geojson
 PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
 	else export CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
 

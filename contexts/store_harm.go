@@ -101,6 +101,18 @@ func contextExists(ctx context.Context, q querier, id int64) error {
 	return nil
 }
 
+// requireContext answers 404 for a context that does not exist.
+func (s *Store) requireContext(ctx context.Context, id int64) error {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return fmt.Errorf("check context: %w", err)
+	}
+	if !ok {
+		return notFound("context", id)
+	}
+	return nil
+}
+
 // upsertSubject returns the id of the subject with this hash, creating it.
 func upsertSubject(ctx context.Context, tx pgx.Tx, sh [32]byte, key uint8) (int64, error) {
 	var id int64

@@ -254,7 +254,6 @@ func (im *importer) parse(r io.Reader) error {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
@@ -268,14 +267,15 @@ func (im *importer) parse(r io.Reader) error {
 			}
 			return fmt.Errorf("read csv: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // a line of spaces
+		}
 		if len(rec) != len(header) {
 			im.parseBad++
 			im.rowErrors = append(im.rowErrors, RowError{Line: line, Code: "csv_field_count",
 				Message: fmt.Sprintf("the row has %d fields; the header has %d", len(rec), len(header))})
 			continue
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // a blank line
 		}
 		if len(im.rows)+im.parseBad >= MaxImportRows {
 			return ctxmap.Errorf(ctxmap.KindTooLarge, "import_too_large", "at most %d rows per import; split the file", MaxImportRows)

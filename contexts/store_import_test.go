@@ -137,7 +137,17 @@ func TestImportHeaderAndRoles(t *testing.T) {
 			t.Errorf("%q: got %v, want %s", tc.csv, err, tc.code)
 		}
 	}
-	_, err := f.store.ImportHarmCSV(ctx, strings.NewReader(goodCSV), f.analyst)
+	// A broken quote stops the reader; the row is reported, nothing written.
+	broken := "subject,categories,familial,layer,occurred,source,location_type,lat,lon\n" +
+		"P-1,cse,extra,harm,2026-02-01,referral,park,51.5,-0.1\n" +
+		"   \n" +
+		"P-2,\"cse,extra,harm,2026-02-01,referral,park,51.5,-0.1\n"
+	rep, err := f.store.ImportHarmCSV(ctx, strings.NewReader(broken), f.pracA)
+	wantCode(t, err, ctxmap.KindUnprocessable, "import_invalid")
+	if rep.ErrorCount != 1 || rep.Errors[0].Code != "csv_malformed" || rep.Errors[0].Line != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	_, err = f.store.ImportHarmCSV(ctx, strings.NewReader(goodCSV), f.analyst)
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
 }
 

@@ -137,8 +137,8 @@ func (s *Store) LinkSummary(ctx context.Context, a *Actor, contextID int64) (*Li
 	if err := require(a, anyRole...); err != nil {
 		return nil, err
 	}
-	if err := contextExists(ctx, s.pool, contextID); err != nil {
-		return nil, notFound("context", contextID)
+	if err := s.requireContext(ctx, contextID); err != nil {
+		return nil, err
 	}
 	return linkSummary(ctx, s.pool, contextID)
 }

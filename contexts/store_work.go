@@ -363,8 +363,8 @@ func (s *Store) Chronology(ctx context.Context, a *Actor, contextID int64) ([]Ch
 	if err := require(a, anyRole...); err != nil {
 		return nil, err
 	}
-	if err := contextExists(ctx, s.pool, contextID); err != nil {
-		return nil, notFound("context", contextID)
+	if err := s.requireContext(ctx, contextID); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT e.id, e.at, e.event,
 			CASE WHEN e.event IN ('young_person_linked', 'young_person_unlinked') THEN '' ELSE coalesce(e.actor_name, '') END,

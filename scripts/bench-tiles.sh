@@ -196,7 +196,7 @@ LOAD -base "$C" -c 1 -rounds "$ROUNDS" -label ctxmap-first-c1 -H "$AUTH" \
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 
 say "published-set cost, in process: Observations (SQL + transfer) vs Publish"
-"$BIN/tilebench" setcost -n "$ROUNDS" | tee "$OUT/setcost.txt"
+"$BIN/tilebench" setcost -alt -n "$ROUNDS" | tee "$OUT/setcost.txt"
 
 say "stop servers"
 cleanup
@@ -236,7 +236,7 @@ row() { # name "b_rps b_p50 b_p99" "c_rps c_p50 c_p99"
   echo "- the hot tile $HOT: $(sed 's/$/;/' "$OUT/tiles.txt" | paste -sd' ' -)"
   echo "- ctxmap cached run, latency inside the server (its /metrics histogram): $(cat "$OUT/serverside-hot.txt")"
   echo "- CPU used by other processes just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, - | sed 's/,/, /g')"
-  echo "- published set, in process: $(sed -nE 's/^RESULT label=setcost n=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/read (Observations: SQL, transfer, decode) \2 ms, Publish \3 ms (p50 of \1)/p' "$OUT/setcost.txt")"
+  echo "- published set, in process (p50 of $ROUNDS): $(sed -nE 's/^RESULT label=setcost-([a-z-]+) n=[0-9]+ rows=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/\1: read \2 rows \3 ms + Publish \4 ms/p' "$OUT/setcost.txt" | paste -sd';' - | sed 's/;/; /g') (store = contexts.Store.Observations as shipped; the others read without SQL DISTINCT and publish identical cells)"
   echo "- ctxmap first tile after start (published set, hexagon boundaries and pool cold): $(field ctxmap-first-after-start p50_ms) ms; the same tile again: $(field ctxmap-second-request p50_ms) ms"
   echo "- ctxmap first tile after an invalidation (published set rebuilt; $((ROUNDS * 2)) samples): p50 $(field ctxmap-first-c$CONNS warm_p50_ms) ms (c$CONNS runs), $(field ctxmap-first-c1 warm_p50_ms) ms (c1 runs); max $(field ctxmap-first-c$CONNS warm_max_ms) / $(field ctxmap-first-c1 warm_max_ms) ms"
 } | tee "$OUT/summary.md"

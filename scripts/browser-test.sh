@@ -88,7 +88,7 @@ export CTXMAP_LOG_FORMAT=text CTXMAP_LOG_LEVEL="${CTXMAP_LOG_LEVEL:-warn}"
 unset CTXMAP_BASEMAP_URL
 
 "$BIN" migrate up >/dev/null
-SHARED="$ROOT/../shared/data"
+SHARED="${CTXMAP_SHARED_DATA:-$ROOT/../shared/data}"
 if [ -f "$SHARED/codepoint-open/CSV/e.csv" ]; then
   log "importing Code-Point Open area E (postcode search by postcode)"
   if "$BIN" import postcodes --format codepoint "$SHARED/codepoint-open/CSV/e.csv" >"$WORK/import.log" 2>&1; then

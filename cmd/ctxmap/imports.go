@@ -62,7 +62,7 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	records, err := contexts.NewStore(pool, []byte(c.Secret), geocoderFor(postcodes.NewStore(pool)))
+	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(postcodes.NewStore(pool)))
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			leads = append(leads, a)
 		}
 	}
-	records, err := contexts.NewStore(pool, []byte(c.Secret), geocoderFor(postcodes.NewStore(pool)))
+	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(postcodes.NewStore(pool)))
 	if err != nil {
 		return err
 	}

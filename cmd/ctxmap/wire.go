@@ -40,28 +40,6 @@ func (c *categorySet) valid(code string) bool {
 	return m != nil && (*m)[code]
 }
 
-// geocoderFor adapts the postcode directory to the records store's
-// Geocoder: the store only needs where and how precisely.
-func geocoderFor(dir *postcodes.Store) contexts.Geocoder {
-	return contexts.GeocoderFunc(func(ctx context.Context, list []string) ([]contexts.Geocoded, error) {
-		res, err := dir.Geocode(ctx, list)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]contexts.Geocoded, len(res))
-		for i, r := range res {
-			g := contexts.Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
-			if r.Lat == nil || r.Lon == nil {
-				g.Match = string(postcodes.MatchNone)
-			} else {
-				g.Lat, g.Lon = *r.Lat, *r.Lon
-			}
-			out[i] = g
-		}
-		return out, nil
-	})
-}
-
 // services is everything buildServer wires together.
 type services struct {
 	records *contexts.Store
@@ -75,7 +53,7 @@ type services struct {
 func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*services, error) {
 	var heat *tiles.Service
 	dir := postcodes.NewStore(pool)
-	records, err := contexts.NewStore(pool, []byte(c.Secret), geocoderFor(dir),
+	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir),
 		contexts.WithLogger(log),
 		contexts.OnHeatChange(func() {
 			if heat != nil {
