@@ -49,7 +49,12 @@ pg:
 pg-stop:
 	@bash scripts/pg.sh stop
 
-test: ui check unit browser
+# make test leaves the machine as it found it: a private cluster it had to
+# start is stopped again at the end, pass or fail.
+test:
+	@started=0; if [ -z "$${DATABASE_URL:-}" ] && ! bash scripts/pg.sh running; then started=1; fi; \
+	trap 'if [ $$started = 1 ]; then bash scripts/pg.sh stop >/dev/null; fi' EXIT; \
+	$(MAKE) --no-print-directory ui check unit browser
 
 check:
 	@echo "== gofmt"; out="$$(gofmt -l cmd geo contexts tiles web migrations *.go)"; if [ -n "$$out" ]; then echo "not gofmt'd: $$out"; exit 1; fi

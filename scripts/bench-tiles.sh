@@ -161,7 +161,7 @@ say "baseline: one warm-up pass (PostgreSQL buffers)"
 LOAD -base "$B" -c "$CONNS" -label baseline-warmup -paths "$OUT/spread.txt"
 
 metrics() { # ctxmap's own latency histogram for heat tiles and its GC count
-  curl -s "$C/metrics" | grep -E '^(ctxmap_http_request_duration_seconds_bucket\{method="GET",route="/tiles/heat/|go_gc_duration_seconds_count)' || true
+  curl -s "$C/metrics" | grep -E '^(ctxmap_http_request_duration_seconds_bucket\{method="GET",route="/tiles/heat/|go_gc_duration_seconds_count|go_memstats_alloc_bytes_total)' || true
 }
 serverside() { # before after: requests per latency bucket measured inside ctxmap during the run
   awk 'FNR == NR { before[$1] = $2; next } { d[$1] = $2 - before[$1] }
@@ -169,7 +169,8 @@ serverside() { # before after: requests per latency bucket measured inside ctxma
              if (total == 0) { print "no requests"; exit }
              n = split("0.0005 0.001 0.0025 0.005 0.01 0.025 0.1", les, " ")
              for (i = 1; i <= n; i++) for (k in d) if (index(k, "le=\"" les[i] "\"")) printf "<= %g ms: %.2f%%; ", les[i] * 1000, 100 * d[k] / total
-             for (k in d) if (k ~ /^go_gc_duration_seconds_count/) printf "GC cycles: %d", d[k]
+             for (k in d) if (k ~ /^go_gc_duration_seconds_count/) printf "GC cycles: %d; ", d[k]
+             for (k in d) if (k ~ /^go_memstats_alloc_bytes_total/) printf "allocated per request: %.0f bytes", d[k] / total
              printf "\n" }' "$1" "$2"
 }
 

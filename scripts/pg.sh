@@ -7,6 +7,7 @@
 #
 #   scripts/pg.sh start   install what is missing, init once, start if stopped
 #   scripts/pg.sh stop    stop the private cluster (only ours, by its data dir)
+#   scripts/pg.sh running exit 0 when the private cluster is up
 #   scripts/pg.sh env     print export lines for DATABASE_URL and the test URL
 #   scripts/pg.sh url     print the application database URL
 set -euo pipefail
@@ -103,15 +104,21 @@ stop() {
   if [ -f "$DATA/PG_VERSION" ]; then as_owner "$bin/pg_ctl" -D "$DATA" -w stop -m fast || true; fi
 }
 
+running() {
+  local bin; bin="$(pgbin || true)"
+  [ -n "$bin" ] && [ -f "$DATA/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+}
+
 url() { echo "postgres://postgres@/$1?host=$SOCK&port=$PORT&sslmode=disable"; }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  running) running ;;
   url) url "$DB" ;;
   env)
     echo "export DATABASE_URL='$(url "$DB")'"
     echo "export CTXMAP_TEST_DATABASE_URL='$(url postgres)'"
     ;;
-  *) echo "usage: $0 start|stop|env|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|env|url" >&2; exit 2 ;;
 esac
