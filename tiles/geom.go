@@ -7,6 +7,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // MaxZoom is the deepest tile zoom accepted. Beyond zoom 12 the heat layer
@@ -23,17 +25,9 @@ const (
 
 // ResForZoom is the H3 resolution the heat layer shows at a zoom
 // (PRIVACY.md rule 3): 6 up to z9, 7 at z10-11, 8 from z12 on and never
-// finer, however far the map zooms.
-func ResForZoom(z int) int {
-	switch {
-	case z <= 9:
-		return 6
-	case z <= 11:
-		return 7
-	default:
-		return 8
-	}
-}
+// finer, however far the map zooms. The rule itself lives in geo, so the
+// map and every other caller share one definition.
+func ResForZoom(z int) int { return geo.ResForZoom(z) }
 
 // ParseTile parses tile path segments into a tile, refusing anything out of
 // range (z beyond MaxZoom, x or y not below 2^z) with KindInvalid before any

@@ -5,11 +5,11 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/ctxmap/ctxmap/contexts"
 	"io"
 	"slices"
 	"sync"
 
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/clip"
 	"github.com/paulmach/orb/encoding/mvt"
