@@ -221,6 +221,9 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *Actor, id int64, in 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkThematic(ctx, s.pool, textField{"note", note}); err != nil {
+		return nil, err
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var archived *time.Time
 		err := tx.QueryRow(ctx, `SELECT archived_at FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`,

@@ -27,7 +27,18 @@ const (
 	heatCategorySQL = `SELECT DISTINCT subject_id, subject_key, cell FROM harm_locations
 		WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3
 		  AND categories @> ARRAY[$4::text]`
+	// heatExtraFamilialSQL counts the overarching extra-familial harm figure
+	// DOMAIN.md asks for: records with any category the taxonomy flags as
+	// extra-familial.
+	heatExtraFamilialSQL = `SELECT DISTINCT subject_id, subject_key, cell FROM harm_locations
+		WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3
+		  AND categories && (SELECT coalesce(array_agg(code), '{}') FROM harm_categories WHERE extra_familial)`
 )
+
+// ExtraFamilial is the heat filter code of the overarching extra-familial
+// harm figure: one filter, like a category, never a combination a viewer
+// builds (PRIVACY.md rule 5).
+const ExtraFamilial = "extra_familial"
 
 // Observations returns the distinct (young person, cell) pairs of active
 // records of one layer (and one category, or all) in a range of whole
@@ -46,9 +57,12 @@ func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, e
 	from, to := q.From.UTC(), q.To.UTC()
 	var rows pgx.Rows
 	var err error
-	if q.Category == "" {
+	switch q.Category {
+	case "":
 		rows, err = s.pool.Query(ctx, heatAllSQL, q.Layer, from, to)
-	} else {
+	case ExtraFamilial:
+		rows, err = s.pool.Query(ctx, heatExtraFamilialSQL, q.Layer, from, to)
+	default:
 		rows, err = s.pool.Query(ctx, heatCategorySQL, q.Layer, from, to, q.Category)
 	}
 	if err != nil {

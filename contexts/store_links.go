@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,6 +27,9 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *Actor, contextID int64, 
 	}
 	reason, err := checkText("reason", in.Reason, MaxReason, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkFreeText(ctx, norm, textField{"reason", reason}); err != nil {
 		return nil, err
 	}
 	h := newSubjectHasher(s.secret)
@@ -79,6 +83,9 @@ func (s *Store) UnlinkYoungPerson(ctx context.Context, a *Actor, contextID, link
 	}
 	reason, err := checkText("reason", in.Reason, MaxReason, true)
 	if err != nil {
+		return err
+	}
+	if err := s.checkThematic(ctx, s.pool, textField{"reason", reason}); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -143,9 +150,24 @@ func (s *Store) LinkSummary(ctx context.Context, a *Actor, contextID int64) (*Li
 	return linkSummary(ctx, s.pool, contextID)
 }
 
+// checkFreeText refuses personal data in a link reason or archive note: the
+// same checks as thematic notes, plus the young person's own id, which the
+// request carries and which must only ever be stored as a keyed hash.
+func (s *Store) checkFreeText(ctx context.Context, subject string, f textField) error {
+	if subject != "" && strings.Contains(strings.ToLower(f.text), strings.ToLower(subject)) {
+		return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
+			"%s contains the young person's id; ids are stored only as keyed hashes, so leave it out", f.name)
+	}
+	return s.checkThematic(ctx, s.pool, f)
+}
+
 func linkSummary(ctx context.Context, q querier, contextID int64) (*LinkSummary, error) {
 	var sum LinkSummary
-	err := q.QueryRow(ctx, `SELECT count(DISTINCT l.subject_id), coalesce(array_agg(DISTINCT t.name), '{}')
+	// Young people are counted once per team that linked them, never across
+	// teams: a distinct count across teams would let a practitioner link an
+	// id, see the count not move, and so learn that another team already
+	// works with that child.
+	err := q.QueryRow(ctx, `SELECT count(DISTINCT (l.team_id, l.subject_id)), coalesce(array_agg(DISTINCT t.name), '{}')
 		FROM context_links l JOIN teams t ON t.id = l.team_id
 		WHERE l.context_id = $1 AND l.unlinked_at IS NULL`, contextID).Scan(&sum.YoungPeople, &sum.Teams)
 	if err != nil {

@@ -23,14 +23,32 @@ var (
 	errCSRF   = ctxmap.Errorf(ctxmap.KindForbidden, "csrf_failed", "missing or wrong "+csrfHeader+" header for a cookie-authenticated write")
 )
 
-// tokenCache keeps recently seen API tokens for a short while so machines
-// polling tiles do not cost a database round trip per request. A cache miss
-// is also when the token's use is audited, so the audit log records each
-// token's use at most once per TTL rather than once per tile.
+// tokenCache keeps recently seen API tokens for a few seconds so machines
+// polling tiles do not cost a database round trip per request (a disabled
+// user's token stops working within that TTL). Token use is audited at most
+// once per auditEvery per token, so the log says which tokens were used
+// when without one line per tile.
 type tokenCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	entries map[[32]byte]tokenEntry
+	mu         sync.Mutex
+	ttl        time.Duration
+	auditEvery time.Duration
+	entries    map[[32]byte]tokenEntry
+	audited    map[[32]byte]time.Time
+}
+
+// dueForAudit reports whether a token's use should be written to the audit
+// log now, and if so notes that it was.
+func (c *tokenCache) dueForAudit(key [32]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.audited[key]; ok && now.Sub(last) < c.auditEvery {
+		return false
+	}
+	if len(c.audited) > 10000 {
+		clear(c.audited)
+	}
+	c.audited[key] = now
+	return true
 }
 
 type tokenEntry struct {
@@ -78,8 +96,10 @@ func (s *Server) authenticate(r *http.Request) (*contexts.Actor, error) {
 			if a, err = s.users.TokenActor(r.Context(), token); err != nil {
 				return nil, err
 			}
-			if err := s.users.RecordTokenUse(r.Context(), a, token); err != nil {
-				return nil, err
+			if s.tokens.dueForAudit(key, now) {
+				if err := s.users.RecordTokenUse(r.Context(), a, token); err != nil {
+					return nil, err
+				}
 			}
 			s.tokens.put(key, a, now)
 		}
@@ -135,10 +155,14 @@ func actor(r *http.Request) *contexts.Actor { return info(r.Context()).actor }
 // loginLimiter refuses sign-in after too many recent failures for one name
 // or one client address, slowing password guessing without locking people
 // out for long.
+//
+// An address gets a much larger allowance than a name: a whole council may
+// sign in through one proxy, and a few typos must not lock everyone out.
 type loginLimiter struct {
 	mu       sync.Mutex
 	window   time.Duration
-	max      int
+	maxName  int
+	maxAddr  int
 	failures map[string][]time.Time
 }
 
@@ -146,7 +170,11 @@ func (l *loginLimiter) blocked(keys []string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		if len(l.recent(k, now)) >= l.max {
+		limit := l.maxName
+		if strings.HasPrefix(k, "ip:") {
+			limit = l.maxAddr
+		}
+		if len(l.recent(k, now)) >= limit {
 			return true
 		}
 	}

@@ -20,7 +20,7 @@ const mvtType = "application/vnd.mapbox-vector-tile"
 
 var filterParams = []Param{
 	Q("layer", "harm (harm happened, default) or unsafe (places young people feel unsafe)"),
-	Q("category", "one harm category code from /api/v1/taxonomy; omit for all categories"),
+	Q("category", "one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories"),
 	Q("period", "YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m or last-12m (default); whole complete months only"),
 }
 
@@ -28,11 +28,11 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 	tileParams := append([]Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row")}, filterParams...)
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "heat",
 		Summary: "Anonymised heat tile (MVT layer heat: one polygon per published H3 cell with h3, res, value)",
-		Params:  tileParams, Produces: mvtType, Errors: []int{400}}, s.heatTile)
+		Params:  tileParams, Produces: mvtType, NotModified: true, Errors: []int{400}}, s.heatTile)
 	s.route(root, Op{Method: "GET", Path: "/tiles/contexts/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "contexts",
 		Summary:  "Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)",
 		Params:   []Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row"), Q("status", "open, closed or all (default)")},
-		Produces: mvtType, Errors: []int{400}}, s.contextsTile)
+		Produces: mvtType, NotModified: true, Errors: []int{400}}, s.contextsTile)
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat.json", Tag: "heat", Summary: "TileJSON 3.0.0 for the heat layer",
 		Params: filterParams, Errors: []int{400}}, s.heatTileJSON)
 	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
@@ -52,7 +52,9 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 // the answer.
 func noFilterTricks(q url.Values, allowed ...string) error {
 	refused := []string{"from", "to", "start", "end", "since", "until", "date", "days", "weeks", "exclude", "except", "not",
-		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override"}
+		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override",
+		"familial", "extra_familial", "source", "location_type", "team", "context", "context_id", "kind", "status",
+		"age", "gender", "ethnicity", "school", "group"}
 	for _, name := range refused {
 		if _, ok := q[name]; ok && !contains(allowed, name) {
 			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -124,6 +125,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		if err := checkURL(r.URL); err != nil {
+			s.writeError(sw, r, err)
+			s.logRequest(ctx, r, sw, ri, start)
+			return
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -134,31 +140,58 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					s.writeError(sw, r, errPanic)
 				}
 			}
-			route := ri.route
-			user := ""
-			if ri.actor != nil {
-				user = ri.actor.Name
-			}
-			d := time.Since(start)
-			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-			s.metrics.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
-			if s.log.Enabled(ctx, slog.LevelInfo) {
-				// The query string is left out: it can carry a subject id.
-				s.log.LogAttrs(ctx, slog.LevelInfo, "http",
-					slog.String("method", r.Method), slog.String("route", route), slog.String("path", safePath(r.URL.Path, route)),
-					slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-					slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("request_id", id),
-					slog.String("user", user))
-			}
+			s.logRequest(ctx, r, sw, ri, start)
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
+// logRequest writes the access log line and the metrics of one request.
+func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWriter, ri *reqInfo, start time.Time) {
+	user := ""
+	if ri.actor != nil {
+		user = ri.actor.Name
+	}
+	d := time.Since(start)
+	s.metrics.requests.WithLabelValues(ri.route, r.Method, strconv.Itoa(sw.status)).Inc()
+	s.metrics.duration.WithLabelValues(ri.route, r.Method).Observe(d.Seconds())
+	if s.log.Enabled(ctx, slog.LevelInfo) {
+		// The query string is left out: it can carry a subject id.
+		s.log.LogAttrs(ctx, slog.LevelInfo, "http",
+			slog.String("method", r.Method), slog.String("route", ri.route), slog.String("path", safePath(r.URL.Path, ri.route)),
+			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("request_id", ri.id),
+			slog.String("user", user))
+	}
+}
+
+// checkURL refuses what no route can use: an undecodable query string
+// (otherwise silently dropped, so a filter would be ignored) and NUL
+// characters, which PostgreSQL cannot store in text.
+func checkURL(u *url.URL) error {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
+	}
+	if strings.ContainsRune(u.Path, 0) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_path", "the path contains a NUL character")
+	}
+	for name, vs := range q {
+		for _, v := range vs {
+			if strings.ContainsRune(v, 0) || strings.ContainsRune(name, 0) {
+				return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_parameter", "%s: NUL characters are not allowed", strings.ReplaceAll(name, "\x00", ""))
+			}
+		}
+	}
+	return nil
+}
+
 // safePath logs the route template instead of the path when the path may hold
 // a young person's id.
 func safePath(path, route string) string {
-	if strings.Contains(route, "{subject}") {
+	// Unmatched paths are not logged either: a mistyped subject route
+	// would otherwise put a young person's id in the log.
+	if strings.Contains(route, "{subject}") || route == "unmatched" {
 		return route
 	}
 	return path

@@ -28,7 +28,11 @@ type Op struct {
 	Body string
 	// Produces is the success content type; JSON when empty.
 	Produces string
-	Errors   []int
+	// Status is the success status; 200 when zero.
+	Status int
+	// NotModified documents a 304 answer to If-None-Match (tiles).
+	NotModified bool
+	Errors      []int
 }
 
 // Param is a path or query parameter in the OpenAPI document.
@@ -52,7 +56,12 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 // route registers h on rt behind the access rule of op, and records op for
 // the OpenAPI document.
 func (s *Server) route(rt *mux.Router, op Op, h apiFunc) {
-	rt.Handle(op.Path, s.adapt(op, h)).Methods(op.Method)
+	methods := []string{op.Method}
+	if op.Method == http.MethodGet {
+		// Load balancers probe with HEAD; net/http drops the body.
+		methods = append(methods, http.MethodHead)
+	}
+	rt.Handle(op.Path, s.adapt(op, h)).Methods(methods...)
 	op.Path = s.prefixes[rt] + op.Path
 	s.ops = append(s.ops, op)
 }
@@ -100,7 +109,19 @@ func (s *Server) openAPI() map[string]any {
 		if produces == "" {
 			produces = "application/json"
 		}
-		responses := map[string]any{"200": map[string]any{"description": "success", "content": map[string]any{produces: map[string]any{}}}}
+		status := op.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		responses := map[string]any{}
+		if status == http.StatusNoContent {
+			responses["204"] = map[string]any{"description": "done, no body"}
+		} else {
+			responses[strconv.Itoa(status)] = map[string]any{"description": "success", "content": map[string]any{produces: map[string]any{}}}
+		}
+		if op.NotModified {
+			responses["304"] = map[string]any{"description": "not modified: the If-None-Match ETag still matches"}
+		}
 		errs := append([]int(nil), op.Errors...)
 		if !op.Public {
 			errs = append(errs, 401)

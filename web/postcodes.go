@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,11 +57,14 @@ func floatParam(q url.Values, name string, required bool) (float64, bool, error)
 		return 0, false, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return 0, false, badParam(name, "must be a number")
+	if err != nil || !finite(f) {
+		return 0, false, badParam(name, "must be a finite number")
 	}
 	return f, true, nil
 }
+
+// finite refuses NaN and infinities, which JSON cannot even carry back.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // nearestPostcodes handles GET /api/v1/postcodes?lat=&lon=.
 func (s *Server) nearestPostcodes(w http.ResponseWriter, r *http.Request) error {

@@ -27,14 +27,14 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/taxonomy", Tag: "records",
 		Summary: "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list"},
 		s.getTaxonomy)
-	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
 		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
 		Errors: []int{400, 409, 413, 422}}, s.addCategory)
 	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
 		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
 		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}}, s.retireCategory)
 
-	s.route(api, Op{Method: "POST", Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record",
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
 		Errors:  []int{400, 404, 413, 422, 503}}, s.createHarmLocation)
@@ -45,7 +45,7 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
 		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}}, s.archiveHarmLocation)
 
-	s.route(api, Op{Method: "POST", Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
 		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
 		Errors:  []int{400, 409, 413, 422, 503}}, s.createContext)
@@ -62,16 +62,16 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Change a context's name, description or review date", Params: []Param{idP},
 		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.updateContext)
-	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Add a thematic assessment note under one triangle side", Params: []Param{idP},
 		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}}, s.addAssessment)
-	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Plan an intervention with a partner agency", Params: []Param{idP},
 		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.addIntervention)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
 		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}}, s.updateIntervention)
-	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes", Params: []Param{idP},
 		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
@@ -213,7 +213,7 @@ func (s *Server) nearbyContexts(w http.ResponseWriter, r *http.Request) error {
 		var err1, err2 error
 		lat, err1 = strconv.ParseFloat(strings.TrimSpace(a), 64)
 		lon, err2 = strconv.ParseFloat(strings.TrimSpace(b), 64)
-		if err1 != nil || err2 != nil {
+		if err1 != nil || err2 != nil || !finite(lat) || !finite(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 			return badParam("near", `give "lat,lon" in decimal degrees, or a postcode`)
 		}
 	} else {

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -84,7 +86,16 @@ func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "unsupported_media_type", "send the body as application/json")
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err // *http.MaxBytesError becomes 413 in writeError
+	}
+	// PostgreSQL cannot store NUL in text; refuse it here with a clear
+	// message rather than fail deep in a query.
+	if bytes.Contains(bytes.ToLower(body), []byte(`\u0000`)) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "text must not contain NUL (\\u0000) characters")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -107,13 +118,35 @@ func jsonError(err error) error {
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
 		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "malformed JSON: %v", err)
 	case errors.As(err, &typ):
-		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "field %q must be %s", typ.Field, typ.Type)
+		if typ.Field == "" {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "the body must be a JSON %s", jsonKind(typ.Type.Kind()))
+		}
+		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "field %q must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		// encoding/json has no typed error for unknown fields.
 		return ctxmap.Errorf(ctxmap.KindInvalid, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
 	default:
 		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "malformed JSON: %v", err)
 	}
+}
+
+// jsonKind names a Go kind the way a JSON author thinks of it, so messages
+// never show internal type names.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value of another type"
 }
 
 // badParam is the error for a query or path parameter a user got wrong.

@@ -83,9 +83,10 @@ func New(cfg Config, d Deps) *Server {
 		postcodes: d.Postcodes,
 		heat:      d.Heat,
 		metrics:   newMetrics(),
-		tokens:    &tokenCache{ttl: time.Minute, entries: map[[32]byte]tokenEntry{}},
-		limiter:   &loginLimiter{window: 15 * time.Minute, max: 5, failures: map[string][]time.Time{}},
-		prefixes:  map[*mux.Router]string{},
+		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
+			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
+		limiter:  &loginLimiter{window: 15 * time.Minute, maxName: 5, maxAddr: 100, failures: map[string][]time.Time{}},
+		prefixes: map[*mux.Router]string{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -121,7 +122,7 @@ func (s *Server) routes() {
 	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
 		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}}, s.login)
-	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth"}, s.logout)
+	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth"}, s.me)
 	s.adminRoutes(api)
 	s.appRoutes(api)

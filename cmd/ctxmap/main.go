@@ -88,6 +88,7 @@ type Config struct {
 	ShutdownGrace      time.Duration
 	TileCacheBytes     int64
 	centerText         func() string
+	kText              func() string
 }
 
 func env(name, def string) string {
@@ -100,13 +101,18 @@ func env(name, def string) string {
 // bindConfig registers the shared flags with defaults from the environment.
 func bindConfig(fs *flag.FlagSet) *Config {
 	c := &Config{}
-	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "PostgreSQL URL (DATABASE_URL)")
+	c.DatabaseURL = env("DATABASE_URL", "")
+	fs.Var(hidden{&c.DatabaseURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&c.Listen, "listen", env("CTXMAP_LISTEN", "127.0.0.1:8080"), "listen address (CTXMAP_LISTEN)")
-	fs.StringVar(&c.Secret, "secret", env("CTXMAP_SECRET", ""), "deployment secret for keyed hashes (CTXMAP_SECRET)")
+	c.Secret = env("CTXMAP_SECRET", "")
+	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET)")
 	fs.StringVar(&c.LogLevel, "log-level", env("CTXMAP_LOG_LEVEL", "info"), "debug|info|warn|error (CTXMAP_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("CTXMAP_LOG_FORMAT", "json"), "json|text (CTXMAP_LOG_FORMAT)")
-	k, _ := strconv.Atoi(env("CTXMAP_K", "10"))
-	fs.IntVar(&c.K, "k", k, "disclosure threshold: cells with fewer distinct young people are never shown (CTXMAP_K, >= 5)")
+	kText := env("CTXMAP_K", "10")
+	fs.Func("k", "disclosure threshold: cells with fewer distinct young people are never shown (CTXMAP_K, default 10, >= 5)", func(v string) error {
+		kText = v
+		return nil
+	})
 	fs.StringVar(&c.Basemap, "basemap-url", env("CTXMAP_BASEMAP_URL", ""), "optional raster basemap URL template (CTXMAP_BASEMAP_URL)")
 	fs.StringVar(&c.BasemapAttribution, "basemap-attribution", env("CTXMAP_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"), "attribution for the basemap")
 	center := env("CTXMAP_CENTER", "51.545,-0.055")
@@ -115,7 +121,31 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.Int64Var(&c.TileCacheBytes, "tile-cache-bytes", 256<<20, "memory for encoded tiles")
 	c.centerText = func() string { return center }
+	c.kText = func() string { return kText }
 	return c
+}
+
+// hidden is a string flag whose value never appears in usage text: the
+// secret and the database URL (with its password) must not reach a
+// terminal or a journal because someone typed --help.
+type hidden struct{ p *string }
+
+func (h hidden) String() string { return "" }
+
+func (h hidden) Set(v string) error { *h.p = v; return nil }
+
+// parseK reads the threshold strictly: an operator who set a stricter k
+// must never silently get the default.
+func (c *Config) parseK() error {
+	k, err := strconv.Atoi(strings.TrimSpace(c.kText()))
+	if err != nil {
+		return fmt.Errorf("k (CTXMAP_K): %q is not a whole number", c.kText())
+	}
+	if k < 5 {
+		return fmt.Errorf("k (CTXMAP_K): %d is below the minimum of 5", k)
+	}
+	c.K = k
+	return nil
 }
 
 // parseCenter runs after flag parsing so the flag and env are handled alike.

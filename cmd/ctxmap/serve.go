@@ -42,6 +42,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parseCenter(); err != nil {
 		return err
 	}
+	if err := c.parseK(); err != nil {
+		return err
+	}
 	if err := c.needSecret(); err != nil {
 		return err
 	}
@@ -61,6 +64,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := pg.Up(ctx, pool); err != nil {
 			return err
 		}
+	}
+	if err := pg.Current(ctx, pool); err != nil {
+		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up` or `ctxmap serve --migrate`", err)
 	}
 	svc, err := buildServices(ctx, c, pool, log)
 	if err != nil {

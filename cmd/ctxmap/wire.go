@@ -18,8 +18,9 @@ import (
 // without a database round trip per tile. It is refreshed periodically and
 // whenever heat data changes, so a category added by an admin appears soon.
 type categorySet struct {
-	store *contexts.Store
-	codes atomic.Pointer[map[string]bool]
+	store       *contexts.Store
+	codes       atomic.Pointer[map[string]bool]
+	lastRefresh atomic.Int64
 }
 
 func (c *categorySet) refresh(ctx context.Context) error {
@@ -27,7 +28,8 @@ func (c *categorySet) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := make(map[string]bool, len(t.Categories))
+	m := make(map[string]bool, len(t.Categories)+1)
+	m[contexts.ExtraFamilial] = true
 	for _, cat := range t.Categories {
 		m[cat.Code] = true
 	}
@@ -35,7 +37,24 @@ func (c *categorySet) refresh(ctx context.Context) error {
 	return nil
 }
 
+// valid answers from memory; an unknown code triggers one refresh (at most
+// once a second), so a category an admin has just added works at once.
 func (c *categorySet) valid(code string) bool {
+	if m := c.codes.Load(); m != nil && (*m)[code] {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := c.lastRefresh.Load()
+	if now-last < int64(time.Second) || !c.lastRefresh.CompareAndSwap(last, now) {
+		return false
+	}
+	// The validator has no request context; the refresh is one small
+	// query, bounded here.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.refresh(ctx); err != nil {
+		return false
+	}
 	m := c.codes.Load()
 	return m != nil && (*m)[code]
 }
