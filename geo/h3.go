@@ -146,9 +146,29 @@ const (
 	ukMinLon, ukMaxLon = -8.8, 2.1
 )
 
-// InUK reports whether a WGS84 point is inside a generous bounding box of
-// the United Kingdom and Crown dependencies. A false result almost always
-// means latitude and longitude were swapped or a default of (0, 0) crept in.
+// InUK reports whether a WGS84 point is in the United Kingdom or the Crown
+// dependencies, coarsely: a bounding box with the neighbours' land cut out
+// by a few straight lines (the Republic of Ireland south of Northern
+// Ireland and west of its border, the French coast at Calais and the
+// Cotentin). A false result usually means swapped coordinates, a default of
+// (0, 0), or a place abroad; points just off the coast still pass.
 func InUK(lat, lon float64) bool {
-	return lat >= ukMinLat && lat <= ukMaxLat && lon >= ukMinLon && lon <= ukMaxLon
+	if lat < ukMinLat || lat > ukMaxLat || lon < ukMinLon || lon > ukMaxLon {
+		return false
+	}
+	switch {
+	case lat >= 51.3 && lat < 54.0 && lon < -5.9: // Ireland south of Northern Ireland (Dublin, Cork)
+		return false
+	case lat >= 54.0 && lat < 54.6 && lon < -8.0: // Sligo, Leitrim (Fermanagh ends east of 8°W)
+		return false
+	case lat >= 54.6 && lat < 55.5 && lon < -7.4: // Donegal (Derry lies east of 7.4°W)
+		return false
+	case lat < 51.3 && lon > 1.5: // Calais and the French coast
+		return false
+	case lat < 49.8 && lon > -2.0: // the Cotentin (Cherbourg); the Channel Islands lie west of 2°W
+		return false
+	case lat < 49.15: // Brittany's north coast, south of Jersey
+		return false
+	}
+	return true
 }

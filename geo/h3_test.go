@@ -151,3 +151,27 @@ func BenchmarkCellPolygon(b *testing.B) {
 		}
 	})
 }
+
+func TestInUKExcludesNeighbours(t *testing.T) {
+	in := map[string][2]float64{
+		"Belfast": {54.597, -5.930}, "Derry": {54.997, -7.309}, "Enniskillen": {54.344, -7.639},
+		"Dover": {51.127, 1.313}, "Margate": {51.389, 1.386}, "Lowestoft": {52.48, 1.75}, "St Helier": {49.186, -2.107},
+		"St Peter Port": {49.455, -2.536}, "Hugh Town": {49.914, -6.315}, "Lerwick": {60.155, -1.145},
+		"Stornoway": {58.209, -6.389}, "Hackney": {51.545, -0.055}, "Penzance": {50.118, -5.537}, "Douglas": {54.15, -4.48},
+	}
+	out := map[string][2]float64{
+		"Dublin": {53.35, -6.26}, "Cork": {51.90, -8.47}, "Sligo": {54.27, -8.47}, "Letterkenny": {54.95, -7.73},
+		"Calais": {50.95, 1.85}, "Cherbourg": {49.64, -1.62}, "Saint-Malo": {48.65, -2.01}, "Null Island": {0, 0},
+		"swapped Hackney": {-0.055, 51.545},
+	}
+	for name, p := range in {
+		if !InUK(p[0], p[1]) {
+			t.Errorf("%s (%v) not in the UK", name, p)
+		}
+	}
+	for name, p := range out {
+		if InUK(p[0], p[1]) {
+			t.Errorf("%s (%v) counted as UK", name, p)
+		}
+	}
+}
