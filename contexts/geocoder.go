@@ -9,25 +9,49 @@ import (
 // DirectoryGeocoder adapts the imported postcode directory to Geocoder,
 // splitting big requests (a bulk import's distinct postcodes) into the
 // directory's batch size. Units held without a grid reference that the
-// directory could not place by their area count as not found.
-func DirectoryGeocoder(d *postcodes.Store) Geocoder {
-	return GeocoderFunc(func(ctx context.Context, pcs []string) ([]Geocoded, error) {
-		out := make([]Geocoded, 0, len(pcs))
-		for start := 0; start < len(pcs); start += postcodes.MaxBatch {
-			res, err := d.Geocode(ctx, pcs[start:min(start+postcodes.MaxBatch, len(pcs))])
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range res {
-				g := Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
-				if r.Lat == nil || r.Lon == nil {
-					g.Match = string(postcodes.MatchNone)
-				} else {
-					g.Lat, g.Lon = *r.Lat, *r.Lon
-				}
-				out = append(out, g)
-			}
+// directory could not place by their area count as not found. It also
+// names places given as a point after their nearest postcode.
+func DirectoryGeocoder(d *postcodes.Store) Geocoder { return directoryGeocoder{d} }
+
+type directoryGeocoder struct{ d *postcodes.Store }
+
+func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]Geocoded, error) {
+	out := make([]Geocoded, 0, len(pcs))
+	for start := 0; start < len(pcs); start += postcodes.MaxBatch {
+		res, err := g.d.Geocode(ctx, pcs[start:min(start+postcodes.MaxBatch, len(pcs))])
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
-	})
+		for _, r := range res {
+			gc := Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
+			if r.Lat == nil || r.Lon == nil {
+				gc.Match = string(postcodes.MatchNone)
+			} else {
+				gc.Lat, gc.Lon = *r.Lat, *r.Lon
+			}
+			out = append(out, gc)
+		}
+	}
+	return out, nil
 }
+
+// NearestPostcode returns the live postcode nearest to a point within
+// withinM metres, or "" when there is none.
+func (g directoryGeocoder) NearestPostcode(ctx context.Context, lat, lon, withinM float64) (string, error) {
+	res, err := g.d.Nearest(ctx, lat, lon, 1, withinM)
+	if err != nil || len(res) == 0 {
+		return "", err
+	}
+	return res[0].Postcode, nil
+}
+
+// postcodeNamer is the optional Geocoder capability CreateContext uses to
+// follow the naming convention ("Bus stop, E9 6EF") for a place given as a
+// point, so the same stop opened by postcode or by a map click is one record.
+type postcodeNamer interface {
+	NearestPostcode(ctx context.Context, lat, lon, withinM float64) (string, error)
+}
+
+// namingRadiusM is how close a postcode must be to name a point: about a
+// street's length, so the name still says where the place is.
+const namingRadiusM = 150

@@ -39,6 +39,15 @@ func (s *Store) CreateContext(ctx context.Context, a *Actor, in ContextInput) (*
 		if f.latlon {
 			m := "latlon"
 			lat, lon, match = &f.lat, &f.lon, &m
+			if namer, ok := s.geocoder.(postcodeNamer); ok && f.kind == KindLocation {
+				pc, err := namer.NearestPostcode(ctx, f.lat, f.lon, namingRadiusM)
+				if err != nil {
+					return nil, err
+				}
+				if pc != "" {
+					postcode = &pc
+				}
+			}
 		} else {
 			pc := f.postcode.String()
 			g, err := s.geocodeOne(ctx, pc)

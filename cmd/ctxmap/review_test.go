@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,5 +124,51 @@ func TestSecretsStayOutOfUsageText(t *testing.T) {
 	t.Setenv("CTXMAP_K", "1e2")
 	if out, err := runCLI(t, "", "serve"); err == nil || !strings.Contains(err.Error(), "CTXMAP_K") {
 		t.Fatalf("a malformed CTXMAP_K was accepted: %v %s", err, out)
+	}
+}
+
+// sharedData finds the real reference data (../shared/data beside the
+// checkout, or $CTXMAP_SHARED_DATA); missing data fails under CI.
+func sharedData(t *testing.T, rel string) string {
+	t.Helper()
+	root := os.Getenv("CTXMAP_SHARED_DATA")
+	if root == "" {
+		root = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	p := filepath.Join(root, rel)
+	if _, err := os.Stat(p); err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" {
+			t.Fatalf("shared data %s missing under CI: %v", p, err)
+		}
+		t.Skipf("shared data %s missing: %v", p, err)
+	}
+	return p
+}
+
+// A place opened from a map click is named after its nearest postcode, so
+// the same park opened by postcode is recognised as the same record.
+func TestPointContextsFollowTheNamingConvention(t *testing.T) {
+	ts := startServer(t)
+	file := sharedData(t, "codepoint-open/CSV/ec.csv")
+	if out, err := runCLI(t, "", "import", "postcodes", "--database-url="+ts.DBURL, "--format", "codepoint", file); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	status, pc := ts.do(t, contexts.RoleAnalyst, "GET", "/api/v1/postcodes/EC1A1AA", "")
+	if status != 200 {
+		t.Fatalf("lookup: %d %v", status, pc)
+	}
+	lat, lon := pc["lat"].(float64), pc["lon"].(float64)
+	status, out := ts.do(t, contexts.RoleContextLead, "POST", "/api/v1/contexts",
+		fmt.Sprintf(`{"kind":"location","location_type":"bus_stop","lat":%f,"lon":%f}`, lat+0.0002, lon))
+	if status != 201 {
+		t.Fatalf("create by point: %d %v", status, out)
+	}
+	if name, _ := out["display_name"].(string); !strings.HasSuffix(name, ", EC1A 1AA") {
+		t.Fatalf("display name %q does not follow type + postcode", name)
+	}
+	status, dup := ts.do(t, contexts.RoleContextLead, "POST", "/api/v1/contexts", `{"kind":"location","location_type":"bus_stop","postcode":"EC1A 1AA"}`)
+	details, _ := dup["error"].(map[string]any)["details"].(map[string]any)
+	if status != 409 || details["existing_id"] != out["id"] {
+		t.Fatalf("same stop by postcode: %d %v, want 409 with existing_id %v", status, dup, out["id"])
 	}
 }
