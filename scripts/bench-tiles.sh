@@ -2,9 +2,9 @@
 # Side-by-side heat-tile benchmark over HTTP (issue 5, docs/BENCHMARKS.md
 # "Tiles over HTTP"), from scratch, in one run on one database:
 #
-#   baseline  bin/tilebench serve: every tile rendered per request in PostGIS
-#             by a pg_tileserv-style SQL function (ST_AsMVTGeom + ST_AsMVT)
-#   ctxmap    bin/ctxmap serve: published sets and encoded tiles cached
+#   baseline  tilebench serve (cmd/tilebench): every tile rendered per request
+#             in PostGIS by a pg_tileserv-style SQL function (ST_AsMVTGeom + ST_AsMVT)
+#   ctxmap    ctxmap serve: published sets and encoded tiles cached
 #
 # Steps: private PostGIS cluster (scripts/pg.sh), a fresh database
 # $BENCH_DB, migrate, N synthetic harm locations around Greater London
@@ -14,14 +14,16 @@
 # tilebench load for first-request latencies), a summary table, and
 # the servers stopped by PID. Everything lands in $OUT.
 #
-#   bash scripts/bench-tiles.sh            # about 8 minutes
+#   bash scripts/bench-tiles.sh            # about 10 minutes
 #   N=200000 DURATION=5s ROUNDS=1 bash scripts/bench-tiles.sh   # a quick check
 #
 # The binaries are built from the working tree into $OUT/bin (the same
 # `go build ./cmd/ctxmap`), so a concurrent `make build` cannot swap bin/ctxmap
 # under a running benchmark. The cluster is started if it is not running and
 # left running (others may be using it); only $BENCH_DB is dropped and
-# recreated. On a shared machine each load run first waits (up to
+# recreated, and it is kept afterwards for EXPLAINs (KEEP_DB=0 drops it). The
+# binaries are removed and the access log compressed at the end (KEEP_BIN=1
+# keeps the binaries, e.g. for perf). On a shared machine each load run first waits (up to
 # QUIET_WAIT s) until the other processes use less than QUIET_BUSY % of the
 # CPU, and records what they used.
 set -euo pipefail
@@ -202,6 +204,9 @@ say "published-set cost, in process: Observations (SQL + transfer) vs Publish"
 say "stop servers"
 cleanup
 BPID="" CPID=""
+gzip -f "$OUT/ctxmap.log"
+[ "${KEEP_BIN:-0}" = 1 ] || rm -rf "$BIN"
+[ "${KEEP_DB:-1}" = 1 ] || psql "$ADMIN_URL" -qAt -c "DROP DATABASE $BENCH_DB"
 
 # ---- summary -------------------------------------------------------------
 wrkcol() { # file -> "tiles/s p50_ms p99_ms"
