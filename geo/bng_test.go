@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/ctxmap/ctxmap/geo/geotest"
 )
 
 // TestGridToOSGB36 checks the projection against the worked example in the
@@ -29,10 +31,10 @@ func TestGridToOSGB36(t *testing.T) {
 // shared derived file (made with the same Helmert transformation): each must
 // agree within 5 m.
 func TestGridToLatLonHackney(t *testing.T) {
-	want := readHackney(t)
+	want := geotest.Hackney(t)
 	grid := map[string][2]float64{}
 	for _, area := range []string{"e", "n", "ec"} {
-		f, err := os.Open(filepath.Join(sharedData(t, "codepoint-open/CSV"), area+".csv"))
+		f, err := os.Open(filepath.Join(geotest.SharedData(t, "codepoint-open/CSV"), area+".csv"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,36 +71,6 @@ func TestGridToLatLonHackney(t *testing.T) {
 		}
 	}
 	t.Logf("%d Hackney postcodes, worst %.3f m (%s)", len(grid), worst, worstPC)
-}
-
-func readHackney(t *testing.T) map[string][2]float64 {
-	t.Helper()
-	f, err := os.Open(sharedData(t, "derived/hackney_postcodes_latlong_lsoa21.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	out := map[string][2]float64{}
-	for _, r := range rows[1:] {
-		lat, err1 := strconv.ParseFloat(r[col["lat"]], 64)
-		lon, err2 := strconv.ParseFloat(r[col["long"]], 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("bad row %v", r)
-		}
-		out[r[col["pcds"]]] = [2]float64{lat, lon}
-	}
-	if len(out) != 4565 {
-		t.Fatalf("read %d Hackney postcodes, want 4565", len(out))
-	}
-	return out
 }
 
 // metresBetween is the haversine distance, ample at the 5 m scale.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctxmap/ctxmap/geo/geotest"
+
 	"github.com/ctxmap/ctxmap"
 )
 
@@ -129,7 +131,7 @@ func TestPrecision(t *testing.T) {
 // 9AA", "MA1 1AA"); for such inputs the test checks the split with the
 // format rules alone and that the strict ParsePostcode rejects them.
 func TestPostcodeVectors(t *testing.T) {
-	dir := sharedData(t, "postcode-vectors")
+	dir := geotest.SharedData(t, "postcode-vectors")
 	fields := map[string]func(Postcode) string{
 		"areas.json":         func(p Postcode) string { return p.Area },
 		"districts.json":     func(p Postcode) string { return p.District },
@@ -210,7 +212,7 @@ func areaSecond(a string) byte {
 // Open parses as a unit and normalises to itself, also when typed in lower
 // case without its space.
 func TestCodePointPostcodes(t *testing.T) {
-	dir := sharedData(t, "codepoint-open/CSV")
+	dir := geotest.SharedData(t, "codepoint-open/CSV")
 	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Code-Point CSVs in %s: %v", dir, err)
@@ -306,7 +308,7 @@ func TestPostcodeAreas(t *testing.T) {
 	if len(areas) != 126 {
 		t.Errorf("%d areas, want 120 GB + BT, GY, JE, IM, BF, BX = 126", len(areas))
 	}
-	files, _ := filepath.Glob(filepath.Join(sharedData(t, "codepoint-open/CSV"), "*.csv"))
+	files, _ := filepath.Glob(filepath.Join(geotest.SharedData(t, "codepoint-open/CSV"), "*.csv"))
 	if len(files) != 120 {
 		t.Fatalf("%d Code-Point files, want 120", len(files))
 	}

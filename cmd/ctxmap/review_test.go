@@ -8,10 +8,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctxmap/ctxmap/geo/geotest"
 
 	"github.com/ctxmap/ctxmap/contexts"
 )
@@ -127,29 +127,11 @@ func TestSecretsStayOutOfUsageText(t *testing.T) {
 	}
 }
 
-// sharedData finds the real reference data (../shared/data beside the
-// checkout, or $CTXMAP_SHARED_DATA); missing data fails under CI.
-func sharedData(t *testing.T, rel string) string {
-	t.Helper()
-	root := os.Getenv("CTXMAP_SHARED_DATA")
-	if root == "" {
-		root = filepath.Join("..", "..", "..", "shared", "data")
-	}
-	p := filepath.Join(root, rel)
-	if _, err := os.Stat(p); err != nil {
-		if ci := os.Getenv("CI"); ci != "" && ci != "false" {
-			t.Fatalf("shared data %s missing under CI: %v", p, err)
-		}
-		t.Skipf("shared data %s missing: %v", p, err)
-	}
-	return p
-}
-
 // A place opened from a map click is named after its nearest postcode, so
 // the same park opened by postcode is recognised as the same record.
 func TestPointContextsFollowTheNamingConvention(t *testing.T) {
 	ts := startServer(t)
-	file := sharedData(t, "codepoint-open/CSV/ec.csv")
+	file := geotest.SharedData(t, "codepoint-open/CSV/ec.csv")
 	if out, err := runCLI(t, "", "import", "postcodes", "--database-url="+ts.DBURL, "--format", "codepoint", file); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctxmap/ctxmap/geo/geotest"
+
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
 )
 
@@ -14,7 +16,7 @@ import (
 // read, split, parse postcodes, convert the grid and encode COPY tuples for
 // all of Code-Point Open, into a discard instead of PostgreSQL.
 func BenchmarkParseCodePoint(b *testing.B) {
-	dir := sharedData(b, "codepoint-open")
+	dir := geotest.SharedData(b, "codepoint-open")
 	srcs, _, closer, err := sources(FormatCodePoint, []string{dir})
 	if err != nil {
 		b.Fatal(err)
@@ -41,7 +43,7 @@ func BenchmarkParseCodePoint(b *testing.B) {
 // into PostGIS per iteration: parse, COPY, indexes, centroids, swap.
 // Run with -benchtime 3x; each iteration takes ~10-20 s.
 func BenchmarkImportCodePoint(b *testing.B) {
-	dir := sharedData(b, "codepoint-open")
+	dir := geotest.SharedData(b, "codepoint-open")
 	pool := pgtest.New(b)
 	var phases = map[string]time.Duration{}
 	for b.Loop() {
@@ -63,7 +65,7 @@ func BenchmarkImportCodePoint(b *testing.B) {
 // imported once: Geocode of 1,000 random postcodes in one call, single
 // Lookups (serially and from parallel goroutines) and Nearest.
 func BenchmarkStore(b *testing.B) {
-	dir := sharedData(b, "codepoint-open")
+	dir := geotest.SharedData(b, "codepoint-open")
 	pool := pgtest.New(b)
 	ctx := context.Background()
 	if _, err := Import(ctx, pool, FormatCodePoint, []string{dir}, ImportOptions{}); err != nil {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctxmap/ctxmap/geo/geotest"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
@@ -110,7 +112,7 @@ func TestImportONSPDFixture(t *testing.T) {
 
 // TestImportAberdeenSample runs the acceptance checks on real ONSPD rows.
 func TestImportAberdeenSample(t *testing.T) {
-	path := sharedData(t, "onspd-sample/onspd_sample_aberdeen.csv")
+	path := geotest.SharedData(t, "onspd-sample/onspd_sample_aberdeen.csv")
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	sum := mustImport(t, pool, FormatONSPD, path)
@@ -359,8 +361,8 @@ func TestImportCodePointFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports 1.74 M postcodes")
 	}
-	dir := sharedData(t, "codepoint-open")
-	want := hackney(t)
+	dir := geotest.SharedData(t, "codepoint-open")
+	want := geotest.Hackney(t)
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	start := time.Now()
@@ -406,7 +408,7 @@ func TestImportCodePointFull(t *testing.T) {
 // centroidsMatch geocodes every sector or outcode in a shared derived file
 // and compares the mean positions.
 func centroidsMatch(t *testing.T, s *Store, rel string, n int) {
-	f, err := os.Open(sharedData(t, rel))
+	f, err := os.Open(geotest.SharedData(t, rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctxmap/ctxmap/geo/geotest"
+
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/ewkb"
 )
@@ -44,7 +46,7 @@ func TestSplitCSV(t *testing.T) {
 // TestONSPDColumnAliases feeds every header name in the shared alias list
 // (ONSPD/NSPL 2019-2026) to the column matcher, one generation at a time.
 func TestONSPDColumnAliases(t *testing.T) {
-	b, err := os.ReadFile(sharedData(t, "onspd-sample/onspd_column_aliases.json"))
+	b, err := os.ReadFile(geotest.SharedData(t, "onspd-sample/onspd_column_aliases.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
