@@ -14,7 +14,8 @@ type HeatQuery struct {
 	From, To time.Time // first day of the first month (inclusive) .. first day after the last month (exclusive), UTC
 }
 
-// Observation is one distinct (subject, cell) pair. Cell is the finest H3
+// Observation is one (subject, cell) pair; the same pair may come more than
+// once (one per incident) and the consumer counts distinct subjects. Cell is the finest H3
 // cell the record's geocode supports: resolution 8 for a unit postcode or a
 // lat/lon, 7 or 6 for sector- or district-only matches, so coarse records
 // never land in fine cells. Key is the subject's secret cell key (0..255),

@@ -53,7 +53,7 @@ func TestImportHarmCSV(t *testing.T) {
 		t.Fatalf("subjects %d -> %d", after["subjects"], n)
 	}
 	// Heat sees distinct young people: P-1's two February records are one.
-	obs := must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)}))
+	obs := distinctObs(must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)})))
 	if len(obs) != 2 { // P-1 (imported) and P-4 (API, February)
 		t.Fatalf("observations %+v", obs)
 	}
@@ -191,7 +191,7 @@ func TestImportRebuildsIndexesForBulkLoads(t *testing.T) {
 		}
 		plan += line + "\n"
 	}
-	if obs := must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)})); len(obs) != 1 {
+	if obs := distinctObs(must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)}))); len(obs) != 1 {
 		t.Fatalf("observations after rebuild %+v\n%s", obs, plan)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,44 @@ func (c *categorySet) valid(code string) bool {
 	return m != nil && (*m)[code]
 }
 
+// warmer rebuilds the default view's published set (harm layer, all
+// categories, last 12 months) in the background at start and shortly after
+// each burst of writes, so the first map view after a write usually finds it
+// ready. It never serves stale data: a request that arrives during a rebuild
+// waits for it (tiles.Service computes each set once).
+type warmer struct {
+	ctx   context.Context
+	log   *slog.Logger
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+func newWarmer(ctx context.Context, log *slog.Logger) *warmer { return &warmer{ctx: ctx, log: log} }
+
+// warmDelay lets a burst of writes (an import, a busy afternoon) settle
+// into one rebuild.
+const warmDelay = 300 * time.Millisecond
+
+func (w *warmer) soon(heat *tiles.Service) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timer = time.AfterFunc(warmDelay, func() { w.now(heat) })
+}
+
+func (w *warmer) now(heat *tiles.Service) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
+	defer cancel()
+	if _, err := heat.Published(ctx, tiles.Filter{}); err != nil && ctx.Err() == nil {
+		w.log.Warn("warming the default heat view", "err", err)
+	}
+}
+
 // services is everything buildServer wires together.
 type services struct {
 	records *contexts.Store
@@ -71,14 +110,17 @@ type services struct {
 // until ctx ends.
 func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*services, error) {
 	var heat *tiles.Service
+	warm := newWarmer(ctx, log)
+	invalidate := func() {
+		if heat != nil {
+			heat.Invalidate()
+			warm.soon(heat)
+		}
+	}
 	dir := postcodes.NewStore(pool)
 	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir),
 		contexts.WithLogger(log),
-		contexts.OnHeatChange(func() {
-			if heat != nil {
-				heat.Invalidate()
-			}
-		}))
+		contexts.OnHeatChange(invalidate))
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +132,11 @@ func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog
 	if err != nil {
 		return nil, err
 	}
+	go warm.now(heat)
 	go func() {
 		// Writes by other processes (imports, a second server) arrive as
 		// NOTIFY; ListenHeat reconnects by itself until ctx ends.
-		if err := contexts.ListenHeat(ctx, pool, heat.Invalidate); err != nil && ctx.Err() == nil {
+		if err := contexts.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
 			log.Error("listening for heat changes stopped", "err", err)
 		}
 	}()
