@@ -32,8 +32,9 @@ run: build
 	if [ -d "$(POSTCODE_DATA)" ]; then $(BIN) import postcodes --if-empty --format codepoint "$(POSTCODE_DATA)"; \
 	else echo "no postcode directory at $(POSTCODE_DATA): postcode search needs ctxmap import postcodes (see README)"; fi; \
 	if [ -f "$(BOUNDARY)" ]; then $(BIN) import boundary --if-empty --name "Hackney wards" "$(BOUNDARY)"; fi; \
-	echo; echo "ctxmap: open http://localhost:8080 (stop with Ctrl-C)"; \
-	exec $(BIN) serve --listen "$${CTXMAP_LISTEN:-127.0.0.1:8080}" --log-format text
+	listen="$${CTXMAP_LISTEN:-127.0.0.1:8080}"; \
+	echo; echo "ctxmap: open http://$${listen/127.0.0.1/localhost} and sign in with a demo login above (stop with Ctrl-C)"; \
+	exec $(BIN) serve --listen "$$listen" --log-format text
 
 build: ui
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ctxmap
