@@ -83,11 +83,11 @@ func (s *Server) authenticate(r *http.Request) (*contexts.Actor, error) {
 		return ri.actor, nil
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
+		// The scheme is case-insensitive (RFC 9110 section 11.1).
+		if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
 			return nil, errNoAuth
 		}
-		token = strings.TrimSpace(token)
+		token := strings.TrimSpace(h[7:])
 		key := sha256.Sum256([]byte(token))
 		now := time.Now()
 		a := s.tokens.get(key, now)

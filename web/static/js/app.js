@@ -150,9 +150,12 @@ class App {
   setupHeatControls() {
     const v = this.view;
     const cat = $('#heat-category');
+    // extra_familial is the overarching extra-familial harm figure the server
+    // publishes as one filter, like a category.
     fill(cat, h('option', { value: 'all', text: 'All categories' }),
-      this.taxonomy.categories.map((c) => h('option', { value: c.code, text: c.label })));
-    cat.value = this.taxonomy.categories.some((c) => c.code === v.category) ? v.category : 'all';
+      h('option', { value: 'extra_familial', text: 'All extra-familial harm' }),
+      this.taxonomy.categories.filter((c) => !c.retired).map((c) => h('option', { value: c.code, text: c.label })));
+    cat.value = v.category === 'extra_familial' || this.taxonomy.categories.some((c) => c.code === v.category) ? v.category : 'all';
 
     this.periods = periodPresets(this.config.periods);
     const per = $('#heat-period');
@@ -193,7 +196,8 @@ class App {
 
   heatDescription() {
     const f = this.heatFilters();
-    const cat = f.category === 'all' ? 'all harm categories' : (this.taxonomy.categories.find((c) => c.code === f.category) || {}).label || f.category;
+    const cat = f.category === 'all' ? 'all harm categories' : f.category === 'extra_familial' ? 'all extra-familial harm'
+      : (this.taxonomy.categories.find((c) => c.code === f.category) || {}).label || f.category;
     return `${f.layer === 'unsafe' ? 'places young people feel unsafe' : 'where harm happened'}, ${cat}, ${describePeriod(f.period).toLowerCase()}`;
   }
 
@@ -519,7 +523,8 @@ class App {
       return;
     }
     if (h3 !== this.selectedCell) return;
-    const cat = !f.category ? 'all categories' : (this.taxonomy.categories.find((c) => c.code === f.category) || {}).label || f.category;
+    const cat = !f.category ? 'all categories' : f.category === 'extra_familial' ? 'all extra-familial harm'
+      : (this.taxonomy.categories.find((c) => c.code === f.category) || {}).label || f.category;
     const title = `Hexagon ${h3}: ${f.layer === 'unsafe' ? 'feels unsafe' : 'harm happened'}, ${cat}, ${describePeriod(from)} to ${describePeriod(to)}`;
     const points = Array.isArray(data) ? data : (data && (data.points || data.series)) || [];
     fill(out, renderTrend({ points, title, k: Number(data && data.k) || this.k }),
