@@ -139,6 +139,17 @@ func (u *Users) ListUsers(ctx context.Context) ([]User, error) {
 	})
 }
 
+// ActiveUser returns the enabled user called name, for commands that act on
+// someone's behalf (a bulk import is made by one practitioner).
+func (u *Users) ActiveUser(ctx context.Context, name string) (*Actor, error) {
+	a, err := scanActor(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`
+		FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = $1 AND u.disabled_at IS NULL`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no active user called %q", name)
+	}
+	return a, err
+}
+
 // Disable stops a user signing in: their sessions end and tokens are revoked.
 func (u *Users) Disable(ctx context.Context, by *Actor, name string) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {

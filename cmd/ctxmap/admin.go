@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,9 +24,7 @@ func cliActor() *contexts.Actor {
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("migrate", stderr)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -76,9 +73,7 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return errUsage
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("users "+sub, stderr)
 	name := fs.String("name", "", "user name (add)")
 	role := fs.String("role", "", "practitioner|context_lead|analyst|admin (add)")
 	team := fs.String("team", "", "team name (add)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,5 +89,30 @@ func TestUsersCommands(t *testing.T) {
 	}
 	if out, err := runCLI(t, "", "migrate", "status", db); err != nil || !strings.Contains(out, "00001_foundation.sql") {
 		t.Fatalf("migrate status: %v\n%s", err, out)
+	}
+}
+
+func TestImportHarmLocationsCommand(t *testing.T) {
+	ts := startServer(t)
+	dir := t.TempDir()
+	file := dir + "/harm.csv"
+	month := recentMonth()
+	csv := "subject,categories,familial,layer,occurred,source,location_type,lat,lon\n" +
+		"CLI-1,cse,extra,harm," + month + ",referral,park,51.545,-0.055\n" +
+		"CLI-2,cse;cce,extra,unsafe," + month + ",safety_map,bus_stop,51.546,-0.056\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"import", "harm-locations", "--database-url=" + ts.DBURL, "--secret=" + testSecret}
+	if out, err := runCLI(t, "", append(args, "--as", "nobody", file)...); err == nil {
+		t.Fatalf("import as an unknown user succeeded:\n%s", out)
+	}
+	out, err := runCLI(t, "", append(args, "--as", "test-practitioner", file)...)
+	if err != nil || !strings.Contains(out, "imported 2 harm locations") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	var n int
+	if err := ts.Pool.QueryRow(context.Background(), `SELECT count(*) FROM harm_locations h JOIN users u ON u.id = h.created_by WHERE u.name = 'test-practitioner'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("rows by test-practitioner: n=%d err=%v", n, err)
 	}
 }

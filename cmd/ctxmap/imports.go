@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,9 +34,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // importHarm loads a CSV of harm locations on behalf of one practitioner:
 // every row is checked first, and one bad row means nothing is written.
 func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import harm-locations", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("import harm-locations", stderr)
 	as := fs.String("as", "", "the practitioner the records are made by (their team owns them)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
@@ -58,11 +55,11 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer pool.Close()
-	a, err := findUser(ctx, contexts.NewUsers(pool), *as)
+	a, err := contexts.NewUsers(pool).ActiveUser(ctx, *as)
 	if err != nil {
 		return err
 	}
-	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(postcodes.NewStore(pool)))
+	records, err := newRecords(c, pool, postcodes.NewStore(pool))
 	if err != nil {
 		return err
 	}
@@ -81,9 +78,7 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // importPostcodes loads a postcode directory release, replacing the
 // current one atomically.
 func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import postcodes", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("import postcodes", stderr)
 	format := fs.String("format", "", "onspd (ONSPD/NSPL CSV) or codepoint (OS Code-Point Open)")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing when a directory is already imported (for make run)")
 	if err := parseArgs(fs, args); err != nil {
@@ -125,25 +120,9 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 	return nil
 }
 
-func findUser(ctx context.Context, users *contexts.Users, name string) (*contexts.Actor, error) {
-	list, err := users.ListUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range list {
-		if u.Name == name && !u.Disabled {
-			a := u.Actor
-			return &a, nil
-		}
-	}
-	return nil, fmt.Errorf("no active user called %q", name)
-}
-
 // importBoundary stores a GeoJSON file of the partnership's area for the map.
 func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import boundary", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("import boundary", stderr)
 	name := fs.String("name", "", "a name for the boundary (default: the file name)")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing when a boundary is already imported (for make run)")
 	if err := parseArgs(fs, args); err != nil {
@@ -217,9 +196,7 @@ var demoUsers = []struct {
 // runSeedDemo creates the demo logins and the synthetic data set once; a
 // second run only prints the logins.
 func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("seed-demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("seed-demo", stderr)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -260,7 +237,7 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			leads = append(leads, a)
 		}
 	}
-	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(postcodes.NewStore(pool)))
+	records, err := newRecords(c, pool, postcodes.NewStore(pool))
 	if err != nil {
 		return err
 	}

@@ -98,6 +98,14 @@ func env(name, def string) string {
 	return def
 }
 
+// newFlags makes a subcommand's flag set with the shared configuration
+// flags bound; usage and errors go to stderr.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *Config) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, bindConfig(fs)
+}
+
 // bindConfig registers the shared flags with defaults from the environment.
 func bindConfig(fs *flag.FlagSet) *Config {
 	c := &Config{}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,9 +31,7 @@ func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := bindConfig(fs)
+	fs, c := newFlags("serve", stderr)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
 	if err := parseArgs(fs, args); err != nil {
 		return err

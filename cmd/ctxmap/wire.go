@@ -98,6 +98,12 @@ func (w *warmer) now(heat *tiles.Service) {
 	}
 }
 
+// newRecords is the records store every command uses: keyed with the
+// deployment secret, geocoding through the imported postcode directory.
+func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...contexts.Option) (*contexts.Store, error) {
+	return contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir), opts...)
+}
+
 // services is everything buildServer wires together.
 type services struct {
 	records *contexts.Store
@@ -118,7 +124,7 @@ func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog
 		}
 	}
 	dir := postcodes.NewStore(pool)
-	records, err := contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir),
+	records, err := newRecords(c, pool, dir,
 		contexts.WithLogger(log),
 		contexts.OnHeatChange(invalidate))
 	if err != nil {
