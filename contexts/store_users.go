@@ -242,7 +242,7 @@ func (u *Users) CheckPassword(ctx context.Context, name, password string) (*Acto
 		_, _ = argon2id.ComparePasswordAndHash(password, dummyHash())
 	}
 	if !ok {
-		if aerr := Audit(ctx, u.pool, nil, "login.failed", "", "", map[string]any{"name": truncate(name, 100)}); aerr != nil {
+		if aerr := Audit(ctx, u.pool, nil, "login.failed", "", "", map[string]any{"name": trunc(name, 100)}); aerr != nil {
 			return nil, aerr
 		}
 		return nil, ErrBadCredentials
@@ -268,13 +268,6 @@ func scanActorWithHash(row pgx.Row, hash **string) (*Actor, error) {
 	}
 	a.Role = Role(role)
 	return &a, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Session is a signed-in browser.

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
-	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // ExportRequest asks for a CSV of published cells. Res 0 means all of
@@ -74,9 +75,9 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 			cvs = h.pub.Cells(res)
 		}
 		for _, cv := range cvs {
-			ll := h3.CellToLatLng(cv.Cell)
+			lat, lon := geo.CellCenter(cv.Cell)
 			bw.WriteString(cv.Cell.String() + "," + strconv.Itoa(res) + "," + strconv.Itoa(cv.Value) + "," +
-				strconv.FormatFloat(ll.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(ll.Lng, 'f', 6, 64) + "\n")
+				strconv.FormatFloat(lat, 'f', 6, 64) + "," + strconv.FormatFloat(lon, 'f', 6, 64) + "\n")
 		}
 		if err := ctx.Err(); err != nil {
 			return err

@@ -186,11 +186,20 @@ func TestHeatTileDeterministic(t *testing.T) {
 	if !bytes.Equal(a.Bytes, b.Bytes) || a.ETag != b.ETag {
 		t.Fatal("the same request gave different bytes")
 	}
-	// A different but equivalent period spelling: same months, same bytes.
-	eq := req
-	eq.Period = "2025"
-	if _, err := s.HeatTile(context.Background(), eq); err != nil {
+	// Two spellings of the same months (at testNow, last-3m is 2026-Q1)
+	// give the same bytes.
+	q1, rolling := req, req
+	q1.Period, rolling.Period = "2026-Q1", "last-3m"
+	x, err := s.HeatTile(context.Background(), q1)
+	if err != nil {
 		t.Fatal(err)
+	}
+	y, err := s.HeatTile(context.Background(), rolling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(x.Bytes, y.Bytes) || x.ETag != y.ETag {
+		t.Fatal("2026-Q1 and last-3m gave different bytes")
 	}
 	// A fresh service over the same records in another order, after an
 	// invalidation, still gives the same bytes and ETag.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,7 +57,7 @@ func noFilterTricks(q url.Values, allowed ...string) error {
 		"familial", "extra_familial", "source", "location_type", "team", "context", "context_id", "kind", "status",
 		"age", "gender", "ethnicity", "school", "group"}
 	for _, name := range refused {
-		if _, ok := q[name]; ok && !contains(allowed, name) {
+		if _, ok := q[name]; ok && !slices.Contains(allowed, name) {
 			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",
 				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m, last-12m) only", name)
 		}
@@ -67,15 +68,6 @@ func noFilterTricks(q url.Values, allowed ...string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func filterOf(q url.Values) tiles.Filter {
@@ -89,13 +81,11 @@ func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := mux.Vars(r)
-	z, errZ := strconv.Atoi(v["z"])
-	x, errX := strconv.Atoi(v["x"])
-	y, errY := strconv.Atoi(v["y"])
-	if errZ != nil || errX != nil || errY != nil {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "tile_out_of_range", "tile coordinates are out of range")
+	tile, err := tiles.ParseTile(v["z"], v["x"], v["y"])
+	if err != nil {
+		return err
 	}
-	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Z: z, X: x, Y: y, Filter: filterOf(q)})
+	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Z: int(tile.Z), X: int(tile.X), Y: int(tile.Y), Filter: filterOf(q)})
 	if err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.ErrorContext(ctx, "panic", "panic", p, "path", r.URL.Path, "request_id", id)
+				s.log.ErrorContext(ctx, "panic", "panic", p, "path", safePath(r.URL.Path, ri.route), "request_id", id)
 				if sw.status == 0 {
 					s.writeError(sw, r, errPanic)
 				}

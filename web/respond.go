@@ -54,7 +54,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The client went away or the deadline passed; nobody reads this answer.
 		e = ctxmap.Errorf(ctxmap.KindUnavailable, "request_cancelled", "request cancelled or timed out")
 	default:
-		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", safePath(r.URL.Path, info(r.Context()).route), "request_id", requestID(r.Context()))
 		e = &ctxmap.Error{Kind: ctxmap.KindInternal, Code: "internal", Message: "internal error; quote the request id when reporting it"}
 	}
 	status, ok := statusOf[e.Kind]

@@ -319,6 +319,9 @@ func TestPrivacyAdversarial(t *testing.T) {
 						t.Fatalf("cell %s: tile %d, JSON %d", cell, v, cellVals[h3.Cell(h3.IndexFromString(cell))])
 					}
 				}
+				if shared == 0 {
+					t.Fatal("no hexagon shows in two neighbouring tiles: the cross-tile check compared nothing")
+				}
 				t.Logf("z12 tile shows %d cells, %d shared with neighbours", len(seen), shared)
 			}
 		}
@@ -393,7 +396,23 @@ func TestPrivacyAdversarial(t *testing.T) {
 				t.Errorf("analyst %s %s: %d, want 403", f.method, f.path, status)
 			}
 		}
-		// Every GET an analyst may call answers without a subject or a point of harm.
+		// Every GET an analyst may call answers without a subject: neither
+		// an id in clear nor its stored hash nor a subject row id field.
+		rows, err := ts.Pool.Query(t.Context(), `SELECT encode(hash, 'hex'), encode(hash, 'base64') FROM subjects`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hashes []string
+		for rows.Next() {
+			var hx, b64 string
+			if err := rows.Scan(&hx, &b64); err != nil {
+				t.Fatal(err)
+			}
+			hashes = append(hashes, hx, b64)
+		}
+		if rows.Err() != nil || len(hashes) == 0 {
+			t.Fatalf("no subject hashes to look for: %v", rows.Err())
+		}
 		trendCell := cellAt(hotspots[0][0], hotspots[0][1], 8).String()
 		for _, p := range []string{"/api/v1/heat/cells?res=8", "/api/v1/trends?h3=" + trendCell, "/api/v1/exports/heat.csv",
 			"/api/v1/contexts?near=51.545,-0.055&radius_m=5000", "/api/v1/taxonomy", "/api/v1/me"} {
@@ -404,6 +423,11 @@ func TestPrivacyAdversarial(t *testing.T) {
 			body := strings.ToLower(string(r.body))
 			if strings.Contains(body, "hackney-") || strings.Contains(body, "\"subject") {
 				t.Errorf("analyst GET %s leaks a subject: %.300s", p, r.body)
+			}
+			for _, h := range hashes {
+				if strings.Contains(string(r.body), h) {
+					t.Errorf("analyst GET %s contains a subject hash", p)
+				}
 			}
 		}
 	})

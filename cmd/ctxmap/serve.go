@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := pg.Current(ctx, pool); err != nil {
 		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up` or `ctxmap serve --migrate`", err)
 	}
-	svc, err := buildServices(ctx, c, pool, log)
+	srv, err := buildServer(ctx, c, pool, log)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
-	hs := web.NewHTTPServer(svc.server)
+	hs := web.NewHTTPServer(srv)
 	// The address line is what scripts and tests wait for.
 	fmt.Fprintf(stdout, "ctxmap %s serving on http://%s\n", version, ln.Addr())
 	log.Info("serving", "addr", ln.Addr().String(), "version", version)

@@ -16,8 +16,9 @@ import (
 )
 
 // categorySet answers "is this a harm category?" for the heat filters
-// without a database round trip per tile. It is refreshed periodically and
-// whenever heat data changes, so a category added by an admin appears soon.
+// without a database round trip per tile. It is refreshed every 30 s, and at
+// once (at most once a second) when asked about a code it does not know, so
+// a category an admin has just added works straight away.
 type categorySet struct {
 	store       *contexts.Store
 	codes       atomic.Pointer[map[string]bool]
@@ -104,17 +105,10 @@ func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...con
 	return contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir), opts...)
 }
 
-// services is everything buildServer wires together.
-type services struct {
-	records *contexts.Store
-	heat    *tiles.Service
-	server  *web.Server
-}
-
-// buildServices wires the domain services and the HTTP server. Background
+// buildServer wires the domain services and the HTTP server. Background
 // work (cache invalidation from other processes, taxonomy refresh) runs
 // until ctx ends.
-func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*services, error) {
+func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	var heat *tiles.Service
 	warm := newWarmer(ctx, log)
 	invalidate := func() {
@@ -170,6 +164,5 @@ func buildServices(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
 	}
-	srv := web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Records: records, Postcodes: dir, Heat: heat, Logger: log})
-	return &services{records: records, heat: heat, server: srv}, nil
+	return web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Records: records, Postcodes: dir, Heat: heat, Logger: log}), nil
 }

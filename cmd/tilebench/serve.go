@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap/migrations/pg"
@@ -40,7 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	url, err := databaseURL()
+	url, err := benchDatabaseURL(*k)
 	if err != nil {
 		return err
 	}
@@ -148,4 +150,26 @@ func httpError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": http.StatusText(status), "message": msg}})
+}
+
+// benchDatabaseURL guards the baseline, which publishes true counts with no
+// perturbation or secondary suppression: it may only ever run against a
+// benchmark database of synthetic data, and never below the policy's
+// minimum threshold.
+func benchDatabaseURL(k int) (string, error) {
+	if k < tiles.MinK {
+		return "", fmt.Errorf("-k %d is below the minimum threshold %d", k, tiles.MinK)
+	}
+	url, err := databaseURL()
+	if err != nil {
+		return "", err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(cfg.Database, "ctxmap_bench") {
+		return "", fmt.Errorf("database %q is not a ctxmap_bench* benchmark database; the baseline shows unprotected counts", cfg.Database)
+	}
+	return url, nil
 }
