@@ -1,0 +1,27 @@
+package ctxmap
+
+// Layer is one of the two kinds of place a harm location records, and so one
+// of the two heat layers published (PRODUCT.md: harm happened / feels
+// unsafe). It lives here, beside the error kinds, because the domain
+// (contexts), the aggregation (tiles) and the API (web) all speak it and none
+// of them may import another just for a word.
+type Layer string
+
+// The layers.
+const (
+	LayerHarm   Layer = "harm"
+	LayerUnsafe Layer = "unsafe"
+)
+
+// Layers lists every layer in display order.
+func Layers() []Layer { return []Layer{LayerHarm, LayerUnsafe} }
+
+// Valid reports whether l is one of the layers.
+func (l Layer) Valid() bool { return l == LayerHarm || l == LayerUnsafe }
+
+// ExtraFamilial is the heat filter code of the overarching extra-familial
+// harm figure (DOMAIN.md): records with any category the taxonomy flags as
+// extra-familial. It is one filter, like a category, never a combination a
+// viewer builds (PRIVACY.md rule 5), so it can never clash with a category
+// code: the taxonomy refuses it as one.
+const ExtraFamilial = "extra_familial"
