@@ -274,7 +274,7 @@ func TestObservations(t *testing.T) {
 	must[*HarmLocation](t)(s.ArchiveHarmLocation(ctx, f.pracA, archived.ID, ArchiveInput{Reason: "never_an_issue", Note: "wrong child"}))
 
 	q := func(layer, cat string, from, to time.Time) []string {
-		obs := distinctObs(must[[]Observation](t)(s.Observations(ctx, HeatQuery{Layer: layer, Category: cat, From: from, To: to})))
+		obs := distinctObs(must[[]Observation](t)(s.Observations(ctx, HeatQuery{Layer: ctxmap.Layer(layer), Category: cat, From: from, To: to})))
 		var out []string
 		for _, o := range obs {
 			out = append(out, fmt.Sprintf("%d/%d", o.Subject, o.Cell.Resolution()))

@@ -50,8 +50,8 @@ const ExtraFamilial = "extra_familial"
 // that pair and the subject's secret cell key, and is not audited because
 // its only consumer publishes disclosure-controlled aggregates.
 func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, error) {
-	if q.Layer != LayerHarm && q.Layer != LayerUnsafe {
-		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_layer", "layer must be harm or unsafe, not %q", trunc(q.Layer, 40))
+	if !q.Layer.Valid() {
+		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_layer", "layer must be harm or unsafe, not %q", trunc(string(q.Layer), 40))
 	}
 	if !q.From.Before(q.To) {
 		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_period", "the period is empty")

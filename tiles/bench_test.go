@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 	"github.com/uber/h3-go/v4"
@@ -16,23 +15,23 @@ import (
 
 // staticSource returns a fixed observation set whatever the query, so
 // benchmarks measure this package, not a fake store's filtering.
-type staticSource struct{ obs []contexts.Observation }
+type staticSource struct{ obs []Observation }
 
-func (s staticSource) Observations(context.Context, contexts.HeatQuery) ([]contexts.Observation, error) {
+func (s staticSource) Observations(context.Context, Query) ([]Observation, error) {
 	return s.obs, nil
 }
 
 // benchObservations is about a million distinct (subject, cell)
 // observations: 150,000 young people over Greater Manchester, mostly
 // around 40 hot spots, 10% geocoded only to a sector or district.
-var benchObservations = sync.OnceValue(func() []contexts.Observation {
+var benchObservations = sync.OnceValue(func() []Observation {
 	rng := rand.New(rand.NewPCG(2026, 4))
 	type hot struct{ lat, lng, spread float64 }
 	hots := make([]hot, 40)
 	for i := range hots {
 		hots[i] = hot{53.35 + rng.Float64()*0.3, -2.5 + rng.Float64()*0.5, 0.003 + rng.Float64()*0.02}
 	}
-	obs := make([]contexts.Observation, 0, 1_000_000)
+	obs := make([]Observation, 0, 1_000_000)
 	for s := int64(0); len(obs) < 1_000_000; s++ {
 		key := uint8(rng.IntN(256))
 		for n := 1 + rng.IntN(12); n > 0 && len(obs) < 1_000_000; n-- {
@@ -47,7 +46,7 @@ var benchObservations = sync.OnceValue(func() []contexts.Observation {
 			if rng.IntN(10) == 0 {
 				res = 6 + rng.IntN(2)
 			}
-			obs = append(obs, contexts.Observation{Subject: s * 7919, Key: key, Cell: h3.LatLngToCell(h3.NewLatLng(lat, lng), res)})
+			obs = append(obs, Observation{Subject: s * 7919, Key: key, Cell: h3.LatLngToCell(h3.NewLatLng(lat, lng), res)})
 		}
 	}
 	return obs

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
 	"github.com/uber/h3-go/v4"
 )
@@ -29,10 +28,10 @@ func ExampleParsePeriod() {
 func ExamplePolicy_Publish() {
 	pol, _ := tiles.NewPolicy(10)
 	cell := h3.LatLngToCell(h3.NewLatLng(53.4808, -2.2426), 8)
-	var obs []contexts.Observation
+	var obs []tiles.Observation
 	// one young person with twenty incidents: counts once
 	for i := 0; i < 20; i++ {
-		obs = append(obs, contexts.Observation{Subject: 1, Key: 17, Cell: cell})
+		obs = append(obs, tiles.Observation{Subject: 1, Key: 17, Cell: cell})
 	}
 	pub := pol.Publish(obs)
 	_, shown := pub.Value(cell)
@@ -40,7 +39,7 @@ func ExamplePolicy_Publish() {
 
 	// twelve young people: published, perturbed and rounded to 5
 	for s := int64(2); s <= 12; s++ {
-		obs = append(obs, contexts.Observation{Subject: s, Key: uint8(s * 31), Cell: cell})
+		obs = append(obs, tiles.Observation{Subject: s, Key: uint8(s * 31), Cell: cell})
 	}
 	pub = pol.Publish(obs)
 	v, shown := pub.Value(cell)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/clip"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -87,15 +86,15 @@ func planarArea(r orb.Ring) float64 {
 // both are served the same way. Records outside the tile (plus Buffer) are
 // left out; features are ordered by id so equal input gives equal bytes.
 //
-// A contexts.ContextFeature carries nothing about the young people linked
+// A ContextFeature carries nothing about the young people linked
 // to a record (PRIVACY.md rule 10); the caller decides which records the
 // viewer may see.
-func EncodeContexts(tile maptile.Tile, features []contexts.ContextFeature) ([]byte, error) {
+func EncodeContexts(tile maptile.Tile, features []ContextFeature) ([]byte, error) {
 	if _, err := CheckTile(int(tile.Z), int(tile.X), int(tile.Y)); err != nil {
 		return nil, err
 	}
 	sorted := slices.Clone(features)
-	slices.SortStableFunc(sorted, func(a, b contexts.ContextFeature) int {
+	slices.SortStableFunc(sorted, func(a, b ContextFeature) int {
 		switch {
 		case a.ID < b.ID:
 			return -1
@@ -171,4 +170,16 @@ func mvtRaw(gz []byte) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(r)
+}
+
+// ContextFeature is what the map's context layer draws for one context
+// record: the tiles package's own input, so the encoder needs nothing of the
+// domain. It carries nothing about the young people linked to the record.
+type ContextFeature struct {
+	ID           int64
+	Kind         string
+	LocationType string
+	DisplayName  string
+	Status       string
+	Lon, Lat     float64
 }

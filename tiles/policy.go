@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap"
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/uber/h3-go/v4"
 )
 
@@ -238,7 +237,7 @@ func unpackCell(p uint64) h3.Cell      { return h3.Cell(p | 0xFF) }
 // or on map iteration. Cells with a resolution finer than 8 are coarsened
 // to 8; invalid cells and cells coarser than 6 are ignored. A subject's key
 // is taken from its observations (the lowest cell's, should they disagree).
-func (p Policy) Publish(obs []contexts.Observation) *Published {
+func (p Policy) Publish(obs []Observation) *Published {
 	// 1. normalise and group by subject.
 	sc := make([]subjCell, 0, len(obs))
 	for _, o := range obs {

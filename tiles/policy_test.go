@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/ctxmap/ctxmap"
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/uber/h3-go/v4"
 )
 
@@ -116,13 +115,13 @@ func allPublished(p *Published) []CellValue {
 func TestOneSubjectManyIncidents(t *testing.T) {
 	p := mustPolicy(t, DefaultK)
 	c := cellAt(53.48, -2.24, 8)
-	var obs []contexts.Observation
+	var obs []Observation
 	for i := 0; i < 20; i++ {
-		obs = append(obs, contexts.Observation{Subject: 42, Key: 200, Cell: c})
+		obs = append(obs, Observation{Subject: 42, Key: 200, Cell: c})
 	}
 	// plus twenty distinct neighbouring cells for the same child
 	for _, n := range c.GridDisk(2)[:19] {
-		obs = append(obs, contexts.Observation{Subject: 42, Key: 200, Cell: n})
+		obs = append(obs, Observation{Subject: 42, Key: 200, Cell: n})
 	}
 	if got := allPublished(p.Publish(obs)); len(got) != 0 {
 		t.Fatalf("one subject published %v", got)
@@ -138,11 +137,11 @@ func TestBelowKNeverShows(t *testing.T) {
 	for k := MinK; k <= 15; k++ {
 		p := mustPolicy(t, k)
 		for trial := 0; trial < 300; trial++ {
-			var obs []contexts.Observation
+			var obs []Observation
 			for s := 0; s < k-1; s++ {
 				key := uint8(rng.IntN(256))
 				for i := 0; i < 1+rng.IntN(5); i++ {
-					obs = append(obs, contexts.Observation{Subject: int64(s), Key: key, Cell: c})
+					obs = append(obs, Observation{Subject: int64(s), Key: key, Cell: c})
 				}
 			}
 			if got := allPublished(p.Publish(obs)); len(got) != 0 {
@@ -157,9 +156,9 @@ func TestBelowKNeverShows(t *testing.T) {
 func TestAtKPublishes(t *testing.T) {
 	p := mustPolicy(t, 10)
 	c := cellAt(53.48, -2.24, 8)
-	var obs []contexts.Observation
+	var obs []Observation
 	for s := 0; s < 30; s++ {
-		obs = append(obs, contexts.Observation{Subject: int64(s), Key: uint8(s * 7), Cell: c})
+		obs = append(obs, Observation{Subject: int64(s), Key: uint8(s * 7), Cell: c})
 	}
 	pub := p.Publish(obs)
 	for r := MinRes; r <= MaxRes; r++ {
@@ -180,9 +179,9 @@ func TestAtKPublishes(t *testing.T) {
 func TestCoarseObservations(t *testing.T) {
 	p := mustPolicy(t, 10)
 	c7 := cellAt(53.48, -2.24, 7)
-	var obs []contexts.Observation
+	var obs []Observation
 	for s := 0; s < 40; s++ {
-		obs = append(obs, contexts.Observation{Subject: int64(s), Key: uint8(s), Cell: c7})
+		obs = append(obs, Observation{Subject: int64(s), Key: uint8(s), Cell: c7})
 	}
 	pub := p.Publish(obs)
 	if pub.Len(6) != 1 || pub.Len(7) != 1 || pub.Len(8) != 0 {
@@ -192,9 +191,9 @@ func TestCoarseObservations(t *testing.T) {
 	c10 := cellAt(53.48, -2.24, 10)
 	obs = obs[:0]
 	for s := 0; s < 40; s++ {
-		obs = append(obs, contexts.Observation{Subject: int64(s), Key: uint8(s), Cell: c10},
-			contexts.Observation{Subject: int64(1000 + s), Cell: cellAt(53.48, -2.24, 5)},
-			contexts.Observation{Subject: int64(2000 + s), Cell: h3.Cell(12345)})
+		obs = append(obs, Observation{Subject: int64(s), Key: uint8(s), Cell: c10},
+			Observation{Subject: int64(1000 + s), Cell: cellAt(53.48, -2.24, 5)},
+			Observation{Subject: int64(2000 + s), Cell: h3.Cell(12345)})
 	}
 	pub = p.Publish(obs)
 	if _, ok := pub.Value(c10.Parent(8)); !ok || pub.Len(8) != 1 || pub.Len(6) != 1 {
@@ -208,14 +207,14 @@ func TestCoarseObservations(t *testing.T) {
 // genObservations makes a clustered data set around Manchester: hot spots
 // where many subjects meet, sparse background, repeat observations,
 // coarse (sector/district) geocodes, subjects with several cells.
-func genObservations(rng *rand.Rand, subjects int) []contexts.Observation {
+func genObservations(rng *rand.Rand, subjects int) []Observation {
 	type hot struct{ lat, lng, spread float64 }
 	nh := 3 + rng.IntN(8)
 	hots := make([]hot, nh)
 	for i := range hots {
 		hots[i] = hot{53.40 + rng.Float64()*0.2, -2.40 + rng.Float64()*0.35, 0.002 + rng.Float64()*0.03}
 	}
-	var obs []contexts.Observation
+	var obs []Observation
 	for s := 0; s < subjects; s++ {
 		subj := rng.Int64N(1 << 40)
 		key := uint8(rng.IntN(256))
@@ -236,7 +235,7 @@ func genObservations(rng *rand.Rand, subjects int) []contexts.Observation {
 			}
 			c := cellAt(lat, lng, res)
 			for rep := rng.IntN(3); rep >= 0; rep-- {
-				obs = append(obs, contexts.Observation{Subject: subj, Key: key, Cell: c})
+				obs = append(obs, Observation{Subject: subj, Key: key, Cell: c})
 			}
 		}
 	}
@@ -246,7 +245,7 @@ func genObservations(rng *rand.Rand, subjects int) []contexts.Observation {
 
 // trueCounts counts distinct subjects and cell keys per cell at
 // resolutions 6-8, independently of Publish (maps and h3's own Parent).
-func trueCounts(obs []contexts.Observation) (count map[h3.Cell]int, key map[h3.Cell]uint8) {
+func trueCounts(obs []Observation) (count map[h3.Cell]int, key map[h3.Cell]uint8) {
 	subj := map[h3.Cell]map[int64]uint8{}
 	for _, o := range obs {
 		for r := MinRes; r <= min(MaxRes, o.Cell.Resolution()); r++ {
@@ -271,7 +270,7 @@ func trueCounts(obs []contexts.Observation) (count map[h3.Cell]int, key map[h3.C
 
 // referencePublish is a second, deliberately naive implementation of the
 // policy (maps, h3's cgo Parent), to cross-check Publish exactly.
-func referencePublish(p Policy, obs []contexts.Observation) map[h3.Cell]int {
+func referencePublish(p Policy, obs []Observation) map[h3.Cell]int {
 	count, key := trueCounts(obs)
 	pub := map[h3.Cell]int{}
 	cand := map[int]map[h3.Cell]int{}
@@ -324,7 +323,7 @@ func referencePublish(p Policy, obs []contexts.Observation) map[h3.Cell]int {
 // checkInvariants asserts PRIVACY.md rules 6-8 on a published set, against
 // the true counts of the data it came from. It returns the number of
 // children secondary suppression removed.
-func checkInvariants(t *testing.T, p Policy, obs []contexts.Observation, pub *Published) (suppressed int) {
+func checkInvariants(t *testing.T, p Policy, obs []Observation, pub *Published) (suppressed int) {
 	t.Helper()
 	count, key := trueCounts(obs)
 	k := p.K()
@@ -403,7 +402,7 @@ func TestPublishProperties(t *testing.T) {
 		grown := slices.Clone(obs)
 		for i := 0; i < 5; i++ {
 			o := obs[rng.IntN(len(obs))]
-			grown = append(grown, contexts.Observation{Subject: -1 - int64(i), Key: uint8(rng.IntN(256)), Cell: o.Cell})
+			grown = append(grown, Observation{Subject: -1 - int64(i), Key: uint8(rng.IntN(256)), Cell: o.Cell})
 			checkInvariants(t, p, grown, p.Publish(grown))
 		}
 	}

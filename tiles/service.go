@@ -10,18 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap"
 	"github.com/paulmach/orb"
 	"github.com/uber/h3-go/v4"
 )
-
-// Source gives the service the observations to aggregate. It is declared
-// here, by its consumer, and contexts' store implements it. Observations
-// must cover only active (not archived) harm locations with the query's
-// layer and category whose occurrence month lies in [q.From, q.To).
-type Source interface {
-	Observations(ctx context.Context, q contexts.HeatQuery) ([]contexts.Observation, error)
-}
 
 // The layers heat data is split by (PRODUCT.md: harm happened / feels unsafe).
 const (
@@ -298,7 +290,7 @@ func (s *Service) set(ctx context.Context, k setKey) (*heatSet, error) {
 			p.Spec += ".." + k.last.String()
 		}
 		dataTime := s.clock().UTC()
-		obs, err := s.src.Observations(ctx, contexts.HeatQuery{Layer: k.layer, Category: k.category, From: p.From(), To: p.To()})
+		obs, err := s.src.Observations(ctx, Query{Layer: ctxmap.Layer(k.layer), Category: k.category, From: p.From(), To: p.To()})
 		if err != nil {
 			return nil, fmt.Errorf("tiles: reading observations: %w", err)
 		}

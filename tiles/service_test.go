@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap"
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
@@ -53,7 +52,7 @@ func (f *fakeSource) add(r ...record) {
 	f.recs = append(f.recs, r...)
 }
 
-func (f *fakeSource) Observations(ctx context.Context, q contexts.HeatQuery) ([]contexts.Observation, error) {
+func (f *fakeSource) Observations(ctx context.Context, q Query) ([]Observation, error) {
 	f.calls.Add(1)
 	if f.gate != nil {
 		select {
@@ -72,15 +71,15 @@ func (f *fakeSource) Observations(ctx context.Context, q contexts.HeatQuery) ([]
 		c h3.Cell
 	}
 	seen := map[pair]bool{}
-	var out []contexts.Observation
+	var out []Observation
 	for _, r := range f.recs {
 		t := r.month.Start()
-		if r.layer != q.Layer || (q.Category != "" && r.category != q.Category) || t.Before(q.From) || !t.Before(q.To) {
+		if r.layer != string(q.Layer) || (q.Category != "" && r.category != q.Category) || t.Before(q.From) || !t.Before(q.To) {
 			continue
 		}
 		if p := (pair{r.subject, r.cell}); !seen[p] {
 			seen[p] = true
-			out = append(out, contexts.Observation{Subject: r.subject, Key: r.key, Cell: r.cell})
+			out = append(out, Observation{Subject: r.subject, Key: r.key, Cell: r.cell})
 		}
 	}
 	return out, nil
@@ -727,7 +726,7 @@ func TestHeatTileExtremeZooms(t *testing.T) {
 
 func TestEncodeContexts(t *testing.T) {
 	tl := maptile.At(orb.Point{-2.2426, 53.4808}, 14)
-	feats := []contexts.ContextFeature{
+	feats := []ContextFeature{
 		{ID: 9, Kind: "location", LocationType: "park", DisplayName: "Park, M1 1AA", Status: "open", Lon: -2.2426, Lat: 53.4808},
 		{ID: 3, Kind: "group", DisplayName: "Group", Status: "closed", Lon: -2.2427, Lat: 53.4809},
 		{ID: 5, Kind: "location", DisplayName: "Far away", Status: "open", Lon: 0, Lat: 51},

@@ -137,7 +137,11 @@ func (s *Server) contextsTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gz, err := tiles.EncodeContexts(t, feats)
+	tf := make([]tiles.ContextFeature, len(feats))
+	for i, f := range feats {
+		tf[i] = tiles.ContextFeature{ID: f.ID, Kind: f.Kind, LocationType: f.LocationType, DisplayName: f.DisplayName, Status: f.Status, Lon: f.Lon, Lat: f.Lat}
+	}
+	gz, err := tiles.EncodeContexts(t, tf)
 	if err != nil {
 		return err
 	}

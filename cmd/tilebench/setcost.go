@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uber/h3-go/v4"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
@@ -67,7 +68,7 @@ func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	q := contexts.HeatQuery{Layer: *layer, From: p.From(), To: p.To()}
+	q := contexts.HeatQuery{Layer: ctxmap.Layer(*layer), From: p.From(), To: p.To()}
 	variants := []struct {
 		name string
 		read obsReader
