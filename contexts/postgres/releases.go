@@ -1,0 +1,317 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
+)
+
+// releaseLock is the advisory lock key every process takes to make a
+// release ("ctxmap-release" as a number), so one replica makes it at a time
+// and the minimum interval is checked against the newest release of all.
+const releaseLock int64 = 0x63_74_78_72_65_6c_31
+
+// Releases stores releases in PostGIS (tiles.ReleaseStore) and reads the
+// records a release is computed from, in one snapshot.
+type Releases struct {
+	pool *pgxpool.Pool
+}
+
+// NewReleases returns the release store on pool.
+func NewReleases(pool *pgxpool.Pool) *Releases { return &Releases{pool: pool} }
+
+var _ tiles.ReleaseStore = (*Releases)(nil)
+
+// InRelease takes the release lock on a connection of its own (a session
+// lock, so it is released if the process dies), then runs fn in one
+// REPEATABLE READ transaction begun after the lock was granted: its snapshot
+// therefore includes any release another process finished while we waited.
+func (r *Releases) InRelease(ctx context.Context, wait bool, fn func(context.Context, tiles.ReleaseTx) error) (bool, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("release: %w", err)
+	}
+	locked := false
+	defer func() {
+		if locked {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, releaseLock); err != nil {
+				// A connection that may still hold the lock must not go
+				// back to the pool: closing it releases the lock.
+				_ = conn.Hijack().Close(uctx)
+				return
+			}
+		}
+		conn.Release()
+	}()
+	// Poll rather than block in pg_advisory_lock, so waiting is bounded by
+	// ctx and never by the pool's statement timeout.
+	for {
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, releaseLock).Scan(&locked); err != nil {
+			return false, fmt.Errorf("release lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		if !wait {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return true, fmt.Errorf("release: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+		return true, fmt.Errorf("release: %w", err)
+	}
+	if err := fn(ctx, &releaseTx{tx: tx}); err != nil {
+		return true, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return true, fmt.Errorf("release: commit: %w", err)
+	}
+	return true, nil
+}
+
+const releaseColumns = `id, data_time, first_month, last_month, k, how, made_by, coalesce(made_by_name, ''),
+	sets, published_cells, coalesce(changed_cells, -1), duration_ms`
+
+func scanRelease(row pgx.Row) (tiles.ReleaseInfo, error) {
+	var in tiles.ReleaseInfo
+	var first, last time.Time
+	var ms int64
+	err := row.Scan(&in.ID, &in.DataTime, &first, &last, &in.K, &in.How, &in.MadeByID, &in.MadeBy,
+		&in.Sets, &in.PublishedCells, &in.ChangedCells, &ms)
+	in.Window = tiles.Window{First: tiles.MonthOf(first), Last: tiles.MonthOf(last)}
+	in.Duration = time.Duration(ms) * time.Millisecond
+	return in, err
+}
+
+func latest(ctx context.Context, q pgx.Tx, pool *pgxpool.Pool) (tiles.ReleaseInfo, bool, error) {
+	const sql = `SELECT ` + releaseColumns + ` FROM releases ORDER BY id DESC LIMIT 1`
+	var row pgx.Row
+	if q != nil {
+		row = q.QueryRow(ctx, sql)
+	} else {
+		row = pool.QueryRow(ctx, sql)
+	}
+	in, err := scanRelease(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tiles.ReleaseInfo{}, false, nil
+	}
+	if err != nil {
+		return tiles.ReleaseInfo{}, false, fmt.Errorf("latest release: %w", err)
+	}
+	return in, true, nil
+}
+
+// Latest is the newest release.
+func (r *Releases) Latest(ctx context.Context) (tiles.ReleaseInfo, bool, error) {
+	return latest(ctx, nil, r.pool)
+}
+
+// List returns the kept releases, newest first.
+func (r *Releases) List(ctx context.Context) ([]tiles.ReleaseInfo, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+releaseColumns+` FROM releases ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list releases: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tiles.ReleaseInfo, error) { return scanRelease(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list releases: %w", err)
+	}
+	return out, nil
+}
+
+// Set returns one stored set of a release.
+func (r *Releases) Set(ctx context.Context, release int64, k tiles.SetKey) ([]byte, bool, error) {
+	var b []byte
+	err := r.pool.QueryRow(ctx, `SELECT cells FROM release_sets
+		WHERE release_id = $1 AND layer = $2 AND category = $3 AND first_month = $4 AND last_month = $5`,
+		release, string(k.Layer), k.Category, k.First.Start(), k.Last.Start()).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("release set %s: %w", k, err)
+	}
+	return b, true, nil
+}
+
+// releaseTx is the work of one release inside InRelease's transaction.
+type releaseTx struct {
+	tx pgx.Tx
+}
+
+func (t *releaseTx) Now(ctx context.Context) (time.Time, error) {
+	var now time.Time
+	if err := t.tx.QueryRow(ctx, `SELECT statement_timestamp()`).Scan(&now); err != nil {
+		return time.Time{}, fmt.Errorf("release: %w", err)
+	}
+	return now.UTC(), nil
+}
+
+func (t *releaseTx) Latest(ctx context.Context) (tiles.ReleaseInfo, bool, error) {
+	return latest(ctx, t.tx, nil)
+}
+
+// releaseRecordsSQL reads every active harm location of the window once per
+// category. Every column is fixed-width binary, decoded without Scan: a
+// million records are one and a half million rows.
+const releaseRecordsSQL = `SELECT layer = 'unsafe',
+	(extract(year FROM occurred_on)::int * 12 + extract(month FROM occurred_on)::int - 1),
+	array_position($3::text[], c)::int - 1, subject_id, subject_key, cell
+	FROM harm_locations, unnest(categories) AS c
+	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2`
+
+func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInput, error) {
+	var in tiles.ReleaseInput
+	rows, err := t.tx.Query(ctx, `SELECT code, extra_familial FROM harm_categories ORDER BY code`)
+	if err != nil {
+		return in, fmt.Errorf("release taxonomy: %w", err)
+	}
+	for rows.Next() {
+		var code string
+		var ef bool
+		if err := rows.Scan(&code, &ef); err != nil {
+			return in, fmt.Errorf("release taxonomy: %w", err)
+		}
+		in.Categories = append(in.Categories, code)
+		in.ExtraFamilial = append(in.ExtraFamilial, ef)
+	}
+	if err := rows.Err(); err != nil {
+		return in, fmt.Errorf("release taxonomy: %w", err)
+	}
+	rows, err = t.tx.Query(ctx, releaseRecordsSQL, w.First.Start(), w.Last.Add(1).Start(), in.Categories)
+	if err != nil {
+		return in, fmt.Errorf("release records: %w", err)
+	}
+	defer rows.Close()
+	in.Records = make([]tiles.ReleaseRecord, 0, 1<<16)
+	for rows.Next() {
+		raw := rows.RawValues()
+		if len(raw) != 6 || raw[2] == nil {
+			continue // a category no longer in the taxonomy
+		}
+		if len(raw[0]) != 1 || len(raw[1]) != 4 || len(raw[2]) != 4 || len(raw[3]) != 8 || len(raw[4]) != 2 || len(raw[5]) != 8 {
+			return in, errors.New("release records: unexpected row encoding")
+		}
+		layer := ctxmap.LayerHarm
+		if raw[0][0] == 1 {
+			layer = ctxmap.LayerUnsafe
+		}
+		m := int(int32(binary.BigEndian.Uint32(raw[1])))
+		in.Records = append(in.Records, tiles.ReleaseRecord{
+			Layer:         layer,
+			Month:         tiles.Month{Year: m / 12, Month: time.Month(m%12 + 1)},
+			CategoryIndex: int(int32(binary.BigEndian.Uint32(raw[2]))),
+			Observation: tiles.Observation{
+				Subject: int64(binary.BigEndian.Uint64(raw[3])),
+				Key:     uint8(binary.BigEndian.Uint16(raw[4])),
+				Cell:    h3.Cell(binary.BigEndian.Uint64(raw[5])),
+			},
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return in, fmt.Errorf("release records: %w", err)
+	}
+	return in, nil
+}
+
+func (t *releaseTx) Sets(ctx context.Context, release int64) ([]tiles.StoredSet, error) {
+	rows, err := t.tx.Query(ctx, `SELECT layer, category, first_month, last_month, cell_count, cells
+		FROM release_sets WHERE release_id = $1`, release)
+	if err != nil {
+		return nil, fmt.Errorf("release sets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tiles.StoredSet, error) {
+		var s tiles.StoredSet
+		var layer string
+		var first, last time.Time
+		err := row.Scan(&layer, &s.Key.Category, &first, &last, &s.Cells, &s.Data)
+		s.Key.Layer, s.Key.First, s.Key.Last = ctxmap.Layer(layer), tiles.MonthOf(first), tiles.MonthOf(last)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release sets: %w", err)
+	}
+	return out, nil
+}
+
+func (t *releaseTx) Write(ctx context.Context, info tiles.ReleaseInfo, sets []tiles.StoredSet) (int64, error) {
+	var changed *int
+	if info.ChangedCells >= 0 {
+		changed = &info.ChangedCells
+	}
+	var made *string
+	if info.MadeBy != "" {
+		made = &info.MadeBy
+	}
+	var id int64
+	err := t.tx.QueryRow(ctx, `INSERT INTO releases (data_time, first_month, last_month, k, how, made_by, made_by_name,
+			sets, published_cells, changed_cells, duration_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		info.DataTime, info.Window.First.Start(), info.Window.Last.Start(), info.K, info.How, info.MadeByID, made,
+		info.Sets, info.PublishedCells, changed, info.Duration.Milliseconds()).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("write release: %w", err)
+	}
+	_, err = t.tx.CopyFrom(ctx, pgx.Identifier{"release_sets"},
+		[]string{"release_id", "layer", "category", "first_month", "last_month", "cell_count", "cells"},
+		pgx.CopyFromSlice(len(sets), func(i int) ([]any, error) {
+			s := sets[i]
+			return []any{id, string(s.Key.Layer), s.Key.Category, s.Key.First.Start(), s.Key.Last.Start(), s.Cells, s.Data}, nil
+		}))
+	if err != nil {
+		return 0, fmt.Errorf("write release sets: %w", err)
+	}
+	return id, nil
+}
+
+func (t *releaseTx) Prune(ctx context.Context, keep int) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM releases WHERE id NOT IN (SELECT id FROM releases ORDER BY id DESC LIMIT $1)`, keep)
+	if err != nil {
+		return fmt.Errorf("prune releases: %w", err)
+	}
+	return nil
+}
+
+func (t *releaseTx) Audit(ctx context.Context, info tiles.ReleaseInfo, forced bool) error {
+	detail, err := json.Marshal(map[string]any{
+		"how": info.How, "forced": forced, "data_time": info.DataTime.UTC().Format(time.RFC3339),
+		"first_month": info.Window.First.String(), "last_month": info.Window.Last.String(),
+		"sets": info.Sets, "published_cells": info.PublishedCells, "changed_cells": info.ChangedCells,
+	})
+	if err != nil {
+		return err
+	}
+	var name *string
+	if info.MadeBy != "" {
+		name = &info.MadeBy
+	}
+	_, err = t.tx.Exec(ctx, `INSERT INTO audit_log (user_id, user_name, action, record, reason, detail, request_id)
+		VALUES ($1, $2, 'release.make', $3, $4, $5, $6)`,
+		info.MadeByID, name, fmt.Sprintf("release:%d", info.ID), info.How, detail, contexts.RequestID(ctx))
+	if err != nil {
+		return fmt.Errorf("audit release: %w", err)
+	}
+	return nil
+}
