@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -234,5 +235,47 @@ func TestNewReleaserRefusesWeakSettings(t *testing.T) {
 		if _, err := NewReleaser(newMemReleases(time.Now), p, cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
+	}
+}
+
+// BenchmarkBuildRelease1M computes a whole release (2 layers x 15 filters x
+// 54 periods) from a million harm locations with 1.5 categories each over 36
+// months: the compute part of PRODUCT.md's 60 s release target.
+func BenchmarkBuildRelease1M(b *testing.B) {
+	obs := benchObservations()
+	at := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	w := WindowAt(at, 36)
+	rng := rand.New(rand.NewPCG(7, 7))
+	in := ReleaseInput{DataTime: at, WindowMonths: 36}
+	for i := range 13 {
+		in.Categories = append(in.Categories, fmt.Sprintf("c%02d", i))
+		in.ExtraFamilial = append(in.ExtraFamilial, i > 0)
+	}
+	for _, o := range obs {
+		layer := ctxmap.LayerHarm
+		if rng.IntN(5) == 0 {
+			layer = ctxmap.LayerUnsafe
+		}
+		m := w.First.Add(rng.IntN(36))
+		c := rng.IntN(13)
+		in.Records = append(in.Records, ReleaseRecord{Layer: layer, Month: m, CategoryIndex: c, Observation: o})
+		if rng.IntN(2) == 0 {
+			in.Records = append(in.Records, ReleaseRecord{Layer: layer, Month: m, CategoryIndex: (c + 1) % 13, Observation: o})
+		}
+	}
+	p := mustPolicy(b, DefaultK)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		sets, err := p.BuildRelease(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, s := range sets {
+			n += len(EncodeSet(s.Published))
+		}
+		b.ReportMetric(float64(len(sets)), "sets")
+		b.ReportMetric(float64(n), "stored-bytes")
 	}
 }
