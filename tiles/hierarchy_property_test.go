@@ -1,6 +1,7 @@
 package tiles_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -103,49 +104,51 @@ func checkHierarchy(t *testing.T, k int, obs []tiles.Observation, pub *tiles.Pub
 // gap in the band is 15.
 func TestHierarchyPropertyAtThresholds(t *testing.T) {
 	for _, k := range []int{5, 6, 11, 16, 20} {
-		p, err := tiles.NewPolicy(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		edge := (k - 1) / tiles.Rounding * tiles.Rounding // largest gap that must be suppressed
-		var total hierarchyReport
-		edgeGaps, gapsAtK := 0, 0
-		for seed := range 6 {
-			rng := rand.New(rand.NewPCG(uint64(k), uint64(seed)))
-			obs := clusteredObservations(rng, 300+rng.IntN(900))
-			pub := p.Publish(obs)
-			rep := checkHierarchy(t, k, obs, pub)
-			ref, st := refPublish(k, obs)
-			if got := publishedMap(pub); !reflect.DeepEqual(got, ref) {
-				t.Fatalf("k=%d seed %d: Publish (%d cells) and the reference (%d) disagree", k, seed, len(got), len(ref))
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			p, err := tiles.NewPolicy(k)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if rep.suppressed != st.secondary {
-				t.Fatalf("k=%d seed %d: %d candidates missing under published parents, the reference suppressed %d", k, seed, rep.suppressed, st.secondary)
+			edge := (k - 1) / tiles.Rounding * tiles.Rounding // largest gap that must be suppressed
+			var total hierarchyReport
+			edgeGaps, gapsAtK := 0, 0
+			for seed := range 6 {
+				rng := rand.New(rand.NewPCG(uint64(k), uint64(seed)))
+				obs := clusteredObservations(rng, 300+rng.IntN(900))
+				pub := p.Publish(obs)
+				rep := checkHierarchy(t, k, obs, pub)
+				ref, st := refPublish(k, obs)
+				if got := publishedMap(pub); !reflect.DeepEqual(got, ref) {
+					t.Fatalf("k=%d seed %d: Publish (%d cells) and the reference (%d) disagree", k, seed, len(got), len(ref))
+				}
+				if rep.suppressed != st.secondary {
+					t.Fatalf("k=%d seed %d: %d candidates missing under published parents, the reference suppressed %d", k, seed, rep.suppressed, st.secondary)
+				}
+				total.published += rep.published
+				total.parents += rep.parents
+				total.suppressed += rep.suppressed
+				if edge > 0 {
+					edgeGaps += st.gaps[edge]
+				}
+				gapsAtK += st.gaps[k]
 			}
-			total.published += rep.published
-			total.parents += rep.parents
-			total.suppressed += rep.suppressed
-			if edge > 0 {
-				edgeGaps += st.gaps[edge]
+			t.Logf("k=%d: %d cells published, %d parents checked, %d children suppressed, %d gaps of %d, %d gaps of k",
+				k, total.published, total.parents, total.suppressed, edgeGaps, edge, gapsAtK)
+			if total.parents < 50 {
+				t.Errorf("k=%d: only %d published parents: the data does not test the hierarchy", k, total.parents)
 			}
-			gapsAtK += st.gaps[k]
-		}
-		t.Logf("k=%d: %d cells published, %d parents checked, %d children suppressed, %d gaps of %d, %d gaps of k",
-			k, total.published, total.parents, total.suppressed, edgeGaps, edge, gapsAtK)
-		if total.parents < 50 {
-			t.Errorf("k=%d: only %d published parents: the data does not test the hierarchy", k, total.parents)
-		}
-		switch {
-		case edge == 0:
-			if total.suppressed != 0 {
-				t.Errorf("k=%d: %d children suppressed although no gap can be in 1..%d", k, total.suppressed, k-1)
+			switch {
+			case edge == 0:
+				if total.suppressed != 0 {
+					t.Errorf("k=%d: %d children suppressed although no gap can be in 1..%d", k, total.suppressed, k-1)
+				}
+				if gapsAtK == 0 {
+					t.Errorf("k=%d: the data never reached a gap of exactly k", k)
+				}
+			case total.suppressed == 0 || edgeGaps == 0:
+				t.Errorf("k=%d: the data did not exercise secondary suppression at its edge (%d suppressed, %d gaps of %d)",
+					k, total.suppressed, edgeGaps, edge)
 			}
-			if gapsAtK == 0 {
-				t.Errorf("k=%d: the data never reached a gap of exactly k", k)
-			}
-		case total.suppressed == 0 || edgeGaps == 0:
-			t.Errorf("k=%d: the data did not exercise secondary suppression at its edge (%d suppressed, %d gaps of %d)",
-				k, total.suppressed, edgeGaps, edge)
-		}
+		})
 	}
 }
