@@ -112,10 +112,11 @@ func filterRecords() *memSource {
 	}
 	put(both, ctxmap.LayerHarm, "cce", 0)
 	put(clusteredObservations(rand.New(rand.NewPCG(4, 10)), 2000), ctxmap.LayerUnsafe, "cse", 1<<41)
+	consistentKeys(src)
 	return src
 }
 
-// consistentKeys keeps each young person's key consistent across their records, as
+// consistentKeys gives each young person one key across all their records, as
 // the store does (one key per subject).
 func consistentKeys(src *memSource) {
 	key := map[int64]uint8{}
@@ -276,7 +277,6 @@ func hottest(m map[h3.Cell]int, res int) orb.Point {
 // up would hand one filter's set to another.
 func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 	src := filterRecords()
-	consistentKeys(src)
 	s := newFilterService(t, src)
 	type filt struct {
 		name string
@@ -377,7 +377,6 @@ func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 // agreement is the policy's determinism, not a cached copy.
 func TestCacheBustersRecomputeTheSameValues(t *testing.T) {
 	src := filterRecords()
-	consistentKeys(src)
 	f := tiles.Filter{Category: "cse", Period: "2026-Q1"}
 	ref, _ := refPublish(filterK, src.selected(ctxmap.LayerHarm, "cse"))
 	// A published res-8 cell whose hexagon straddles two z12 tiles, so two
