@@ -54,4 +54,3 @@ func (s *Service) cellsOf(h *heatSet, res int, bbox *orb.Bound) []Cell {
 	}
 	return out
 }
-

@@ -73,4 +73,3 @@ func (s *Service) HeatTile(ctx context.Context, req TileRequest) (*Tile, error) 
 		return tl, nil
 	})
 }
-

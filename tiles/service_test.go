@@ -92,13 +92,15 @@ var testCategories = map[string]bool{"cse": true, "cce": true}
 // testCategorySet is the fixed taxonomy of the tests.
 type testCategorySet struct{}
 
-func (testCategorySet) Known(_ context.Context, code string) (bool, error) { return testCategories[code], nil }
+func (testCategorySet) Known(_ context.Context, code string) (bool, error) {
+	return testCategories[code], nil
+}
 
 func newTestService(t testing.TB, src Source) *Service {
 	t.Helper()
 	s, err := NewService(src, Config{
-		Clock:         func() time.Time { return testNow },
-		Categories:    testCategorySet{},
+		Clock:      func() time.Time { return testNow },
+		Categories: testCategorySet{},
 	})
 	if err != nil {
 		t.Fatal(err)

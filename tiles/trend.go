@@ -122,4 +122,3 @@ func parseTrendCells(in []string) ([]h3.Cell, error) {
 	}
 	return cells, nil
 }
-
