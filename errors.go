@@ -63,3 +63,17 @@ func KindOf(err error) Kind {
 	}
 	return KindInternal
 }
+
+// Truncate shortens user input echoed in an error message or a log line to
+// at most n runes (plus "..."), so a hostile parameter cannot fill either,
+// and a multi-byte character is never cut in half.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}

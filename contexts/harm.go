@@ -283,17 +283,8 @@ func checkText(field, v string, max int, required bool) (string, error) {
 	return v, nil
 }
 
-// trunc shortens user input echoed in an error message.
-func trunc(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "..."
-}
+// trunc shortens user input echoed in an error message (ctxmap.Truncate).
+func trunc(s string, n int) string { return ctxmap.Truncate(s, n) }
 
 // cellRes is the finest H3 resolution a geocode supports: 8 for a unit
 // postcode or a coordinate; 7 for a sector match (or a unit the directory

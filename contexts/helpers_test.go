@@ -18,7 +18,7 @@ import (
 // partly past and partly future.
 var testNow = time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
 
-var testSecret = []byte("test-secret-0123456789abcdef")
+var testSecret = []byte("test-secret-0123456789abcdef-0123")
 
 // fakeGeocoder knows a few real Hackney postcodes and, like the postcode
 // directory, falls back to a sector or district it knows.

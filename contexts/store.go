@@ -72,9 +72,10 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // WithLogger sets the logger for background failures worth knowing about.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
-// MinSecretLen is the shortest deployment secret accepted: the secret is all
-// that stands between a stored subject hash and the person id.
-const MinSecretLen = 16
+// MinSecretLen is the shortest deployment secret accepted, and the one home
+// of that rule (the commands check CTXMAP_SECRET against it): the secret is
+// all that stands between a stored subject hash and the person id.
+const MinSecretLen = 32
 
 // NewStore returns a Store on pool. secret keys the subject hashes and cell
 // keys; it must stay the same for the life of the deployment, or young

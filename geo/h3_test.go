@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/planar"
 	"github.com/uber/h3-go/v4"
 )
@@ -27,8 +26,8 @@ func TestParent(t *testing.T) {
 		for res := 0; res <= 15; res++ {
 			c := h3.LatLngToCell(h3.NewLatLng(ll[0], ll[1]), res)
 			for p := 0; p <= res; p++ {
-				if got, want := parent(c, p), c.Parent(p); got != want {
-					t.Errorf("parent(%v, %d) = %v, want %v", c, p, got, want)
+				if got, want := Parent(c, p), c.Parent(p); got != want {
+					t.Errorf("Parent(%v, %d) = %v, want %v", c, p, got, want)
 				}
 			}
 		}
@@ -36,18 +35,19 @@ func TestParent(t *testing.T) {
 }
 
 func TestResForZoom(t *testing.T) {
-	for z, want := range map[int]int{0: 6, 5: 6, 9: 6, 10: 7, 11: 7, 12: 8, 14: 8, 22: 8, -1: 6} {
+	for z, want := range map[int]int{0: 6, 5: 6, 9: 6, 10: 7, 11: 7, 12: 8, 14: 8, 16: 8, 22: 8, -1: 6} {
 		if got := ResForZoom(z); got != want {
 			t.Errorf("ResForZoom(%d) = %d, want %d", z, got, want)
 		}
 	}
 }
 
-func TestCellPolygon(t *testing.T) {
+func TestBoundaryOf(t *testing.T) {
 	c := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8)
-	p := CellPolygon(c)
+	cb := BoundaryOf(c)
+	p := orb.Polygon{cb.Ring}
 	if len(p) != 1 || len(p[0]) != 7 || !p[0].Closed() {
-		t.Fatalf("CellPolygon = %v, want one closed ring of 7 points", p)
+		t.Fatalf("BoundaryOf = %v, want one closed ring of 7 points", p)
 	}
 	lat, lon := CellCenter(c)
 	if !planar.PolygonContains(p, orb.Point{lon, lat}) {
@@ -56,10 +56,13 @@ func TestCellPolygon(t *testing.T) {
 	if planar.PolygonContains(p, orb.Point{lat, lon}) {
 		t.Errorf("polygon contains the swapped centre")
 	}
+	if cb.Bound != cb.Ring.Bound() {
+		t.Errorf("bound %v, ring's bound %v", cb.Bound, cb.Ring.Bound())
+	}
 }
 
-func TestPolygonCache(t *testing.T) {
-	pc := NewPolygonCache(2)
+func TestBoundaryCache(t *testing.T) {
+	bc := NewBoundaryCache(2)
 	cells := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8).GridDisk(1)
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -68,42 +71,19 @@ func TestPolygonCache(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				c := cells[i%len(cells)]
-				got := pc.Polygon(c)
-				want := CellPolygon(c)
-				if !orb.Equal(got, want) {
+				got := bc.Boundary(c)
+				want := BoundaryOf(c)
+				if !orb.Equal(got.Ring, want.Ring) || got.Bound != want.Bound {
 					t.Errorf("cached %v != %v", got, want)
 					return
 				}
-				got[0][0] = orb.Point{0, 0} // callers may mutate their copy
 			}
 		}()
 	}
 	wg.Wait()
-	if len(pc.rings) > 2 {
-		t.Errorf("cache holds %d cells, max 2", len(pc.rings))
+	if bc.Len() > 2 {
+		t.Errorf("cache holds %d cells, max 2", bc.Len())
 	}
-}
-
-func TestTileCells(t *testing.T) {
-	tile := maptile.At(orb.Point{-0.0666, 51.5433}, 12)
-	cells := TileCells(tile, ResForZoom(12))
-	set := map[h3.Cell]bool{}
-	for _, c := range cells {
-		set[c] = true
-	}
-	// Every point of the tile lies in a returned cell, including the edges.
-	b := tile.Bound()
-	const steps = 40
-	for i := 0; i <= steps; i++ {
-		for j := 0; j <= steps; j++ {
-			lon := b.Min.Lon() + (b.Max.Lon()-b.Min.Lon())*float64(i)/steps
-			lat := b.Min.Lat() + (b.Max.Lat()-b.Min.Lat())*float64(j)/steps
-			if c := h3.LatLngToCell(h3.NewLatLng(lat, lon), 8); !set[c] {
-				t.Fatalf("point %.5f,%.5f of tile %v is in cell %v, not among the %d returned", lat, lon, tile, c, len(cells))
-			}
-		}
-	}
-	t.Logf("z12 tile: %d res-8 cells", len(cells))
 }
 
 func TestInUK(t *testing.T) {
@@ -135,19 +115,19 @@ func BenchmarkCellsFor(b *testing.B) {
 	}
 }
 
-func BenchmarkCellPolygon(b *testing.B) {
+func BenchmarkCellBoundary(b *testing.B) {
 	c := h3.LatLngToCell(h3.NewLatLng(51.5433, -0.0666), 8)
 	b.Run("uncached", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = CellPolygon(c)
+			_ = BoundaryOf(c)
 		}
 	})
 	b.Run("cached", func(b *testing.B) {
-		pc := NewPolygonCache(1000)
+		bc := NewBoundaryCache(1000)
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = pc.Polygon(c)
+			_ = bc.Boundary(c)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // staticSource returns a fixed observation set whatever the query, so
@@ -82,7 +84,7 @@ func benchService(b *testing.B, z int) (*Service, TileRequest) {
 	}
 	ll := h3.CellToLatLng(best.Cell)
 	t := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
-	return s, TileRequest{Z: z, X: int(t.X), Y: int(t.Y), Filter: f}
+	return s, TileRequest{Tile: t, Filter: f}
 }
 
 func BenchmarkHeatTileCached(b *testing.B) {
@@ -180,7 +182,7 @@ func BenchmarkEncodeHeat500(b *testing.B) {
 	for i, c := range cells {
 		cvs[i] = CellValue{c, 10 + 5*(i%7)}
 	}
-	geoms := newGeomCache(1000)
+	bounds := geo.NewBoundaryCache(1000)
 	ll := h3.CellToLatLng(center)
 	t := maptile.At(orb.Point{ll.Lng, ll.Lat}, 10)
 	b.ReportAllocs()
@@ -189,7 +191,7 @@ func BenchmarkEncodeHeat500(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		var err error
-		feats := heatFeatures(t, 8, cvs, geoms.get)
+		feats := heatFeatures(t, 8, cvs, bounds.Boundary)
 		n = len(feats)
 		out, err = encodeLayer(HeatLayer, feats)
 		if err != nil {

@@ -13,10 +13,14 @@
 // so none can reveal more than the tiles.
 //
 // Service caches published sets and encoded tiles keyed by a data
-// generation; Invalidate (called after every write or archive) moves to a
-// new generation so the next request recomputes. The same request always
-// returns the same bytes. The package knows nothing of HTTP: the web layer
-// maps its *ctxmap.Error values to statuses and serves Tile bytes.
+// generation; Invalidate (called when the database notifies a write or an
+// archive) moves to a new generation so the next request recomputes. The
+// same request always returns the same bytes. The package knows nothing of
+// HTTP or of its routes: it takes typed values (maptile.Tile, ctxmap.Layer),
+// the web layer passes in the tile URL template for TileJSON, maps its
+// *ctxmap.Error values to statuses and serves Tile bytes. It imports neither
+// contexts nor a database driver: observations come through Source and
+// category codes through Categories, both declared here.
 //
 // docs/PRIVACY.md describes the policy as implemented and its threat model.
 package tiles

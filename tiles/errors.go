@@ -7,12 +7,5 @@ func errInvalid(code, format string, args ...any) error {
 	return ctxmap.Errorf(ctxmap.KindInvalid, code, format, args...)
 }
 
-// trunc shortens user input echoed in an error message, so a hostile
-// parameter cannot fill a log line or a response.
-func trunc(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
-}
+// echoRunes is how much of a refused parameter a message repeats.
+const echoRunes = 40

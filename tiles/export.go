@@ -37,7 +37,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 	if err := checkBBox(req.BBox); err != nil {
 		return err
 	}
-	r, err := s.resolve(req.Filter)
+	r, err := s.resolve(ctx, req.Filter)
 	if err != nil {
 		return err
 	}
@@ -45,14 +45,14 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 	if err != nil {
 		return err
 	}
-	resList := []int{MinRes, MinRes + 1, MaxRes}
+	resList := []int{geo.MinRes, geo.MinRes + 1, geo.MaxRes}
 	if req.Res != 0 {
 		resList = []int{req.Res}
 	}
 	bw := bufio.NewWriter(w)
 	header := []string{
 		"ctxmap anonymised heat export: published values only",
-		"layer: " + r.layer,
+		"layer: " + string(r.layer),
 		"category: " + categoryLabel(r.category),
 		"period: " + r.period.String(),
 		fmt.Sprintf("resolutions: %v", resList),

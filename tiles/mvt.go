@@ -15,6 +15,8 @@ import (
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // Layer names in the tiles, part of the map's style contract.
@@ -30,19 +32,32 @@ var clipBound = orb.Bound{Min: orb.Point{-Buffer, -Buffer}, Max: orb.Point{Exten
 // the order given (cell id order), with properties h3, res and value and the
 // cell id as feature id. Cells that project to less than a triangle at this
 // zoom, or fall outside the buffered tile after clipping, are left out.
-func heatFeatures(t maptile.Tile, res int, cells []CellValue, geom func(h3.Cell) cellGeom) []*geojson.Feature {
+//
+// H3 lists a hexagon's vertices counter-clockwise (north up); MVT v2
+// exterior rings must be clockwise as drawn (positive surveyor's area in
+// y-down tile coordinates), so the ring is walked backwards, from the last
+// vertex, and closed on it again.
+func heatFeatures(t maptile.Tile, res int, cells []CellValue, boundary func(h3.Cell) geo.CellBoundary) []*geojson.Feature {
 	proj := newProjector(t)
 	feats := make([]*geojson.Feature, 0, len(cells))
 	for _, cv := range cells {
-		g := geom(cv.Cell)
-		ring := make(orb.Ring, 0, len(g.ring))
-		for _, p := range g.ring {
+		src := boundary(cv.Cell).Ring
+		if len(src) < 2 {
+			continue
+		}
+		verts := src[:len(src)-1] // without the closing point
+		ring := make(orb.Ring, 0, len(src))
+		add := func(p orb.Point) {
 			q := proj.point(p[0], p[1])
 			if n := len(ring); n > 0 && ring[n-1] == q {
-				continue
+				return
 			}
 			ring = append(ring, q)
 		}
+		for i := len(verts) - 1; i >= 0; i-- {
+			add(verts[i])
+		}
+		add(verts[len(verts)-1])
 		poly := orb.Polygon{ring}
 		if !ringUsable(ring) {
 			continue
@@ -90,7 +105,7 @@ func planarArea(r orb.Ring) float64 {
 // to a record (PRIVACY.md rule 10); the caller decides which records the
 // viewer may see.
 func EncodeContexts(tile maptile.Tile, features []ContextFeature) ([]byte, error) {
-	if _, err := CheckTile(int(tile.Z), int(tile.X), int(tile.Y)); err != nil {
+	if err := CheckTile(tile); err != nil {
 		return nil, err
 	}
 	sorted := slices.Clone(features)

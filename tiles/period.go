@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/ctxmap/ctxmap"
 )
 
 // Month is one calendar month (UTC), the smallest unit of time heat data is
@@ -24,7 +26,7 @@ func MonthOf(t time.Time) Month {
 func ParseMonth(s string) (Month, error) {
 	m, ok := parseMonth(s)
 	if !ok {
-		return Month{}, errInvalid("month_invalid", "%q is not a month; use YYYY-MM, e.g. 2025-03", trunc(s))
+		return Month{}, errInvalid("month_invalid", "%q is not a month; use YYYY-MM, e.g. 2025-03", ctxmap.Truncate(s, echoRunes))
 	}
 	return m, nil
 }
@@ -124,7 +126,7 @@ func ParsePeriod(s string, now time.Time) (Period, error) {
 		if s == "" {
 			return Period{}, errInvalid("period_unsupported", "a period is required; use %s", PeriodForms)
 		}
-		return Period{}, errInvalid("period_unsupported", "period %q is not supported; use %s", trunc(s), PeriodForms)
+		return Period{}, errInvalid("period_unsupported", "period %q is not supported; use %s", ctxmap.Truncate(s, echoRunes), PeriodForms)
 	}
 	latest := current.Add(-1)
 	if latest.Before(p.First) {
@@ -192,4 +194,48 @@ func digits(s string) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
+}
+
+// PeriodPreset is one period the map offers in its period menu: Value is a
+// period spec ParsePeriod accepts, Label what a person reads.
+type PeriodPreset struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// PeriodPresets are the periods the map offers at now: the rolling windows,
+// the last four complete quarters, the last six complete months and the
+// last two complete years. Every one is a whole-month period PRIVACY.md
+// allows; they are built here, beside the grammar, so no other package
+// writes period specs of its own.
+func PeriodPresets(now time.Time) []PeriodPreset {
+	out := []PeriodPreset{
+		{"last-3m", "Last 3 complete months"},
+		{"last-6m", "Last 6 complete months"},
+		{"last-12m", "Last 12 complete months"},
+	}
+	last := MonthOf(now).Add(-1)
+	q := last
+	for (int(q.Month)-1)%3 != 2 { // back to the last month that ends a quarter
+		q = q.Add(-1)
+	}
+	for i := 0; i < 4; i++ {
+		v := fmt.Sprintf("%d-Q%d", q.Year, (int(q.Month)-1)/3+1)
+		out = append(out, PeriodPreset{v, v})
+		q = q.Add(-3)
+	}
+	m := last
+	for i := 0; i < 6; i++ {
+		out = append(out, PeriodPreset{m.String(), m.Start().Format("January 2006")})
+		m = m.Add(-1)
+	}
+	y := last.Year
+	if last.Month != time.December {
+		y--
+	}
+	for i := 0; i < 2; i++ {
+		v := fmt.Sprint(y - i)
+		out = append(out, PeriodPreset{v, v})
+	}
+	return out
 }

@@ -6,15 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ctxmap/ctxmap"
 	"github.com/uber/h3-go/v4"
-)
 
-// The resolutions heat data is published at (PRIVACY.md rule 3): never
-// finer than 8 (about 0.74 km²), whatever the zoom.
-const (
-	MinRes = 6
-	MaxRes = 8
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // DefaultK is the threshold used when the configuration does not set one,
@@ -137,7 +132,7 @@ func (p Policy) Describe() string {
 		"adjustments -2..+2) then rounded to the nearest %d; published only if the value is at least %d; "+
 		"a finer cell is published only inside a published parent, and child cells are suppressed so that "+
 		"a parent minus its published children is never 1 to %d",
-		MinRes, MaxRes, p.k, PerturbationSeed, Rounding, p.k, p.k-1)
+		geo.MinRes, geo.MaxRes, p.k, PerturbationSeed, Rounding, p.k, p.k-1)
 }
 
 // Published is one whole published area for one filter and period: every
@@ -154,7 +149,7 @@ type Published struct {
 	DataTime        time.Time
 	// K is the threshold the values were published under.
 	K      int
-	levels [MaxRes - MinRes + 1]level
+	levels [geo.MaxRes - geo.MinRes + 1]level
 }
 
 // level holds one resolution's published cells, sorted by id, with their values.
@@ -172,11 +167,11 @@ type CellValue struct {
 // Value returns c's published value, and false when c is not published
 // (suppressed or empty: the two are deliberately indistinguishable).
 func (p *Published) Value(c h3.Cell) (int, bool) {
-	r := cellRes(c)
-	if r < MinRes || r > MaxRes {
+	r := geo.CellRes(c)
+	if r < geo.MinRes || r > geo.MaxRes {
 		return 0, false
 	}
-	l := &p.levels[r-MinRes]
+	l := &p.levels[r-geo.MinRes]
 	i, ok := slices.BinarySearch(l.cells, c)
 	if !ok {
 		return 0, false
@@ -186,18 +181,18 @@ func (p *Published) Value(c h3.Cell) (int, bool) {
 
 // Len is the number of published cells at resolution res.
 func (p *Published) Len(res int) int {
-	if res < MinRes || res > MaxRes {
+	if res < geo.MinRes || res > geo.MaxRes {
 		return 0
 	}
-	return len(p.levels[res-MinRes].cells)
+	return len(p.levels[res-geo.MinRes].cells)
 }
 
 // Cells lists the published cells at resolution res in id order.
 func (p *Published) Cells(res int) []CellValue {
-	if res < MinRes || res > MaxRes {
+	if res < geo.MinRes || res > geo.MaxRes {
 		return nil
 	}
-	l := &p.levels[res-MinRes]
+	l := &p.levels[res-geo.MinRes]
 	out := make([]CellValue, len(l.cells))
 	for i, c := range l.cells {
 		out[i] = CellValue{c, int(l.values[i])}
@@ -241,16 +236,16 @@ func (p Policy) Publish(obs []Observation) *Published {
 	// 1. normalise and group by subject.
 	sc := make([]subjCell, 0, len(obs))
 	for _, o := range obs {
-		if !validCell(o.Cell) {
+		if !geo.ValidCell(o.Cell) {
 			continue
 		}
-		r := cellRes(o.Cell)
-		if r < MinRes {
+		r := geo.CellRes(o.Cell)
+		if r < geo.MinRes {
 			continue
 		}
 		c := o.Cell
-		if r > MaxRes {
-			c = parentAt(c, MaxRes)
+		if r > geo.MaxRes {
+			c = geo.Parent(c, geo.MaxRes)
 		}
 		sc = append(sc, subjCell{o.Subject, pack(c, o.Key)})
 	}
@@ -258,7 +253,7 @@ func (p Policy) Publish(obs []Observation) *Published {
 
 	// 2. per subject, the distinct ancestors at each resolution, each
 	// emitted once as (cell, subject key).
-	var perRes [MaxRes - MinRes + 1][]uint64
+	var perRes [geo.MaxRes - geo.MinRes + 1][]uint64
 	for i := range perRes {
 		perRes[i] = make([]uint64, 0, len(sc)/2+1)
 	}
@@ -271,17 +266,17 @@ func (p Policy) Publish(obs []Observation) *Published {
 			j++
 		}
 		key := uint8(lowest)
-		for r := MinRes; r <= MaxRes; r++ {
+		for r := geo.MinRes; r <= geo.MaxRes; r++ {
 			scratch = scratch[:0]
 			for _, s := range sc[i:j] {
 				c := unpackCell(s.packed)
-				if cellRes(c) >= r {
-					scratch = append(scratch, pack(parentAt(c, r), key))
+				if geo.CellRes(c) >= r {
+					scratch = append(scratch, pack(geo.Parent(c, r), key))
 				}
 			}
 			slices.Sort(scratch)
 			scratch = slices.Compact(scratch)
-			perRes[r-MinRes] = append(perRes[r-MinRes], scratch...)
+			perRes[r-geo.MinRes] = append(perRes[r-geo.MinRes], scratch...)
 		}
 		i = j
 	}
@@ -289,9 +284,9 @@ func (p Policy) Publish(obs []Observation) *Published {
 	// 3. counts and cell keys per cell, then the candidates.
 	out := &Published{K: p.k}
 	var parent *level
-	buf := make([]uint64, len(perRes[MaxRes-MinRes]))
-	for r := MinRes; r <= MaxRes; r++ {
-		entries := perRes[r-MinRes]
+	buf := make([]uint64, len(perRes[geo.MaxRes-geo.MinRes]))
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
+		entries := perRes[r-geo.MinRes]
 		if len(buf) < len(entries) {
 			buf = make([]uint64, len(entries))
 		}
@@ -317,12 +312,12 @@ func (p Policy) Publish(obs []Observation) *Published {
 			cand.cells = append(cand.cells, c)
 			cand.values = append(cand.values, int32(v))
 		}
-		perRes[r-MinRes] = nil
+		perRes[r-geo.MinRes] = nil
 		if parent != nil {
 			cand = p.underParents(parent, cand)
 		}
-		out.levels[r-MinRes] = cand
-		parent = &out.levels[r-MinRes]
+		out.levels[r-geo.MinRes] = cand
+		parent = &out.levels[r-geo.MinRes]
 	}
 	return out
 }
@@ -334,9 +329,9 @@ func (p Policy) underParents(parents *level, cand level) level {
 	var out level
 	pi := 0
 	for i := 0; i < len(cand.cells); {
-		par := parentAt(cand.cells[i], cellRes(cand.cells[i])-1)
+		par := geo.Parent(cand.cells[i], geo.CellRes(cand.cells[i])-1)
 		j := i
-		for j < len(cand.cells) && parentAt(cand.cells[j], cellRes(cand.cells[j])-1) == par {
+		for j < len(cand.cells) && geo.Parent(cand.cells[j], geo.CellRes(cand.cells[j])-1) == par {
 			j++
 		}
 		group := level{cand.cells[i:j], cand.values[i:j]}

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/ctxmap/ctxmap"
 	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 func mustPolicy(t testing.TB, k int) Policy {
@@ -105,7 +107,7 @@ func cellAt(lat, lng float64, res int) h3.Cell {
 
 func allPublished(p *Published) []CellValue {
 	var out []CellValue
-	for r := MinRes; r <= MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		out = append(out, p.Cells(r)...)
 	}
 	return out
@@ -161,7 +163,7 @@ func TestAtKPublishes(t *testing.T) {
 		obs = append(obs, Observation{Subject: int64(s), Key: uint8(s * 7), Cell: c})
 	}
 	pub := p.Publish(obs)
-	for r := MinRes; r <= MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		if pub.Len(r) != 1 {
 			t.Fatalf("res %d: %d cells published, want 1", r, pub.Len(r))
 		}
@@ -248,7 +250,7 @@ func genObservations(rng *rand.Rand, subjects int) []Observation {
 func trueCounts(obs []Observation) (count map[h3.Cell]int, key map[h3.Cell]uint8) {
 	subj := map[h3.Cell]map[int64]uint8{}
 	for _, o := range obs {
-		for r := MinRes; r <= min(MaxRes, o.Cell.Resolution()); r++ {
+		for r := geo.MinRes; r <= min(geo.MaxRes, o.Cell.Resolution()); r++ {
 			p := o.Cell.Parent(r)
 			if subj[p] == nil {
 				subj[p] = map[int64]uint8{}
@@ -335,13 +337,13 @@ func checkInvariants(t *testing.T, p Policy, obs []Observation, pub *Published) 
 		if cv.Value < k || cv.Value%Rounding != 0 || cv.Value != p.Value(n, key[cv.Cell]) {
 			t.Fatalf("cell %s value %d (true %d)", cv.Cell, cv.Value, n)
 		}
-		if r := cv.Cell.Resolution(); r > MinRes {
+		if r := cv.Cell.Resolution(); r > geo.MinRes {
 			if _, ok := pub.Value(cv.Cell.Parent(r - 1)); !ok {
 				t.Fatalf("cell %s published without its parent", cv.Cell)
 			}
 		}
 	}
-	for r := MinRes; r < MaxRes; r++ {
+	for r := geo.MinRes; r < geo.MaxRes; r++ {
 		for _, parent := range pub.Cells(r) {
 			d := parent.Value
 			for _, ch := range parent.Cell.Children(r + 1) {

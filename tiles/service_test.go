@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctxmap/ctxmap"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
 	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -30,7 +32,7 @@ type record struct {
 	subject  int64
 	key      uint8
 	cell     h3.Cell
-	layer    string
+	layer    ctxmap.Layer
 	category string
 	month    Month
 }
@@ -74,7 +76,7 @@ func (f *fakeSource) Observations(ctx context.Context, q Query) ([]Observation, 
 	var out []Observation
 	for _, r := range f.recs {
 		t := r.month.Start()
-		if r.layer != string(q.Layer) || (q.Category != "" && r.category != q.Category) || t.Before(q.From) || !t.Before(q.To) {
+		if r.layer != q.Layer || (q.Category != "" && r.category != q.Category) || t.Before(q.From) || !t.Before(q.To) {
 			continue
 		}
 		if p := (pair{r.subject, r.cell}); !seen[p] {
@@ -87,11 +89,18 @@ func (f *fakeSource) Observations(ctx context.Context, q Query) ([]Observation, 
 
 var testCategories = map[string]bool{"cse": true, "cce": true}
 
+// testCategorySet is the fixed taxonomy of the tests.
+type testCategorySet struct{}
+
+func (testCategorySet) Known(_ context.Context, code string) (bool, error) {
+	return testCategories[code], nil
+}
+
 func newTestService(t testing.TB, src Source) *Service {
 	t.Helper()
 	s, err := NewService(src, Config{
-		Clock:         func() time.Time { return testNow },
-		ValidCategory: func(c string) bool { return testCategories[c] },
+		Clock:      func() time.Time { return testNow },
+		Categories: testCategorySet{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,9 +115,9 @@ func testRecords(seed uint64, subjects int) []record {
 	obs := genObservations(rng, subjects)
 	recs := make([]record, len(obs))
 	for i, o := range obs {
-		layer := LayerHarm
+		layer := ctxmap.LayerHarm
 		if rng.IntN(4) == 0 {
-			layer = LayerUnsafe
+			layer = ctxmap.LayerUnsafe
 		}
 		recs[i] = record{o.Subject, o.Key, o.Cell, layer, []string{"cse", "cce"}[rng.IntN(2)], MonthOf(testNow).Add(-1 - rng.IntN(12))}
 	}
@@ -174,9 +183,9 @@ func TestHeatTileDeterministic(t *testing.T) {
 	recs := testRecords(1, 3000)
 	src := &fakeSource{recs: recs}
 	s := newTestService(t, src)
-	f := Filter{Layer: LayerHarm, Period: "last-12m"}
+	f := Filter{Layer: ctxmap.LayerHarm, Period: "last-12m"}
 	tile, _ := hotTile(t, s, f, 12)
-	req := TileRequest{Z: int(tile.Z), X: int(tile.X), Y: int(tile.Y), Filter: f}
+	req := TileRequest{Tile: tile, Filter: f}
 	a, err := s.HeatTile(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -227,11 +236,11 @@ func TestHeatTileDeterministic(t *testing.T) {
 func TestHeatTilesAgreeWithCells(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: testRecords(2, 3000)})
 	ctx := context.Background()
-	f := Filter{Layer: LayerHarm, Category: "cse", Period: "2025"}
+	f := Filter{Layer: ctxmap.LayerHarm, Category: "cse", Period: "2025"}
 	_, hot := hotTile(t, s, f, 12)
 	seenIn := map[string]map[string]bool{} // h3 -> tiles it appeared in
 	for z := 8; z <= 14; z++ {
-		res := ResForZoom(z)
+		res := geo.ResForZoom(z)
 		cells, err := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +254,7 @@ func TestHeatTilesAgreeWithCells(t *testing.T) {
 		for dx := -1; dx <= 1; dx++ {
 			for dy := -1; dy <= 1; dy++ {
 				tl := maptile.New(center.X+uint32(dx), center.Y+uint32(dy), center.Z)
-				got, err := s.HeatTile(ctx, TileRequest{Z: z, X: int(tl.X), Y: int(tl.Y), Filter: f})
+				got, err := s.HeatTile(ctx, TileRequest{Tile: tl, Filter: f})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -295,11 +304,11 @@ func TestInvalidateShowsWritesAndArchives(t *testing.T) {
 	src := &fakeSource{recs: testRecords(3, 500)}
 	s := newTestService(t, src)
 	ctx := context.Background()
-	f := Filter{Layer: LayerUnsafe, Period: "2026-02"}
+	f := Filter{Layer: ctxmap.LayerUnsafe, Period: "2026-02"}
 	// a place far from the test data
 	c := cellAt(51.5, -0.12, 8)
 	tl := maptile.At(orb.Point{-0.12, 51.5}, 12)
-	req := TileRequest{Z: 12, X: int(tl.X), Y: int(tl.Y), Filter: f}
+	req := TileRequest{Tile: tl, Filter: f}
 	before, err := s.HeatTile(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +318,7 @@ func TestInvalidateShowsWritesAndArchives(t *testing.T) {
 	}
 	var added []record
 	for i := 0; i < 25; i++ {
-		added = append(added, record{int64(1e9 + i), uint8(i * 11), c, LayerUnsafe, "cce", Month{2026, 2}})
+		added = append(added, record{int64(1e9 + i), uint8(i * 11), c, ctxmap.LayerUnsafe, "cce", Month{2026, 2}})
 	}
 	src.add(added...)
 	s.Invalidate()
@@ -341,7 +350,7 @@ func TestInvalidateShowsWritesAndArchives(t *testing.T) {
 func TestRefusedRequests(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: testRecords(4, 100)})
 	ctx := context.Background()
-	okF := Filter{Layer: LayerHarm, Period: "2025-06"}
+	okF := Filter{Layer: ctxmap.LayerHarm, Period: "2025-06"}
 	badFilters := []Filter{
 		{Layer: "both"},
 		{Layer: "harm,unsafe"},
@@ -358,20 +367,22 @@ func TestRefusedRequests(t *testing.T) {
 		{Period: "2025-06-15"},
 	}
 	for _, bf := range badFilters {
-		_, err := s.HeatTile(ctx, TileRequest{Z: 12, X: 2020, Y: 1300, Filter: bf})
+		_, err := s.HeatTile(ctx, TileRequest{Tile: maptile.New(2020, 1300, 12), Filter: bf})
 		wantInvalid(t, fmt.Sprintf("HeatTile %+v", bf), err)
 		_, err = s.Cells(ctx, CellsRequest{Res: 8, Filter: bf})
 		wantInvalid(t, fmt.Sprintf("Cells %+v", bf), err)
 		err = s.ExportCSV(ctx, &bytes.Buffer{}, ExportRequest{Filter: bf})
 		wantInvalid(t, fmt.Sprintf("ExportCSV %+v", bf), err)
-		_, err = s.TileJSON("http://x", bf)
+		_, err = s.TileJSON(ctx, "http://x/tiles/heat/{z}/{x}/{y}.mvt", bf)
 		wantInvalid(t, fmt.Sprintf("TileJSON %+v", bf), err)
 	}
-	for _, zxy := range [][3]int{{-1, 0, 0}, {23, 0, 0}, {0, 1, 0}, {0, 0, 1}, {12, 4096, 0}, {12, 0, -1}, {30, 0, 0}} {
-		_, err := s.HeatTile(ctx, TileRequest{Z: zxy[0], X: zxy[1], Y: zxy[2], Filter: okF})
+	// Negative coordinates cannot be a maptile.Tile; ParseTile refuses them below.
+	for _, zxy := range [][3]uint32{{23, 0, 0}, {0, 1, 0}, {0, 0, 1}, {12, 4096, 0}, {30, 0, 0}} {
+		_, err := s.HeatTile(ctx, TileRequest{Tile: maptile.New(zxy[1], zxy[2], maptile.Zoom(zxy[0])), Filter: okF})
 		wantInvalid(t, fmt.Sprint("tile ", zxy), err)
 	}
-	for _, zxy := range [][3]string{{"a", "0", "0"}, {"1", "-1", "0"}, {"1", "0", "2"}, {"", "0", "0"}, {"99999999999", "0", "0"}, {"1", "0x1", "0"}} {
+	for _, zxy := range [][3]string{{"a", "0", "0"}, {"1", "-1", "0"}, {"1", "0", "2"}, {"", "0", "0"}, {"99999999999", "0", "0"}, {"1", "0x1", "0"},
+		{"-1", "0", "0"}, {"23", "0", "0"}, {"12", "4096", "0"}, {"12", "0", "-1"}, {"30", "0", "0"}} {
 		_, err := ParseTile(zxy[0], zxy[1], zxy[2])
 		wantInvalid(t, fmt.Sprint("ParseTile ", zxy), err)
 	}
@@ -421,7 +432,7 @@ func wantInvalid(t *testing.T, what string, err error) {
 func TestSourceErrorsAreInternalAndNotCached(t *testing.T) {
 	src := &fakeSource{recs: testRecords(5, 100), err: errors.New("connection refused")}
 	s := newTestService(t, src)
-	req := TileRequest{Z: 12, X: 2020, Y: 1300, Filter: Filter{Period: "2025"}}
+	req := TileRequest{Tile: maptile.New(2020, 1300, 12), Filter: Filter{Period: "2025"}}
 	_, err := s.HeatTile(context.Background(), req)
 	if err == nil || ctxmap.KindOf(err) != ctxmap.KindInternal {
 		t.Fatalf("source failure: %v", err)
@@ -438,7 +449,7 @@ func TestSourceErrorsAreInternalAndNotCached(t *testing.T) {
 func TestConcurrentMissesShareOneComputation(t *testing.T) {
 	src := &fakeSource{recs: testRecords(6, 800), gate: make(chan struct{})}
 	s := newTestService(t, src)
-	req := TileRequest{Z: 12, X: 2021, Y: 1300, Filter: Filter{Period: "last-6m"}}
+	req := TileRequest{Tile: maptile.New(2021, 1300, 12), Filter: Filter{Period: "last-6m"}}
 	var wg sync.WaitGroup
 	results := make([]*Tile, 16)
 	for i := range results {
@@ -529,7 +540,7 @@ func TestLRUBytes(t *testing.T) {
 func TestTrend(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: testRecords(7, 4000)})
 	ctx := context.Background()
-	f := Filter{Layer: LayerHarm, Period: "2026-03"}
+	f := Filter{Layer: ctxmap.LayerHarm, Period: "2026-03"}
 	pub, err := s.Published(ctx, f)
 	if err != nil {
 		t.Fatal(err)
@@ -539,7 +550,7 @@ func TestTrend(t *testing.T) {
 		t.Fatalf("only %d res-7 cells published in 2026-03", len(cells))
 	}
 	area := []string{cells[0].Cell.String(), cells[1].Cell.String(), cells[0].Cell.String()}
-	pts, err := s.Trend(ctx, TrendRequest{Cells: area, Layer: LayerHarm, From: "2025-10", To: "2026-06"})
+	pts, err := s.Trend(ctx, TrendRequest{Cells: area, Layer: ctxmap.LayerHarm, From: "2025-10", To: "2026-06"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +558,7 @@ func TestTrend(t *testing.T) {
 		t.Fatalf("months %+v (want 2025-10..2026-03: clamped to complete months)", pts)
 	}
 	for _, p := range pts {
-		got, err := s.Cells(ctx, CellsRequest{Res: 7, Filter: Filter{Layer: LayerHarm, Period: p.Month}})
+		got, err := s.Cells(ctx, CellsRequest{Res: 7, Filter: Filter{Layer: ctxmap.LayerHarm, Period: p.Month}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -574,7 +585,7 @@ func TestTrend(t *testing.T) {
 func TestExportCSV(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: testRecords(8, 2000)})
 	ctx := context.Background()
-	f := Filter{Layer: LayerHarm, Period: "2026-Q1"}
+	f := Filter{Layer: ctxmap.LayerHarm, Period: "2026-Q1"}
 	var buf bytes.Buffer
 	if err := s.ExportCSV(ctx, &buf, ExportRequest{Filter: f}); err != nil {
 		t.Fatal(err)
@@ -598,7 +609,7 @@ func TestExportCSV(t *testing.T) {
 		rows[fields[0]] = fields[2]
 	}
 	total := 0
-	for res := MinRes; res <= MaxRes; res++ {
+	for res := geo.MinRes; res <= geo.MaxRes; res++ {
 		cells, _ := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
 		total += len(cells)
 		for _, c := range cells {
@@ -619,7 +630,7 @@ func TestExportCSV(t *testing.T) {
 
 func TestTileJSON(t *testing.T) {
 	s := newTestService(t, &fakeSource{})
-	tj, err := s.TileJSON("https://ctxmap.example/", Filter{Category: "cse"})
+	tj, err := s.TileJSON(context.Background(), "https://ctxmap.example/tiles/heat/{z}/{x}/{y}.mvt", Filter{Category: "cse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +649,7 @@ func goldenRecords() []record {
 	cells := []h3.Cell{cellAt(53.4808, -2.2426, 8), cellAt(53.4850, -2.2300, 8), cellAt(53.4760, -2.2500, 8)}
 	for i, n := range []int{23, 14, 9} {
 		for s := 0; s < n; s++ {
-			recs = append(recs, record{int64(i*100 + s), uint8(37 * s), cells[i], LayerHarm, "cse", Month{2026, 1}})
+			recs = append(recs, record{int64(i*100 + s), uint8(37 * s), cells[i], ctxmap.LayerHarm, "cse", Month{2026, 1}})
 		}
 	}
 	return recs
@@ -647,7 +658,7 @@ func goldenRecords() []record {
 func TestHeatTileGolden(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: goldenRecords()})
 	tl := maptile.At(orb.Point{-2.2426, 53.4808}, 12)
-	got, err := s.HeatTile(context.Background(), TileRequest{Z: 12, X: int(tl.X), Y: int(tl.Y), Filter: Filter{Period: "2026-01"}})
+	got, err := s.HeatTile(context.Background(), TileRequest{Tile: tl, Filter: Filter{Period: "2026-01"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,7 +709,7 @@ func TestHeatTileExtremeZooms(t *testing.T) {
 	ll := h3.CellToLatLng(c)
 	for _, z := range []int{18, 22} {
 		tl := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
-		got, err := s.HeatTile(ctx, TileRequest{Z: z, X: int(tl.X), Y: int(tl.Y), Filter: Filter{Period: "2026-01"}})
+		got, err := s.HeatTile(ctx, TileRequest{Tile: tl, Filter: Filter{Period: "2026-01"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -712,7 +723,7 @@ func TestHeatTileExtremeZooms(t *testing.T) {
 	}
 	for z := 0; z <= 5; z++ {
 		tl := maptile.At(orb.Point{ll.Lng, ll.Lat}, maptile.Zoom(z))
-		got, err := s.HeatTile(ctx, TileRequest{Z: z, X: int(tl.X), Y: int(tl.Y), Filter: Filter{Period: "2026-01"}})
+		got, err := s.HeatTile(ctx, TileRequest{Tile: tl, Filter: Filter{Period: "2026-01"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -757,17 +768,9 @@ func TestEncodeContexts(t *testing.T) {
 	}
 }
 
-func TestResForZoom(t *testing.T) {
-	for z, want := range map[int]int{0: 6, 9: 6, 10: 7, 11: 7, 12: 8, 16: 8, 22: 8} {
-		if got := ResForZoom(z); got != want {
-			t.Errorf("ResForZoom(%d) = %d, want %d", z, got, want)
-		}
-	}
-}
-
 func TestStats(t *testing.T) {
 	s := newTestService(t, &fakeSource{recs: testRecords(10, 500)})
-	req := TileRequest{Z: 12, X: 2020, Y: 1300}
+	req := TileRequest{Tile: maptile.New(2020, 1300, 12)}
 	s.HeatTile(context.Background(), req)
 	s.HeatTile(context.Background(), req)
 	st := s.Stats()

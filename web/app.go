@@ -2,13 +2,13 @@ package web
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
@@ -19,9 +19,6 @@ func (s *Server) appRoutes(api *mux.Router) {
 	s.recordRoutes(api)
 	s.postcodeRoutes(api)
 }
-
-// attribution is shown wherever postcode-derived data is displayed.
-const attribution = "Contains OS data © Crown copyright and database right; Contains Royal Mail data © Royal Mail copyright and database right; Contains National Statistics data © Crown copyright and database right."
 
 // mapConfig handles GET /api/v1/config.
 func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
@@ -37,47 +34,23 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"basemap":     basemap,
-		"attribution": attribution,
+		"attribution": geo.PostcodeAttribution,
 		"center":      []float64{s.cfg.CenterLon, s.cfg.CenterLat},
 		"zoom":        s.cfg.Zoom,
 		"k":           s.heat.Policy().K(),
 		"data_time":   pub.DataTime.UTC().Format(time.RFC3339),
-		"periods":     periodPresets(time.Now()),
+		"periods":     tiles.PeriodPresets(time.Now()),
+		"resolutions": map[string]any{"min": geo.MinRes, "max": geo.MaxRes, "by_zoom": resForZoom()},
 	})
 	return nil
 }
 
-// periodPresets are the periods the map offers: the rolling windows, the
-// last four complete quarters, the last six complete months and the last two
-// complete years. Every one is a whole-month period PRIVACY.md allows.
-func periodPresets(now time.Time) []map[string]string {
-	out := []map[string]string{
-		{"value": "last-3m", "label": "Last 3 complete months"},
-		{"value": "last-6m", "label": "Last 6 complete months"},
-		{"value": "last-12m", "label": "Last 12 complete months"},
-	}
-	last := tiles.MonthOf(now).Add(-1)
-	q := last
-	for (int(q.Month)-1)%3 != 2 { // back to the last month that ends a quarter
-		q = q.Add(-1)
-	}
-	for i := 0; i < 4; i++ {
-		v := fmt.Sprintf("%d-Q%d", q.Year, (int(q.Month)-1)/3+1)
-		out = append(out, map[string]string{"value": v, "label": v})
-		q = q.Add(-3)
-	}
-	m := last
-	for i := 0; i < 6; i++ {
-		out = append(out, map[string]string{"value": m.String(), "label": m.Start().Format("January 2006")})
-		m = m.Add(-1)
-	}
-	y := last.Year
-	if last.Month != time.December {
-		y--
-	}
-	for i := 0; i < 2; i++ {
-		v := fmt.Sprint(y - i)
-		out = append(out, map[string]string{"value": v, "label": v})
+// resForZoom is geo.ResForZoom for every zoom a tile is served at (index =
+// zoom), so the map reads the rule instead of repeating it.
+func resForZoom() []int {
+	out := make([]int, tiles.MaxZoom+1)
+	for z := range out {
+		out[z] = geo.ResForZoom(z)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
@@ -19,31 +21,71 @@ import (
 
 const mvtType = "application/vnd.mapbox-vector-tile"
 
+// heatTilePath is the heat tile route as a URL template: TileJSON hands it
+// to map clients, and the route pattern is made from it.
+const heatTilePath = "/tiles/heat/{z}/{x}/{y}.mvt"
+
+// tileRoute turns a {z}/{x}/{y} template into a route pattern of digits.
+var tileRoute = strings.NewReplacer("{z}", "{z:[0-9]+}", "{x}", "{x:[0-9]+}", "{y}", "{y:[0-9]+}")
+
 var filterParams = []Param{
-	Q("layer", "harm (harm happened, default) or unsafe (places young people feel unsafe)"),
-	Q("category", "one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories"),
-	Q("period", "YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m or last-12m (default); whole complete months only"),
+	Q("layer", layerChoices()),
+	Q("category", "one harm category code from /api/v1/taxonomy, or "+ctxmap.ExtraFamilial+" for the overarching extra-familial figure; omit for all categories"),
+	Q("period", tiles.PeriodForms+" (default "+tiles.DefaultPeriod+"); whole complete months only"),
+}
+
+// layerChoices documents the layer parameter from the one list of layers.
+func layerChoices() string {
+	words := map[ctxmap.Layer]string{ctxmap.LayerHarm: "harm happened", ctxmap.LayerUnsafe: "places young people feel unsafe"}
+	var parts []string
+	for _, l := range ctxmap.Layers() {
+		p := string(l)
+		if w := words[l]; w != "" {
+			p += " (" + w
+			if l == tiles.DefaultLayer {
+				p += ", default"
+			}
+			p += ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " or ")
 }
 
 func (s *Server) heatRoutes(root, api *mux.Router) {
-	tileParams := append([]Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row")}, filterParams...)
-	s.route(root, Op{Method: "GET", Path: "/tiles/heat/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "heat",
+	tileParams := append([]Param{P("z", "zoom 0.."+strconv.Itoa(tiles.MaxZoom)), P("x", "tile column"), P("y", "tile row")}, filterParams...)
+	s.route(root, Op{Method: "GET", Path: tileRoute.Replace(heatTilePath), Tag: "heat",
 		Summary: "Anonymised heat tile (MVT layer heat: one polygon per published H3 cell with h3, res, value)",
-		Params:  tileParams, Produces: mvtType, NotModified: true, Errors: []int{400}}, s.heatTile)
-	s.route(root, Op{Method: "GET", Path: "/tiles/contexts/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.mvt", Tag: "contexts",
+		Params:  tileParams, Produces: mvtType, NotModified: true, Errors: []int{400}}, withTaxonomyHint(s.heatTile))
+	s.route(root, Op{Method: "GET", Path: tileRoute.Replace("/tiles/contexts/{z}/{x}/{y}.mvt"), Tag: "contexts",
 		Summary:  "Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)",
-		Params:   []Param{P("z", "zoom 0..22"), P("x", "tile column"), P("y", "tile row"), Q("status", "open, closed or all (default)")},
+		Params:   []Param{P("z", "zoom 0.."+strconv.Itoa(tiles.MaxZoom)), P("x", "tile column"), P("y", "tile row"), Q("status", "open, closed or all (default)")},
 		Produces: mvtType, NotModified: true, Errors: []int{400}}, s.contextsTile)
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat.json", Tag: "heat", Summary: "TileJSON 3.0.0 for the heat layer",
-		Params: filterParams, Errors: []int{400}}, s.heatTileJSON)
+		Params: filterParams, Errors: []int{400}}, withTaxonomyHint(s.heatTileJSON))
 	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
-		Params: append([]Param{RQ("res", "6, 7 or 8"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, s.heatCells)
+		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, withTaxonomyHint(s.heatCells))
 	s.route(api, Op{Method: "GET", Path: "/trends", Tag: "heat", Summary: "Monthly published series for a cell or an area of whole cells",
 		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
-			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}}, s.trends)
+			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}}, withTaxonomyHint(s.trends))
 	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
-		Params:   append([]Param{Q("res", "6, 7 or 8; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
-		Produces: "text/csv", Errors: []int{400}}, s.exportHeat)
+		Params:   append([]Param{Q("res", tiles.ResList()+"; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
+		Produces: "text/csv", Errors: []int{400}}, withTaxonomyHint(s.exportHeat))
+}
+
+// withTaxonomyHint points a refused category at the route that lists the
+// codes. tiles knows no routes, so the hint is added here, by error code.
+func withTaxonomyHint(h apiFunc) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		var e *ctxmap.Error
+		if errors.As(err, &e) && e.Code == "category_unsupported" {
+			hinted := *e
+			hinted.Message += " (see /api/v1/taxonomy)"
+			return &hinted
+		}
+		return err
+	}
 }
 
 // noFilterTricks refuses parameters that would ask for more than PRIVACY.md
@@ -59,7 +101,7 @@ func noFilterTricks(q url.Values, allowed ...string) error {
 	for _, name := range refused {
 		if _, ok := q[name]; ok && !slices.Contains(allowed, name) {
 			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",
-				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (YYYY-MM, YYYY-Qn, YYYY, last-3m, last-6m, last-12m) only", name)
+				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (%s) only", name, tiles.PeriodForms)
 		}
 	}
 	for _, name := range []string{"layer", "category", "period", "res", "bbox", "h3", "from", "to", "status"} {
@@ -71,7 +113,7 @@ func noFilterTricks(q url.Values, allowed ...string) error {
 }
 
 func filterOf(q url.Values) tiles.Filter {
-	return tiles.Filter{Layer: q.Get("layer"), Category: q.Get("category"), Period: q.Get("period")}
+	return tiles.Filter{Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), Period: q.Get("period")}
 }
 
 // heatTile handles GET /tiles/heat/{z}/{x}/{y}.mvt.
@@ -85,7 +127,7 @@ func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Z: int(tile.Z), X: int(tile.X), Y: int(tile.Y), Filter: filterOf(q)})
+	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Tile: tile, Filter: filterOf(q)})
 	if err != nil {
 		return err
 	}
@@ -154,7 +196,7 @@ func (s *Server) heatTileJSON(w http.ResponseWriter, r *http.Request) error {
 	if err := noFilterTricks(r.URL.Query()); err != nil {
 		return err
 	}
-	tj, err := s.heat.TileJSON(s.baseURL(r), filterOf(r.URL.Query()))
+	tj, err := s.heat.TileJSON(r.Context(), s.baseURL(r)+heatTilePath, filterOf(r.URL.Query()))
 	if err != nil {
 		return err
 	}
@@ -175,13 +217,13 @@ func parseRes(q url.Values, required bool) (int, error) {
 	v := q.Get("res")
 	if v == "" {
 		if required {
-			return 0, badParam("res", "required: 6, 7 or 8")
+			return 0, badParam("res", "required: %s", tiles.ResList())
 		}
 		return 0, nil
 	}
 	res, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, badParam("res", "must be 6, 7 or 8")
+		return 0, badParam("res", "must be %s", tiles.ResList())
 	}
 	return res, nil
 }
@@ -223,7 +265,7 @@ func (s *Server) trends(w http.ResponseWriter, r *http.Request) error {
 			cells = append(cells, c)
 		}
 	}
-	pts, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: q.Get("layer"), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
+	pts, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
 	if err != nil {
 		return err
 	}
@@ -260,4 +302,29 @@ func (s *Server) exportHeat(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// heatMetrics exports the heat service's cache counters (tiles.Stats), for
+// capacity planning, and its data generation, so an operator (or a test)
+// sees when a write's invalidation has arrived.
+func heatMetrics(heat *tiles.Service) []prometheus.Collector {
+	counter := func(name, help string, v func(tiles.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(heat.Stats()) })
+	}
+	gauge := func(name, help string, v func(tiles.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(heat.Stats()) })
+	}
+	return []prometheus.Collector{
+		counter("ctxmap_heat_invalidations_total", "Heat cache invalidations (data generations) so far.",
+			func(st tiles.Stats) float64 { return float64(st.Generation) }),
+		gauge("ctxmap_heat_tile_cache_entries", "Encoded heat tiles cached.", func(st tiles.Stats) float64 { return float64(st.TileEntries) }),
+		gauge("ctxmap_heat_tile_cache_bytes", "Bytes of encoded heat tiles cached.", func(st tiles.Stats) float64 { return float64(st.TileBytes) }),
+		counter("ctxmap_heat_tile_cache_hits_total", "Heat tile cache hits.", func(st tiles.Stats) float64 { return float64(st.TileHits) }),
+		counter("ctxmap_heat_tile_cache_misses_total", "Heat tile cache misses.", func(st tiles.Stats) float64 { return float64(st.TileMisses) }),
+		gauge("ctxmap_heat_set_cache_entries", "Published sets cached.", func(st tiles.Stats) float64 { return float64(st.SetEntries) }),
+		gauge("ctxmap_heat_set_cache_bytes", "Estimated bytes of published sets cached.", func(st tiles.Stats) float64 { return float64(st.SetBytes) }),
+		counter("ctxmap_heat_set_cache_hits_total", "Published set cache hits.", func(st tiles.Stats) float64 { return float64(st.SetHits) }),
+		counter("ctxmap_heat_set_cache_misses_total", "Published set cache misses.", func(st tiles.Stats) float64 { return float64(st.SetMisses) }),
+		gauge("ctxmap_heat_cell_geometries", "Hexagon boundaries kept across generations.", func(st tiles.Stats) float64 { return float64(st.CellGeometries) }),
+	}
 }

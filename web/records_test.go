@@ -39,7 +39,7 @@ func newRecordsServer(t *testing.T) *recordsServer {
 		return out, nil
 	})
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
-	records, err := contexts.NewStore(pool, []byte("web-test-secret-0123456789"), geocoder, contexts.WithClock(func() time.Time { return now }))
+	records, err := contexts.NewStore(pool, []byte("web-test-secret-0123456789-abcdef"), geocoder, contexts.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,9 @@ type errorDetail struct {
 
 // writeError reports err to the client. Users' mistakes (*ctxmap.Error) are
 // shown as they are; anything else is ours: the client gets "internal error"
-// and the request id, the log gets the detail.
+// and the request id, the log gets the detail. Only an error that is the
+// request's own cancellation (the client went away or the deadline passed)
+// is not ours: an internal error of an abandoned request is still logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ctxmap.Error
 	var mbe *http.MaxBytesError
@@ -50,8 +53,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &e):
 	case errors.As(err, &mbe):
 		e = ctxmap.Errorf(ctxmap.KindTooLarge, "body_too_large", "request body is larger than %d bytes", mbe.Limit)
-	case r.Context().Err() != nil:
-		// The client went away or the deadline passed; nobody reads this answer.
+	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		// Nobody reads this answer, and nothing of ours went wrong.
 		e = ctxmap.Errorf(ctxmap.KindUnavailable, "request_cancelled", "request cancelled or timed out")
 	default:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", safePath(r.URL.Path, info(r.Context()).route), "request_id", requestID(r.Context()))

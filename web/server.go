@@ -91,6 +91,9 @@ func New(cfg Config, d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.heat != nil {
+		s.metrics.registry.MustRegister(heatMetrics(s.heat)...)
+	}
 	s.routes()
 	s.handler = s.observe(s.router)
 	return s

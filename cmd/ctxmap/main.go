@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -48,7 +50,7 @@ func exitCode(err error) int {
 
 var errUsage = errors.New("usage")
 
-const usage = `ctxmap: contextual safeguarding map
+var usage = fmt.Sprintf(`ctxmap: contextual safeguarding map
 
 usage:
   ctxmap serve [flags]                         serve the API and the map
@@ -64,13 +66,13 @@ usage:
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
   CTXMAP_LISTEN       listen address (default 127.0.0.1:8080)
-  CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= 32 chars)
+  CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= %[1]d chars)
   CTXMAP_LOG_LEVEL    debug|info|warn|error (default info)
   CTXMAP_LOG_FORMAT   json|text (default json)
-  CTXMAP_K            disclosure threshold k (default 10, never below 5)
+  CTXMAP_K            disclosure threshold k (default %[2]d, never below %[3]d)
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
-`
+`, contexts.MinSecretLen, tiles.DefaultK, tiles.MinK)
 
 // Config is everything the commands need, from flags and environment.
 type Config struct {
@@ -116,8 +118,8 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET)")
 	fs.StringVar(&c.LogLevel, "log-level", env("CTXMAP_LOG_LEVEL", "info"), "debug|info|warn|error (CTXMAP_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("CTXMAP_LOG_FORMAT", "json"), "json|text (CTXMAP_LOG_FORMAT)")
-	kText := env("CTXMAP_K", "10")
-	fs.Func("k", "disclosure threshold: cells with fewer distinct young people are never shown (CTXMAP_K, default 10, >= 5)", func(v string) error {
+	kText := env("CTXMAP_K", strconv.Itoa(tiles.DefaultK))
+	fs.Func("k", fmt.Sprintf("disclosure threshold: cells with fewer distinct young people are never shown (CTXMAP_K, default %d, >= %d)", tiles.DefaultK, tiles.MinK), func(v string) error {
 		kText = v
 		return nil
 	})
@@ -149,8 +151,8 @@ func (c *Config) parseK() error {
 	if err != nil {
 		return fmt.Errorf("k (CTXMAP_K): %q is not a whole number", c.kText())
 	}
-	if k < 5 {
-		return fmt.Errorf("k (CTXMAP_K): %d is below the minimum of 5", k)
+	if k < tiles.MinK {
+		return fmt.Errorf("k (CTXMAP_K): %d is below the minimum of %d", k, tiles.MinK)
 	}
 	c.K = k
 	return nil
@@ -193,8 +195,8 @@ func (c *Config) needDB() error {
 }
 
 func (c *Config) needSecret() error {
-	if len(c.Secret) < 32 {
-		return errors.New("CTXMAP_SECRET must be set to at least 32 characters: it keys the hashes of young people's ids, so keep it secret and never change it")
+	if len(c.Secret) < contexts.MinSecretLen {
+		return fmt.Errorf("CTXMAP_SECRET must be set to at least %d characters: it keys the hashes of young people's ids, so keep it secret and never change it", contexts.MinSecretLen)
 	}
 	return nil
 }

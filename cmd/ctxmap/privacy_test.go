@@ -5,6 +5,7 @@ package main
 // it, and comes out only through the published endpoints.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"math/rand"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +46,12 @@ func (ts *testServer) record(t *testing.T, p harmPoint) int64 {
 		"subject": p.subject, "categories": []string{p.category}, "familial": "extra", "layer": p.layer,
 		"occurred": recentMonth(), "source": "referral", "lat": p.lat, "lon": p.lon, "location_type": "park",
 	})
+	gen := ts.heatGeneration(t)
 	status, out := ts.do(t, contexts.RolePractitioner, "POST", "/api/v1/harm-locations", string(body))
 	if status != 201 && status != 200 {
 		t.Fatalf("record harm location: %d %v", status, out)
 	}
+	ts.waitHeatInvalidated(t, gen)
 	id, _ := out["id"].(float64)
 	return int64(id)
 }
@@ -129,6 +133,45 @@ func tileValues(t *testing.T, gz []byte) map[string]int {
 	return out
 }
 
+// heatGeneration is the server's heat data generation (its invalidations so
+// far), from /metrics.
+func (ts *testServer) heatGeneration(t *testing.T) int {
+	t.Helper()
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "ctxmap_heat_invalidations_total "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", sc.Text(), err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatalf("/metrics has no ctxmap_heat_invalidations_total (%v)", sc.Err())
+	return 0
+}
+
+// waitHeatInvalidated waits until the server has dropped its heat caches
+// after generation gen. A write reaches the caches only through the
+// database's NOTIFY, which arrives on the server's listener a moment after
+// the write's response; a test that reads heat right after a write must wait
+// for it, and fails if it never comes.
+func (ts *testServer) waitHeatInvalidated(t *testing.T, gen int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.heatGeneration(t) <= gen {
+		if time.Now().After(deadline) {
+			t.Fatalf("no heat invalidation after generation %d within 10 s: the NOTIFY never arrived", gen)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func cellAt(lat, lon float64, res int) h3.Cell {
 	return h3.LatLngToCell(h3.LatLng{Lat: lat, Lng: lon}, res)
 }
@@ -206,11 +249,13 @@ func TestPrivacyAdversarial(t *testing.T) {
 		if tv := tileValues(t, ts.get(t, contexts.RoleAnalyst, tilePath).body); tv[cellAt(lat, lon, 8).String()] != v {
 			t.Fatalf("tile after write shows %v, want %s=%d", tv, cellAt(lat, lon, 8), v)
 		}
+		gen := ts.heatGeneration(t)
 		status, out := ts.do(t, contexts.RolePractitioner, "POST", fmt.Sprintf("/api/v1/harm-locations/%d/archive", id),
 			`{"reason":"never_an_issue","note":"recorded against the wrong place"}`)
 		if status != 200 {
 			t.Fatalf("archive: %d %v", status, out)
 		}
+		ts.waitHeatInvalidated(t, gen)
 		if v, ok := ts.cells(t, 8, "period=last-12m")[cellAt(lat, lon, 8)]; ok {
 			t.Fatalf("archived record still counted: %d", v)
 		}

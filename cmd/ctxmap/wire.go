@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -9,21 +10,30 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/tiles"
 	"github.com/ctxmap/ctxmap/web"
 )
 
-// categorySet answers "is this a harm category?" for the heat filters
-// without a database round trip per tile. It is refreshed every 30 s, and at
-// once (at most once a second) when asked about a code it does not know, so
-// a category an admin has just added works straight away.
+// categorySet is the heat filters' tiles.Categories: it answers "is this a
+// harm category?" from memory, without a database round trip per tile. It is
+// refreshed every 30 s (run), and at once, at most once a second, when asked
+// about a code it does not know, so a category an admin has just added works
+// straight away. This is the one place of that refresh policy.
 type categorySet struct {
 	store       *contexts.Store
 	codes       atomic.Pointer[map[string]bool]
 	lastRefresh atomic.Int64
 }
+
+// categoryRefresh is how often the set is reloaded without being asked, and
+// categoryRetry the least time between reloads for unknown codes.
+const (
+	categoryRefresh = 30 * time.Second
+	categoryRetry   = time.Second
+)
 
 func (c *categorySet) refresh(ctx context.Context) error {
 	t, err := c.store.Taxonomy(ctx)
@@ -31,7 +41,7 @@ func (c *categorySet) refresh(ctx context.Context) error {
 		return err
 	}
 	m := make(map[string]bool, len(t.Categories)+1)
-	m[contexts.ExtraFamilial] = true
+	m[ctxmap.ExtraFamilial] = true
 	for _, cat := range t.Categories {
 		m[cat.Code] = true
 	}
@@ -39,26 +49,45 @@ func (c *categorySet) refresh(ctx context.Context) error {
 	return nil
 }
 
-// valid answers from memory; an unknown code triggers one refresh (at most
-// once a second), so a category an admin has just added works at once.
-func (c *categorySet) valid(code string) bool {
-	if m := c.codes.Load(); m != nil && (*m)[code] {
-		return true
+// Known answers from memory; an unknown code triggers one refresh (at most
+// once a second), bounded by the request's ctx, so a category an admin has
+// just added works at once.
+func (c *categorySet) Known(ctx context.Context, code string) (bool, error) {
+	if c.has(code) {
+		return true, nil
 	}
 	now := time.Now().UnixNano()
 	last := c.lastRefresh.Load()
-	if now-last < int64(time.Second) || !c.lastRefresh.CompareAndSwap(last, now) {
-		return false
+	if now-last < int64(categoryRetry) || !c.lastRefresh.CompareAndSwap(last, now) {
+		return false, nil
 	}
-	// The validator has no request context; the refresh is one small
-	// query, bounded here.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.refresh(ctx); err != nil {
-		return false
+		return false, fmt.Errorf("refreshing the harm categories: %w", err)
 	}
+	return c.has(code), nil
+}
+
+func (c *categorySet) has(code string) bool {
 	m := c.codes.Load()
 	return m != nil && (*m)[code]
+}
+
+// run refreshes the set every categoryRefresh until ctx ends.
+func (c *categorySet) run(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(categoryRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.refresh(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("refreshing categories", "err", err)
+			}
+		}
+	}
 }
 
 // warmer rebuilds the default view's published set (harm layer, all
@@ -105,22 +134,19 @@ func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...con
 	return contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir), opts...)
 }
 
+// listenTimeout bounds the wait for the heat listener at start.
+const listenTimeout = 10 * time.Second
+
 // buildServer wires the domain services and the HTTP server. Background
-// work (cache invalidation from other processes, taxonomy refresh) runs
-// until ctx ends.
+// work (cache invalidation, taxonomy refresh) runs until ctx ends.
+//
+// Heat caches are invalidated by one mechanism: the database's NOTIFY on
+// every committed harm-location change, this process's writes and every
+// other process's alike. buildServer returns only once the listener is
+// listening, so no write after it is missed.
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
-	var heat *tiles.Service
-	warm := newWarmer(ctx, log)
-	invalidate := func() {
-		if heat != nil {
-			heat.Invalidate()
-			warm.soon(heat)
-		}
-	}
 	dir := postcodes.NewStore(pool)
-	records, err := newRecords(c, pool, dir,
-		contexts.WithLogger(log),
-		contexts.OnHeatChange(invalidate))
+	records, err := newRecords(c, pool, dir, contexts.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
@@ -128,32 +154,34 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	if err := cats.refresh(ctx); err != nil {
 		return nil, err
 	}
-	heat, err = tiles.NewService(records, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, ValidCategory: cats.valid})
+	heat, err := tiles.NewService(records, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats})
 	if err != nil {
 		return nil, err
 	}
-	go warm.now(heat)
+	warm := newWarmer(ctx, log)
+	listening := make(chan struct{})
+	var once sync.Once
+	invalidate := func() {
+		heat.Invalidate()
+		warm.soon(heat)
+		once.Do(func() { close(listening) })
+	}
 	go func() {
-		// Writes by other processes (imports, a second server) arrive as
-		// NOTIFY; ListenHeat reconnects by itself until ctx ends.
+		// ListenHeat reconnects by itself until ctx ends, calling
+		// invalidate on each (re)connect as well.
 		if err := contexts.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
 			log.Error("listening for heat changes stopped", "err", err)
 		}
 	}()
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := cats.refresh(ctx); err != nil && ctx.Err() == nil {
-					log.Warn("refreshing categories", "err", err)
-				}
-			}
-		}
-	}()
+	select {
+	case <-listening:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(listenTimeout):
+		return nil, fmt.Errorf("the heat change listener did not start within %s; without it tiles would go stale", listenTimeout)
+	}
+	go warm.now(heat)
+	go cats.run(ctx, log)
 	cfg := web.Config{
 		Version:            version,
 		MaxBodyBytes:       c.MaxBodyBytes,

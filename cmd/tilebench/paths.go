@@ -32,7 +32,7 @@ func runTiles(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := tiles.CheckTile(*z, 0, 0); err != nil {
+	if _, err := tiles.ParseTile(strconv.Itoa(*z), "0", "0"); err != nil {
 		return err
 	}
 	var list []maptile.Tile

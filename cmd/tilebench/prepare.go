@@ -14,6 +14,7 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/uber/h3-go/v4"
 
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
@@ -68,19 +69,19 @@ DECLARE
     mvt bytea;
 BEGIN
 `, heatFunc, tiles.Buffer, tiles.Extent)
-	for i, res := range []int{tiles.MinRes, tiles.MinRes + 1, tiles.MaxRes} {
-		// The zoom-to-resolution rule is ctxmap's tiles.ResForZoom.
+	for i, res := range []int{geo.MinRes, geo.MinRes + 1, geo.MaxRes} {
+		// The zoom-to-resolution rule is ctxmap's geo.ResForZoom.
 		cond := "ELSIF"
 		if i == 0 {
 			cond = "IF"
 		}
 		switch res {
-		case tiles.MaxRes:
+		case geo.MaxRes:
 			fmt.Fprintf(&b, "    ELSE")
 		default:
 			maxZ := 0
 			for z := 0; z <= tiles.MaxZoom; z++ {
-				if tiles.ResForZoom(z) == res {
+				if geo.ResForZoom(z) == res {
 					maxZ = z
 				}
 			}
@@ -122,8 +123,8 @@ func runPrepare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "prepare: %d hexagons (resolutions %d-%d) in %s\n", n, tiles.MinRes, tiles.MaxRes, hexTable)
-	for _, res := range []int{tiles.MinRes, tiles.MinRes + 1, tiles.MaxRes} {
+	fmt.Fprintf(stdout, "prepare: %d hexagons (resolutions %d-%d) in %s\n", n, geo.MinRes, geo.MaxRes, hexTable)
+	for _, res := range []int{geo.MinRes, geo.MinRes + 1, geo.MaxRes} {
 		if err := step(fmt.Sprintf("baseline index %s%d", indexPrefix, res), func() error {
 			_, err := pool.Exec(ctx, fmt.Sprintf(baselineIndexSQL, res))
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
@@ -103,24 +104,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // period validation.
 func (b *baseline) heatTile(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	z, errZ := strconv.Atoi(v["z"])
-	x, errX := strconv.Atoi(v["x"])
-	y, errY := strconv.Atoi(v["y"])
-	if errZ != nil || errX != nil || errY != nil {
-		httpError(w, http.StatusBadRequest, "tile coordinates are out of range")
-		return
-	}
-	t, err := tiles.CheckTile(z, x, y)
+	t, err := tiles.ParseTile(v["z"], v["x"], v["y"])
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	q := r.URL.Query()
-	layer := q.Get("layer")
+	layer := ctxmap.Layer(q.Get("layer"))
 	if layer == "" {
 		layer = tiles.DefaultLayer
 	}
-	if layer != tiles.LayerHarm && layer != tiles.LayerUnsafe {
+	if !layer.Valid() {
 		httpError(w, http.StatusBadRequest, "layer must be harm or unsafe")
 		return
 	}
@@ -135,7 +129,7 @@ func (b *baseline) heatTile(w http.ResponseWriter, r *http.Request) {
 	}
 	var mvt []byte
 	err = b.pool.QueryRow(r.Context(), "SELECT "+heatFunc+"($1, $2, $3, $4, $5, $6, $7, $8)",
-		int32(t.Z), int32(t.X), int32(t.Y), layer, q.Get("category"), p.From(), p.To(), int32(b.k)).Scan(&mvt)
+		int32(t.Z), int32(t.X), int32(t.Y), string(layer), q.Get("category"), p.From(), p.To(), int32(b.k)).Scan(&mvt)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return

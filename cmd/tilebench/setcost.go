@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
@@ -35,7 +36,7 @@ type obsReader func(ctx context.Context, q contexts.HeatQuery) ([]contexts.Obser
 func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("setcost", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	layer := fs.String("layer", tiles.DefaultLayer, "layer")
+	layer := fs.String("layer", string(tiles.DefaultLayer), "layer")
 	period := fs.String("period", tiles.DefaultPeriod, "period")
 	k := fs.Int("k", tiles.DefaultK, "threshold")
 	n := fs.Int("n", 5, "repetitions")
@@ -119,7 +120,7 @@ func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func samePublished(a, b *tiles.Published) bool {
-	for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		if !slices.Equal(a.Cells(r), b.Cells(r)) {
 			return false
 		}

@@ -1,0 +1,56 @@
+package tiles
+
+import (
+	"context"
+
+	"github.com/paulmach/orb"
+)
+
+// Cell is one published cell as the JSON and CSV outputs show it.
+type Cell struct {
+	H3    string `json:"h3"`
+	Res   int    `json:"res"`
+	Value int    `json:"value"`
+}
+
+// CellsRequest asks for the published cells at one resolution, optionally
+// only those whose hexagon intersects BBox (lon/lat).
+type CellsRequest struct {
+	Res int
+	Filter
+	BBox *orb.Bound
+}
+
+// Cells returns the published cells for a request, in id order: the same
+// cells and values the tiles show.
+func (s *Service) Cells(ctx context.Context, req CellsRequest) ([]Cell, error) {
+	if err := checkRes(req.Res); err != nil {
+		return nil, err
+	}
+	if err := checkBBox(req.BBox); err != nil {
+		return nil, err
+	}
+	r, err := s.resolve(ctx, req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.set(ctx, s.keyFor(r))
+	if err != nil {
+		return nil, err
+	}
+	return s.cellsOf(h, req.Res, req.BBox), nil
+}
+
+func (s *Service) cellsOf(h *heatSet, res int, bbox *orb.Bound) []Cell {
+	var cvs []CellValue
+	if bbox != nil {
+		cvs = s.inBound(h, res, *bbox)
+	} else {
+		cvs = h.pub.Cells(res)
+	}
+	out := make([]Cell, len(cvs))
+	for i, cv := range cvs {
+		out[i] = Cell{H3: cv.Cell.String(), Res: res, Value: cv.Value}
+	}
+	return out
+}

@@ -1,0 +1,177 @@
+package tiles
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/paulmach/orb"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// Defaults applied to an empty Filter field, so a bare tile URL shows
+// something sensible.
+const (
+	DefaultLayer  = ctxmap.LayerHarm
+	DefaultPeriod = "last-12m"
+)
+
+// Categories answers whether a code may be used as a heat category filter
+// (a harm category of the taxonomy, or ctxmap.ExtraFamilial). The taxonomy
+// lives in contexts and may change at run time, so the service asks through
+// this interface, with the request's context; the implementation decides how
+// fresh its answer is. An error is ours (the taxonomy could not be read), not
+// the caller's.
+type Categories interface {
+	Known(ctx context.Context, code string) (bool, error)
+}
+
+// Filter is the whole choice a viewer has (PRIVACY.md rule 5): one layer,
+// one category or all, one period. Empty Layer means DefaultLayer, empty
+// Period DefaultPeriod, empty Category all categories.
+type Filter struct {
+	Layer    ctxmap.Layer
+	Category string
+	Period   string
+}
+
+// resolved is a validated filter with its period resolved.
+type resolved struct {
+	layer    ctxmap.Layer
+	category string
+	period   Period
+}
+
+// resolve validates a filter: layer, category and period, in that order.
+func (s *Service) resolve(ctx context.Context, f Filter) (resolved, error) {
+	layer, category, err := s.checkLayerCategory(ctx, f.Layer, f.Category)
+	if err != nil {
+		return resolved{}, err
+	}
+	spec := f.Period
+	if spec == "" {
+		spec = DefaultPeriod
+	}
+	p, err := ParsePeriod(spec, s.clock())
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{layer, category, p}, nil
+}
+
+// checkLayerCategory is the one check of a layer and a category, for every
+// output (tiles, cells, exports, trends, TileJSON).
+func (s *Service) checkLayerCategory(ctx context.Context, layer ctxmap.Layer, category string) (ctxmap.Layer, string, error) {
+	if layer == "" {
+		layer = DefaultLayer
+	}
+	if !layer.Valid() {
+		return "", "", errInvalid("layer_unsupported", "layer %q is not supported; use %s", ctxmap.Truncate(string(layer), echoRunes), layerList())
+	}
+	if category == "" {
+		return layer, "", nil
+	}
+	known := false
+	if categorySyntax(category) && s.categories != nil {
+		var err error
+		if known, err = s.categories.Known(ctx, category); err != nil {
+			return "", "", fmt.Errorf("tiles: checking category: %w", err)
+		}
+	}
+	if !known {
+		return "", "", errInvalid("category_unsupported",
+			"category %q is not supported; give one harm category code, or none for all categories", ctxmap.Truncate(category, echoRunes))
+	}
+	return layer, category, nil
+}
+
+// layerList names the layers for messages: "harm" or "unsafe".
+func layerList() string {
+	var q []string
+	for _, l := range ctxmap.Layers() {
+		q = append(q, strconv.Quote(string(l)))
+	}
+	return strings.Join(q, " or ")
+}
+
+// categorySyntax admits only plain codes, so lists, negations ("all
+// except") and wildcards are refused before the taxonomy is consulted.
+func categorySyntax(c string) bool {
+	if len(c) > 64 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_' || b == '-' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func categoryLabel(c string) string {
+	if c == "" {
+		return "all categories"
+	}
+	return "category " + c
+}
+
+func checkRes(res int) error {
+	if res < geo.MinRes || res > geo.MaxRes {
+		return errInvalid("res_unsupported", "resolution %d is not published; use %s", res, ResList())
+	}
+	return nil
+}
+
+// ResList names the published resolutions for messages: "6, 7 or 8".
+func ResList() string {
+	var b strings.Builder
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
+		switch {
+		case r == geo.MaxRes && r > geo.MinRes:
+			b.WriteString(" or ")
+		case r > geo.MinRes:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(r))
+	}
+	return b.String()
+}
+
+func checkBBox(b *orb.Bound) error {
+	if b == nil {
+		return nil
+	}
+	if !(b.Min[0] >= -180 && b.Max[0] <= 180 && b.Min[1] >= -90 && b.Max[1] <= 90 && b.Min[0] <= b.Max[0] && b.Min[1] <= b.Max[1]) {
+		return errInvalid("bbox_invalid", "bbox must be min_lon,min_lat,max_lon,max_lat in degrees with min <= max")
+	}
+	return nil
+}
+
+// ParseBBox parses "min_lon,min_lat,max_lon,max_lat" (degrees), the bbox
+// query parameter's form. An empty string means no bbox (nil).
+func ParseBBox(s string) (*orb.Bound, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, errInvalid("bbox_invalid", "bbox must be min_lon,min_lat,max_lon,max_lat in degrees")
+	}
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, errInvalid("bbox_invalid", "bbox must be min_lon,min_lat,max_lon,max_lat in degrees")
+		}
+		v[i] = f
+	}
+	b := &orb.Bound{Min: orb.Point{v[0], v[1]}, Max: orb.Point{v[2], v[3]}}
+	if err := checkBBox(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

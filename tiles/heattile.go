@@ -1,0 +1,75 @@
+package tiles
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// Tile is an encoded heat tile, ready to serve. Tiles are shared between
+// requests through the cache: callers must not modify Bytes.
+type Tile struct {
+	// Bytes is the gzip-compressed MVT: serve it with
+	// Content-Type application/vnd.mapbox-vector-tile and
+	// Content-Encoding gzip.
+	Bytes []byte
+	// ETag is a strong entity tag (quoted) derived from Bytes only.
+	ETag string
+	// DataTime is when the observations behind the tile were read; use it
+	// as Last-Modified.
+	DataTime time.Time
+}
+
+// TileRequest asks for one heat tile. Tile is parsed once, by ParseTile,
+// and travels as it is to the encoder.
+type TileRequest struct {
+	Tile maptile.Tile
+	Filter
+}
+
+type tileKey struct {
+	set  setKey
+	tile maptile.Tile
+}
+
+// HeatTile returns the heat tile for a request: layer "heat", one polygon
+// per published cell at geo.ResForZoom(z) intersecting the tile (plus Buffer),
+// with properties h3, res and value. Identical requests give identical
+// bytes until the data changes (Invalidate). Bad tiles and filters are
+// *ctxmap.Error of kind KindInvalid.
+func (s *Service) HeatTile(ctx context.Context, req TileRequest) (*Tile, error) {
+	t := req.Tile
+	if err := CheckTile(t); err != nil {
+		return nil, err
+	}
+	r, err := s.resolve(ctx, req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	k := tileKey{set: s.keyFor(r), tile: t}
+	if tl, ok := s.tiles.get(k); ok {
+		return tl, nil
+	}
+	return s.tileFlight.do(ctx, k, func(ctx context.Context) (*Tile, error) {
+		if tl, ok := s.tiles.get(k); ok {
+			return tl, nil
+		}
+		h, err := s.set(ctx, k.set)
+		if err != nil {
+			return nil, err
+		}
+		res := geo.ResForZoom(int(t.Z))
+		cells := s.inBound(h, res, bufferedBound(t))
+		b, err := encodeLayer(HeatLayer, heatFeatures(t, res, cells, s.bounds.Boundary))
+		if err != nil {
+			return nil, fmt.Errorf("tiles: encoding heat tile %d/%d/%d: %w", t.Z, t.X, t.Y, err)
+		}
+		tl := &Tile{Bytes: b, ETag: ETag(b), DataTime: h.pub.DataTime}
+		s.tiles.add(k, tl, int64(len(b))+256)
+		return tl, nil
+	})
+}

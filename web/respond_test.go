@@ -1,0 +1,71 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ctxmap/ctxmap"
+)
+
+// An abandoned request's own cancellation is not ours and goes unlogged;
+// an internal error is ours and is logged even when the client went away.
+func TestWriteErrorLogsOurErrorsOfAbandonedRequests(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		err        error
+		cancel     bool
+		status     int
+		wantLogged bool
+	}{
+		{"internal error, client still there", errors.New("boom"), false, http.StatusInternalServerError, true},
+		{"internal error, client gone", errors.New("boom"), true, http.StatusInternalServerError, true},
+		{"cancellation, client gone", fmt.Errorf("query: %w", context.Canceled), true, http.StatusServiceUnavailable, false},
+		{"deadline, client gone", context.DeadlineExceeded, true, http.StatusServiceUnavailable, false},
+		{"cancellation error while the request is live", context.Canceled, false, http.StatusInternalServerError, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			s := New(Config{}, Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if c.cancel {
+				cancel()
+			}
+			r := httptest.NewRequest("GET", "/api/v1/heat/cells", nil).WithContext(ctx)
+			w := httptest.NewRecorder()
+			s.writeError(w, r, c.err)
+			if w.Code != c.status {
+				t.Errorf("status %d, want %d", w.Code, c.status)
+			}
+			if logged := strings.Contains(logs.String(), "internal error"); logged != c.wantLogged {
+				t.Errorf("logged = %v, want %v (log: %q)", logged, c.wantLogged, logs.String())
+			}
+		})
+	}
+}
+
+// tiles knows no routes; the web layer adds the taxonomy route to a refused
+// category, and leaves other errors alone.
+func TestTaxonomyHintOnRefusedCategory(t *testing.T) {
+	refuse := func(code string) apiFunc {
+		return func(http.ResponseWriter, *http.Request) error {
+			return ctxmap.Errorf(ctxmap.KindInvalid, code, "refused")
+		}
+	}
+	r := httptest.NewRequest("GET", "/tiles/heat.json", nil)
+	err := withTaxonomyHint(refuse("category_unsupported"))(httptest.NewRecorder(), r)
+	var e *ctxmap.Error
+	if !errors.As(err, &e) || e.Kind != ctxmap.KindInvalid || !strings.Contains(e.Message, "/api/v1/taxonomy") {
+		t.Fatalf("category error without the hint: %v", err)
+	}
+	if err := withTaxonomyHint(refuse("period_unsupported"))(httptest.NewRecorder(), r); strings.Contains(err.Error(), "taxonomy") {
+		t.Fatalf("hint on another error: %v", err)
+	}
+}
