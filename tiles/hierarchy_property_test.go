@@ -2,6 +2,7 @@ package tiles_test
 
 import (
 	"fmt"
+	"github.com/ctxmap/ctxmap/geo"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -63,19 +64,19 @@ func checkHierarchy(t *testing.T, k int, obs []tiles.Observation, pub *tiles.Pub
 	t.Helper()
 	count, key := refCounts(obs)
 	var rep hierarchyReport
-	for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		for _, cv := range pub.Cells(r) {
 			rep.published++
 			n := count[cv.Cell]
 			if n < k || cv.Value < k || cv.Value != refValue(n, key[cv.Cell]) {
 				t.Fatalf("k=%d: cell %s shows %d with %d young people", k, cv.Cell, cv.Value, n)
 			}
-			if r > tiles.MinRes {
+			if r > geo.MinRes {
 				if _, ok := pub.Value(cv.Cell.Parent(r - 1)); !ok {
 					t.Fatalf("k=%d: cell %s is published, its parent is not", k, cv.Cell)
 				}
 			}
-			if r == tiles.MaxRes {
+			if r == geo.MaxRes {
 				continue
 			}
 			rep.parents++

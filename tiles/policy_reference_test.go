@@ -1,6 +1,7 @@
 package tiles_test
 
 import (
+	"github.com/ctxmap/ctxmap/geo"
 	"slices"
 
 	"github.com/uber/h3-go/v4"
@@ -108,10 +109,10 @@ func refRound(v int) int {
 func refCounts(obs []tiles.Observation) (count map[h3.Cell]int, key map[h3.Cell]uint8) {
 	subj := map[h3.Cell]map[int64]uint8{}
 	for _, o := range obs {
-		if !o.Cell.IsValid() || o.Cell.Resolution() < tiles.MinRes {
+		if !o.Cell.IsValid() || o.Cell.Resolution() < geo.MinRes {
 			continue
 		}
-		for r := tiles.MinRes; r <= min(tiles.MaxRes, o.Cell.Resolution()); r++ {
+		for r := geo.MinRes; r <= min(geo.MaxRes, o.Cell.Resolution()); r++ {
 			p := o.Cell.Parent(r)
 			if subj[p] == nil {
 				subj[p] = map[int64]uint8{}
@@ -171,10 +172,10 @@ func refPublish(k int, obs []tiles.Observation) (map[h3.Cell]int, refStats) {
 		cand[r][c] = v
 	}
 	pub := map[h3.Cell]int{}
-	for c, v := range cand[tiles.MinRes] {
+	for c, v := range cand[geo.MinRes] {
 		pub[c] = v
 	}
-	for r := tiles.MinRes + 1; r <= tiles.MaxRes; r++ {
+	for r := geo.MinRes + 1; r <= geo.MaxRes; r++ {
 		kids := map[h3.Cell][]h3.Cell{}
 		for c := range cand[r] {
 			kids[c.Parent(r-1)] = append(kids[c.Parent(r-1)], c)
@@ -214,7 +215,7 @@ func refPublish(k int, obs []tiles.Observation) (map[h3.Cell]int, refStats) {
 // publishedMap flattens a published set into cell -> value.
 func publishedMap(p *tiles.Published) map[h3.Cell]int {
 	m := map[h3.Cell]int{}
-	for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		for _, cv := range p.Cells(r) {
 			m[cv.Cell] = cv.Value
 		}

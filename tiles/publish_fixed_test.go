@@ -2,6 +2,7 @@ package tiles_test
 
 import (
 	"cmp"
+	"github.com/ctxmap/ctxmap/geo"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -155,7 +156,7 @@ func TestPublishFixedDataSet(t *testing.T) {
 		}
 		pub := p.Publish(obs)
 		got := map[string]int{}
-		for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+		for r := geo.MinRes; r <= geo.MaxRes; r++ {
 			cells := pub.Cells(r)
 			if pub.Len(r) != len(cells) {
 				t.Errorf("k=%d res %d: Len %d, Cells %d", k, r, pub.Len(r), len(cells))

@@ -12,6 +12,7 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 // A release is the immutable snapshot of every published value (PRIVACY.md
@@ -232,7 +233,7 @@ func periodSpec(first, last Month) string {
 // TotalCells is the number of published cells of a set at every resolution.
 func (p *Published) TotalCells() int {
 	n := 0
-	for r := MinRes; r <= MaxRes; r++ {
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
 		n += p.Len(r)
 	}
 	return n
@@ -324,7 +325,7 @@ func DecodeSet(b []byte, k int) (*Published, error) {
 			}
 			prev += d
 			c := h3.Cell(prev)
-			if !validCell(c) || cellRes(c) != MinRes+i {
+			if !geo.ValidCell(c) || geo.CellRes(c) != geo.MinRes+i {
 				return bad("invalid cell")
 			}
 			l.cells = append(l.cells, c)

@@ -12,6 +12,7 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
 func TestReleasePeriods(t *testing.T) {
@@ -135,7 +136,7 @@ func TestEncodeSetRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", s.Key, err)
 		}
-		for r := MinRes; r <= MaxRes; r++ {
+		for r := geo.MinRes; r <= geo.MaxRes; r++ {
 			if !slices.Equal(got.Cells(r), s.Published.Cells(r)) {
 				t.Fatalf("%s res %d: round trip differs", s.Key, r)
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/ctxmap/ctxmap/geo"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -134,9 +135,9 @@ const filterK = 11
 func newFilterService(t *testing.T, src tiles.Source) *tiles.Service {
 	t.Helper()
 	s, err := tiles.NewService(src, tiles.Config{
-		K:             filterK,
-		Clock:         func() time.Time { return filterNow },
-		ValidCategory: func(c string) bool { return c == "cse" || c == "cce" },
+		K:          filterK,
+		Clock:      func() time.Time { return filterNow },
+		Categories: filterCategories{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +148,7 @@ func newFilterService(t *testing.T, src tiles.Source) *tiles.Service {
 // heatTile asks s for tile t under f and decodes it into h3 -> value.
 func heatTile(t *testing.T, s *tiles.Service, tl maptile.Tile, f tiles.Filter) (map[string]int, []byte) {
 	t.Helper()
-	got, err := s.HeatTile(context.Background(), tiles.TileRequest{Z: int(tl.Z), X: int(tl.X), Y: int(tl.Y), Filter: f})
+	got, err := s.HeatTile(context.Background(), tiles.TileRequest{Tile: tl, Filter: f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 		want, _ := refPublish(filterK, src.selected(c.layer, c.category))
 		f := tiles.Filter{Category: c.category, Period: "2026-Q1"}
 		if c.layer == ctxmap.LayerUnsafe {
-			f.Layer = tiles.LayerUnsafe
+			f.Layer = ctxmap.LayerUnsafe
 		}
 		filters = append(filters, filt{c.name, f, want})
 	}
@@ -300,13 +301,13 @@ func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 	// filter's set for another cannot pass.
 	for i, a := range filters {
 		for _, b := range filters[i+1:] {
-			for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+			for r := geo.MinRes; r <= geo.MaxRes; r++ {
 				if reflect.DeepEqual(atRes(a.want, r), atRes(b.want, r)) {
 					t.Fatalf("test data: %s and %s publish the same cells at res %d", a.name, b.name, r)
 				}
 			}
 		}
-		for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+		for r := geo.MinRes; r <= geo.MaxRes; r++ {
 			if len(atRes(a.want, r)) < 3 {
 				t.Fatalf("test data: %s publishes only %d cells at res %d", a.name, len(atRes(a.want, r)), r)
 			}
@@ -323,7 +324,7 @@ func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 			if got := publishedMap(pub); !reflect.DeepEqual(got, fl.want) {
 				t.Errorf("round %d, %s: Published has %d cells, want %d", round, fl.name, len(got), len(fl.want))
 			}
-			for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
+			for r := geo.MinRes; r <= geo.MaxRes; r++ {
 				if got, want := cellsJSON(t, s, r, fl.f), atRes(fl.want, r); !reflect.DeepEqual(got, want) {
 					t.Errorf("round %d, %s: Cells at res %d: %d cells, want %d", round, fl.name, r, len(got), len(want))
 				}
@@ -335,9 +336,9 @@ func TestCategoryFilterSelectsItsOwnSet(t *testing.T) {
 			for _, z := range []int{9, 10, 12} {
 				tl := centre
 				if z != 9 {
-					tl = maptile.At(hottest(fl.want, tiles.ResForZoom(z)), maptile.Zoom(z))
+					tl = maptile.At(hottest(fl.want, geo.ResForZoom(z)), maptile.Zoom(z))
 				}
-				want := atRes(fl.want, tiles.ResForZoom(z))
+				want := atRes(fl.want, geo.ResForZoom(z))
 				if len(inTile(want, tl)) == 0 {
 					t.Fatalf("%s: the z%d tile %v holds no published cell", fl.name, z, tl)
 				}
@@ -480,4 +481,11 @@ func TestCacheBustersRecomputeTheSameValues(t *testing.T) {
 	} else {
 		t.Errorf("the parent of a published cell is not published")
 	}
+}
+
+// filterCategories knows the two categories the filter tests use.
+type filterCategories struct{}
+
+func (filterCategories) Known(_ context.Context, c string) (bool, error) {
+	return c == "cse" || c == "cce", nil
 }
