@@ -55,7 +55,7 @@ type Server struct {
 	pool      *pgxpool.Pool
 	users     *contexts.Users
 	records   *contexts.Store
-	postcodes *postcodes.Store
+	postcodes PostcodeDirectory
 	heat      *tiles.Service
 	metrics   *metrics
 	tokens    *tokenCache
