@@ -36,17 +36,17 @@ type PostcodeDirectory interface {
 func (s *Server) postcodeRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/postcodes/{postcode}", Tag: "geocoding",
 		Summary: "Geocode one postcode (or a sector like \"E8 3\" or an outcode like \"E8\") from the imported directory",
-		Params:  []Param{P("postcode", "a UK postcode, any case and spacing")}, Errors: []int{404, 422}}, s.lookupPostcode)
+		Params:  []Param{P("postcode", "a UK postcode, any case and spacing")}, Errors: []int{404, 422}, Response: geo.PostcodeResult{}}, s.lookupPostcode)
 	s.route(api, Op{Method: "GET", Path: "/postcodes", Tag: "geocoding", Summary: "Nearest postcodes to a point, by distance",
 		Params: []Param{
 			{Name: "lat", In: "query", Required: true, Type: "number", Desc: "latitude (WGS84)"},
 			{Name: "lon", In: "query", Required: true, Type: "number", Desc: "longitude (WGS84)"},
 			{Name: "limit", In: "query", Type: "integer", Desc: "1..100, default 10"},
 			{Name: "radius_m", In: "query", Type: "number", Desc: "search radius in metres, up to 50,000"},
-		}, Errors: []int{400}}, s.nearestPostcodes)
+		}, Errors: []int{400}, Response: Fields{"postcodes": []geo.PostcodeResult{}}}, s.nearestPostcodes)
 	s.route(api, Op{Method: "POST", Path: "/geocode", Tag: "geocoding",
 		Summary: "Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres",
-		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`, Errors: []int{400, 413, 422}}, s.bulkGeocode)
+		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`, Errors: []int{400, 413, 422}, Response: Fields{"results": []geocodeResult{}}}, s.bulkGeocode)
 }
 
 // lookupPostcode handles GET /api/v1/postcodes/{postcode}.
