@@ -19,7 +19,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
 		Response: Fields{"basemap": Fields{"tiles": []string{}, "attribution": ""}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "data_time": "", "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
-			"resolutions": []int{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{}}}, s.mapConfig)
+			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
@@ -72,11 +72,18 @@ func trendRange(now time.Time) map[string]string {
 	return map[string]string{"from": last.Add(-(trendMonths - 1)).String(), "to": last.String()}
 }
 
-// resolutions lists the H3 resolutions heat is published at.
-func resolutions() []int {
-	var out []int
+// resolution is one H3 resolution heat is published at, with the average
+// area of its cells.
+type resolution struct {
+	Res     int     `json:"res"`
+	AreaKm2 float64 `json:"area_km2"`
+}
+
+// resolutions lists the H3 resolutions heat is published at, coarsest first.
+func resolutions() []resolution {
+	var out []resolution
 	for r := tiles.MinRes; r <= tiles.MaxRes; r++ {
-		out = append(out, r)
+		out = append(out, resolution{Res: r, AreaKm2: geo.AvgCellAreaKm2(r)})
 	}
 	return out
 }

@@ -25,14 +25,14 @@ var (
 func (s *Server) recordRoutes(api *mux.Router) {
 	idP := P("id", "context record id")
 	s.route(api, Op{Method: "GET", Path: "/taxonomy", Tag: "records",
-		Summary: "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list"},
-		s.getTaxonomy)
+		Summary:  "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list",
+		Response: contexts.Taxonomy{}}, s.getTaxonomy)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
 		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
 		Errors: []int{400, 409, 413, 422}, Response: contexts.Taxonomy{}}, s.addCategory)
 	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
 		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
-		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}}, s.retireCategory)
+		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}, Response: contexts.Taxonomy{}}, s.retireCategory)
 
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record",
