@@ -3,6 +3,7 @@ package contexts
 import (
 	"context"
 
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 )
 
@@ -25,7 +26,7 @@ func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]Geocode
 		for _, r := range res {
 			gc := Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
 			if r.Lat == nil || r.Lon == nil {
-				gc.Match = string(postcodes.MatchNone)
+				gc.Match = string(geo.MatchNone)
 			} else {
 				gc.Lat, gc.Lon = *r.Lat, *r.Lon
 			}

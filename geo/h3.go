@@ -142,3 +142,7 @@ func InUK(lat, lon float64) bool {
 	}
 	return true
 }
+
+// AvgCellAreaKm2 is the average area of an H3 cell at res in km², which the
+// map shows beside each resolution so people know what a hexagon covers.
+func AvgCellAreaKm2(res int) float64 { return h3.HexagonAreaAvgKm2(res) }

@@ -34,17 +34,7 @@ const (
 )
 
 // String names the precision as the API spells match levels.
-func (p Precision) String() string {
-	switch p {
-	case PrecisionUnit:
-		return "unit"
-	case PrecisionSector:
-		return "sector"
-	case PrecisionDistrict:
-		return "district"
-	}
-	return "none"
-}
+func (p Precision) String() string { return string(p.Match()) }
 
 // Metres is the approximate radius a point at this precision stands for; 0
 // for the zero Precision.

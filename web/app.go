@@ -8,14 +8,19 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // appRoutes registers the API areas; each area lives in its own file.
 func (s *Server) appRoutes(api *mux.Router) {
-	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map"}, s.mapConfig)
-	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map"}, s.boundary)
+	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
+		Response: Fields{"basemap": Fields{"tiles": []string{}, "attribution": ""}, "attribution": "", "center": []float64{}, "zoom": 0.0,
+			"k": 0, "data_time": "", "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
+			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{}}}, s.mapConfig)
+	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
+		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
 	s.postcodeRoutes(api)
 }
@@ -40,20 +45,67 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"k":           s.heat.Policy().K(),
 		"data_time":   pub.DataTime.UTC().Format(time.RFC3339),
 		"periods":     tiles.PeriodPresets(time.Now()),
-		"resolutions": map[string]any{"min": geo.MinRes, "max": geo.MaxRes, "by_zoom": resForZoom()},
+		// The rules the map UI follows, from the packages that own them,
+		// so the JS repeats none of them.
+		"default_period":   tiles.DefaultPeriod,
+		"layers":           ctxmap.Layers(),
+		"extra_familial":   ctxmap.ExtraFamilial,
+		"resolutions":      resolutions(),
+		"zoom_resolutions": zoomResolutions(),
+		"heat_zoom":        map[string]int{"min": tiles.TileJSONMinZoom, "max": tiles.TileJSONMaxZoom},
+		"trend":            trendRange(time.Now()),
 	})
 	return nil
 }
 
-// resForZoom is geo.ResForZoom for every zoom a tile is served at (index =
-// zoom), so the map reads the rule instead of repeating it.
-func resForZoom() []int {
-	out := make([]int, tiles.MaxZoom+1)
-	for z := range out {
-		out[z] = geo.ResForZoom(z)
+// trendMonths is how many months the map's trend chart spans.
+const trendMonths = 24
+
+// trendRange is the span of the map's trend chart: the trendMonths months
+// up to the last complete one, as the "from" and "to" of GET /api/v1/trends.
+func trendRange(now time.Time) map[string]string {
+	last := tiles.MonthOf(now).Add(-1)
+	return map[string]string{"from": last.Add(-(trendMonths - 1)).String(), "to": last.String()}
+}
+
+// resolution is one H3 resolution heat is published at, with the average
+// area of its cells.
+type resolution struct {
+	Res     int     `json:"res"`
+	AreaKm2 float64 `json:"area_km2"`
+}
+
+// resolutions lists the H3 resolutions heat is published at, coarsest first.
+func resolutions() []resolution {
+	var out []resolution
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
+		out = append(out, resolution{Res: r, AreaKm2: geo.AvgCellAreaKm2(r)})
 	}
 	return out
 }
+
+// zoomResolution is one run of map zooms drawn at one H3 resolution.
+type zoomResolution struct {
+	Res     int `json:"res"`
+	MinZoom int `json:"min_zoom"`
+	MaxZoom int `json:"max_zoom"`
+}
+
+// zoomResolutions writes geo.ResForZoom as runs of zooms, so the map can
+// say which resolution it shows without its own copy of the rule.
+func zoomResolutions() []zoomResolution {
+	var out []zoomResolution
+	for z := 0; z <= tiles.MaxZoom; z++ {
+		r := geo.ResForZoom(z)
+		if n := len(out); n > 0 && out[n-1].Res == r {
+			out[n-1].MaxZoom = z
+			continue
+		}
+		out = append(out, zoomResolution{Res: r, MinZoom: z, MaxZoom: z})
+	}
+	return out
+}
+
 
 // boundary handles GET /api/v1/boundary: every imported boundary merged
 // into one FeatureCollection.

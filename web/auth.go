@@ -214,6 +214,8 @@ func clientIP(r *http.Request) string {
 type sessionResponse struct {
 	User      *contexts.Actor `json:"user"`
 	CSRFToken string          `json:"csrf_token,omitempty"`
+	// Capabilities are the parts of the UI the user's role is offered.
+	Capabilities []Capability `json:"capabilities"`
 }
 
 // login handles POST /api/v1/session: a password sign-in that sets the
@@ -249,7 +251,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		Name: sessionCookie, Value: sess.ID, Path: "/", Expires: sess.Expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r),
 	})
-	writeJSON(w, http.StatusOK, sessionResponse{User: a, CSRFToken: sess.CSRFToken})
+	writeJSON(w, http.StatusOK, sessionResponse{User: a, CSRFToken: sess.CSRFToken, Capabilities: capabilitiesOf(a)})
 	return nil
 }
 
@@ -274,6 +276,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 // me handles GET /api/v1/me: who is signed in, and the CSRF token for a
 // browser that reloaded the page.
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, sessionResponse{User: actor(r), CSRFToken: info(r.Context()).csrf})
+	writeJSON(w, http.StatusOK, sessionResponse{User: actor(r), CSRFToken: info(r.Context()).csrf, Capabilities: capabilitiesOf(actor(r))})
 	return nil
 }

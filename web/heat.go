@@ -67,7 +67,7 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, withTaxonomyHint(s.heatCells))
 	s.route(api, Op{Method: "GET", Path: "/trends", Tag: "heat", Summary: "Monthly published series for a cell or an area of whole cells",
 		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
-			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}}, withTaxonomyHint(s.trends))
+			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}, Response: Fields{"points": []tiles.TrendPoint{}, "k": 0}}, withTaxonomyHint(s.trends))
 	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
 		Params:   append([]Param{Q("res", tiles.ResList()+"; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
 		Produces: "text/csv", Errors: []int{400}}, withTaxonomyHint(s.exportHeat))

@@ -28,6 +28,10 @@ type Op struct {
 	Body string
 	// Produces is the success content type; JSON when empty.
 	Produces string
+	// Response is a sample of the JSON success body (a zero value of the
+	// type the handler writes, or Fields for a map), so the document names
+	// every field and the browser tests can check the UI reads only those.
+	Response any
 	// Status is the success status; 200 when zero.
 	Status int
 	// NotModified documents a 304 answer to If-None-Match (tiles).
@@ -117,7 +121,11 @@ func (s *Server) openAPI() map[string]any {
 		if status == http.StatusNoContent {
 			responses["204"] = map[string]any{"description": "done, no body"}
 		} else {
-			responses[strconv.Itoa(status)] = map[string]any{"description": "success", "content": map[string]any{produces: map[string]any{}}}
+			media := map[string]any{}
+			if op.Response != nil {
+				media["schema"] = responseSchema(op.Response)
+			}
+			responses[strconv.Itoa(status)] = map[string]any{"description": "success", "content": map[string]any{produces: media}}
 		}
 		if op.NotModified {
 			responses["304"] = map[string]any{"description": "not modified: the If-None-Match ETag still matches"}

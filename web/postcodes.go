@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -12,26 +13,40 @@ import (
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
-	"github.com/ctxmap/ctxmap/geo/postcodes"
+	"github.com/ctxmap/ctxmap/geo"
 )
 
-// MaxGeocodeBatch is the most queries one POST /api/v1/geocode may carry.
-const MaxGeocodeBatch = 1000
+// MaxGeocodeBatch is the most queries one POST /api/v1/geocode may carry;
+// the rule lives in geo, where the directory enforces it too.
+const MaxGeocodeBatch = geo.MaxGeocodeBatch
+
+// PostcodeDirectory is what the geocoding routes need from the imported
+// postcode directory (geo/postcodes.Store in production). It is declared
+// here, by its consumer, and speaks only geo's pure result types, so web
+// can be tested with a fake and does not link the directory's pgx code.
+type PostcodeDirectory interface {
+	// Lookup places one postcode, sector or outcode, without fallback.
+	Lookup(ctx context.Context, pc string) (geo.PostcodeResult, error)
+	// Geocode places up to geo.MaxGeocodeBatch queries, in query order.
+	Geocode(ctx context.Context, queries []string) ([]geo.PostcodeResult, error)
+	// Nearest returns up to limit live postcodes within radiusM metres.
+	Nearest(ctx context.Context, lat, lon float64, limit int, radiusM float64) ([]geo.PostcodeResult, error)
+}
 
 func (s *Server) postcodeRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/postcodes/{postcode}", Tag: "geocoding",
 		Summary: "Geocode one postcode (or a sector like \"E8 3\" or an outcode like \"E8\") from the imported directory",
-		Params:  []Param{P("postcode", "a UK postcode, any case and spacing")}, Errors: []int{404, 422}}, s.lookupPostcode)
+		Params:  []Param{P("postcode", "a UK postcode, any case and spacing")}, Errors: []int{404, 422}, Response: geo.PostcodeResult{}}, s.lookupPostcode)
 	s.route(api, Op{Method: "GET", Path: "/postcodes", Tag: "geocoding", Summary: "Nearest postcodes to a point, by distance",
 		Params: []Param{
 			{Name: "lat", In: "query", Required: true, Type: "number", Desc: "latitude (WGS84)"},
 			{Name: "lon", In: "query", Required: true, Type: "number", Desc: "longitude (WGS84)"},
 			{Name: "limit", In: "query", Type: "integer", Desc: "1..100, default 10"},
 			{Name: "radius_m", In: "query", Type: "number", Desc: "search radius in metres, up to 50,000"},
-		}, Errors: []int{400}}, s.nearestPostcodes)
+		}, Errors: []int{400}, Response: Fields{"postcodes": []geo.PostcodeResult{}}}, s.nearestPostcodes)
 	s.route(api, Op{Method: "POST", Path: "/geocode", Tag: "geocoding",
 		Summary: "Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres",
-		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`, Errors: []int{400, 413, 422}}, s.bulkGeocode)
+		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`, Errors: []int{400, 413, 422}, Response: Fields{"results": []geocodeResult{}}}, s.bulkGeocode)
 }
 
 // lookupPostcode handles GET /api/v1/postcodes/{postcode}.
@@ -80,10 +95,10 @@ func (s *Server) nearestPostcodes(w http.ResponseWriter, r *http.Request) error 
 	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 		return badParam("lat/lon", "out of range")
 	}
-	limit := postcodes.DefaultNearestLimit
+	limit := geo.DefaultNearestLimit
 	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > postcodes.MaxNearestLimit {
-			return badParam("limit", "must be 1..%d", postcodes.MaxNearestLimit)
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > geo.MaxNearestLimit {
+			return badParam("limit", "must be 1..%d", geo.MaxNearestLimit)
 		}
 	}
 	radius, ok, err := floatParam(q, "radius_m", false)
@@ -91,10 +106,10 @@ func (s *Server) nearestPostcodes(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if !ok {
-		radius = 2000
+		radius = geo.DefaultNearestRadiusM
 	}
-	if radius <= 0 || radius > postcodes.MaxNearestRadiusM {
-		return badParam("radius_m", "must be in (0, %d]", postcodes.MaxNearestRadiusM)
+	if radius <= 0 || radius > geo.MaxNearestRadiusM {
+		return badParam("radius_m", "must be in (0, %d]", geo.MaxNearestRadiusM)
 	}
 	res, err := s.postcodes.Nearest(r.Context(), lat, lon, limit, radius)
 	if err != nil {
@@ -110,7 +125,7 @@ type geocodeQuery struct {
 }
 
 type geocodeResult struct {
-	postcodes.Result
+	geo.PostcodeResult
 	LocationType string `json:"location_type,omitempty"`
 	// DisplayName follows the naming convention ("Park, E8 3AA") when a
 	// location type was given, so callers name records consistently.
@@ -161,7 +176,7 @@ func (s *Server) bulkGeocode(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]geocodeResult, len(results))
 	for i, res := range results {
-		out[i] = geocodeResult{Result: res, LocationType: queries[i].LocationType}
+		out[i] = geocodeResult{PostcodeResult: res, LocationType: queries[i].LocationType}
 		if queries[i].LocationType != "" && res.Postcode != "" {
 			out[i].DisplayName = contexts.DisplayName(queries[i].LocationType, "", res.Postcode, nil, nil)
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 )
 
@@ -25,76 +23,76 @@ var (
 func (s *Server) recordRoutes(api *mux.Router) {
 	idP := P("id", "context record id")
 	s.route(api, Op{Method: "GET", Path: "/taxonomy", Tag: "records",
-		Summary: "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list"},
-		s.getTaxonomy)
+		Summary:  "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list",
+		Response: contexts.Taxonomy{}}, s.getTaxonomy)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
 		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
-		Errors: []int{400, 409, 413, 422}}, s.addCategory)
+		Errors: []int{400, 409, 413, 422}, Response: contexts.Taxonomy{}}, s.addCategory)
 	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
 		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
-		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}}, s.retireCategory)
+		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}, Response: contexts.Taxonomy{}}, s.retireCategory)
 
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record",
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
-		Errors:  []int{400, 404, 413, 422, 503}}, s.createHarmLocation)
+		Errors:  []int{400, 404, 413, 422, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
 	s.route(api, Op{Method: "GET", Path: "/subjects/{subject}/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Your team's records for one young person (audited)",
-		Params:  []Param{P("subject", "the case management system's person id")}, Errors: []int{400}}, s.subjectHarmLocations)
+		Params:  []Param{P("subject", "the case management system's person id")}, Errors: []int{400}, Response: Fields{"harm_locations": []contexts.HarmLocation{}}}, s.subjectHarmLocations)
 	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/archive", Tag: "records", Roles: practitionersOnly,
 		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
-		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}}, s.archiveHarmLocation)
+		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
 
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
 		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
-		Errors:  []int{400, 409, 413, 422, 503}}, s.createContext)
+		Errors:  []int{400, 409, 413, 422, 503}, Response: contexts.Context{}}, s.createContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts", Tag: "contexts",
 		Summary: "Context records near a postcode or point, nearest first, with distance_m",
 		Params: []Param{RQ("near", `a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"`),
 			{Name: "radius_m", In: "query", Type: "number", Desc: "metres, 1..50000, default 1000"},
 			Q("kind", "location, group or school"), Q("status", "open, closed or all (default all)"),
 			{Name: "limit", In: "query", Type: "integer", Desc: "1..500, default 50"}},
-		Errors: []int{400, 422, 503}}, s.nearbyContexts)
+		Errors: []int{400, 422, 503}, Response: Fields{"contexts": []contexts.NearbyContext{}, "lat": 0.0, "lon": 0.0, "radius_m": 0.0}}, s.nearbyContexts)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}", Tag: "contexts",
 		Summary: "A context record with its assessments, interventions, closures and link summary",
-		Params:  []Param{idP}, Errors: []int{404}}, s.getContext)
+		Params:  []Param{idP}, Errors: []int{404}, Response: contexts.Context{}}, s.getContext)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Change a context's name, description or review date", Params: []Param{idP},
-		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.updateContext)
+		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.updateContext)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Add a thematic assessment note under one triangle side", Params: []Param{idP},
-		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}}, s.addAssessment)
+		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Assessment{}}, s.addAssessment)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Plan an intervention with a partner agency", Params: []Param{idP},
-		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}}, s.addIntervention)
+		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Intervention{}}, s.addIntervention)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
-		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}}, s.updateIntervention)
+		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes", Params: []Param{idP},
-		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422}}, s.linkYoungPerson)
+		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Link{}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
-		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}}, s.teamLinks)
+		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}, Response: Fields{"links": []contexts.Link{}}}, s.teamLinks)
 	s.route(api, Op{Method: "DELETE", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
-		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}}, s.unlinkYoungPerson)
+		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}, Response: Fields{"id": int64(0), "unlinked": true}}, s.unlinkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links/summary", Tag: "contexts",
 		Summary: "How many young people are linked and which teams work with them; never who", Params: []Param{idP},
-		Errors: []int{404}}, s.linkSummary)
+		Errors: []int{404}, Response: contexts.LinkSummary{}}, s.linkSummary)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},
-		Body: `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`, Errors: []int{400, 404, 409, 413, 422}}, s.closeContext)
+		Body: `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.closeContext)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/reopen", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Reopen a closed context with a reason; its chronology continues", Params: []Param{idP},
-		Body: "{reason}", Errors: []int{400, 404, 409, 413, 422}}, s.reopenContext)
+		Body: "{reason}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.reopenContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/chronology", Tag: "contexts",
 		Summary: "Every change to a context in order, with who and when (links by team only)", Params: []Param{idP},
-		Errors: []int{404}}, s.chronology)
+		Errors: []int{404}, Response: Fields{"events": []contexts.ChronologyEntry{}}}, s.chronology)
 	s.route(api, Op{Method: "GET", Path: "/me/notifications", Tag: "contexts",
-		Summary: "Your notifications about contexts your young people are linked to, newest first"}, s.notifications)
+		Summary: "Your notifications about contexts your young people are linked to, newest first", Response: Fields{"notifications": []contexts.Notification{}}}, s.notifications)
 	s.route(api, Op{Method: "POST", Path: "/me/notifications/read", Tag: "contexts",
-		Summary: "Mark your notifications up to an id as read", Body: "{up_to}", Errors: []int{400, 413}}, s.markNotificationsRead)
+		Summary: "Mark your notifications up to an id as read", Body: "{up_to}", Errors: []int{400, 413}, Response: Fields{"marked": 0}}, s.markNotificationsRead)
 }
 
 // pathID reads a numeric path variable; the route pattern already refused
@@ -341,83 +339,6 @@ func (s *Server) updateIntervention(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// linkYoungPerson handles POST /api/v1/contexts/{id}/links.
-func (s *Server) linkYoungPerson(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	var in contexts.LinkInput
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	l, err := s.records.LinkYoungPerson(r.Context(), actor(r), id, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, l)
-	return nil
-}
-
-// teamLinks handles GET /api/v1/contexts/{id}/links.
-func (s *Server) teamLinks(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	links, err := s.records.TeamLinks(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	if links == nil {
-		links = []contexts.Link{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": links})
-	return nil
-}
-
-// unlinkYoungPerson handles DELETE /api/v1/contexts/{id}/links/{lid}. The
-// reason comes in a JSON body or, for clients that cannot send a body with
-// DELETE, as ?reason=.
-func (s *Server) unlinkYoungPerson(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	lid, err := pathID(r, "lid")
-	if err != nil {
-		return err
-	}
-	in := contexts.UnlinkInput{Reason: r.URL.Query().Get("reason")}
-	if in.Reason == "" {
-		if err := decode(r, &in); err != nil {
-			var e *ctxmap.Error
-			if !(errors.As(err, &e) && e.Code == "bad_json" && r.ContentLength == 0) {
-				return err
-			}
-		}
-	}
-	if err := s.records.UnlinkYoungPerson(r.Context(), actor(r), id, lid, in); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": lid, "unlinked": true})
-	return nil
-}
-
-// linkSummary handles GET /api/v1/contexts/{id}/links/summary.
-func (s *Server) linkSummary(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	sum, err := s.records.LinkSummary(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, sum)
-	return nil
-}
-
 // closeContext handles POST /api/v1/contexts/{id}/close.
 func (s *Server) closeContext(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
@@ -468,37 +389,5 @@ func (s *Server) chronology(w http.ResponseWriter, r *http.Request) error {
 		entries = []contexts.ChronologyEntry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": entries})
-	return nil
-}
-
-// notifications handles GET /api/v1/me/notifications.
-func (s *Server) notifications(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.records.Notifications(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	if list == nil {
-		list = []contexts.Notification{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"notifications": list})
-	return nil
-}
-
-// markNotificationsRead handles POST /api/v1/me/notifications/read.
-func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		UpTo int64 `json:"up_to"`
-	}
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.UpTo <= 0 {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "up_to is required: the newest notification id read")
-	}
-	n, err := s.records.MarkNotificationsRead(r.Context(), actor(r), in.UpTo)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"marked": n})
 	return nil
 }

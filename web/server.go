@@ -55,7 +55,7 @@ type Server struct {
 	pool      *pgxpool.Pool
 	users     *contexts.Users
 	records   *contexts.Store
-	postcodes *postcodes.Store
+	postcodes PostcodeDirectory
 	heat      *tiles.Service
 	metrics   *metrics
 	tokens    *tokenCache
@@ -124,9 +124,9 @@ func (s *Server) routes() {
 	s.prefixes[api] = "/api/v1"
 	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
-		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}}, s.login)
+		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
 	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
-	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth"}, s.me)
+	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth", Response: sessionResponse{}}, s.me)
 	s.adminRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)

@@ -45,7 +45,7 @@ func TestImportCodePointFixture(t *testing.T) {
 	}
 	// The fixture's first row: "E8 3AA",10,534115,184735.
 	wantLat, wantLon := geo.GridToLatLon(534115, 184735)
-	if r.Postcode != "E8 3AA" || r.Match != MatchUnit || r.Lat == nil || metres(*r.Lat, *r.Lon, wantLat, wantLon) > 0.2 {
+	if r.Postcode != "E8 3AA" || r.Match != geo.MatchUnit || r.Lat == nil || metres(*r.Lat, *r.Lon, wantLat, wantLon) > 0.2 {
 		t.Errorf("Lookup(e83aa) = %+v, want E8 3AA at %.6f,%.6f", r, wantLat, wantLon)
 	}
 	if r.PrecisionM != geo.UnitPrecisionM || r.Admin == nil || r.Admin.LAD != "E09000012" || r.Admin.Ward != "E05009381" ||
@@ -53,7 +53,7 @@ func TestImportCodePointFixture(t *testing.T) {
 		t.Errorf("Lookup(e83aa) = %+v admin %+v", r, r.Admin)
 	}
 	r, err = s.Lookup(ctx, "E8 4ZZ")
-	if err != nil || r.Lat != nil || r.Lon != nil || r.Match != MatchUnit || !strings.Contains(r.Note, "no grid reference") {
+	if err != nil || r.Lat != nil || r.Lon != nil || r.Match != geo.MatchUnit || !strings.Contains(r.Note, "no grid reference") {
 		t.Errorf("Lookup(E8 4ZZ) = %+v, %v; want a unit without location", r, err)
 	}
 	r, err = s.Lookup(ctx, "E8 4ZY") // quality 50: estimated from neighbours
@@ -61,7 +61,7 @@ func TestImportCodePointFixture(t *testing.T) {
 		t.Errorf("Lookup(E8 4ZY) = %+v, %v; want precision 250", r, err)
 	}
 	r, err = s.Lookup(ctx, "SW1")
-	if err != nil || r.Match != MatchDistrict || r.Lat == nil {
+	if err != nil || r.Match != geo.MatchDistrict || r.Lat == nil {
 		t.Errorf("Lookup(SW1) = %+v, %v; want the district centroid", r, err)
 	}
 }
@@ -92,19 +92,19 @@ func TestImportONSPDFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Admin{Country: "E92000001", Region: "E12000007", LAD: "E09000012", Ward: "E05009381",
+	want := geo.Admin{Country: "E92000001", Region: "E12000007", LAD: "E09000012", Ward: "E05009381",
 		LSOA21: "E01001744", MSOA21: "E02000351", PFA: "E23000001"}
 	if r.Admin == nil || *r.Admin != want || *r.Lat != 51.543329 || *r.Lon != -0.066559 || r.Introduced.String() != "1980-01" {
 		t.Errorf("Lookup(E8 3AA) = %+v, admin %+v", r, r.Admin)
 	}
 	r, err = s.Lookup(ctx, "E8 3XY")
-	if err != nil || r.Match != MatchTerminated || r.Terminated.String() != "2001-02" || r.Lat != nil ||
+	if err != nil || r.Match != geo.MatchTerminated || r.Terminated.String() != "2001-02" || r.Lat != nil ||
 		r.Admin == nil || r.Admin.LAD != "" || r.Admin.Country != "E92000001" {
 		t.Errorf("Lookup(E8 3XY) = %+v, %v", r, err)
 	}
 	// Geocode places the unlocated terminated unit at its sector, saying so.
 	res, err := s.Geocode(ctx, []string{"E8 3XY"})
-	if err != nil || res[0].Match != MatchSector || res[0].Lat == nil || res[0].Terminated.String() != "2001-02" ||
+	if err != nil || res[0].Match != geo.MatchSector || res[0].Lat == nil || res[0].Terminated.String() != "2001-02" ||
 		!strings.Contains(res[0].Note, "sector E8 3") {
 		t.Errorf("Geocode(E8 3XY) = %+v, %v", res, err)
 	}
@@ -126,7 +126,7 @@ func TestImportAberdeenSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Match != MatchTerminated || r.Terminated == nil || r.Terminated.String() != "1996-06" ||
+	if r.Match != geo.MatchTerminated || r.Terminated == nil || r.Terminated.String() != "1996-06" ||
 		r.Lat == nil || *r.Lat != 57.101474 || *r.Lon != -2.242851 {
 		t.Errorf("Lookup(AB1 0AA) = %+v", r)
 	}
@@ -144,7 +144,7 @@ func TestImportAberdeenSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Match != MatchUnit || r.Lat != nil || r.Lon != nil || r.PrecisionM != 0 || !strings.Contains(r.Note, "no grid reference") {
+	if r.Match != geo.MatchUnit || r.Lat != nil || r.Lon != nil || r.PrecisionM != 0 || !strings.Contains(r.Note, "no grid reference") {
 		t.Errorf("Lookup(JE2 4WD) = %+v", r)
 	}
 
@@ -153,11 +153,11 @@ func TestImportAberdeenSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect := []struct {
-		match  Match
+		match  geo.Match
 		placed bool
 	}{
-		{MatchSector, true}, {MatchDistrict, true}, {MatchUnit, true}, {MatchUnit, false},
-		{MatchSector, true}, {MatchNone, false}, {MatchNone, false}, {MatchNone, false}, {MatchTerminated, true},
+		{geo.MatchSector, true}, {geo.MatchDistrict, true}, {geo.MatchUnit, true}, {geo.MatchUnit, false},
+		{geo.MatchSector, true}, {geo.MatchNone, false}, {geo.MatchNone, false}, {geo.MatchNone, false}, {geo.MatchTerminated, true},
 	}
 	for i, e := range expect {
 		got := res[i]
@@ -386,7 +386,7 @@ func TestImportCodePointFull(t *testing.T) {
 		}
 		for _, r := range res {
 			w := want[r.Query]
-			if r.Match != MatchUnit || r.Lat == nil {
+			if r.Match != geo.MatchUnit || r.Lat == nil {
 				t.Errorf("%s: %+v", r.Query, r)
 				continue
 			}
@@ -435,7 +435,7 @@ func centroidsMatch(t *testing.T, s *Store, rel string, n int) {
 			t.Fatal(err)
 		}
 		for _, r := range res {
-			if r.Lat == nil || (r.Match != MatchSector && r.Match != MatchDistrict) {
+			if r.Lat == nil || (r.Match != geo.MatchSector && r.Match != geo.MatchDistrict) {
 				t.Errorf("%s: %+v", r.Query, r)
 				continue
 			}
@@ -541,7 +541,7 @@ func TestGeocodeBatch(t *testing.T) {
 	s := NewStore(pool)
 	// An empty directory answers "none", not an error.
 	res, err := s.Geocode(ctx, []string{"E8 3AA"})
-	if err != nil || res[0].Match != MatchNone || res[0].Lat != nil {
+	if err != nil || res[0].Match != geo.MatchNone || res[0].Lat != nil {
 		t.Errorf("Geocode on empty directory = %+v, %v", res, err)
 	}
 	if _, err := s.Lookup(ctx, "E8 3AA"); ctxmap.KindOf(err) != ctxmap.KindNotFound {
@@ -563,7 +563,7 @@ func TestGeocodeBatch(t *testing.T) {
 		t.Fatalf("Geocode(1000) = %d results, %v", len(res), err)
 	}
 	for i, r := range res {
-		want := []Match{MatchUnit, MatchUnit, MatchSector, MatchDistrict, MatchNone, MatchDistrict}[i%6]
+		want := []geo.Match{geo.MatchUnit, geo.MatchUnit, geo.MatchSector, geo.MatchDistrict, geo.MatchNone, geo.MatchDistrict}[i%6]
 		if r.Match != want || r.Query != q[i] {
 			t.Fatalf("result %d for %q = %+v, want %s", i, q[i], r, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/geo/geotest"
 
 	"github.com/paulmach/orb"
@@ -236,10 +237,10 @@ func TestMinMetresForDegrees(t *testing.T) {
 
 func TestResultJSON(t *testing.T) {
 	lat, lon, d := 51.5, -0.1, 12.5
-	b, err := json.Marshal([]Result{
-		{Postcode: "E8 3AA", Lat: &lat, Lon: &lon, Match: MatchTerminated, PrecisionM: 50,
-			Terminated: &Month{2019, time.June}, Admin: &Admin{LAD: "E09000012"}, DistanceM: &d},
-		{Query: "JE2 4WD", Postcode: "JE2 4WD", Match: MatchUnit, Note: "no grid reference"},
+	b, err := json.Marshal([]geo.PostcodeResult{
+		{Postcode: "E8 3AA", Lat: &lat, Lon: &lon, Match: geo.MatchTerminated, PrecisionM: 50,
+			Terminated: &geo.Month{Year: 2019, Month: time.June}, Admin: &geo.Admin{LAD: "E09000012"}, DistanceM: &d},
+		{Query: "JE2 4WD", Postcode: "JE2 4WD", Match: geo.MatchUnit, Note: "no grid reference"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -249,8 +250,8 @@ func TestResultJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON\n got %s\nwant %s", b, want)
 	}
-	var back []Result
-	if err := json.Unmarshal(b, &back); err != nil || *back[0].Terminated != (Month{2019, time.June}) {
+	var back []geo.PostcodeResult
+	if err := json.Unmarshal(b, &back); err != nil || *back[0].Terminated != (geo.Month{Year: 2019, Month: time.June}) {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
 }

@@ -3,6 +3,8 @@
 // {"error":{"code","message"}} and become ApiError with the server's message,
 // which the UI shows to the user as it is.
 
+import { watchFields } from './fieldlog.js';
+
 export class ApiError extends Error {
   constructor(status, code, message, details) {
     super(message);
@@ -22,7 +24,11 @@ export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
 const safe = new Set(['GET', 'HEAD']);
 
-export async function api(method, path, body, { quiet401 = false } = {}) {
+/**
+ * One API call. whole: the body is handed on as it is (GeoJSON for the map),
+ * so the browser tests do not track its fields.
+ */
+export async function api(method, path, body, { quiet401 = false, whole = false } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
@@ -48,7 +54,7 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
     if (res.status === 401 && !quiet401 && onUnauthorized) onUnauthorized(err);
     throw err;
   }
-  return data;
+  return whole ? data : watchFields(data, method, path);
 }
 
 function withRequestId(message, id, status) {
@@ -68,14 +74,4 @@ export function withQuery(path, params) {
   }
   const s = q.toString();
   return s ? `${path}?${s}` : path;
-}
-
-/** Take the list out of a response that is an array or {items|results|...: [...]}. */
-export function listOf(data, ...keys) {
-  if (Array.isArray(data)) return data;
-  if (!data || typeof data !== 'object') return [];
-  for (const k of [...keys, 'items', 'results', 'data']) {
-    if (Array.isArray(data[k])) return data[k];
-  }
-  return [];
 }

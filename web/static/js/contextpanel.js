@@ -4,7 +4,7 @@
 // leads open, edit, close, reopen and add notes and interventions here;
 // practitioners link one of their young people. Every action's result is
 // announced, and errors show the server's message.
-import { api, get, post, patch, listOf } from './api.js';
+import { api, get, post, patch } from './api.js';
 import { h, fill, $, announce, formatTime, formatDate, humanise } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
@@ -52,7 +52,7 @@ export class ContextPanel {
     const base = `/api/v1/contexts/${encodeURIComponent(id)}`;
     const [rec, links, chron, mine] = await Promise.allSettled([get(base), get(`${base}/links/summary`), get(`${base}/chronology`),
       this.app.can('link') ? get(`${base}/links`) : Promise.resolve(null)]);
-    this.teamLinks = mine.status === 'fulfilled' && mine.value ? listOf(mine.value, 'links') : [];
+    this.teamLinks = mine.status === 'fulfilled' && mine.value ? mine.value.links : [];
     // The record embeds its link summary too; the dedicated route is the contract.
     if (id !== this.id) return; // another record was opened meanwhile
     if (rec.status === 'rejected') {
@@ -60,14 +60,13 @@ export class ContextPanel {
       announce(`The record could not be loaded: ${rec.reason.message}`);
       return;
     }
-    const c = unwrap(rec.value);
+    const c = rec.value;
     this.record = c;
-    this.render(c, links.status === 'fulfilled' ? links.value : { error: links.reason }, chron.status === 'fulfilled' ? chron.value : { error: chron.reason });
+    this.render(c, links, chron); // each a Promise.allSettled result: {status, value | reason}
     // Opened from a notification or a shared link: bring the record into view.
     const map = this.app.map;
-    if (map && Number.isFinite(Number(c.lat)) && Number.isFinite(Number(c.lon)) && c.lat !== null && c.lon !== null
-      && !map.getBounds().contains([Number(c.lon), Number(c.lat)])) {
-      map.easeTo({ center: [Number(c.lon), Number(c.lat)], duration: 0 });
+    if (map && c.lat !== undefined && c.lon !== undefined && !map.getBounds().contains([c.lon, c.lat])) {
+      map.easeTo({ center: [c.lon, c.lat], duration: 0 });
     }
     announce(`Opened ${nameOf(c)}, ${statusOf(c)}.`);
   }
@@ -75,10 +74,10 @@ export class ContextPanel {
   render(c, links, chron) {
     const app = this.app;
     const tax = app.taxonomy;
-    const kind = c.kind || 'location';
+    const kind = c.kind;
     const status = statusOf(c);
     $('#detail-title').textContent = nameOf(c);
-    const sides = tax.sides[kind] || tax.sides.location;
+    const sides = tax.sides[kind];
 
     const facts = h('dl', { class: 'kv' },
       h('dt', { text: 'Status' }), h('dd', {}, h('span', { class: `status-badge status-${status}`, text: status === 'closed' ? 'Closed' : 'Open' })),
@@ -86,11 +85,11 @@ export class ContextPanel {
       c.location_type ? [h('dt', { text: 'Location type' }), h('dd', { text: labelOf(tax.locationTypes, c.location_type) })] : null,
       c.name && c.name !== nameOf(c) ? [h('dt', { text: 'Name' }), h('dd', { text: c.name })] : null,
       c.postcode ? [h('dt', { text: 'Postcode' }), h('dd', { text: c.postcode })] : null,
-      opened(c) ? [h('dt', { text: 'Opened' }), h('dd', { text: [formatTime(opened(c)), c.created_by ? `by ${c.created_by}` : ''].filter(Boolean).join(' ') })] : null,
+      [h('dt', { text: 'Opened' }), h('dd', { text: [formatTime(c.created_at), c.created_by ? `by ${c.created_by}` : ''].filter(Boolean).join(' ') })],
       c.team ? [h('dt', { text: 'Owning team' }), h('dd', { text: c.team })] : null,
       c.closed_at ? [h('dt', { text: 'Closed' }), h('dd', { text: formatTime(c.closed_at) })] : null,
-      c.review_date || c.review_due ? [h('dt', { text: 'Review due' }), h('dd', { text: formatDate(c.review_date || c.review_due) })] : null,
-      h('dt', { text: 'Record id' }), h('dd', { text: String(c.id ?? this.id) }));
+      c.review_date ? [h('dt', { text: 'Review due' }), h('dd', { text: formatDate(c.review_date) })] : null,
+      h('dt', { text: 'Record id' }), h('dd', { text: String(c.id) }));
 
     const actions = h('div', { class: 'actions' });
     if (app.can('manage')) {
@@ -110,23 +109,23 @@ export class ContextPanel {
     }
     actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => app.flyToContext(c) }, 'Show on the map'));
 
-    const description = c.description || c.summary || c.reason;
-    const notes = listOf(c.assessments ?? c.notes, 'assessments', 'notes');
+    const description = c.description;
+    const notes = c.assessments;
     const triangle = h('section', { 'aria-labelledby': 'detail-triangle' },
       h('h3', { id: 'detail-triangle', text: 'Assessment under the triangle' }),
       sides.map((s) => {
-        const mine = notes.filter((n) => (n.side ?? n.triangle_side) === s.code);
+        const mine = notes.filter((n) => n.side === s.code);
         return h('div', {},
           h('h4', { text: s.label }),
           mine.length
             ? h('ul', { class: 'notes' }, mine.map((n) => h('li', {},
-              h('div', { text: n.note ?? n.text ?? n.body ?? '' }),
-              h('div', { class: 'meta', text: [n.author ?? n.created_by ?? n.user_name ?? n.by, formatTime(n.created_at ?? n.at)].filter(Boolean).join(', ') }))))
+              h('div', { text: n.note }),
+              h('div', { class: 'meta', text: [n.created_by, formatTime(n.created_at)].filter(Boolean).join(', ') }))))
             : h('p', { class: 'note', text: 'No notes yet.' }));
       }),
       closureEvidence(c, sides));
 
-    const ivs = listOf(c.interventions, 'interventions');
+    const ivs = c.interventions;
     const interventions = h('section', { 'aria-labelledby': 'detail-interventions' },
       h('h3', { id: 'detail-interventions', text: `Interventions (${ivs.length})` }),
       ivs.length
@@ -134,13 +133,13 @@ export class ContextPanel {
           h('caption', { class: 'visually-hidden', text: 'Interventions with partner, triangle side, status and dates' }),
           h('thead', {}, h('tr', {}, ['Action', 'Partner', 'Status', 'Due', 'Done', ''].map((t) => h('th', { scope: 'col', text: t })))),
           h('tbody', {}, ivs.map((iv) => h('tr', {},
-            h('td', {}, iv.action ?? iv.title ?? '', iv.side ? h('div', { class: 'note', text: labelOf(sides, iv.side) }) : null),
-            h('td', { text: labelOf(tax.partnerAgencies, iv.partner_agency ?? iv.partner ?? iv.agency ?? '') }),
+            h('td', {}, iv.action, iv.side ? h('div', { class: 'note', text: labelOf(sides, iv.side) }) : null),
+            h('td', { text: labelOf(tax.partnerAgencies, iv.partner_agency) }),
             h('td', { text: labelOf(tax.interventionStatuses, iv.status) }),
-            h('td', { text: formatDate(iv.due ?? iv.due_date ?? iv.due_on) }),
-            h('td', { text: formatDate(iv.done ?? iv.done_date ?? iv.done_on ?? iv.completed_at) }),
-            h('td', {}, app.can('manage') && iv.id !== undefined
-              ? h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-iv-${iv.id}` }, onclick: () => this.updateIntervention(c, iv), 'aria-label': `Update the status of ${iv.action ?? 'this intervention'}` }, 'Update')
+            h('td', { text: formatDate(iv.due_date) }),
+            h('td', { text: formatDate(iv.done_date) }),
+            h('td', {}, app.can('manage')
+              ? h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-iv-${iv.id}` }, onclick: () => this.updateIntervention(c, iv), 'aria-label': `Update the status of ${iv.action}` }, 'Update')
               : null)))))
         : h('p', { class: 'note', text: 'No interventions recorded.' }));
 
@@ -149,13 +148,13 @@ export class ContextPanel {
       linksSummary(links),
       app.can('link') ? this.renderTeamLinks() : null);
 
-    const events = chron && !chron.error ? listOf(chron, 'events', 'chronology', 'entries') : [];
+    const events = chron.status === 'fulfilled' ? chron.value.events : [];
     const chronology = h('section', { 'aria-labelledby': 'detail-chronology' },
       h('h3', { id: 'detail-chronology', text: 'Chronology' }),
-      chron && chron.error ? h('p', { class: 'note', text: chron.error.message })
+      chron.status === 'rejected' ? h('p', { class: 'note', text: chron.reason.message })
         : events.length ? h('ol', { class: 'chronology' }, events.map((e) => h('li', {},
           h('span', { text: describeEvent(e) }),
-          h('div', { class: 'meta', text: [e.actor ?? e.user_name ?? e.by ?? e.user, e.team, formatTime(e.at ?? e.created_at ?? e.time)].filter(Boolean).join(', ') }))))
+          h('div', { class: 'meta', text: [e.actor, e.team, formatTime(e.at)].filter(Boolean).join(', ') }))))
           : h('p', { class: 'note', text: 'No changes recorded yet.' }));
 
     fill(this.body, facts, description ? h('p', { text: description }) : null, actions,
@@ -199,9 +198,9 @@ export class ContextPanel {
     // The server lets the name, description and review date change; kind,
     // type and place are the record's identity (open a new record instead).
     const fields = [
-      { name: 'name', label: 'Name (building, organisation, group or school)', value: c.name ?? '' },
-      { name: 'description', label: 'Description (thematic: no child\'s details)', type: 'textarea', value: c.description ?? '' },
-      { name: 'review_date', label: 'Review date', type: 'date', value: (c.review_date ?? '').slice(0, 10) },
+      { name: 'name', label: 'Name (building, organisation, group or school)', value: c.name || '' },
+      { name: 'description', label: 'Description (thematic: no child\'s details)', type: 'textarea', value: c.description },
+      { name: 'review_date', label: 'Review date', type: 'date', value: (c.review_date || '').slice(0, 10) },
     ];
     openDialog({
       title: `Edit ${nameOf(c)}`, fields, submitLabel: 'Save the changes',
@@ -254,10 +253,10 @@ export class ContextPanel {
 
   updateIntervention(c, iv) {
     openDialog({
-      title: `Update: ${iv.action ?? 'intervention'}`,
+      title: `Update: ${iv.action}`,
       fields: [
         { name: 'status', label: 'Status', type: 'select', value: iv.status, options: this.statusOptions() },
-        { name: 'done_date', label: 'Done on', type: 'date', value: (iv.done_date ?? iv.done ?? '').slice(0, 10), hint: 'Leave empty unless the action is done.' },
+        { name: 'done_date', label: 'Done on', type: 'date', value: (iv.done_date || '').slice(0, 10), hint: 'Leave empty unless the action is done.' },
       ],
       submitLabel: 'Save',
       onSubmit: async (v) => {
@@ -319,32 +318,29 @@ export class ContextPanel {
   }
 }
 
-export function unwrap(x) { return (x && (x.context || x.record)) || x || {}; }
-export function nameOf(c) { return c.display_name || c.name || `Context ${c.id ?? ''}`.trim(); }
-export function statusOf(c) { return (c.status || (c.closed_at ? 'closed' : 'open')).toLowerCase(); }
-function opened(c) { return c.opened_at ?? c.created_at; }
+/** The name a record goes by: the server writes display_name for every record. */
+export function nameOf(c) { return c.display_name; }
+export function statusOf(c) { return c.status; }
 
 function closureEvidence(c, sides) {
   // closures: every close (and its reopening) in order; show each one's evidence.
-  const closures = listOf(c.closures, 'closures');
-  if (!closures.length && c.evidence) closures.push({ evidence: c.evidence });
+  const closures = c.closures;
   if (!closures.length) return null;
   return h('div', {}, h('h4', { text: 'Closures' }),
     h('ul', { class: 'notes' }, closures.map((cl) => {
-      const ev = cl.evidence || {};
-      const entries = Array.isArray(ev) ? ev.map((e) => [e.side, e.note ?? e.text]) : Object.entries(ev);
+      const entries = Object.entries(cl.evidence);
       return h('li', {},
         h('div', { class: 'meta', text: [`Closed ${formatTime(cl.closed_at)}`, cl.closed_by].filter(Boolean).join(' by ') }),
         cl.reason ? h('div', { text: cl.reason }) : null,
-        entries.map(([side, text]) => h('div', {}, h('strong', { text: `${labelOf(sides, side)}: ` }), String(text ?? ''))),
+        entries.map(([side, text]) => h('div', {}, h('strong', { text: `${labelOf(sides, side)}: ` }), text)),
         cl.reopened_at ? h('div', { class: 'meta', text: `Reopened ${formatTime(cl.reopened_at)}${cl.reopened_by ? ` by ${cl.reopened_by}` : ''}${cl.reopen_reason ? `: ${cl.reopen_reason}` : ''}` }) : null);
     })));
 }
 
 function linksSummary(links) {
-  if (!links || links.error) return h('p', { class: 'note', text: links && links.error ? links.error.message : 'Not available.' });
-  const n = links.count ?? links.linked ?? links.total ?? links.young_people ?? 0;
-  const teams = listOf(links.teams, 'teams').map((t) => (typeof t === 'string' ? t : `${t.name ?? t.team}${t.count !== undefined ? ` (${t.count})` : ''}`));
+  if (links.status === 'rejected') return h('p', { class: 'note', text: links.reason.message });
+  const n = links.value.young_people;
+  const teams = links.value.teams;
   return h('div', {},
     h('p', { text: `${n} young ${n === 1 ? 'person is' : 'people are'} linked to this context.` }),
     teams.length
@@ -353,7 +349,5 @@ function linksSummary(links) {
 }
 
 function describeEvent(e) {
-  const what = e.summary ?? e.description ?? e.message ?? humanise(e.action ?? e.event ?? e.type ?? e.kind ?? 'change');
-  const detail = e.note ?? e.reason ?? (typeof e.detail === 'string' ? e.detail : '');
-  return detail && !String(what).includes(detail) ? `${what}: ${detail}` : String(what);
+  return e.summary || humanise(e.event);
 }

@@ -1,16 +1,15 @@
 // The heat layer's presentation: numeric bands in a colour-blind-safe
 // sequential palette (viridis, light = fewer, dark = more, so it reads on a
-// blank or OSM background), the legend that names each band in words, the
-// period presets and the disclosure note. Values are what the server
+// blank or OSM background), the legend that names each band in words and
+// the disclosure note. Values are what the server
 // published: distinct young people, thresholded, perturbed, rounded to 5.
 import { h, fill } from './dom.js';
 
 // Viridis, five steps, from its yellow end to its purple end.
 export const palette = ['#fde725', '#5ec962', '#21918c', '#3b528b', '#440154'];
 
-/** Band edges for threshold k: [2k, 5k, 10k, 20k]. */
+/** Band edges for threshold k (from /api/v1/config): [2k, 5k, 10k, 20k]. */
 export function bandEdges(k) {
-  k = Number(k) > 0 ? Number(k) : 10;
   return [2 * k, 5 * k, 10 * k, 20 * k];
 }
 
@@ -50,71 +49,12 @@ export function disclosureNote(k) {
 
 const monthNames = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-function monthLabel(y, m) { return `${monthNames[m]} ${y}`; }
-function pad(n) { return String(n).padStart(2, '0'); }
-
-/** The last complete month before now, as {y, m} with m 0-based. */
-export function lastCompleteMonth(now = new Date()) {
-  let y = now.getUTCFullYear(), m = now.getUTCMonth() - 1;
-  if (m < 0) { m = 11; y -= 1; }
-  return { y, m };
-}
-
-export function addMonths({ y, m }, n) {
-  const i = y * 12 + m + n;
-  return { y: Math.floor(i / 12), m: ((i % 12) + 12) % 12 };
-}
-
-export const monthCode = ({ y, m }) => `${y}-${pad(m + 1)}`;
-
 /**
- * Period presets: rolling windows, then the last complete quarters, years
- * and months. The server resolves and checks them (PRIVACY.md rule 4); a
- * list from /api/v1/config replaces these when it is given.
+ * A month the server wrote ("2025-03") as "Mar 2025". Only formatting: the
+ * periods themselves, their labels and the trend's range come from
+ * /api/v1/config, so the period grammar has one home, the server.
  */
-export function periodPresets(configPeriods, now = new Date()) {
-  if (Array.isArray(configPeriods) && configPeriods.length) {
-    return configPeriods.map((p) => (typeof p === 'string'
-      ? { value: p, label: describePeriod(p) }
-      : { value: String(p.value ?? p.code ?? p.period), label: String(p.label ?? describePeriod(p.value ?? p.code ?? p.period)) }));
-  }
-  const last = lastCompleteMonth(now);
-  const out = [
-    { value: 'last-3m', label: 'Last 3 complete months' },
-    { value: 'last-6m', label: 'Last 6 complete months' },
-    { value: 'last-12m', label: 'Last 12 complete months' },
-  ];
-  // Complete quarters: the quarter containing `last` is complete only if last is its final month.
-  let q = { y: last.y, q: Math.floor(last.m / 3) };
-  if (last.m % 3 !== 2) q = q.q === 0 ? { y: q.y - 1, q: 3 } : { y: q.y, q: q.q - 1 };
-  for (let i = 0; i < 4; i++) {
-    out.push({ value: `${q.y}-Q${q.q + 1}`, label: describePeriod(`${q.y}-Q${q.q + 1}`) });
-    q = q.q === 0 ? { y: q.y - 1, q: 3 } : { y: q.y, q: q.q - 1 };
-  }
-  const lastYear = last.m === 11 ? last.y : last.y - 1;
-  for (let y = lastYear; y > lastYear - 2; y--) out.push({ value: String(y), label: `Year ${y}` });
-  for (let i = 0; i < 3; i++) {
-    const mm = addMonths(last, -i);
-    out.push({ value: monthCode(mm), label: monthLabel(mm.y, mm.m) });
-  }
-  return out;
-}
-
-export function describePeriod(p) {
-  p = String(p);
-  let m;
-  if ((m = /^last-(\d+)m$/.exec(p))) return `Last ${m[1]} complete months`;
-  if ((m = /^(\d{4})-Q([1-4])$/.exec(p))) {
-    const s = (Number(m[2]) - 1) * 3;
-    return `${m[1]} Q${m[2]} (${monthNames[s]} to ${monthNames[s + 2]})`;
-  }
-  if ((m = /^(\d{4})-(\d{2})$/.exec(p))) return monthLabel(Number(m[1]), Number(m[2]) - 1);
-  if (/^\d{4}$/.test(p)) return `Year ${p}`;
-  return p;
-}
-
-/** H3 resolution the server uses at a zoom (PRIVACY.md rule 3). */
-export function resForZoom(z) {
-  z = Math.floor(z);
-  return z < 10 ? 6 : z < 12 ? 7 : 8;
+export function monthLabel(code) {
+  const [y, m] = String(code).split('-');
+  return `${monthNames[Number(m) - 1]} ${y}`;
 }

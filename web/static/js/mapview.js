@@ -12,19 +12,19 @@ const empty = { type: 'FeatureCollection', features: [] };
 export function createMap({ container, center, zoom, config, showContexts, heatUrl, contextsUrl, k }) {
   const sources = {};
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#e9e9e4' } }];
-  const basemap = config && config.basemap;
-  if (basemap && Array.isArray(basemap.tiles) && basemap.tiles.length) {
-    sources.basemap = {
-      type: 'raster', tiles: basemap.tiles, tileSize: basemap.tile_size || 256,
-      maxzoom: basemap.maxzoom || 19, attribution: basemap.attribution || '',
-    };
+  const basemap = config.basemap;
+  if (basemap) {
+    // The config names the XYZ template and its attribution; tiles are the
+    // usual 256 px up to z19.
+    sources.basemap = { type: 'raster', tiles: [...basemap.tiles], tileSize: 256, maxzoom: 19, attribution: basemap.attribution };
     layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
   }
   sources.boundary = { type: 'geojson', data: empty };
   layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
 
-  // The server publishes heat from z6 (res 6) and overzooms past z14 (res 8).
-  sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: 6, maxzoom: 14 };
+  // The zooms the server publishes heat tiles for (its TileJSON's range);
+  // MapLibre overzooms past the last.
+  sources.heat = { type: 'vector', tiles: [heatUrl], minzoom: config.heat_zoom.min, maxzoom: config.heat_zoom.max };
   layers.push(
     { id: 'heat', type: 'fill', source: 'heat', 'source-layer': 'heat', paint: { 'fill-color': fillColour(k), 'fill-opacity': 0.72 } },
     { id: 'heat-outline', type: 'line', source: 'heat', 'source-layer': 'heat', paint: { 'line-color': '#1b1b1f', 'line-opacity': 0.6, 'line-width': 0.8 } },
@@ -55,7 +55,7 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   }
 
   const attribution = [];
-  if (config && config.attribution) attribution.push(String(config.attribution));
+  if (config.attribution) attribution.push(config.attribution);
   const map = new MapLibreMap({
     container, center, zoom, minZoom: 4, maxZoom: 18,
     style: { version: 8, sources, layers },
@@ -156,3 +156,18 @@ export function zoomForRadius(map, metres, lat) {
   const z = Math.log2((78271.517 * Math.cos((lat * Math.PI) / 180)) / mPerPx);
   return Math.max(10, Math.min(16, z));
 }
+
+/**
+ * Show or hide layers, touching only those whose visibility changes: a
+ * needless layout change makes MapLibre re-parse its cached tiles, which
+ * can swallow a tile URL change made in the same frame.
+ */
+export function setVisible(map, ids, visible) {
+  const want = visible ? 'visible' : 'none';
+  for (const id of ids) {
+    if (map.getLayer(id) && (map.getLayoutProperty(id, 'visibility') || 'visible') !== want) map.setLayoutProperty(id, 'visibility', want);
+  }
+}
+
+/** Whether the person asked for less motion: map moves then jump instead of fly. */
+export function reducedMotion() { return matchMedia('(prefers-reduced-motion: reduce)').matches; }

@@ -1,8 +1,8 @@
 // A practitioner's notifications: changes to context records their young
 // people are linked to. Each opens the record; "Mark all as read" clears
 // the count. Loaded at sign-in and whenever the panel is opened.
-import { get, post, listOf } from './api.js';
-import { h, fill, $, announce, formatTime } from './dom.js';
+import { get, post } from './api.js';
+import { h, fill, $, announce, formatTime, humanise } from './dom.js';
 
 export class Notifications {
   constructor(app) {
@@ -21,7 +21,7 @@ export class Notifications {
       fill($('#notif-list'), h('li', { class: 'error', text: err.message }));
       return;
     }
-    this.items = listOf(data, 'notifications');
+    this.items = data.notifications;
     const unread = this.items.filter((n) => !n.read).length;
     $('#notif-count').textContent = unread ? `(${unread} new)` : '';
     $('#notif-read').hidden = unread === 0;
@@ -31,15 +31,15 @@ export class Notifications {
           type: 'button', class: 'result-btn',
           onclick: (e) => { this.app.detail.returnFocus = e.currentTarget; this.app.openContext({ id: n.context_id }); },
         },
-        h('span', { text: n.display_name || `Context ${n.context_id}` }),
+        h('span', { text: n.display_name }),
         n.read ? null : h('span', { class: 'status-badge status-open', text: 'New' }),
-        h('span', { class: 'meta', text: `${n.summary || n.event || ''}, ${formatTime(n.at)}` }))))
+        h('span', { class: 'meta', text: `${n.summary || humanise(n.event)}, ${formatTime(n.at)}` }))))
       : h('li', { class: 'note', text: 'No notifications yet. Link a young person to a context to hear about changes to it.' }));
     if (!quiet) announce(unread ? `${unread} new notifications.` : 'No new notifications.');
   }
 
   async markRead() {
-    const upTo = Math.max(0, ...this.items.map((n) => Number(n.id) || 0));
+    const upTo = Math.max(0, ...this.items.map((n) => n.id));
     try {
       await post('/api/v1/me/notifications/read', { up_to: upTo });
     } catch (err) {

@@ -3,7 +3,7 @@
 // that young person's records. The subject id is the case system's person id;
 // the server keeps only a keyed hash of it. Records are listed, never drawn
 // as points: the map shows hexagons only.
-import { get, post, listOf } from './api.js';
+import { get, post } from './api.js';
 import { h, fill, $, $$, announce, showError, formatDate, formatTime, humanise } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
@@ -16,7 +16,7 @@ export class Records {
     fill(list, tax.categories.length
       ? tax.categories.map((c, i) => h('label', {},
         h('input', { type: 'checkbox', name: 'rec-category', value: c.code, id: `rec-cat-${i}` }),
-        h('span', { text: c.label + (c.census ? ` (${c.census})` : '') })))
+        h('span', { text: c.label + (c.census_code ? ` (${c.census_code})` : '') })))
       : h('p', { class: 'note', text: 'The harm categories could not be loaded.' }));
     fill($('#rec-location-type'), tax.locationTypes.map((t) => h('option', { value: t.code, text: t.label })));
     fill($('#rec-familial'), tax.familial.map((t) => h('option', { value: t.code, text: t.label })));
@@ -116,7 +116,7 @@ export class Records {
     try {
       const created = await post('/api/v1/harm-locations', body);
       const what = body.layer === 'unsafe' ? 'The unsafe place' : 'The location of harm';
-      const geo = created && created.match ? ` (geocoded to ${humanise(created.match)} level)` : '';
+      const geo = created.match ? ` (geocoded to ${humanise(created.match)} level)` : '';
       announce(`${what} was recorded${geo}.`);
       this.app.stopPick();
       this.app.setPickMarker(null);
@@ -151,7 +151,7 @@ export class Records {
       showError(err, e.message);
       return;
     }
-    const items = listOf(data, 'harm_locations', 'records', 'locations');
+    const items = data.harm_locations;
     const tax = this.app.taxonomy;
     const active = items.filter((r) => !r.archived);
     const summary = `${items.length} ${items.length === 1 ? 'record' : 'records'} for this young person${items.length !== active.length ? `, ${items.length - active.length} archived` : ''}.`;
@@ -162,20 +162,20 @@ export class Records {
         h('caption', { class: 'visually-hidden', text: "The young person's recorded locations" }),
         h('thead', {}, h('tr', {}, ['When', 'What', 'Where', ''].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', {}, items.map((r) => {
-          const cats = listOf(r.categories, 'categories').map((c) => labelOf(tax.categories, typeof c === 'string' ? c : c.code)).join(', ');
+          const cats = r.categories.map((c) => labelOf(tax.categories, c)).join(', ');
           const archived = r.archived; // {reason, note, at, by} when archived
           const where = [r.location_type ? labelOf(tax.locationTypes, r.location_type) : null,
-            r.postcode || (r.lat !== undefined && r.lon !== undefined ? `${Number(r.lat).toFixed(4)}, ${Number(r.lon).toFixed(4)}` : null),
-            r.match && r.match !== 'unit' && r.match !== 'latlon' ? `(${humanise(r.match).toLowerCase()} level)` : null].filter(Boolean).join(', ');
+            r.postcode || `${r.lat.toFixed(4)}, ${r.lon.toFixed(4)}`,
+            r.match !== 'unit' && r.match !== 'latlon' ? `(${humanise(r.match).toLowerCase()} level)` : null].filter(Boolean).join(', ');
           return h('tr', {},
-            h('td', { text: formatDate(r.occurred ?? r.occurred_on ?? r.occurred_at) }),
+            h('td', { text: formatDate(r.occurred) }),
             h('td', {},
-              h('div', { text: r.layer === 'unsafe' ? 'Feels unsafe' : 'Harm happened' }),
+              h('div', { text: labelOf(tax.layers, r.layer) }),
               h('div', { class: 'note', text: [cats, r.familial ? `Familial context: ${labelOf(tax.familial, r.familial).toLowerCase()}` : null, r.source ? `Source: ${labelOf(tax.sources, r.source).toLowerCase()}` : null].filter(Boolean).join('; ') }),
-              archived ? h('div', { class: 'note', text: `Archived: ${labelOf(tax.archiveReasons, archived.reason || '')}${archived.at ? `, ${formatTime(archived.at)}` : ''}${archived.note ? `. ${archived.note}` : ''}` }) : null),
+              archived ? h('div', { class: 'note', text: `Archived: ${labelOf(tax.archiveReasons, archived.reason)}${archived.at ? `, ${formatTime(archived.at)}` : ''}${archived.note ? `. ${archived.note}` : ''}` }) : null),
             h('td', { text: where }),
-            h('td', {}, archived || r.id === undefined ? null
-              : h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `harm-archive-${r.id}` }, 'aria-label': `Archive the record of ${formatDate(r.occurred ?? r.occurred_on)}`, onclick: () => this.archive(subject, r) }, 'Archive')));
+            h('td', {}, archived ? null
+              : h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `harm-archive-${r.id}` }, 'aria-label': `Archive the record of ${formatDate(r.occurred)}`, onclick: () => this.archive(subject, r) }, 'Archive')));
         }))) : null);
     announce(message ? `${message} ${summary}` : summary);
   }

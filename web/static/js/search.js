@@ -3,7 +3,7 @@
 // the map shows the search ring and the side panel lists the context
 // records found, nearest first, with their distance. The list is the
 // accessible equivalent of the symbols on the map.
-import { get, withQuery, listOf } from './api.js';
+import { get, withQuery } from './api.js';
 import { h, fill, $, announce, showError, formatDistance } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { circlePolygon, pointFeature, zoomForRadius } from './mapview.js';
@@ -70,10 +70,8 @@ export class Search {
       announce(`Search failed: ${err.message}`);
       return;
     }
-    const lat = Number(data && data.lat), lon = Number(data && data.lon);
-    if (!Array.isArray(where) && Number.isFinite(lat) && Number.isFinite(lon)) this.showRing([lon, lat], radius, fly);
-    const items = listOf(data, 'contexts');
-    items.sort((a, b) => (Number(a.distance_m) || 0) - (Number(b.distance_m) || 0));
+    if (!Array.isArray(where)) this.showRing([data.lon, data.lat], radius, fly);
+    const items = data.contexts; // nearest first, as the server sorts them
     this.render(items, radius, label);
   }
 
@@ -94,8 +92,8 @@ export class Search {
     fill(this.summary, msg);
     fill(this.list, items.map((c) => {
       const status = statusOf(c);
-      const kind = c.kind || 'location';
-      const meta = [formatDistance(c.distance_m ?? c.distance), labelOf(tax.kinds, kind),
+      const kind = c.kind;
+      const meta = [formatDistance(c.distance_m), labelOf(tax.kinds, kind),
         c.location_type ? labelOf(tax.locationTypes, c.location_type) : null].filter(Boolean).join(' \u00b7 ');
       return h('li', {},
         h('button', {

@@ -4,23 +4,19 @@
 // not published (under the threshold, or no data: the two look the same)
 // are drawn as dashed outlines, never as zero bars, and say so in the table.
 import { h } from './dom.js';
-import { describePeriod } from './heat.js';
+import { monthLabel } from './heat.js';
 
 export function renderTrend({ points, title, k }) {
-  const pts = (points || []).map((p) => ({
-    month: String(p.month),
-    value: p.value === null || p.value === undefined ? null : Number(p.value),
-    published: p.published !== false && p.value !== null && p.value !== undefined,
-  }));
+  const pts = points.map((p) => ({ month: p.month, value: p.value, published: p.published }));
   const published = pts.filter((p) => p.published);
-  const max = Math.max(k || 10, ...published.map((p) => p.value));
+  const max = Math.max(k, ...published.map((p) => p.value));
   const yMax = niceCeil(max);
   const W = 340, H = 170, L = 34, R = 6, T = 10, B = 34;
   const cw = (W - L - R) / Math.max(pts.length, 1);
   const y = (v) => T + (H - T - B) * (1 - v / yMax);
   const idBase = `trend-${Math.random().toString(36).slice(2, 8)}`;
   const summary = published.length
-    ? `${published.length} of ${pts.length} months published; highest ${Math.max(...published.map((p) => p.value))}, latest published ${published[published.length - 1].value} in ${describePeriod(published[published.length - 1].month)}.`
+    ? `${published.length} of ${pts.length} months published; highest ${Math.max(...published.map((p) => p.value))}, latest published ${published[published.length - 1].value} in ${monthLabel(published[published.length - 1].month)}.`
     : `No month in this range was published for this hexagon.`;
 
   const svg = h('svg', { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${idBase}-t ${idBase}-d` },
@@ -35,9 +31,9 @@ export function renderTrend({ points, title, k }) {
       const x = L + i * cw + cw * 0.15, w = Math.max(1, cw * 0.7);
       const bar = p.published
         ? h('rect', { class: 'bar', x, y: y(p.value), width: w, height: Math.max(0, H - B - y(p.value)) },
-          h('title', { text: `${describePeriod(p.month)}: ${p.value}` }))
+          h('title', { text: `${monthLabel(p.month)}: ${p.value}` }))
         : h('rect', { class: 'gap', x, y: H - B - 6, width: w, height: 6 },
-          h('title', { text: `${describePeriod(p.month)}: not published` }));
+          h('title', { text: `${monthLabel(p.month)}: not published` }));
       const label = (i % Math.max(1, Math.ceil(pts.length / 6)) === 0 || i === pts.length - 1)
         ? h('text', { x: x + w / 2, y: H - B + 13, 'text-anchor': 'middle', text: shortMonth(p.month) })
         : null;
@@ -53,9 +49,9 @@ export function renderTrend({ points, title, k }) {
       h('th', { scope: 'col', class: 'num', text: 'Young people' }),
       h('th', { scope: 'col', text: 'Published' }))),
     h('tbody', {}, pts.map((p) => h('tr', {},
-      h('th', { scope: 'row', text: describePeriod(p.month) }),
+      h('th', { scope: 'row', text: monthLabel(p.month) }),
       h('td', { class: 'num', text: p.published ? String(p.value) : '\u2014' }),
-      h('td', { text: p.published ? 'yes' : `no (fewer than ${k || 10}, or none)` })))));
+      h('td', { text: p.published ? 'yes' : `no (fewer than ${k}, or none)` })))));
 
   return h('div', { class: 'trend' },
     h('h3', { text: title }),

@@ -27,6 +27,13 @@ export async function launch() {
 }
 
 /**
+ * Every field the UI read from an API response, across all pages, as
+ * "METHOD path field" (see web/static/js/fieldlog.js); the OpenAPI test
+ * checks each against the document.
+ */
+export const fieldReads = new Map();
+
+/**
  * A fresh context and page. page.requests lists every URL the page or its
  * workers asked for; page.foreign those not on the server; page.errors every
  * console error and uncaught exception; page.failed every 4xx/5xx answer
@@ -35,6 +42,11 @@ export async function launch() {
  */
 export async function openPage(browser, { allow = [] } = {}) { // allow: [[status, /url/], ...]
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL });
+  // The UI reports each response field it reads (fieldlog.js) to this hook.
+  await context.exposeFunction('ctxmapReportField', ({ method, path, field }) => {
+    const key = `${method} ${path} ${field}`;
+    if (!fieldReads.has(key)) fieldReads.set(key, { method, path, field });
+  });
   const page = await context.newPage();
   page.requests = [];
   page.foreign = [];

@@ -2,7 +2,11 @@
 // ctxmap server with the demo data; scripts/browser-test.sh sets it all up).
 // Usage: node test/run.mjs [name-filter]
 import { launch } from './lib.mjs';
-import { tests } from './map.test.mjs';
+import { tests as mapTests } from './map.test.mjs';
+import { fieldTests } from './fields.test.mjs';
+
+// The field check runs last: it checks what the flows before it read.
+const tests = [...mapTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);

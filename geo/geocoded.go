@@ -1,12 +1,14 @@
-package postcodes
+package geo
 
 import (
 	"fmt"
 	"time"
 )
 
-// Match says how a query was placed, from best to worst. The web API returns
-// it verbatim, so the values are part of the contract.
+// Match says how a postcode query was placed, from best to worst. The web
+// API returns it verbatim and stored records keep it, so the values are part
+// of the contract; every package compares against these constants rather
+// than against string literals.
 type Match string
 
 // The match levels.
@@ -26,19 +28,42 @@ const (
 	MatchNone Match = "none"
 )
 
-// Result is one geocoded postcode, shaped for the JSON API. Lat and Lon are
-// nil when the query could not be placed (match "none") or the directory
-// holds the postcode without a grid reference; Note then says which.
-type Result struct {
-	// Query is the input as given; set by Geocode so bulk callers can match
-	// results to queries even when the input was malformed.
+// Whole reports whether the match placed a whole postcode (live or
+// terminated) rather than a sector or district fallback: only a whole
+// postcode is precise enough to identify one place.
+func (m Match) Whole() bool { return m == MatchUnit || m == MatchTerminated }
+
+// Match names the level a query of this precision is placed at when the
+// directory holds it.
+func (p Precision) Match() Match {
+	switch p {
+	case PrecisionUnit:
+		return MatchUnit
+	case PrecisionSector:
+		return MatchSector
+	case PrecisionDistrict:
+		return MatchDistrict
+	}
+	return MatchNone
+}
+
+// PostcodeResult is one geocoded postcode, shaped for the JSON API. The
+// single lookup, each query of a bulk geocode and each nearest postcode are
+// all this type, so the API has one spelling per value; the fields a kind of
+// answer does not use are omitted. Lat and Lon are nil when the query could
+// not be placed (match "none") or the directory holds the postcode without a
+// grid reference; Note then says which.
+type PostcodeResult struct {
+	// Query is the input as given; set by a bulk geocode so callers can
+	// match results to queries even when the input was malformed.
 	Query string `json:"query,omitempty"`
 	// Postcode is the normalised input: "E8 3AA", "E8 3" or "E8". Empty
 	// when the input was malformed.
-	Postcode string   `json:"postcode,omitempty"`
-	Lat      *float64 `json:"lat"`
-	Lon      *float64 `json:"lon"`
-	Match    Match    `json:"match"`
+	Postcode string `json:"postcode,omitempty"`
+	// Lat and Lon are WGS84 degrees, rounded to six places.
+	Lat   *float64 `json:"lat"`
+	Lon   *float64 `json:"lon"`
+	Match Match    `json:"match"`
 	// PrecisionM is roughly how far the true place may be from Lat/Lon: a
 	// few tens of metres for a unit, the sector's or district's spread for
 	// a fallback. Zero when there is no location.
@@ -49,8 +74,8 @@ type Result struct {
 	Terminated *Month `json:"terminated,omitempty"`
 	// Admin holds the area codes the directory had for a unit match.
 	Admin *Admin `json:"admin,omitempty"`
-	// DistanceM is set by Nearest: metres from the query point (WGS84
-	// ellipsoid).
+	// DistanceM is set for nearest postcodes: metres from the query point
+	// (WGS84 ellipsoid).
 	DistanceM *float64 `json:"distance_m,omitempty"`
 	// Note explains a partial answer in a sentence: no grid reference, a
 	// fallback, or why a query was not placed.
@@ -81,7 +106,9 @@ type Admin struct {
 	PFA     string `json:"pfa,omitempty"`
 }
 
-func (a *Admin) empty() bool { return *a == Admin{} }
+// Empty reports whether the directory had no area code at all, so a result
+// can leave Admin out instead of sending an empty object.
+func (a *Admin) Empty() bool { return *a == Admin{} }
 
 // Month is a calendar month: ONSPD dates postcodes' introduction and
 // termination to the month, and reporting a day would claim precision the
@@ -91,7 +118,9 @@ type Month struct {
 	Month time.Month
 }
 
-func monthOf(t time.Time) *Month { return &Month{Year: t.Year(), Month: t.Month()} }
+// MonthOf is the month t falls in, as a pointer because results carry
+// months as optional fields.
+func MonthOf(t time.Time) *Month { return &Month{Year: t.Year(), Month: t.Month()} }
 
 // String formats the month as "2019-06".
 func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
@@ -109,3 +138,22 @@ func (m *Month) UnmarshalText(b []byte) error {
 	*m = Month{Year: t.Year(), Month: t.Month()}
 	return nil
 }
+
+// Limits of a geocoding request, shared by the directory that enforces them
+// and the API that documents and checks them.
+const (
+	// MaxGeocodeBatch is the most queries one bulk geocode takes; a bigger
+	// batch is refused with KindTooLarge.
+	MaxGeocodeBatch = 1000
+	// DefaultNearestLimit is how many nearest postcodes a caller gets when
+	// it names no limit: a map click wants a handful.
+	DefaultNearestLimit = 10
+	// MaxNearestLimit is the most nearest postcodes one call returns.
+	MaxNearestLimit = 100
+	// DefaultNearestRadiusM is the search radius in metres when the caller
+	// gives none.
+	DefaultNearestRadiusM = 2000
+	// MaxNearestRadiusM is the largest radius in metres: beyond 50 km a
+	// postcode is no longer "near" for a safeguarding partnership.
+	MaxNearestRadiusM = 50_000
+)
