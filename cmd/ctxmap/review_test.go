@@ -14,6 +14,7 @@ import (
 	"github.com/ctxmap/ctxmap/geo/geotest"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 )
 
 func TestBadInputNeverA500(t *testing.T) {
@@ -60,7 +61,7 @@ func TestBadInputNeverA500(t *testing.T) {
 func TestLinkSummaryIsNoOracleAcrossTeams(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
-	_, otherTeam, err := contexts.NewUsers(ts.Pool).AddUser(ctx, nil, "other-practitioner", contexts.RolePractitioner, "Other Team", "")
+	_, otherTeam, err := postgres.NewUsers(ts.Pool).AddUser(ctx, nil, "other-practitioner", contexts.RolePractitioner, "Other Team", "")
 	if err != nil {
 		t.Fatal(err)
 	}

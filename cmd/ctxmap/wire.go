@@ -9,8 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
+	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 	"github.com/ctxmap/ctxmap/web"
 )
@@ -20,7 +22,7 @@ import (
 // once (at most once a second) when asked about a code it does not know, so
 // a category an admin has just added works straight away.
 type categorySet struct {
-	store       *contexts.Store
+	store       *postgres.Store
 	codes       atomic.Pointer[map[string]bool]
 	lastRefresh atomic.Int64
 }
@@ -31,7 +33,7 @@ func (c *categorySet) refresh(ctx context.Context) error {
 		return err
 	}
 	m := make(map[string]bool, len(t.Categories)+1)
-	m[contexts.ExtraFamilial] = true
+	m[ctxmap.ExtraFamilial] = true
 	for _, cat := range t.Categories {
 		m[cat.Code] = true
 	}
@@ -101,8 +103,8 @@ func (w *warmer) now(heat *tiles.Service) {
 
 // newRecords is the records store every command uses: keyed with the
 // deployment secret, geocoding through the imported postcode directory.
-func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...contexts.Option) (*contexts.Store, error) {
-	return contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir), opts...)
+func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...postgres.Option) (*postgres.Store, error) {
+	return postgres.NewStore(pool, []byte(c.Secret), postgres.DirectoryGeocoder(dir), opts...)
 }
 
 // buildServer wires the domain services and the HTTP server. Background
@@ -119,8 +121,8 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	}
 	dir := postcodes.NewStore(pool)
 	records, err := newRecords(c, pool, dir,
-		contexts.WithLogger(log),
-		contexts.OnHeatChange(invalidate))
+		postgres.WithLogger(log),
+		postgres.OnHeatChange(invalidate))
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	go func() {
 		// Writes by other processes (imports, a second server) arrive as
 		// NOTIFY; ListenHeat reconnects by itself until ctx ends.
-		if err := contexts.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
+		if err := postgres.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
 			log.Error("listening for heat changes stopped", "err", err)
 		}
 	}()
@@ -164,5 +166,14 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
 	}
-	return web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Records: records, Postcodes: dir, Heat: heat, Logger: log}), nil
+	return web.New(cfg, web.Deps{
+		Ready:      web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
+		Users:      postgres.NewUsers(pool),
+		Records:    records,
+		Audit:      records,
+		Boundaries: postgres.NewBoundaries(pool),
+		Postcodes:  dir,
+		Heat:       heat,
+		Logger:     log,
+	}), nil
 }

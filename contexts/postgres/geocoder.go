@@ -1,8 +1,9 @@
-package contexts
+package postgres
 
 import (
 	"context"
 
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 )
 
@@ -11,19 +12,19 @@ import (
 // directory's batch size. Units held without a grid reference that the
 // directory could not place by their area count as not found. It also
 // names places given as a point after their nearest postcode.
-func DirectoryGeocoder(d *postcodes.Store) Geocoder { return directoryGeocoder{d} }
+func DirectoryGeocoder(d *postcodes.Store) contexts.Geocoder { return directoryGeocoder{d} }
 
 type directoryGeocoder struct{ d *postcodes.Store }
 
-func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]Geocoded, error) {
-	out := make([]Geocoded, 0, len(pcs))
+func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]contexts.Geocoded, error) {
+	out := make([]contexts.Geocoded, 0, len(pcs))
 	for start := 0; start < len(pcs); start += postcodes.MaxBatch {
 		res, err := g.d.Geocode(ctx, pcs[start:min(start+postcodes.MaxBatch, len(pcs))])
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range res {
-			gc := Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
+			gc := contexts.Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
 			if r.Lat == nil || r.Lon == nil {
 				gc.Match = string(postcodes.MatchNone)
 			} else {
