@@ -1,7 +1,9 @@
 package main
 
-// Regression tests for what an independent review of the running server
-// found: each was once a 500, a silent wrong answer or a leak.
+// Hardening of the running server at its edges: hostile or malformed
+// input never becomes a 500, link counts are no oracle across teams,
+// secrets stay out of usage text, and points are named by the naming
+// convention. Each case was once a 500, a silent wrong answer or a leak.
 
 import (
 	"bytes"
