@@ -39,6 +39,7 @@ type SubjectHasher struct {
 	buf []byte
 }
 
+// NewSubjectHasher returns a hasher keyed with the deployment secret.
 func NewSubjectHasher(secret []byte) *SubjectHasher {
 	return &SubjectHasher{mac: hmac.New(sha256.New, secret)}
 }

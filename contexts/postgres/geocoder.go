@@ -45,14 +45,3 @@ func (g directoryGeocoder) NearestPostcode(ctx context.Context, lat, lon, within
 	}
 	return res[0].Postcode, nil
 }
-
-// postcodeNamer is the optional Geocoder capability CreateContext uses to
-// follow the naming convention ("Bus stop, E9 6EF") for a place given as a
-// point, so the same stop opened by postcode or by a map click is one record.
-type postcodeNamer interface {
-	NearestPostcode(ctx context.Context, lat, lon, withinM float64) (string, error)
-}
-
-// namingRadiusM is how close a postcode must be to name a point: about a
-// street's length, so the name still says where the place is.
-const namingRadiusM = 150
