@@ -91,8 +91,8 @@ var (
 	genFamilialWeights = []float64{70, 10, 5, 15}
 	genSources         = []contexts.Source{contexts.SourceReferral, contexts.SourceAssessment, contexts.SourceSafetyMap,
 		contexts.SourcePartnerInformation, contexts.SourceOther}
-	genSourceWeights   = []float64{35, 30, 10, 20, 5}
-	genLocationTypes   = []string{"park", "playground", "stairwell", "estate", "street", "bus_stop", "station",
+	genSourceWeights = []float64{35, 30, 10, 20, 5}
+	genLocationTypes = []string{"park", "playground", "stairwell", "estate", "street", "bus_stop", "station",
 		"transport_route", "shop", "takeaway", "shopping_centre", "school", "college", "youth_club",
 		"sports_facility", "hotel", "short_let", "other"}
 )
