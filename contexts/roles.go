@@ -88,7 +88,3 @@ type Session struct {
 	CSRFToken string
 	Expires   time.Time
 }
-
-// MinSecretLen is the shortest deployment secret accepted: the secret is all
-// that stands between a stored subject hash and the person id.
-const MinSecretLen = 16

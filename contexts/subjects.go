@@ -74,3 +74,7 @@ func (h *SubjectHasher) CellKey(subjectHash [32]byte) uint8 {
 func AuditSubject(subjectHash [32]byte) string {
 	return "subject-records:" + hex.EncodeToString(subjectHash[:8])
 }
+
+// MinSecretLen is the shortest deployment secret accepted: the secret is all
+// that stands between a stored subject hash and the person id.
+const MinSecretLen = 16
