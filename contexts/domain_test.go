@@ -97,7 +97,7 @@ func TestParseOccurred(t *testing.T) {
 		{"March 2026", "", "invalid_date"},
 		{" ", "", "missing_field"},
 	} {
-		o, err := parseOccurred(tc.in, now)
+		o, err := ParseOccurred(tc.in, now)
 		if tc.code != "" {
 			var e *ctxmap.Error
 			if !errors.As(err, &e) || e.Code != tc.code {
@@ -131,8 +131,8 @@ func FuzzParseOccurred(f *testing.F) {
 	}
 	now := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
-		o, err := parseOccurred(s, now)
-		if err == nil && (o.date.After(now) || o.date.Before(earliestOccurred)) {
+		o, err := ParseOccurred(s, now)
+		if err == nil && (o.Date.After(now) || o.Date.Before(earliestOccurred)) {
 			t.Fatalf("%q accepted as %v", s, o)
 		}
 	})

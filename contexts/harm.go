@@ -31,22 +31,22 @@ type HarmLocationInput struct {
 // HarmLocation is a stored location of harm as its owning team sees it. It
 // carries no subject: the caller asked by subject and already knows it.
 type HarmLocation struct {
-	ID           int64     `json:"id"`
-	Categories   []string  `json:"categories"`
-	Familial     string    `json:"familial"`
-	Layer        string    `json:"layer"`
-	Occurred     string    `json:"occurred"`
-	Source       string    `json:"source"`
-	LocationType string    `json:"location_type"`
-	Postcode     string    `json:"postcode,omitempty"`
-	Match        string    `json:"match"` // unit, terminated, sector, district or latlon
-	PrecisionM   int       `json:"precision_m"`
-	Lat          float64   `json:"lat"`
-	Lon          float64   `json:"lon"`
-	ContextID    *int64    `json:"context_id,omitempty"`
-	Team         string    `json:"team"`
-	CreatedBy    string    `json:"created_by"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           int64        `json:"id"`
+	Categories   []string     `json:"categories"`
+	Familial     Familial     `json:"familial"`
+	Layer        ctxmap.Layer `json:"layer"`
+	Occurred     string       `json:"occurred"`
+	Source       Source       `json:"source"`
+	LocationType string       `json:"location_type"`
+	Postcode     string       `json:"postcode,omitempty"`
+	Match        string       `json:"match"` // unit, terminated, sector, district or latlon
+	PrecisionM   int          `json:"precision_m"`
+	Lat          float64      `json:"lat"`
+	Lon          float64      `json:"lon"`
+	ContextID    *int64       `json:"context_id,omitempty"`
+	Team         string       `json:"team"`
+	CreatedBy    string       `json:"created_by"`
+	CreatedAt    time.Time    `json:"created_at"`
 	// TaxonomyVersion is the taxonomy in force when the record was made.
 	TaxonomyVersion int      `json:"taxonomy_version"`
 	Archived        *Archive `json:"archived,omitempty"`
@@ -75,51 +75,59 @@ const (
 	MaxName   = 200
 )
 
-// occurred is a parsed date or month: the first day for a month.
-type occurred struct {
-	date  time.Time
-	month bool
+// Occurred is a parsed date or month: the first day for a month.
+type Occurred struct {
+	Date  time.Time
+	Month bool
+}
+
+// Precision is how the date is stored: "month" or "day".
+func (o Occurred) Precision() string {
+	if o.Month {
+		return "month"
+	}
+	return "day"
 }
 
 // String is the API form: "2026-03-14" or "2026-03".
-func (o occurred) String() string {
-	if o.month {
-		return o.date.Format("2006-01")
+func (o Occurred) String() string {
+	if o.Month {
+		return o.Date.Format("2006-01")
 	}
-	return o.date.Format("2006-01-02")
+	return o.Date.Format("2006-01-02")
 }
 
 // earliestOccurred refuses typos like "0202-03": nothing ctxmap serves is
 // older than this.
 var earliestOccurred = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// parseOccurred reads a date or a month and refuses the future, judged on
+// ParseOccurred reads a date or a month and refuses the future, judged on
 // the UK calendar day of now (a month is in the future only after it starts).
-func parseOccurred(s string, now time.Time) (occurred, error) {
+func ParseOccurred(s string, now time.Time) (Occurred, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return occurred{}, missingField("occurred")
+		return Occurred{}, MissingField("occurred")
 	}
-	var o occurred
+	var o Occurred
 	var err error
 	switch len(s) {
 	case len("2006-01-02"):
-		o.date, err = time.Parse("2006-01-02", s)
+		o.Date, err = time.Parse("2006-01-02", s)
 	case len("2006-01"):
-		o.date, err = time.Parse("2006-01", s)
-		o.month = true
+		o.Date, err = time.Parse("2006-01", s)
+		o.Month = true
 	default:
 		err = fmt.Errorf("bad length")
 	}
 	if err != nil {
-		return occurred{}, invalidField("occurred", "invalid_date", "occurred must be a date (2026-03-14) or a month (2026-03), not %q", trunc(s, 40))
+		return Occurred{}, InvalidField("occurred", "invalid_date", "occurred must be a date (2026-03-14) or a month (2026-03), not %q", Trunc(s, 40))
 	}
-	today := ukDay(now)
-	if o.date.After(today) {
-		return occurred{}, unprocessable("occurred", "date_in_future", "occurred (%s) is in the future", s)
+	today := UKDay(now)
+	if o.Date.After(today) {
+		return Occurred{}, Unprocessable("occurred", "date_in_future", "occurred (%s) is in the future", s)
 	}
-	if o.date.Before(earliestOccurred) {
-		return occurred{}, unprocessable("occurred", "date_out_of_range", "occurred (%s) is before %d", s, earliestOccurred.Year())
+	if o.Date.Before(earliestOccurred) {
+		return Occurred{}, Unprocessable("occurred", "date_out_of_range", "occurred (%s) is before %d", s, earliestOccurred.Year())
 	}
 	return o, nil
 }
@@ -132,59 +140,64 @@ var london = func() *time.Location {
 	return time.UTC
 }()
 
-// ukDay is the calendar date of t in the UK, as a UTC midnight.
-func ukDay(t time.Time) time.Time {
+// UKDay is the calendar date of t in the UK, as a UTC midnight.
+func UKDay(t time.Time) time.Time {
 	y, m, d := t.In(london).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// harmFields is a validated harm location before geocoding.
-type harmFields struct {
-	subject      string // normalised person id
-	categories   []string
-	familial     string
-	layer        string
-	occurred     occurred
-	source       string
-	locationType string
-	postcode     geo.Postcode // zero when lat/lon was given
-	lat, lon     float64
-	latlon       bool
-	contextID    int64
+// HarmFields is a validated harm location before geocoding: what the
+// store writes, in the types the domain speaks.
+type HarmFields struct {
+	Subject      string // normalised person id
+	Categories   []string
+	Familial     Familial
+	Layer        ctxmap.Layer
+	Occurred     Occurred
+	Source       Source
+	LocationType string
+	Postcode     geo.Postcode // zero when lat/lon was given
+	Lat, Lon     float64
+	LatLon       bool
+	ContextID    int64
 }
 
-// validate checks everything about a harm location that needs no
+// Validate checks everything about a harm location that needs no
 // database, in the order a form is filled in, so the first error is the one
 // a person expects to fix first.
-func (in *HarmLocationInput) validate(tax *Taxonomy, now time.Time) (harmFields, error) {
-	var f harmFields
+func (in *HarmLocationInput) Validate(tax *Taxonomy, now time.Time) (HarmFields, error) {
+	var f HarmFields
 	var err error
-	if f.subject, err = normalizeSubject(in.Subject); err != nil {
+	var v string
+	if f.Subject, err = NormalizeSubject(in.Subject); err != nil {
 		return f, err
 	}
-	if f.categories, err = checkCategories(tax, in.Categories); err != nil {
+	if f.Categories, err = checkCategories(tax, in.Categories); err != nil {
 		return f, err
 	}
-	if f.familial, err = checkTerm("familial", "invalid_familial", familialTerms, in.Familial); err != nil {
+	if v, err = checkTerm("familial", "invalid_familial", familialTerms, in.Familial); err != nil {
 		return f, err
 	}
-	if f.layer, err = checkTerm("layer", "invalid_layer", layerTerms, in.Layer); err != nil {
+	f.Familial = Familial(v)
+	if v, err = checkTerm("layer", "invalid_layer", layerTerms, in.Layer); err != nil {
 		return f, err
 	}
-	if f.occurred, err = parseOccurred(in.Occurred, now); err != nil {
+	f.Layer = ctxmap.Layer(v)
+	if f.Occurred, err = ParseOccurred(in.Occurred, now); err != nil {
 		return f, err
 	}
-	if f.source, err = checkTerm("source", "invalid_source", sourceTerms, in.Source); err != nil {
+	if v, err = checkTerm("source", "invalid_source", sourceTerms, in.Source); err != nil {
 		return f, err
 	}
-	if f.locationType, err = checkTerm("location_type", "invalid_location_type", locationTypes, in.LocationType); err != nil {
+	f.Source = Source(v)
+	if f.LocationType, err = checkTerm("location_type", "invalid_location_type", locationTypes, in.LocationType); err != nil {
 		return f, err
 	}
 	if in.ContextID < 0 {
-		return f, invalidField("context_id", "invalid_context_id", "context_id must be a context record's id")
+		return f, InvalidField("context_id", "invalid_context_id", "context_id must be a context record's id")
 	}
-	f.contextID = in.ContextID
-	f.postcode, f.lat, f.lon, f.latlon, err = checkPlace(in.Postcode, in.Lat, in.Lon, false)
+	f.ContextID = in.ContextID
+	f.Postcode, f.Lat, f.Lon, f.LatLon, err = checkPlace(in.Postcode, in.Lat, in.Lon, false)
 	return f, err
 }
 
@@ -196,7 +209,7 @@ func checkPlace(postcode string, lat, lon *float64, unitOnly bool) (pc geo.Postc
 	hasLL := lat != nil || lon != nil
 	switch {
 	case postcode != "" && hasLL:
-		return pc, 0, 0, false, invalidField("postcode", "ambiguous_location", "give either a postcode or lat/lon, not both")
+		return pc, 0, 0, false, InvalidField("postcode", "ambiguous_location", "give either a postcode or lat/lon, not both")
 	case postcode != "":
 		if pc, err = geo.ParsePostcode(postcode); err != nil {
 			var e *ctxmap.Error
@@ -206,18 +219,18 @@ func checkPlace(postcode string, lat, lon *float64, unitOnly bool) (pc geo.Postc
 			return pc, 0, 0, false, err
 		}
 		if unitOnly && pc.Precision != geo.PrecisionUnit {
-			return pc, 0, 0, false, unprocessable("postcode", "postcode_incomplete", "%q is a postcode sector or district; give the full postcode (like \"E8 3AA\")", pc.String())
+			return pc, 0, 0, false, Unprocessable("postcode", "postcode_incomplete", "%q is a postcode sector or district; give the full postcode (like \"E8 3AA\")", pc.String())
 		}
 		return pc, 0, 0, false, nil
 	case hasLL:
 		if lat == nil || lon == nil {
-			return pc, 0, 0, false, missingField(map[bool]string{true: "lon", false: "lat"}[lat != nil])
+			return pc, 0, 0, false, MissingField(map[bool]string{true: "lon", false: "lat"}[lat != nil])
 		}
 		if math.IsNaN(*lat) || math.IsNaN(*lon) || math.IsInf(*lat, 0) || math.IsInf(*lon, 0) {
-			return pc, 0, 0, false, invalidField("lat", "invalid_coordinates", "lat and lon must be numbers")
+			return pc, 0, 0, false, InvalidField("lat", "invalid_coordinates", "lat and lon must be numbers")
 		}
 		if !geo.InUK(*lat, *lon) {
-			return pc, 0, 0, false, unprocessable("lat", "outside_uk", "lat %.5f, lon %.5f is outside the UK (were latitude and longitude swapped?)", *lat, *lon)
+			return pc, 0, 0, false, Unprocessable("lat", "outside_uk", "lat %.5f, lon %.5f is outside the UK (were latitude and longitude swapped?)", *lat, *lon)
 		}
 		return pc, *lat, *lon, true, nil
 	}
@@ -229,20 +242,20 @@ func checkPlace(postcode string, lat, lon *float64, unitOnly bool) (pc geo.Postc
 // category stays readable on old records only).
 func checkCategories(tax *Taxonomy, codes []string) ([]string, error) {
 	if len(codes) == 0 {
-		return nil, missingField("categories")
+		return nil, MissingField("categories")
 	}
 	if len(codes) > 20 {
-		return nil, invalidField("categories", "too_many_categories", "at most 20 categories per record")
+		return nil, InvalidField("categories", "too_many_categories", "at most 20 categories per record")
 	}
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {
 		c = strings.ToLower(strings.TrimSpace(c))
 		cat, ok := tax.category(c)
 		if !ok {
-			return nil, invalidField("categories", "unknown_category", "%q is not a harm category of this deployment's taxonomy (version %d)", trunc(c, 40), tax.Version).WithDetail("category", trunc(c, 40))
+			return nil, InvalidField("categories", "unknown_category", "%q is not a harm category of this deployment's taxonomy (version %d)", Trunc(c, 40), tax.Version).WithDetail("category", Trunc(c, 40))
 		}
 		if cat.Retired {
-			return nil, unprocessable("categories", "retired_category", "category %q was retired in taxonomy version %d; choose a current one", c, cat.RetiredVersion).WithDetail("category", c)
+			return nil, Unprocessable("categories", "retired_category", "category %q was retired in taxonomy version %d; choose a current one", c, cat.RetiredVersion).WithDetail("category", c)
 		}
 		dup := false
 		for _, o := range out {
@@ -260,38 +273,38 @@ func checkCategories(tax *Taxonomy, codes []string) ([]string, error) {
 func checkTerm(field, code string, list []Term, v string) (string, error) {
 	v = strings.ToLower(strings.TrimSpace(v))
 	if v == "" {
-		return "", missingField(field)
+		return "", MissingField(field)
 	}
 	if _, ok := termLabel(list, v); !ok {
-		return "", invalidField(field, code, "%s must be one of %s, not %q", field, termCodes(list), trunc(v, 40))
+		return "", InvalidField(field, code, "%s must be one of %s, not %q", field, termCodes(list), Trunc(v, 40))
 	}
 	return v, nil
 }
 
-// checkText trims free text and enforces a length limit in characters.
-func checkText(field, v string, max int, required bool) (string, error) {
+// CheckText trims free text and enforces a length limit in characters.
+func CheckText(field, v string, max int, required bool) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		if required {
-			return "", missingField(field)
+			return "", MissingField(field)
 		}
 		return "", nil
 	}
 	if n := len([]rune(v)); n > max {
-		return "", unprocessable(field, "too_long", "%s is %d characters; the limit is %d", field, n, max).WithDetail("limit", max)
+		return "", Unprocessable(field, "too_long", "%s is %d characters; the limit is %d", field, n, max).WithDetail("limit", max)
 	}
 	return v, nil
 }
 
-// trunc shortens user input echoed in an error message (ctxmap.Truncate).
-func trunc(s string, n int) string { return ctxmap.Truncate(s, n) }
+// Trunc shortens user input echoed in an error message (ctxmap.Truncate).
+func Trunc(s string, n int) string { return ctxmap.Truncate(s, n) }
 
-// cellRes is the finest H3 resolution a geocode supports: 8 for a unit
+// CellRes is the finest H3 resolution a geocode supports: 8 for a unit
 // postcode or a coordinate; 7 for a sector match (or a unit the directory
 // itself places only to about a kilometre); 6 for a district match or
 // anything vaguer (about 36 km², comparable to a postcode district), so a
 // coarse geocode never pretends to street level.
-func cellRes(match string, precisionM int) int {
+func CellRes(match string, precisionM int) int {
 	switch {
 	case match == "district" || precisionM > 2*geo.SectorPrecisionM:
 		return 6
@@ -301,9 +314,9 @@ func cellRes(match string, precisionM int) int {
 	return 8
 }
 
-// cellsFor returns the res 6, 7 and 8 cells of a point, as stored: cells
+// CellsFor returns the res 6, 7 and 8 cells of a point, as stored: cells
 // finer than res are nil.
-func cellsFor(lat, lon float64, res int) (r6 int64, r7, r8 *int64) {
+func CellsFor(lat, lon float64, res int) (r6 int64, r7, r8 *int64) {
 	c := geo.CellsFor(lat, lon)
 	r6 = int64(c[0])
 	if res >= 7 {
@@ -316,3 +329,7 @@ func cellsFor(lat, lon float64, res int) (r6 int64, r7, r8 *int64) {
 	}
 	return r6, r7, r8
 }
+
+// LatLonPrecisionM is the precision recorded for a point given as lat/lon:
+// about what a tap on a phone map is worth.
+const LatLonPrecisionM = 10

@@ -220,50 +220,51 @@ type Notification struct {
 	Read        bool      `json:"read"`
 }
 
-// contextFields is a validated ContextInput before geocoding.
-type contextFields struct {
-	kind, locationType, name, description string
-	reviewDate                            *time.Time
-	postcode                              geo.Postcode
-	lat, lon                              float64
-	latlon, hasPlace                      bool
+// ContextFields is a validated ContextInput before geocoding.
+type ContextFields struct {
+	Kind, LocationType, Name, Description string
+	ReviewDate                            *time.Time
+	Postcode                              geo.Postcode
+	Lat, Lon                              float64
+	LatLon, HasPlace                      bool
 }
 
-func (in *ContextInput) validate() (contextFields, error) {
-	var f contextFields
+// Validate checks everything about a new context that needs no database.
+func (in *ContextInput) Validate() (ContextFields, error) {
+	var f ContextFields
 	var err error
 	kinds := make([]Term, len(contextKinds))
 	for i, k := range contextKinds {
 		kinds[i] = Term{Code: k.Code, Label: k.Label}
 	}
-	if f.kind, err = checkTerm("kind", "invalid_kind", kinds, in.Kind); err != nil {
+	if f.Kind, err = checkTerm("kind", "invalid_kind", kinds, in.Kind); err != nil {
 		return f, err
 	}
-	if f.name, err = checkText("name", in.Name, MaxName, f.kind != KindLocation); err != nil {
+	if f.Name, err = CheckText("name", in.Name, MaxName, f.Kind != KindLocation); err != nil {
 		return f, err
 	}
-	if f.description, err = checkText("description", in.Description, MaxNote, false); err != nil {
+	if f.Description, err = CheckText("description", in.Description, MaxNote, false); err != nil {
 		return f, err
 	}
-	if f.reviewDate, err = parseOptionalDate("review_date", in.ReviewDate); err != nil {
+	if f.ReviewDate, err = parseOptionalDate("review_date", in.ReviewDate); err != nil {
 		return f, err
 	}
-	switch f.kind {
+	switch f.Kind {
 	case KindLocation:
-		if f.locationType, err = checkTerm("location_type", "invalid_location_type", locationTypes, in.LocationType); err != nil {
+		if f.LocationType, err = checkTerm("location_type", "invalid_location_type", locationTypes, in.LocationType); err != nil {
 			return f, err
 		}
 	default:
 		if strings.TrimSpace(in.LocationType) != "" {
-			return f, invalidField("location_type", "invalid_location_type", "only location contexts have a location type")
+			return f, InvalidField("location_type", "invalid_location_type", "only location contexts have a location type")
 		}
 	}
 	hasPlace := strings.TrimSpace(in.Postcode) != "" || in.Lat != nil || in.Lon != nil
-	if f.kind == KindGroup && !hasPlace {
+	if f.Kind == KindGroup && !hasPlace {
 		return f, nil
 	}
-	f.postcode, f.lat, f.lon, f.latlon, err = checkPlace(in.Postcode, in.Lat, in.Lon, true)
-	f.hasPlace = err == nil
+	f.Postcode, f.Lat, f.Lon, f.LatLon, err = checkPlace(in.Postcode, in.Lat, in.Lon, true)
+	f.HasPlace = err == nil
 	return f, err
 }
 
@@ -275,16 +276,16 @@ func parseOptionalDate(field, s string) (*time.Time, error) {
 	}
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
-		return nil, invalidField(field, "invalid_date", "%s must be a date like 2026-06-30, not %q", field, trunc(s, 40))
+		return nil, InvalidField(field, "invalid_date", "%s must be a date like 2026-06-30, not %q", field, Trunc(s, 40))
 	}
 	return &t, nil
 }
 
-// dedupeKey is the identity that makes a second record for the same thing
+// DedupeKey is the identity that makes a second record for the same thing
 // a conflict: a place is its type and postcode, a school its name and
 // postcode, a group its name. Places given only by a coordinate have none
 // (they are checked by distance instead).
-func dedupeKey(kind, locationType, name, postcode string) *string {
+func DedupeKey(kind, locationType, name, postcode string) *string {
 	var k string
 	switch kind {
 	case KindLocation:

@@ -6,48 +6,47 @@ import (
 	"encoding/hex"
 	"hash"
 	"strings"
-
-	"github.com/ctxmap/ctxmap"
 )
 
 // maxSubjectLen bounds a case-system person id; real ones are short
 // (Mosaic and LiquidLogic use numbers, others short alphanumerics).
 const maxSubjectLen = 64
 
-// normalizeSubject makes the same person id typed in different ways hash to
+// NormalizeSubject makes the same person id typed in different ways hash to
 // the same subject: trimmed and upper-cased. Only printable ASCII without
 // spaces is accepted, which every case management system's ids are.
-func normalizeSubject(s string) (string, error) {
+func NormalizeSubject(s string) (string, error) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	if s == "" {
-		return "", missingField("subject")
+		return "", MissingField("subject")
 	}
 	if len(s) > maxSubjectLen {
-		return "", invalidField("subject", "subject_invalid", "subject must be the case system's person id (at most %d characters)", maxSubjectLen)
+		return "", InvalidField("subject", "subject_invalid", "subject must be the case system's person id (at most %d characters)", maxSubjectLen)
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c > '~' {
-			return "", invalidField("subject", "subject_invalid", "subject must be the case system's person id: letters, digits and punctuation, no spaces")
+			return "", InvalidField("subject", "subject_invalid", "subject must be the case system's person id: letters, digits and punctuation, no spaces")
 		}
 	}
 	return s, nil
 }
 
-// subjectHasher turns person ids into subject hashes and cell keys. It
+// SubjectHasher turns person ids into subject hashes and cell keys. It
 // reuses one HMAC state, so it is not safe for concurrent use: make one per
-// goroutine with newSubjectHasher.
-type subjectHasher struct {
+// goroutine with NewSubjectHasher.
+type SubjectHasher struct {
 	mac hash.Hash
 	buf []byte
 }
 
-func newSubjectHasher(secret []byte) *subjectHasher {
-	return &subjectHasher{mac: hmac.New(sha256.New, secret)}
+// NewSubjectHasher returns a hasher keyed with the deployment secret.
+func NewSubjectHasher(secret []byte) *SubjectHasher {
+	return &SubjectHasher{mac: hmac.New(sha256.New, secret)}
 }
 
 // hash returns HMAC-SHA256(secret, id) for a normalised id. Without the
 // deployment secret the hash cannot be reversed by trying every id.
-func (h *subjectHasher) hash(id string) [32]byte {
+func (h *SubjectHasher) Hash(id string) [32]byte {
 	h.mac.Reset()
 	h.mac.Write([]byte("subject:"))
 	h.mac.Write([]byte(id))
@@ -61,7 +60,7 @@ func (h *subjectHasher) hash(id string) [32]byte {
 // random, so re-importing a subject (or rebuilding the table) gives the same
 // key and published cell values never change for the same records; keyed
 // with the secret, so the key cannot be computed from the stored hash alone.
-func (h *subjectHasher) cellKey(subjectHash [32]byte) uint8 {
+func (h *SubjectHasher) CellKey(subjectHash [32]byte) uint8 {
 	h.mac.Reset()
 	h.mac.Write([]byte("cell-key:"))
 	h.mac.Write(subjectHash[:])
@@ -69,24 +68,13 @@ func (h *subjectHasher) cellKey(subjectHash [32]byte) uint8 {
 	return h.buf[0]
 }
 
-// auditSubject names a young person's records in the audit log by a prefix
+// AuditSubject names a young person's records in the audit log by a prefix
 // of the hash: enough for a data protection officer to match entries, never
 // the person id itself.
-func auditSubject(subjectHash [32]byte) string {
+func AuditSubject(subjectHash [32]byte) string {
 	return "subject-records:" + hex.EncodeToString(subjectHash[:8])
 }
 
-// missingField is the error for a required field left out.
-func missingField(field string) *ctxmap.Error {
-	return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "%s is required", field).WithDetail("field", field)
-}
-
-// invalidField is a 400 naming the field at fault.
-func invalidField(field, code, format string, args ...any) *ctxmap.Error {
-	return ctxmap.Errorf(ctxmap.KindInvalid, code, format, args...).WithDetail("field", field)
-}
-
-// unprocessable is a 422 naming the field at fault.
-func unprocessable(field, code, format string, args ...any) *ctxmap.Error {
-	return ctxmap.Errorf(ctxmap.KindUnprocessable, code, format, args...).WithDetail("field", field)
-}
+// MinSecretLen is the shortest deployment secret accepted: the secret is all
+// that stands between a stored subject hash and the person id.
+const MinSecretLen = 32

@@ -3,6 +3,8 @@ package contexts
 import (
 	"strconv"
 	"strings"
+
+	"github.com/ctxmap/ctxmap"
 )
 
 // Category is one harm type of the deployment's taxonomy. Councils split
@@ -130,34 +132,53 @@ var locationTypes = []Term{
 	{Code: "other", Label: "Other"},
 }
 
+// Familial says whether harm happened outside the family, inside it, both
+// or nobody knows yet: typed, so no package compares it with a literal.
+type Familial string
+
+// The familial contexts of a harm location.
+const (
+	FamilialExtra   Familial = "extra"
+	FamilialIntra   Familial = "intra"
+	FamilialBoth    Familial = "both"
+	FamilialUnknown Familial = "unknown"
+)
+
 // Familial contexts of a harm location.
 var familialTerms = []Term{
-	{Code: "extra", Label: "Extra-familial"},
-	{Code: "intra", Label: "Intra-familial"},
-	{Code: "both", Label: "Both"},
-	{Code: "unknown", Label: "Unknown"},
+	{Code: string(FamilialExtra), Label: "Extra-familial"},
+	{Code: string(FamilialIntra), Label: "Intra-familial"},
+	{Code: string(FamilialBoth), Label: "Both"},
+	{Code: string(FamilialUnknown), Label: "Unknown"},
 }
 
 // Layers keep perception apart from incident: safety mapping's "feels
-// unsafe" is never blended with "harm happened".
-const (
-	LayerHarm   = "harm"
-	LayerUnsafe = "unsafe"
-)
-
+// unsafe" is never blended with "harm happened". The codes are ctxmap.Layer.
 var layerTerms = []Term{
-	{Code: LayerHarm, Label: "Harm happened here"},
-	{Code: LayerUnsafe, Label: "Feels unsafe (safety mapping)"},
+	{Code: string(ctxmap.LayerHarm), Label: "Harm happened here"},
+	{Code: string(ctxmap.LayerUnsafe), Label: "Feels unsafe (safety mapping)"},
 }
 
-// Sources are kept on every record because contexts are not crime records:
-// partner (including police) information stays distinguishable.
+// Source says where the information on a harm location came from. Sources
+// are kept on every record because contexts are not crime records: partner
+// (including police) information stays distinguishable.
+type Source string
+
+// The sources of a harm location.
+const (
+	SourceReferral           Source = "referral"
+	SourceAssessment         Source = "assessment"
+	SourceSafetyMap          Source = "safety_map"
+	SourcePartnerInformation Source = "partner_information"
+	SourceOther              Source = "other"
+)
+
 var sourceTerms = []Term{
-	{Code: "referral", Label: "Referral"},
-	{Code: "assessment", Label: "Assessment"},
-	{Code: "safety_map", Label: "Safety map"},
-	{Code: "partner_information", Label: "Partner information"},
-	{Code: "other", Label: "Other"},
+	{Code: string(SourceReferral), Label: "Referral"},
+	{Code: string(SourceAssessment), Label: "Assessment"},
+	{Code: string(SourceSafetyMap), Label: "Safety map"},
+	{Code: string(SourcePartnerInformation), Label: "Partner information"},
+	{Code: string(SourceOther), Label: "Other"},
 }
 
 // Archive reasons, so a young person is not labelled permanently or wrongly.
@@ -204,8 +225,8 @@ var partnerAgencies = []Term{
 	{Code: "other", Label: "Other"},
 }
 
-// newTaxonomy wraps the deployment's categories with the fixed lists.
-func newTaxonomy(version int, cats []Category) *Taxonomy {
+// NewTaxonomy wraps the deployment's categories with the fixed lists.
+func NewTaxonomy(version int, cats []Category) *Taxonomy {
 	return &Taxonomy{
 		Version:              version,
 		Categories:           cats,
@@ -272,3 +293,6 @@ func DisplayName(locationType, name, postcode string, lat, lon *float64) string 
 	}
 	return head
 }
+
+// PartnerAgencyLabel returns the label of a partner agency code, or false.
+func PartnerAgencyLabel(code string) (string, bool) { return termLabel(partnerAgencies, code) }

@@ -1,6 +1,8 @@
 package contexts
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -165,7 +167,7 @@ func subjectTokens(s string) map[string]string {
 	out := make(map[string]string)
 	add := func(t string) {
 		if len(t) >= 3 && len(t) <= maxSubjectLen {
-			if n, err := normalizeSubject(t); err == nil {
+			if n, err := NormalizeSubject(t); err == nil {
 				if _, ok := out[n]; !ok {
 					out[n] = t
 				}
@@ -197,5 +199,93 @@ func subjectTokens(s string) map[string]string {
 func personalDataError(field string, p personalData) *ctxmap.Error {
 	return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
 		"%s contains %q, which looks like %s; context records are thematic: describe the place, group or school, not a young person",
-		field, trunc(p.text, 60), p.what).WithDetail("field", field).WithDetail("text", trunc(p.text, 60))
+		field, Trunc(p.text, 60), p.what).WithDetail("field", field).WithDetail("text", Trunc(p.text, 60))
+}
+
+// TextField is a free-text field to check for personal data.
+type TextField struct{ Name, Text string }
+
+// KnownSubjects reports which of the subject hashes belong to young people
+// on record. The store answers it; declaring it here keeps the rule whole
+// in the domain while the lookup stays in the adapter.
+type KnownSubjects func(ctx context.Context, hashes [][]byte) ([][]byte, error)
+
+// Thematic screens free text for personal data with the deployment's
+// secret (to compare words with known subject ids by HMAC) and clock (to
+// tell dates of birth from meeting dates).
+type Thematic struct {
+	Secret []byte
+	Now    time.Time
+	Known  KnownSubjects
+}
+
+// Check refuses personal data in a context's free text: emails, phone
+// numbers, dates of birth, identifier-shaped numbers, and any word that is
+// the id of a young person known to ctxmap (compared by HMAC, so the id
+// itself is never looked up in clear). The 422 names the text.
+//
+// A known id is reported with the same wording as any identifier-shaped
+// number, so the check does not confirm to the author that the id belongs
+// to a young person on record.
+func (t Thematic) Check(ctx context.Context, fields ...TextField) error {
+	for _, f := range fields {
+		if p, ok := findPersonalData(f.Text, t.Now); ok {
+			return personalDataError(f.Name, p)
+		}
+	}
+	h := NewSubjectHasher(t.Secret)
+	var hashes [][]byte
+	seen := make(map[[32]byte]bool)
+	for _, f := range fields {
+		for norm := range subjectTokens(f.Text) {
+			sh := h.Hash(norm)
+			if !seen[sh] {
+				seen[sh] = true
+				hashes = append(hashes, sh[:])
+			}
+		}
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	found, err := t.Known(ctx, hashes)
+	if err != nil {
+		return fmt.Errorf("check for subject ids: %w", err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	// Report the earliest in field order, so the answer is deterministic.
+	hit := make(map[[32]byte]bool, len(found))
+	for _, b := range found {
+		var k [32]byte
+		copy(k[:], b)
+		hit[k] = true
+	}
+	for _, f := range fields {
+		var best string
+		bestAt := -1
+		for norm, typed := range subjectTokens(f.Text) {
+			if hit[h.Hash(norm)] {
+				if at := strings.Index(f.Text, typed); bestAt < 0 || at < bestAt {
+					best, bestAt = typed, at
+				}
+			}
+		}
+		if bestAt >= 0 {
+			return personalDataError(f.Name, personalData{best, "a case or reference number"})
+		}
+	}
+	return nil
+}
+
+// CheckFreeText refuses personal data in a link reason or archive note: the
+// same checks as thematic notes, plus the young person's own id, which the
+// request carries and which must only ever be stored as a keyed hash.
+func (t Thematic) CheckFreeText(ctx context.Context, subject string, f TextField) error {
+	if subject != "" && strings.Contains(strings.ToLower(f.Text), strings.ToLower(subject)) {
+		return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
+			"%s contains the young person's id; ids are stored only as keyed hashes, so leave it out", f.Name)
+	}
+	return t.Check(ctx, f)
 }

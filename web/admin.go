@@ -46,11 +46,11 @@ func (s *Server) searchAudit(w http.ResponseWriter, r *http.Request) error {
 			return badParam("limit", "must be 1..1000")
 		}
 	}
-	entries, err := contexts.SearchAudit(r.Context(), s.pool, aq)
+	entries, err := s.audit.SearchAudit(r.Context(), actor(r), aq)
 	if err != nil {
 		return err
 	}
-	if err := contexts.Audit(r.Context(), s.pool, actor(r), "audit.search", aq.Record, "", map[string]any{"user": aq.UserID, "from": q.Get("from"), "to": q.Get("to")}); err != nil {
+	if err := s.audit.Audit(r.Context(), actor(r), "audit.search", aq.Record, "", map[string]any{"user": aq.UserID, "from": q.Get("from"), "to": q.Get("to")}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})

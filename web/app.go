@@ -110,20 +110,15 @@ func zoomResolutions() []zoomResolution {
 // boundary handles GET /api/v1/boundary: every imported boundary merged
 // into one FeatureCollection.
 func (s *Server) boundary(w http.ResponseWriter, r *http.Request) error {
-	rows, err := s.pool.Query(r.Context(), `SELECT geojson FROM boundaries ORDER BY id`)
+	docs, err := s.boundaries.Boundaries(r.Context())
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	features := []json.RawMessage{}
-	for rows.Next() {
+	for _, raw := range docs {
 		var fc struct {
 			Type     string            `json:"type"`
 			Features []json.RawMessage `json:"features"`
-		}
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			return err
 		}
 		if err := json.Unmarshal(raw, &fc); err != nil {
 			return err
@@ -133,9 +128,6 @@ func (s *Server) boundary(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			features = append(features, raw)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	w.Header().Set("Cache-Control", "private, max-age=300")
 	writeJSON(w, http.StatusOK, map[string]any{"type": "FeatureCollection", "features": features})

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctxmap/ctxmap"
-	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
@@ -293,7 +292,7 @@ func (s *Server) exportHeat(w http.ResponseWriter, r *http.Request) error {
 	if err := s.heat.ExportCSV(r.Context(), &buf, req); err != nil {
 		return err
 	}
-	if err := contexts.Audit(r.Context(), s.pool, actor(r), "export.heat_csv", "", "",
+	if err := s.audit.Audit(r.Context(), actor(r), "export.heat_csv", "", "",
 		map[string]any{"layer": q.Get("layer"), "category": q.Get("category"), "period": q.Get("period"), "res": res, "bbox": q.Get("bbox")}); err != nil {
 		return err
 	}

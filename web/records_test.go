@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
 )
 
@@ -39,11 +40,11 @@ func newRecordsServer(t *testing.T) *recordsServer {
 		return out, nil
 	})
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
-	records, err := contexts.NewStore(pool, []byte("web-test-secret-0123456789-abcdef"), geocoder, contexts.WithClock(func() time.Time { return now }))
+	records, err := postgres.NewStore(pool, []byte("web-test-secret-0123456789-abcdef"), geocoder, postgres.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := contexts.NewUsers(pool)
+	users := postgres.NewUsers(pool)
 	rs := &recordsServer{tokens: map[contexts.Role]string{}}
 	for _, role := range contexts.Roles {
 		_, tok, err := users.AddUser(context.Background(), nil, "web-"+string(role), role, "Team "+string(role), "")
@@ -52,7 +53,7 @@ func newRecordsServer(t *testing.T) *recordsServer {
 		}
 		rs.tokens[role] = tok
 	}
-	srv := New(Config{}, Deps{Pool: pool, Users: users, Records: records})
+	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records})
 	rs.Server = httptest.NewServer(srv)
 	t.Cleanup(rs.Close)
 	return rs

@@ -12,12 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ctxmap/ctxmap/contexts"
-	"github.com/ctxmap/ctxmap/geo/postcodes"
-	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
@@ -38,32 +34,36 @@ type Config struct {
 	Zoom               float64
 }
 
-// Deps are the services the handlers call.
+// Deps are the services the handlers call (see deps.go).
 type Deps struct {
-	Pool      *pgxpool.Pool
-	Users     *contexts.Users
-	Records   *contexts.Store
-	Postcodes *postcodes.Store
-	Heat      *tiles.Service
-	Logger    *slog.Logger
+	Ready      Readiness
+	Users      Users
+	Records    Records
+	Audit      AuditLog
+	Boundaries Boundaries
+	Postcodes  PostcodeDirectory
+	Heat       *tiles.Service
+	Logger     *slog.Logger
 }
 
 // Server holds the handlers' dependencies. Build it with New.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	pool      *pgxpool.Pool
-	users     *contexts.Users
-	records   *contexts.Store
-	postcodes PostcodeDirectory
-	heat      *tiles.Service
-	metrics   *metrics
-	tokens    *tokenCache
-	limiter   *loginLimiter
-	ops       []Op
-	prefixes  map[*mux.Router]string
-	router    *mux.Router
-	handler   http.Handler
+	cfg        Config
+	log        *slog.Logger
+	ready      Readiness
+	users      Users
+	records    Records
+	audit      AuditLog
+	boundaries Boundaries
+	postcodes  PostcodeDirectory
+	heat       *tiles.Service
+	metrics    *metrics
+	tokens     *tokenCache
+	limiter    *loginLimiter
+	ops        []Op
+	prefixes   map[*mux.Router]string
+	router     *mux.Router
+	handler    http.Handler
 }
 
 // New builds a Server and its routes.
@@ -75,14 +75,16 @@ func New(cfg Config, d Deps) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       d.Logger,
-		pool:      d.Pool,
-		users:     d.Users,
-		records:   d.Records,
-		postcodes: d.Postcodes,
-		heat:      d.Heat,
-		metrics:   newMetrics(),
+		cfg:        cfg,
+		log:        d.Logger,
+		ready:      d.Ready,
+		users:      d.Users,
+		records:    d.Records,
+		audit:      d.Audit,
+		boundaries: d.Boundaries,
+		postcodes:  d.Postcodes,
+		heat:       d.Heat,
+		metrics:    newMetrics(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
 		limiter:  &loginLimiter{window: 15 * time.Minute, maxName: 5, maxAddr: 100, failures: map[string][]time.Time{}},
@@ -152,7 +154,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := pg.Current(ctx, s.pool); err != nil {
+	if err := s.ready.Ready(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "not_ready", Message: "database unreachable or not migrated", RequestID: requestID(ctx)}})
 		return nil

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 )
 
@@ -86,7 +87,7 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer pool.Close()
-	users := contexts.NewUsers(pool)
+	users := postgres.NewUsers(pool)
 	switch sub {
 	case "add":
 		pw := ""

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
@@ -71,17 +71,17 @@ func TestUsersCommands(t *testing.T) {
 	if out, err := runCLI(t, "another long password\n", "users", "set-password", db, "cli-analyst"); err != nil {
 		t.Fatalf("set-password: %v\n%s", err, out)
 	}
-	if _, err := contexts.NewUsers(ts.Pool).CheckPassword(context.Background(), "cli-analyst", "another long password"); err != nil {
+	if _, err := postgres.NewUsers(ts.Pool).CheckPassword(context.Background(), "cli-analyst", "another long password"); err != nil {
 		t.Fatalf("new password does not work: %v", err)
 	}
 	if out, err := runCLI(t, "", "users", "disable", db, "cli-analyst"); err != nil {
 		t.Fatalf("disable: %v\n%s", err, out)
 	}
 	// The server caches tokens for a minute; a fresh server must refuse it.
-	if _, err := contexts.NewUsers(ts.Pool).TokenActor(context.Background(), token); err == nil {
+	if _, err := postgres.NewUsers(ts.Pool).TokenActor(context.Background(), token); err == nil {
 		t.Fatal("disabled user's token still valid")
 	}
-	if _, err := contexts.NewUsers(ts.Pool).CheckPassword(context.Background(), "cli-analyst", "another long password"); err == nil {
+	if _, err := postgres.NewUsers(ts.Pool).CheckPassword(context.Background(), "cli-analyst", "another long password"); err == nil {
 		t.Fatal("disabled user can still sign in")
 	}
 	if out, err := runCLI(t, "", "version"); err != nil || !strings.HasPrefix(out, "ctxmap ") {

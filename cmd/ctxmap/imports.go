@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 )
@@ -55,7 +56,7 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer pool.Close()
-	a, err := contexts.NewUsers(pool).ActiveUser(ctx, *as)
+	a, err := postgres.NewUsers(pool).ActiveUser(ctx, *as)
 	if err != nil {
 		return err
 	}
@@ -149,29 +150,13 @@ func importBoundary(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer pool.Close()
-	if *ifEmpty {
-		var n int
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM boundaries`).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			fmt.Fprintln(stdout, "boundary already imported")
-			return nil
-		}
-	}
-	tx, err := pool.Begin(ctx)
+	imported, err := postgres.NewBoundaries(pool).Import(ctx, cliActor(), *name, raw, *ifEmpty)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `INSERT INTO boundaries (name, geojson) VALUES ($1, $2)`, *name, raw); err != nil {
-		return err
-	}
-	if err := contexts.Audit(ctx, tx, cliActor(), "boundary.import", "", "", map[string]any{"name": *name}); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
+	if !imported {
+		fmt.Fprintln(stdout, "boundary already imported")
+		return nil
 	}
 	fmt.Fprintf(stdout, "imported boundary %q\n", *name)
 	return nil
@@ -211,7 +196,7 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer pool.Close()
-	users := contexts.NewUsers(pool)
+	users := postgres.NewUsers(pool)
 	existing, err := users.ListUsers(ctx)
 	if err != nil {
 		return err
@@ -241,7 +226,7 @@ func runSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	sum, err := records.SeedDemo(ctx, contexts.DemoOptions{
+	sum, err := records.SeedDemo(ctx, postgres.DemoOptions{
 		CenterLat: c.CenterLat, CenterLon: c.CenterLon, Seed: 1, Now: time.Now(),
 		Practitioners: practitioners, ContextLeads: leads,
 	})

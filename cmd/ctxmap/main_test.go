@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
 )
 
@@ -71,7 +72,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	}
 	go io.Copy(io.Discard, pr) //nolint:errcheck
 	ts := &testServer{URL: m[1], Pool: pool, DBURL: url, tokens: map[contexts.Role]string{}}
-	users := contexts.NewUsers(pool)
+	users := postgres.NewUsers(pool)
 	for _, role := range contexts.Roles {
 		_, tok, err := users.AddUser(ctx, nil, "test-"+string(role), role, "team-"+string(role), "correct horse battery")
 		if err != nil {

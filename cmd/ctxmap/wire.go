@@ -11,8 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
-	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
+	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 	"github.com/ctxmap/ctxmap/web"
 )
@@ -23,7 +24,7 @@ import (
 // about a code it does not know, so a category an admin has just added works
 // straight away. This is the one place of that refresh policy.
 type categorySet struct {
-	store       *contexts.Store
+	store       *postgres.Store
 	codes       atomic.Pointer[map[string]bool]
 	lastRefresh atomic.Int64
 }
@@ -130,8 +131,8 @@ func (w *warmer) now(heat *tiles.Service) {
 
 // newRecords is the records store every command uses: keyed with the
 // deployment secret, geocoding through the imported postcode directory.
-func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...contexts.Option) (*contexts.Store, error) {
-	return contexts.NewStore(pool, []byte(c.Secret), contexts.DirectoryGeocoder(dir), opts...)
+func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...postgres.Option) (*postgres.Store, error) {
+	return postgres.NewStore(pool, []byte(c.Secret), postgres.DirectoryGeocoder(dir), opts...)
 }
 
 // listenTimeout bounds the wait for the heat listener at start.
@@ -146,7 +147,7 @@ const listenTimeout = 10 * time.Second
 // listening, so no write after it is missed.
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
-	records, err := newRecords(c, pool, dir, contexts.WithLogger(log))
+	records, err := newRecords(c, pool, dir, postgres.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	go func() {
 		// ListenHeat reconnects by itself until ctx ends, calling
 		// invalidate on each (re)connect as well.
-		if err := contexts.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
+		if err := postgres.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
 			log.Error("listening for heat changes stopped", "err", err)
 		}
 	}()
@@ -192,5 +193,14 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
 	}
-	return web.New(cfg, web.Deps{Pool: pool, Users: contexts.NewUsers(pool), Records: records, Postcodes: dir, Heat: heat, Logger: log}), nil
+	return web.New(cfg, web.Deps{
+		Ready:      web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
+		Users:      postgres.NewUsers(pool),
+		Records:    records,
+		Audit:      records,
+		Boundaries: postgres.NewBoundaries(pool),
+		Postcodes:  dir,
+		Heat:       heat,
+		Logger:     log,
+	}), nil
 }

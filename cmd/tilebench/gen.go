@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // londonBBox is the area of the synthetic data set: Greater London
@@ -84,11 +87,12 @@ var (
 		"sexual_abuse_child_on_child", "cce", "county_lines", "serious_youth_violence",
 		"teenage_relationship_abuse", "online_harm", "radicalisation", "modern_slavery"}
 	genCategoryWeights = []float64{8, 9, 1, 6, 4, 3, 9, 6, 9, 4, 3, 0.5, 0.5}
-	genFamilial        = []string{"extra", "intra", "both", "unknown"}
+	genFamilial        = []contexts.Familial{contexts.FamilialExtra, contexts.FamilialIntra, contexts.FamilialBoth, contexts.FamilialUnknown}
 	genFamilialWeights = []float64{70, 10, 5, 15}
-	genSources         = []string{"referral", "assessment", "safety_map", "partner_information", "other"}
-	genSourceWeights   = []float64{35, 30, 10, 20, 5}
-	genLocationTypes   = []string{"park", "playground", "stairwell", "estate", "street", "bus_stop", "station",
+	genSources         = []contexts.Source{contexts.SourceReferral, contexts.SourceAssessment, contexts.SourceSafetyMap,
+		contexts.SourcePartnerInformation, contexts.SourceOther}
+	genSourceWeights = []float64{35, 30, 10, 20, 5}
+	genLocationTypes = []string{"park", "playground", "stairwell", "estate", "street", "bus_stop", "station",
 		"transport_route", "shop", "takeaway", "shopping_centre", "school", "college", "youth_club",
 		"sports_facility", "hotel", "short_let", "other"}
 )
@@ -264,11 +268,13 @@ func generate(c genConfig, w io.Writer) error {
 		}
 		buf = append(buf, ',')
 		buf = append(buf, genFamilial[r.familial]...)
+		layer := ctxmap.LayerHarm
 		if r.unsafe {
-			buf = append(buf, ",unsafe,"...)
-		} else {
-			buf = append(buf, ",harm,"...)
+			layer = ctxmap.LayerUnsafe
 		}
+		buf = append(buf, ',')
+		buf = append(buf, layer...)
+		buf = append(buf, ',')
 		d := time.Unix(int64(r.day)*86400, 0).UTC()
 		if r.month {
 			buf = d.AppendFormat(buf, "2006-01")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
-	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 func TestGenerateIsDeterministicAndImportable(t *testing.T) {
@@ -92,7 +92,7 @@ func TestParseCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []contexts.Observation{{Subject: 42, Key: 200, Cell: h3.Cell(0x88195da49bfffff)}, {Subject: 7, Key: 3, Cell: h3.Cell(0x8819400001fffff)}}
+	want := []tiles.Observation{{Subject: 42, Key: 200, Cell: h3.Cell(0x88195da49bfffff)}, {Subject: 7, Key: 3, Cell: h3.Cell(0x8819400001fffff)}}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}

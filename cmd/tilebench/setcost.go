@@ -18,13 +18,14 @@ import (
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // A reader of observations for one heat query; the variants below are the
 // store's own and two alternatives measured against it.
-type obsReader func(ctx context.Context, q contexts.HeatQuery) ([]contexts.Observation, error)
+type obsReader func(ctx context.Context, q tiles.Query) ([]tiles.Observation, error)
 
 // runSetCost times the two halves of building one published set the way
 // tiles.Service does after an invalidation: reading the observations
@@ -57,7 +58,7 @@ func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer pool.Close()
-	store, err := contexts.NewStore(pool, []byte(secret), nil)
+	store, err := postgres.NewStore(pool, []byte(secret), nil)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	q := contexts.HeatQuery{Layer: ctxmap.Layer(*layer), From: p.From(), To: p.To()}
+	q := tiles.Query{Layer: ctxmap.Layer(*layer), From: p.From(), To: p.To()}
 	variants := []struct {
 		name string
 		read obsReader
@@ -79,13 +80,13 @@ func runSetCost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			struct {
 				name string
 				read obsReader
-			}{"rows-nodistinct", func(ctx context.Context, q contexts.HeatQuery) ([]contexts.Observation, error) {
+			}{"rows-nodistinct", func(ctx context.Context, q tiles.Query) ([]tiles.Observation, error) {
 				return readRows(ctx, pool, q)
 			}},
 			struct {
 				name string
 				read obsReader
-			}{"copy-nodistinct", func(ctx context.Context, q contexts.HeatQuery) ([]contexts.Observation, error) {
+			}{"copy-nodistinct", func(ctx context.Context, q tiles.Query) ([]tiles.Observation, error) {
 				return readCopy(ctx, pool, q)
 			}})
 	}
@@ -133,20 +134,20 @@ func samePublished(a, b *tiles.Published) bool {
 const heatRowsSQL = `SELECT subject_id, subject_key, cell FROM harm_locations
 	WHERE archived_at IS NULL AND layer = $1 AND occurred_on >= $2 AND occurred_on < $3`
 
-func readRows(ctx context.Context, pool *pgxpool.Pool, q contexts.HeatQuery) ([]contexts.Observation, error) {
+func readRows(ctx context.Context, pool *pgxpool.Pool, q tiles.Query) ([]tiles.Observation, error) {
 	rows, err := pool.Query(ctx, heatRowsSQL, q.Layer, q.From, q.To)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]contexts.Observation, 0, 1<<16)
+	out := make([]tiles.Observation, 0, 1<<16)
 	var subject, cell int64
 	var key int16
 	for rows.Next() {
 		if err := rows.Scan(&subject, &key, &cell); err != nil {
 			return nil, err
 		}
-		out = append(out, contexts.Observation{Subject: subject, Key: uint8(key), Cell: h3.Cell(cell)})
+		out = append(out, tiles.Observation{Subject: subject, Key: uint8(key), Cell: h3.Cell(cell)})
 	}
 	return out, rows.Err()
 }
@@ -154,8 +155,8 @@ func readRows(ctx context.Context, pool *pgxpool.Pool, q contexts.HeatQuery) ([]
 // readCopy reads the same rows with COPY ... TO STDOUT (FORMAT binary):
 // one stream instead of a protocol message per row. COPY takes no bind
 // parameters; the layer is checked and the dates are formatted here.
-func readCopy(ctx context.Context, pool *pgxpool.Pool, q contexts.HeatQuery) ([]contexts.Observation, error) {
-	if q.Layer != contexts.LayerHarm && q.Layer != contexts.LayerUnsafe {
+func readCopy(ctx context.Context, pool *pgxpool.Pool, q tiles.Query) ([]tiles.Observation, error) {
+	if !q.Layer.Valid() {
 		return nil, fmt.Errorf("bad layer %q", q.Layer)
 	}
 	sql := fmt.Sprintf(`COPY (SELECT subject_id, subject_key, cell FROM harm_locations
@@ -175,7 +176,7 @@ func readCopy(ctx context.Context, pool *pgxpool.Pool, q contexts.HeatQuery) ([]
 
 // parseCopy decodes PostgreSQL's binary COPY format for rows of
 // (bigint, smallint, bigint).
-func parseCopy(b []byte) ([]contexts.Observation, error) {
+func parseCopy(b []byte) ([]tiles.Observation, error) {
 	const sig = "PGCOPY\n\xff\r\n\x00"
 	if len(b) < len(sig)+8 || string(b[:len(sig)]) != sig {
 		return nil, errors.New("copy: bad signature")
@@ -183,7 +184,7 @@ func parseCopy(b []byte) ([]contexts.Observation, error) {
 	b = b[len(sig)+4:]
 	ext := int(binary.BigEndian.Uint32(b))
 	b = b[4+ext:]
-	out := make([]contexts.Observation, 0, len(b)/32)
+	out := make([]tiles.Observation, 0, len(b)/32)
 	be := binary.BigEndian
 	for len(b) >= 2 {
 		nf := int16(be.Uint16(b))
@@ -194,7 +195,7 @@ func parseCopy(b []byte) ([]contexts.Observation, error) {
 		if nf != 3 || len(b) < 2+12+6+12 || be.Uint32(b[2:]) != 8 || be.Uint32(b[14:]) != 2 || be.Uint32(b[20:]) != 8 {
 			return nil, errors.New("copy: unexpected row shape")
 		}
-		out = append(out, contexts.Observation{
+		out = append(out, tiles.Observation{
 			Subject: int64(be.Uint64(b[6:])),
 			Key:     uint8(be.Uint16(b[18:])),
 			Cell:    h3.Cell(int64(be.Uint64(b[24:]))),

@@ -1,7 +1,9 @@
 package main
 
-// Regression tests for what an independent review of the running server
-// found: each was once a 500, a silent wrong answer or a leak.
+// Hardening of the running server at its edges: hostile or malformed
+// input never becomes a 500, link counts are no oracle across teams,
+// secrets stay out of usage text, and points are named by the naming
+// convention. Each case was once a 500, a silent wrong answer or a leak.
 
 import (
 	"bytes"
@@ -14,6 +16,7 @@ import (
 	"github.com/ctxmap/ctxmap/geo/geotest"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 )
 
 func TestBadInputNeverA500(t *testing.T) {
@@ -60,7 +63,7 @@ func TestBadInputNeverA500(t *testing.T) {
 func TestLinkSummaryIsNoOracleAcrossTeams(t *testing.T) {
 	ts := startServer(t)
 	ctx := context.Background()
-	_, otherTeam, err := contexts.NewUsers(ts.Pool).AddUser(ctx, nil, "other-practitioner", contexts.RolePractitioner, "Other Team", "")
+	_, otherTeam, err := postgres.NewUsers(ts.Pool).AddUser(ctx, nil, "other-practitioner", contexts.RolePractitioner, "Other Team", "")
 	if err != nil {
 		t.Fatal(err)
 	}

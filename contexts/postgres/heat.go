@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // HeatChannel is the PostgreSQL notification channel a trigger on
@@ -37,11 +39,6 @@ const (
 		  AND categories && (SELECT coalesce(array_agg(code), '{}') FROM harm_categories WHERE extra_familial)`
 )
 
-// ExtraFamilial is the heat filter code of the overarching extra-familial
-// harm figure: one filter, like a category, never a combination a viewer
-// builds (PRIVACY.md rule 5).
-const ExtraFamilial = "extra_familial"
-
 // Observations returns the (young person, cell) pairs, one per record, of active
 // records of one layer (and one category, or all) in a range of whole
 // months, for the tiles package to aggregate. Each cell is the finest the
@@ -49,9 +46,9 @@ const ExtraFamilial = "extra_familial"
 // district-only geocodes. It never returns anything about a record beyond
 // that pair and the subject's secret cell key, and is not audited because
 // its only consumer publishes disclosure-controlled aggregates.
-func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, error) {
+func (s *Store) Observations(ctx context.Context, q tiles.Query) ([]tiles.Observation, error) {
 	if !q.Layer.Valid() {
-		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_layer", "layer must be harm or unsafe, not %q", trunc(string(q.Layer), 40))
+		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_layer", "layer must be harm or unsafe, not %q", contexts.Trunc(string(q.Layer), 40))
 	}
 	if !q.From.Before(q.To) {
 		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "invalid_period", "the period is empty")
@@ -61,17 +58,17 @@ func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, e
 	var err error
 	switch q.Category {
 	case "":
-		rows, err = s.pool.Query(ctx, heatAllSQL, q.Layer, from, to)
-	case ExtraFamilial:
-		rows, err = s.pool.Query(ctx, heatExtraFamilialSQL, q.Layer, from, to)
+		rows, err = s.db.Query(ctx, heatAllSQL, q.Layer, from, to)
+	case ctxmap.ExtraFamilial:
+		rows, err = s.db.Query(ctx, heatExtraFamilialSQL, q.Layer, from, to)
 	default:
-		rows, err = s.pool.Query(ctx, heatCategorySQL, q.Layer, from, to, q.Category)
+		rows, err = s.db.Query(ctx, heatCategorySQL, q.Layer, from, to, q.Category)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("heat observations: %w", err)
 	}
 	defer rows.Close()
-	out := make([]Observation, 0, 1024)
+	out := make([]tiles.Observation, 0, 1024)
 	var subject, cell int64
 	var key int16
 	for rows.Next() {
@@ -80,7 +77,7 @@ func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, e
 		// Scan, which costs an allocation per row.
 		if raw := rows.RawValues(); len(raw) == 3 && len(raw[0]) == 8 && len(raw[1]) == 2 && len(raw[2]) == 8 &&
 			rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
-			out = append(out, Observation{
+			out = append(out, tiles.Observation{
 				Subject: int64(binary.BigEndian.Uint64(raw[0])),
 				Key:     uint8(binary.BigEndian.Uint16(raw[1])),
 				Cell:    h3.Cell(binary.BigEndian.Uint64(raw[2])),
@@ -90,7 +87,7 @@ func (s *Store) Observations(ctx context.Context, q HeatQuery) ([]Observation, e
 		if err := rows.Scan(&subject, &key, &cell); err != nil {
 			return nil, fmt.Errorf("heat observations: %w", err)
 		}
-		out = append(out, Observation{Subject: subject, Key: uint8(key), Cell: h3.Cell(cell)})
+		out = append(out, tiles.Observation{Subject: subject, Key: uint8(key), Cell: h3.Cell(cell)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("heat observations: %w", err)

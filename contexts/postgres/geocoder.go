@@ -1,9 +1,10 @@
-package contexts
+package postgres
 
 import (
 	"context"
 
 	"github.com/ctxmap/ctxmap/geo"
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 )
 
@@ -12,19 +13,19 @@ import (
 // directory's batch size. Units held without a grid reference that the
 // directory could not place by their area count as not found. It also
 // names places given as a point after their nearest postcode.
-func DirectoryGeocoder(d *postcodes.Store) Geocoder { return directoryGeocoder{d} }
+func DirectoryGeocoder(d *postcodes.Store) contexts.Geocoder { return directoryGeocoder{d} }
 
 type directoryGeocoder struct{ d *postcodes.Store }
 
-func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]Geocoded, error) {
-	out := make([]Geocoded, 0, len(pcs))
+func (g directoryGeocoder) Geocode(ctx context.Context, pcs []string) ([]contexts.Geocoded, error) {
+	out := make([]contexts.Geocoded, 0, len(pcs))
 	for start := 0; start < len(pcs); start += postcodes.MaxBatch {
 		res, err := g.d.Geocode(ctx, pcs[start:min(start+postcodes.MaxBatch, len(pcs))])
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range res {
-			gc := Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
+			gc := contexts.Geocoded{Postcode: r.Postcode, Match: string(r.Match), PrecisionM: r.PrecisionM}
 			if r.Lat == nil || r.Lon == nil {
 				gc.Match = string(geo.MatchNone)
 			} else {
@@ -45,14 +46,3 @@ func (g directoryGeocoder) NearestPostcode(ctx context.Context, lat, lon, within
 	}
 	return res[0].Postcode, nil
 }
-
-// postcodeNamer is the optional Geocoder capability CreateContext uses to
-// follow the naming convention ("Bus stop, E9 6EF") for a place given as a
-// point, so the same stop opened by postcode or by a map click is one record.
-type postcodeNamer interface {
-	NearestPostcode(ctx context.Context, lat, lon, withinM float64) (string, error)
-}
-
-// namingRadiusM is how close a postcode must be to name a point: about a
-// street's length, so the name still says where the place is.
-const namingRadiusM = 150

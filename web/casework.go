@@ -1,8 +1,8 @@
 package web
 
-// Handlers for links of young people to context records, and for the
-// notifications a link brings its practitioner; their routes are in
-// recordRoutes with the rest of the records API.
+// Handlers for the Level 2 work on a context record: assessments,
+// interventions, links of young people, closing and reopening, the
+// chronology, and the notifications it sends to linked practitioners.
 
 import (
 	"errors"
@@ -11,6 +11,64 @@ import (
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 )
+
+// addAssessment handles POST /api/v1/contexts/{id}/assessments.
+func (s *Server) addAssessment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.AssessmentInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := s.records.AddAssessment(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, a)
+	return nil
+}
+
+// addIntervention handles POST /api/v1/contexts/{id}/interventions.
+func (s *Server) addIntervention(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.InterventionInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	iv, err := s.records.AddIntervention(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, iv)
+	return nil
+}
+
+// updateIntervention handles PATCH /api/v1/contexts/{id}/interventions/{iid}.
+func (s *Server) updateIntervention(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	iid, err := pathID(r, "iid")
+	if err != nil {
+		return err
+	}
+	var in contexts.InterventionUpdate
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	iv, err := s.records.UpdateIntervention(r.Context(), actor(r), id, iid, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, iv)
+	return nil
+}
 
 // linkYoungPerson handles POST /api/v1/contexts/{id}/links.
 func (s *Server) linkYoungPerson(w http.ResponseWriter, r *http.Request) error {
@@ -86,6 +144,59 @@ func (s *Server) linkSummary(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, sum)
+	return nil
+}
+
+// closeContext handles POST /api/v1/contexts/{id}/close.
+func (s *Server) closeContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.CloseInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.CloseContext(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// reopenContext handles POST /api/v1/contexts/{id}/reopen.
+func (s *Server) reopenContext(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.ReopenInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	c, err := s.records.ReopenContext(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// chronology handles GET /api/v1/contexts/{id}/chronology.
+func (s *Server) chronology(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	entries, err := s.records.Chronology(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []contexts.ChronologyEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": entries})
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // Users stores accounts, API tokens and browser sessions. Tokens and session
@@ -49,30 +50,19 @@ func randomSecret() string {
 
 const actorColumns = `u.id, u.name, u.role, t.id, t.name, u.disabled_at IS NOT NULL`
 
-func scanActor(row pgx.Row) (*Actor, error) {
-	var a Actor
+func scanActor(row pgx.Row) (*contexts.Actor, error) {
+	var a contexts.Actor
 	var role string
 	if err := row.Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled); err != nil {
 		return nil, err
 	}
-	a.Role = Role(role)
+	a.Role = contexts.Role(role)
 	return &a, nil
-}
-
-// ValidatePassword enforces the only rule worth enforcing: length.
-func ValidatePassword(pw string) error {
-	if len(pw) < 10 {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "weak_password", "passwords need at least 10 characters")
-	}
-	if len(pw) > 200 {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "too_long", "passwords are limited to 200 characters")
-	}
-	return nil
 }
 
 // AddUser creates a user (and their team if new) and returns a first API
 // token, which is shown once and never stored.
-func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, team, password string) (*Actor, string, error) {
+func (u *Users) AddUser(ctx context.Context, by *contexts.Actor, name string, role contexts.Role, team, password string) (*contexts.Actor, string, error) {
 	name, team = strings.TrimSpace(name), strings.TrimSpace(team)
 	if name == "" || team == "" {
 		return nil, "", ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "a user needs a name and a team")
@@ -82,7 +72,7 @@ func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, 
 	}
 	var hash *string
 	if password != "" {
-		if err := ValidatePassword(password); err != nil {
+		if err := contexts.ValidatePassword(password); err != nil {
 			return nil, "", err
 		}
 		h, err := argon2id.CreateHash(password, argonParams)
@@ -92,7 +82,7 @@ func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, 
 		hash = &h
 	}
 	token := tokenPrefix + randomSecret()
-	var a *Actor
+	var a *contexts.Actor
 	err := pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var teamID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO teams (name) VALUES ($1)
@@ -114,8 +104,8 @@ func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, 
 		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`, id, hashSecret(token)); err != nil {
 			return err
 		}
-		a = &Actor{UserID: id, Name: name, Role: role, TeamID: teamID, Team: team}
-		return Audit(ctx, tx, by, "user.add", fmt.Sprintf("user:%d", id), "", map[string]any{"role": role, "team": team})
+		a = &contexts.Actor{UserID: id, Name: name, Role: role, TeamID: teamID, Team: team}
+		return audit(ctx, tx, by, "user.add", fmt.Sprintf("user:%d", id), "", map[string]any{"role": role, "team": team})
 	})
 	if err != nil {
 		return nil, "", err
@@ -124,24 +114,24 @@ func (u *Users) AddUser(ctx context.Context, by *Actor, name string, role Role, 
 }
 
 // ListUsers lists every account.
-func (u *Users) ListUsers(ctx context.Context) ([]User, error) {
+func (u *Users) ListUsers(ctx context.Context) ([]contexts.User, error) {
 	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL
 		FROM users u JOIN teams t ON t.id = u.team_id ORDER BY u.name`)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) {
-		var x User
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.User, error) {
+		var x contexts.User
 		var role string
 		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword)
-		x.Role = Role(role)
+		x.Role = contexts.Role(role)
 		return x, err
 	})
 }
 
 // ActiveUser returns the enabled user called name, for commands that act on
 // someone's behalf (a bulk import is made by one practitioner).
-func (u *Users) ActiveUser(ctx context.Context, name string) (*Actor, error) {
+func (u *Users) ActiveUser(ctx context.Context, name string) (*contexts.Actor, error) {
 	a, err := scanActor(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`
 		FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = $1 AND u.disabled_at IS NULL`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -151,7 +141,7 @@ func (u *Users) ActiveUser(ctx context.Context, name string) (*Actor, error) {
 }
 
 // Disable stops a user signing in: their sessions end and tokens are revoked.
-func (u *Users) Disable(ctx context.Context, by *Actor, name string) error {
+func (u *Users) Disable(ctx context.Context, by *contexts.Actor, name string) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`, name).Scan(&id)
@@ -166,13 +156,13 @@ func (u *Users) Disable(ctx context.Context, by *Actor, name string) error {
 		if _, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, by, "user.disable", fmt.Sprintf("user:%d", id), "", nil)
+		return audit(ctx, tx, by, "user.disable", fmt.Sprintf("user:%d", id), "", nil)
 	})
 }
 
 // SetPassword sets a user's browser password.
-func (u *Users) SetPassword(ctx context.Context, by *Actor, name, password string) error {
-	if err := ValidatePassword(password); err != nil {
+func (u *Users) SetPassword(ctx context.Context, by *contexts.Actor, name, password string) error {
+	if err := contexts.ValidatePassword(password); err != nil {
 		return err
 	}
 	h, err := argon2id.CreateHash(password, argonParams)
@@ -191,41 +181,37 @@ func (u *Users) SetPassword(ctx context.Context, by *Actor, name, password strin
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, by, "user.set_password", fmt.Sprintf("user:%d", id), "", nil)
+		return audit(ctx, tx, by, "user.set_password", fmt.Sprintf("user:%d", id), "", nil)
 	})
 }
 
-// ErrBadCredentials is returned for any failed sign-in, whatever the cause,
-// so responses do not reveal which user names exist.
-var ErrBadCredentials = ctxmap.Errorf(ctxmap.KindUnauthorized, "bad_credentials", "user name or password is wrong")
-
 // TokenActor returns the active user owning token.
-func (u *Users) TokenActor(ctx context.Context, token string) (*Actor, error) {
+func (u *Users) TokenActor(ctx context.Context, token string) (*contexts.Actor, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
-		return nil, ErrBadCredentials
+		return nil, contexts.ErrBadCredentials
 	}
 	a, err := scanActor(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`
 		FROM api_tokens k JOIN users u ON u.id = k.user_id JOIN teams t ON t.id = u.team_id
 		WHERE k.token_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL`, hashSecret(token)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrBadCredentials
+		return nil, contexts.ErrBadCredentials
 	}
 	return a, err
 }
 
 // RecordTokenUse notes a token's use in the audit log and on the token row.
-func (u *Users) RecordTokenUse(ctx context.Context, a *Actor, token string) error {
+func (u *Users) RecordTokenUse(ctx context.Context, a *contexts.Actor, token string) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING id`, hashSecret(token)).Scan(&id); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, a, "token.use", fmt.Sprintf("token:%d", id), "", nil)
+		return audit(ctx, tx, a, "token.use", fmt.Sprintf("token:%d", id), "", nil)
 	})
 }
 
 // CheckPassword verifies a sign-in and audits success and failure alike.
-func (u *Users) CheckPassword(ctx context.Context, name, password string) (*Actor, error) {
+func (u *Users) CheckPassword(ctx context.Context, name, password string) (*contexts.Actor, error) {
 	var hash *string
 	a, err := scanActorWithHash(u.pool.QueryRow(ctx, `SELECT `+actorColumns+`, u.password_hash
 		FROM users u JOIN teams t ON t.id = u.team_id WHERE u.name = $1`, name), &hash)
@@ -242,12 +228,12 @@ func (u *Users) CheckPassword(ctx context.Context, name, password string) (*Acto
 		_, _ = argon2id.ComparePasswordAndHash(password, dummyHash())
 	}
 	if !ok {
-		if aerr := Audit(ctx, u.pool, nil, "login.failed", "", "", map[string]any{"name": trunc(name, 100)}); aerr != nil {
+		if aerr := audit(ctx, u.pool, nil, "login.failed", "", "", map[string]any{"name": contexts.Trunc(name, 100)}); aerr != nil {
 			return nil, aerr
 		}
-		return nil, ErrBadCredentials
+		return nil, contexts.ErrBadCredentials
 	}
-	if err := Audit(ctx, u.pool, a, "login", fmt.Sprintf("user:%d", a.UserID), "", nil); err != nil {
+	if err := audit(ctx, u.pool, a, "login", fmt.Sprintf("user:%d", a.UserID), "", nil); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -260,26 +246,19 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-func scanActorWithHash(row pgx.Row, hash **string) (*Actor, error) {
-	var a Actor
+func scanActorWithHash(row pgx.Row, hash **string) (*contexts.Actor, error) {
+	var a contexts.Actor
 	var role string
 	if err := row.Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled, hash); err != nil {
 		return nil, err
 	}
-	a.Role = Role(role)
+	a.Role = contexts.Role(role)
 	return &a, nil
 }
 
-// Session is a signed-in browser.
-type Session struct {
-	ID        string // the cookie value; only its hash is stored
-	CSRFToken string
-	Expires   time.Time
-}
-
 // CreateSession signs a user in for ttl.
-func (u *Users) CreateSession(ctx context.Context, a *Actor, ttl time.Duration) (*Session, error) {
-	s := &Session{ID: randomSecret(), CSRFToken: randomSecret(), Expires: u.now().Add(ttl)}
+func (u *Users) CreateSession(ctx context.Context, a *contexts.Actor, ttl time.Duration) (*contexts.Session, error) {
+	s := &contexts.Session{ID: randomSecret(), CSRFToken: randomSecret(), Expires: u.now().Add(ttl)}
 	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
 		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires)
 	if err != nil {
@@ -291,27 +270,27 @@ func (u *Users) CreateSession(ctx context.Context, a *Actor, ttl time.Duration) 
 }
 
 // SessionActor returns the user and CSRF token of a live session.
-func (u *Users) SessionActor(ctx context.Context, id string) (*Actor, string, error) {
+func (u *Users) SessionActor(ctx context.Context, id string) (*contexts.Actor, string, error) {
 	var csrf string
-	var a Actor
+	var a contexts.Actor
 	var role string
 	err := u.pool.QueryRow(ctx, `SELECT `+actorColumns+`, s.csrf_token
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN teams t ON t.id = u.team_id
 		WHERE s.id_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL`, hashSecret(id)).
 		Scan(&a.UserID, &a.Name, &role, &a.TeamID, &a.Team, &a.Disabled, &csrf)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", ErrBadCredentials
+		return nil, "", contexts.ErrBadCredentials
 	} else if err != nil {
 		return nil, "", err
 	}
-	a.Role = Role(role)
+	a.Role = contexts.Role(role)
 	return &a, csrf, nil
 }
 
 // DeleteSession signs a browser out.
-func (u *Users) DeleteSession(ctx context.Context, a *Actor, id string) error {
+func (u *Users) DeleteSession(ctx context.Context, a *contexts.Actor, id string) error {
 	if _, err := u.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hashSecret(id)); err != nil {
 		return err
 	}
-	return Audit(ctx, u.pool, a, "logout", fmt.Sprintf("user:%d", a.UserID), "", nil)
+	return audit(ctx, u.pool, a, "logout", fmt.Sprintf("user:%d", a.UserID), "", nil)
 }

@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 const goodCSV = "\ufeffSubject,Categories,familial,layer,occurred,source,location_type,postcode,lat,lon,context_id\n" +
@@ -36,24 +38,24 @@ func TestImportHarmCSV(t *testing.T) {
 		t.Fatalf("heat hook called %d times", f.heat())
 	}
 	// Imported records are the team's, read like any other.
-	got := must[[]HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA2, "P-1"))
+	got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA2, "P-1"))
 	if len(got) != 2 || got[0].Occurred != "2026-02-01" || got[1].Occurred != "2026-02" || got[0].Match != "unit" ||
 		strings.Join(got[0].Categories, ",") != "cse,county_lines" {
 		t.Fatalf("P-1 records %+v", got)
 	}
-	if got := must[[]HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA, "P-3")); len(got) != 1 || got[0].Match != "sector" {
+	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA, "P-3")); len(got) != 1 || got[0].Match != "sector" {
 		t.Fatalf("P-3 records %+v", got)
 	}
-	if got := must[[]HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracB, "P-1")); len(got) != 0 {
+	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracB, "P-1")); len(got) != 0 {
 		t.Fatalf("other team sees imported records: %+v", got)
 	}
 	// The same subject imported twice and created through the API is one subject.
-	must[*HarmLocation](t)(f.store.CreateHarmLocation(ctx, f.pracA, harmInput("P-4")))
+	must[*contexts.HarmLocation](t)(f.store.CreateHarmLocation(ctx, f.pracA, harmInput("P-4")))
 	if n := f.counts(t)["subjects"]; n != after["subjects"] {
 		t.Fatalf("subjects %d -> %d", after["subjects"], n)
 	}
 	// Heat sees distinct young people: P-1's two February records are one.
-	obs := distinctObs(must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)})))
+	obs := distinctObs(must[[]tiles.Observation](t)(f.store.Observations(ctx, tiles.Query{Layer: "harm", From: month(2026, 2), To: month(2026, 3)})))
 	if len(obs) != 2 { // P-1 (imported) and P-4 (API, February)
 		t.Fatalf("observations %+v", obs)
 	}
@@ -62,7 +64,7 @@ func TestImportHarmCSV(t *testing.T) {
 func TestImportWithBadRowsWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	park := must[*Context](t)(f.store.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	park := must[*contexts.Context](t)(f.store.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
 	_ = park
 	csv := "subject,categories,familial,layer,occurred,source,location_type,postcode,lat,lon,context_id\n" +
 		"P-1,cse,extra,harm,2026-02-01,referral,park,E8 3AA,,,1\n" + // line 2: fine (context 1 exists)
@@ -191,7 +193,7 @@ func TestImportRebuildsIndexesForBulkLoads(t *testing.T) {
 		}
 		plan += line + "\n"
 	}
-	if obs := distinctObs(must[[]Observation](t)(f.store.Observations(ctx, HeatQuery{Layer: "harm", From: month(2026, 2), To: month(2026, 3)}))); len(obs) != 1 {
+	if obs := distinctObs(must[[]tiles.Observation](t)(f.store.Observations(ctx, tiles.Query{Layer: "harm", From: month(2026, 2), To: month(2026, 3)}))); len(obs) != 1 {
 		t.Fatalf("observations after rebuild %+v\n%s", obs, plan)
 	}
 }

@@ -1,49 +1,28 @@
-package contexts
+package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ctxmap/ctxmap"
-)
-
-// CategoryInput adds a harm category to the deployment's taxonomy.
-type CategoryInput struct {
-	Code          string `json:"code"`
-	Label         string `json:"label"`
-	CensusCode    string `json:"census_code,omitempty"`
-	ExtraFamilial bool   `json:"extra_familial"`
-}
-
-var (
-	categoryCodeRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,39}$`)
-	censusCodeRE   = regexp.MustCompile(`^[0-9]{1,2}[A-Z]$`)
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // AddCategory adds a harm category as a new taxonomy version. Councils
 // differ (some split sexual and criminal exploitation, some have a
 // catch-all), so the list is theirs to extend; codes are permanent.
-func (s *Store) AddCategory(ctx context.Context, a *Actor, in CategoryInput) (*Taxonomy, error) {
-	if err := require(a, RoleAdmin); err != nil {
+func (s *Store) AddCategory(ctx context.Context, a *contexts.Actor, in contexts.CategoryInput) (*contexts.Taxonomy, error) {
+	if err := contexts.Require(a, contexts.RoleAdmin); err != nil {
 		return nil, err
 	}
-	code := strings.TrimSpace(in.Code)
-	if !categoryCodeRE.MatchString(code) {
-		return nil, invalidField("code", "invalid_code", "code must be 2-40 lower-case letters, digits or underscores, starting with a letter")
-	}
-	label, err := checkText("label", in.Label, 100, true)
+	in, err := in.Validate()
 	if err != nil {
 		return nil, err
 	}
-	census := strings.ToUpper(strings.TrimSpace(in.CensusCode))
-	if census != "" && !censusCodeRE.MatchString(census) {
-		return nil, invalidField("census_code", "invalid_census_code", "census_code must look like 11A")
-	}
+	code, label, census := in.Code, in.Label, in.CensusCode
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		v, err := newTaxonomyVersion(ctx, tx, a, "added category "+code)
 		if err != nil {
@@ -58,7 +37,7 @@ func (s *Store) AddCategory(ctx context.Context, a *Actor, in CategoryInput) (*T
 		if err != nil {
 			return fmt.Errorf("add category: %w", err)
 		}
-		return Audit(ctx, tx, a, "taxonomy.add_category", "harm-category:"+code, "", map[string]any{"version": v})
+		return audit(ctx, tx, a, "taxonomy.add_category", "harm-category:"+code, "", map[string]any{"version": v})
 	})
 	if err != nil {
 		return nil, err
@@ -68,15 +47,15 @@ func (s *Store) AddCategory(ctx context.Context, a *Actor, in CategoryInput) (*T
 
 // RetireCategory stops a category being used for new records, as a new
 // taxonomy version. Records that have it keep it and still show its label.
-func (s *Store) RetireCategory(ctx context.Context, a *Actor, code string) (*Taxonomy, error) {
-	if err := require(a, RoleAdmin); err != nil {
+func (s *Store) RetireCategory(ctx context.Context, a *contexts.Actor, code string) (*contexts.Taxonomy, error) {
+	if err := contexts.Require(a, contexts.RoleAdmin); err != nil {
 		return nil, err
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var retired *int
 		err := tx.QueryRow(ctx, `SELECT retired_version FROM harm_categories WHERE code = $1 FOR UPDATE`, code).Scan(&retired)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ctxmap.Errorf(ctxmap.KindNotFound, "not_found", "no harm category %q", trunc(code, 40))
+			return ctxmap.Errorf(ctxmap.KindNotFound, "not_found", "no harm category %q", contexts.Trunc(code, 40))
 		}
 		if err != nil {
 			return fmt.Errorf("retire category: %w", err)
@@ -91,7 +70,7 @@ func (s *Store) RetireCategory(ctx context.Context, a *Actor, code string) (*Tax
 		if _, err := tx.Exec(ctx, `UPDATE harm_categories SET retired_version = $2 WHERE code = $1`, code, v); err != nil {
 			return fmt.Errorf("retire category: %w", err)
 		}
-		return Audit(ctx, tx, a, "taxonomy.retire_category", "harm-category:"+code, "", map[string]any{"version": v})
+		return audit(ctx, tx, a, "taxonomy.retire_category", "harm-category:"+code, "", map[string]any{"version": v})
 	})
 	if err != nil {
 		return nil, err
@@ -101,7 +80,7 @@ func (s *Store) RetireCategory(ctx context.Context, a *Actor, code string) (*Tax
 
 // newTaxonomyVersion adds the next version; the row lock on the newest
 // version serialises concurrent changes.
-func newTaxonomyVersion(ctx context.Context, tx pgx.Tx, a *Actor, note string) (int, error) {
+func newTaxonomyVersion(ctx context.Context, tx pgx.Tx, a *contexts.Actor, note string) (int, error) {
 	var v int
 	if err := tx.QueryRow(ctx, `SELECT version FROM taxonomy_versions ORDER BY version DESC LIMIT 1 FOR UPDATE`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("taxonomy version: %w", err)

@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -9,47 +9,44 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 )
-
-// latlonPrecisionM is the precision recorded for a point given as lat/lon:
-// about what a tap on a phone map is worth.
-const latlonPrecisionM = 10
 
 // CreateHarmLocation records a location of harm (or a place a young person
 // feels unsafe) on a young person's record, owned by the actor's team. The
 // person id is hashed before it reaches the database. Nothing is written
 // unless every field is valid.
-func (s *Store) CreateHarmLocation(ctx context.Context, a *Actor, in HarmLocationInput) (*HarmLocation, error) {
-	if err := require(a, RolePractitioner); err != nil {
+func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error) {
+	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}
 	tax, err := s.Taxonomy(ctx)
 	if err != nil {
 		return nil, err
 	}
-	f, err := in.validate(tax, s.now())
+	f, err := in.Validate(tax, s.now())
 	if err != nil {
 		return nil, err
 	}
-	match, precision := "latlon", latlonPrecisionM
+	match, precision := "latlon", contexts.LatLonPrecisionM
 	var postcode *string
-	if !f.latlon {
-		g, err := s.geocodeOne(ctx, f.postcode.String())
+	if !f.LatLon {
+		g, err := contexts.GeocodeOne(ctx, s.geocoder, f.Postcode.String())
 		if err != nil {
 			return nil, err
 		}
-		f.lat, f.lon, match, precision = g.Lat, g.Lon, g.Match, g.PrecisionM
-		pc := f.postcode.String()
+		f.Lat, f.Lon, match, precision = g.Lat, g.Lon, g.Match, g.PrecisionM
+		pc := f.Postcode.String()
 		postcode = &pc
 	}
-	r6, r7, r8 := cellsFor(f.lat, f.lon, cellRes(match, precision))
-	h := newSubjectHasher(s.secret)
-	sh := h.hash(f.subject)
+	r6, r7, r8 := contexts.CellsFor(f.Lat, f.Lon, contexts.CellRes(match, precision))
+	h := contexts.NewSubjectHasher(s.secret)
+	sh := h.Hash(f.Subject)
 	var ctxID *int64
-	if f.contextID != 0 {
-		ctxID = &f.contextID
+	if f.ContextID != 0 {
+		ctxID = &f.ContextID
 	}
-	occPrec := f.occurred.precision()
+	occPrec := f.Occurred.Precision()
 	var id int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if ctxID != nil {
@@ -57,36 +54,30 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *Actor, in HarmLocatio
 				return err
 			}
 		}
-		key := h.cellKey(sh)
-		sid, err := upsertSubject(ctx, tx, sh, key)
+		key := h.CellKey(sh)
+		sid, err := s.upsertSubject(ctx, tx, sh, key)
 		if err != nil {
 			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, subject_key, team_id, created_by, layer, categories,
 				familial, occurred_on, occurred_precision, source, location_type, postcode, match, precision_m, lat, lon,
-				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version, created_at, demo)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+				coalesce($22, now()), $23)
 			RETURNING id`,
-			sid, int16(key), a.TeamID, a.UserID, f.layer, f.categories, f.familial, f.occurred.date, occPrec, f.source,
-			f.locationType, postcode, match, precision, f.lat, f.lon, r6, r7, r8, ctxID, tax.Version).Scan(&id)
+			sid, int16(key), a.TeamID, a.UserID, f.Layer, f.Categories, f.Familial, f.Occurred.Date, occPrec, f.Source,
+			f.LocationType, postcode, match, precision, f.Lat, f.Lon, r6, r7, r8, ctxID, tax.Version, s.at, s.demo).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert harm location: %w", err)
 		}
-		return Audit(ctx, tx, a, "harm_location.create", fmt.Sprintf("harm-location:%d", id), "",
-			map[string]any{"subject": auditSubject(sh), "layer": f.layer, "categories": f.categories})
+		return audit(ctx, tx, a, "harm_location.create", fmt.Sprintf("harm-location:%d", id), "",
+			map[string]any{"subject": contexts.AuditSubject(sh), "layer": f.Layer, "categories": f.Categories})
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.heatChanged()
 	return s.harmLocation(ctx, a, id)
-}
-
-func (o occurred) precision() string {
-	if o.month {
-		return "month"
-	}
-	return "day"
 }
 
 // contextExists refuses a reference to a context that does not exist.
@@ -96,7 +87,7 @@ func contextExists(ctx context.Context, q querier, id int64) error {
 		return fmt.Errorf("check context: %w", err)
 	}
 	if !ok {
-		return unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
+		return contexts.Unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
 	}
 	return nil
 }
@@ -104,23 +95,29 @@ func contextExists(ctx context.Context, q querier, id int64) error {
 // requireContext answers 404 for a context that does not exist.
 func (s *Store) requireContext(ctx context.Context, id int64) error {
 	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
 		return fmt.Errorf("check context: %w", err)
 	}
 	if !ok {
-		return notFound("context", id)
+		return contexts.NotFound("context", id)
 	}
 	return nil
 }
 
 // upsertSubject returns the id of the subject with this hash, creating it.
-func upsertSubject(ctx context.Context, tx pgx.Tx, sh [32]byte, key uint8) (int64, error) {
+// While seeding, the subject is marked as demo data.
+func (s *Store) upsertSubject(ctx context.Context, tx pgx.Tx, sh [32]byte, key uint8) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO subjects (hash, cell_key) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING RETURNING id)
-		SELECT id FROM ins UNION ALL SELECT id FROM subjects WHERE hash = $1 LIMIT 1`, sh[:], int16(key)).Scan(&id)
+			INSERT INTO subjects (hash, cell_key, demo) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING RETURNING id)
+		SELECT id FROM ins UNION ALL SELECT id FROM subjects WHERE hash = $1 LIMIT 1`, sh[:], int16(key), s.demo).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("upsert subject: %w", err)
+	}
+	if s.demo {
+		if _, err := tx.Exec(ctx, `UPDATE subjects SET demo = true WHERE id = $1 AND NOT demo`, id); err != nil {
+			return 0, fmt.Errorf("upsert subject: %w", err)
+		}
 	}
 	return id, nil
 }
@@ -135,8 +132,8 @@ const harmFrom = ` FROM harm_locations h
 	JOIN users u ON u.id = h.created_by
 	LEFT JOIN users au ON au.id = h.archived_by`
 
-func scanHarm(r pgx.CollectableRow) (HarmLocation, error) {
-	var h HarmLocation
+func scanHarm(r pgx.CollectableRow) (contexts.HarmLocation, error) {
+	var h contexts.HarmLocation
 	var occ time.Time
 	var prec, reason, note, by string
 	var archivedAt *time.Time
@@ -146,23 +143,23 @@ func scanHarm(r pgx.CollectableRow) (HarmLocation, error) {
 	if err != nil {
 		return h, err
 	}
-	h.Occurred = occurred{date: occ, month: prec == "month"}.String()
+	h.Occurred = contexts.Occurred{Date: occ, Month: prec == "month"}.String()
 	if archivedAt != nil {
-		h.Archived = &Archive{Reason: reason, Note: note, At: *archivedAt, By: by}
+		h.Archived = &contexts.Archive{Reason: reason, Note: note, At: *archivedAt, By: by}
 	}
 	return h, nil
 }
 
 // harmLocation reads one of the actor's team's records without auditing:
 // it is only used to answer the actor's own write, which is audited.
-func (s *Store) harmLocation(ctx context.Context, a *Actor, id int64) (*HarmLocation, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+harmColumns+harmFrom+` WHERE h.id = $1 AND h.team_id = $2`, id, a.TeamID)
+func (s *Store) harmLocation(ctx context.Context, a *contexts.Actor, id int64) (*contexts.HarmLocation, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+harmColumns+harmFrom+` WHERE h.id = $1 AND h.team_id = $2`, id, a.TeamID)
 	if err != nil {
 		return nil, fmt.Errorf("read harm location: %w", err)
 	}
 	h, err := pgx.CollectExactlyOneRow(rows, scanHarm)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("harm location", id)
+		return nil, contexts.NotFound("harm location", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read harm location: %w", err)
@@ -175,16 +172,16 @@ func (s *Store) harmLocation(ctx context.Context, a *Actor, id int64) (*HarmLoca
 // teams' records are never returned, and an unknown young person looks
 // exactly like one with no records for this team, so nobody can learn
 // whether another team works with them. Every call is audited.
-func (s *Store) SubjectHarmLocations(ctx context.Context, a *Actor, subject string) ([]HarmLocation, error) {
-	if err := require(a, RolePractitioner); err != nil {
+func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string) ([]contexts.HarmLocation, error) {
+	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}
-	norm, err := normalizeSubject(subject)
+	norm, err := contexts.NormalizeSubject(subject)
 	if err != nil {
 		return nil, err
 	}
-	sh := newSubjectHasher(s.secret).hash(norm)
-	var out []HarmLocation
+	sh := contexts.NewSubjectHasher(s.secret).Hash(norm)
+	var out []contexts.HarmLocation
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+harmColumns+harmFrom+`
 			WHERE h.subject_id = (SELECT id FROM subjects WHERE hash = $1) AND h.team_id = $2
@@ -195,13 +192,13 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *Actor, subject stri
 		if out, err = pgx.CollectRows(rows, scanHarm); err != nil {
 			return fmt.Errorf("list harm locations: %w", err)
 		}
-		return Audit(ctx, tx, a, "harm_locations.read", auditSubject(sh), "", map[string]any{"count": len(out)})
+		return audit(ctx, tx, a, "harm_locations.read", contexts.AuditSubject(sh), "", map[string]any{"count": len(out)})
 	})
 	if err != nil {
 		return nil, err
 	}
 	if out == nil {
-		out = []HarmLocation{}
+		out = []contexts.HarmLocation{}
 	}
 	return out, nil
 }
@@ -209,19 +206,16 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *Actor, subject stri
 // ArchiveHarmLocation takes a record out of every aggregate with a reason
 // (no longer / never an issue) and a note, so a young person is not
 // labelled permanently or wrongly. The record stays readable by its team.
-func (s *Store) ArchiveHarmLocation(ctx context.Context, a *Actor, id int64, in ArchiveInput) (*HarmLocation, error) {
-	if err := require(a, RolePractitioner); err != nil {
+func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error) {
+	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}
-	reason, err := checkTerm("reason", "invalid_archive_reason", archiveReasonTerms, in.Reason)
+	in, err := in.Validate()
 	if err != nil {
 		return nil, err
 	}
-	note, err := checkText("note", in.Note, MaxNote, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.checkThematic(ctx, s.pool, textField{"note", note}); err != nil {
+	reason, note := in.Reason, in.Note
+	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "note", Text: note}); err != nil {
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -229,7 +223,7 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *Actor, id int64, in 
 		err := tx.QueryRow(ctx, `SELECT archived_at FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`,
 			id, a.TeamID).Scan(&archived)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound("harm location", id)
+			return contexts.NotFound("harm location", id)
 		}
 		if err != nil {
 			return fmt.Errorf("archive harm location: %w", err)
@@ -237,11 +231,11 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *Actor, id int64, in 
 		if archived != nil {
 			return ctxmap.Errorf(ctxmap.KindConflict, "already_archived", "harm location %d was already archived", id)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE harm_locations SET archived_at = now(), archived_by = $2,
-				archive_reason = $3, archive_note = $4 WHERE id = $1`, id, a.UserID, reason, note); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE harm_locations SET archived_at = coalesce($5, now()), archived_by = $2,
+				archive_reason = $3, archive_note = $4 WHERE id = $1`, id, a.UserID, reason, note, s.at); err != nil {
 			return fmt.Errorf("archive harm location: %w", err)
 		}
-		return Audit(ctx, tx, a, "harm_location.archive", fmt.Sprintf("harm-location:%d", id), reason, nil)
+		return audit(ctx, tx, a, "harm_location.archive", fmt.Sprintf("harm-location:%d", id), reason, nil)
 	})
 	if err != nil {
 		return nil, err

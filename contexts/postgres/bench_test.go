@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"bytes"
@@ -17,13 +17,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo"
+	"github.com/ctxmap/ctxmap/geo/geotest"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // hackneyCSV is real reference data (Code-Point Open, Hackney, converted to
-// WGS84), read from the shared data folder next to the repository.
-const hackneyCSV = "../../shared/data/derived/hackney_postcodes_latlong_lsoa21.csv"
+// WGS84), inside the shared data folder next to the repository.
+const hackneyCSV = "derived/hackney_postcodes_latlong_lsoa21.csv"
 
 type benchPostcode struct {
 	pc       string
@@ -32,9 +35,9 @@ type benchPostcode struct {
 
 func loadHackney(tb testing.TB) []benchPostcode {
 	tb.Helper()
-	f, err := os.Open(hackneyCSV)
+	f, err := os.Open(geotest.SharedData(tb, hackneyCSV))
 	if err != nil {
-		tb.Skipf("reference data not available: %v", err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
@@ -52,14 +55,14 @@ func loadHackney(tb testing.TB) []benchPostcode {
 
 // mapGeocoder is an in-memory directory: the benchmark measures the
 // records import, not the directory (which has its own benchmark).
-type mapGeocoder map[string]Geocoded
+type mapGeocoder map[string]contexts.Geocoded
 
-func (m mapGeocoder) Geocode(_ context.Context, pcs []string) ([]Geocoded, error) {
-	out := make([]Geocoded, len(pcs))
+func (m mapGeocoder) Geocode(_ context.Context, pcs []string) ([]contexts.Geocoded, error) {
+	out := make([]contexts.Geocoded, len(pcs))
 	for i, p := range pcs {
 		g, ok := m[p]
 		if !ok {
-			g = Geocoded{Postcode: p, Match: "none"}
+			g = contexts.Geocoded{Postcode: p, Match: "none"}
 		}
 		out[i] = g
 	}
@@ -114,13 +117,13 @@ func BenchmarkImportHarmCSV(b *testing.B) {
 	pcs := loadHackney(b)
 	geoc := mapGeocoder{}
 	for _, p := range pcs {
-		geoc[p.pc] = Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
+		geoc[p.pc] = contexts.Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
 	}
 	n := benchRows(1_000_000)
 	data := genHarmCSV(n, pcs, 1)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	var last Report
+	var last contexts.Report
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		f := newFixture(b)
@@ -152,7 +155,7 @@ func BenchmarkImportHarmCSVDirectory(b *testing.B) {
 	data := genHarmCSV(n, pcs, 1)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	var last Report
+	var last contexts.Report
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		f := newFixture(b)
@@ -242,7 +245,7 @@ func backendCPU(db string) time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100 on Linux
 }
 
-func reportImport(b *testing.B, n int, last Report) {
+func reportImport(b *testing.B, n int, last contexts.Report) {
 	b.ReportMetric(float64(n)/last.Timings.Total.Seconds(), "rows/s")
 	b.ReportMetric(last.Timings.Parse.Seconds(), "parse_s")
 	b.ReportMetric(last.Timings.Geocode.Seconds(), "geocode_s")
@@ -260,7 +263,7 @@ func BenchmarkObservations(b *testing.B) {
 	pcs := loadHackney(b)
 	geoc := mapGeocoder{}
 	for _, p := range pcs {
-		geoc[p.pc] = Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
+		geoc[p.pc] = contexts.Geocoded{Postcode: p.pc, Match: "unit", Lat: p.lat, Lon: p.lon, PrecisionM: geo.UnitPrecisionM}
 	}
 	f := newFixture(b)
 	s, err := NewStore(f.pool, testSecret, geoc, WithClock(func() time.Time { return testNow }))
@@ -280,7 +283,7 @@ func BenchmarkObservations(b *testing.B) {
 			name = "all"
 		}
 		b.Run("12m-"+name, func(b *testing.B) {
-			q := HeatQuery{Layer: "harm", Category: cat, From: month(2025, 3), To: month(2026, 3)}
+			q := tiles.Query{Layer: "harm", Category: cat, From: month(2025, 3), To: month(2026, 3)}
 			b.ReportAllocs()
 			var n int
 			for b.Loop() {
@@ -293,7 +296,7 @@ func BenchmarkObservations(b *testing.B) {
 			b.ReportMetric(float64(n), "observations")
 		})
 		b.Run("1m-"+name, func(b *testing.B) {
-			q := HeatQuery{Layer: "harm", Category: cat, From: month(2026, 2), To: month(2026, 3)}
+			q := tiles.Query{Layer: "harm", Category: cat, From: month(2026, 2), To: month(2026, 3)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := s.Observations(ctx, q); err != nil {
@@ -376,20 +379,19 @@ func BenchmarkParseHarmCSV(b *testing.B) {
 	pcs := loadHackney(b)
 	n := benchRows(1_000_000)
 	data := genHarmCSV(n, pcs, 1)
-	var cats []Category
+	var cats []contexts.Category
 	for _, c := range []string{"missing", "cse", "trafficking", "gangs", "physical_abuse_child_on_child",
 		"sexual_abuse_child_on_child", "cce", "county_lines", "serious_youth_violence", "teenage_relationship_abuse",
 		"online_harm", "radicalisation", "modern_slavery"} {
-		cats = append(cats, Category{Code: c, Label: c})
+		cats = append(cats, contexts.Category{Code: c, Label: c})
 	}
-	tax := newTaxonomy(1, cats)
+	tax := contexts.NewTaxonomy(1, cats)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		im := &importer{tax: tax, now: testNow, subjectIdx: map[string]int32{}, catIdx: map[string]int32{},
-			dateIdx: map[string]int32{}, pcByNorm: map[string]int32{}, pcByRaw: map[string]int32{}, contextIDs: map[int64]bool{}}
-		if err := im.parse(bytes.NewReader(data)); err != nil || len(im.rowErrors) > 0 {
-			b.Fatal(err, im.rowErrors)
+		im, err := contexts.ParseHarmCSV(bytes.NewReader(data), tax, testNow)
+		if err != nil || len(im.Errors) > 0 {
+			b.Fatal(err, im.Errors)
 		}
 	}
 	b.ReportMetric(float64(n), "rows/op")

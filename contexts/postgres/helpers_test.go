@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
 )
@@ -45,23 +46,23 @@ func newFakeGeocoder() *fakeGeocoder {
 	}
 }
 
-func (g *fakeGeocoder) Geocode(_ context.Context, pcs []string) ([]Geocoded, error) {
+func (g *fakeGeocoder) Geocode(_ context.Context, pcs []string) ([]contexts.Geocoded, error) {
 	g.mu.Lock()
 	g.calls++
 	g.mu.Unlock()
-	out := make([]Geocoded, len(pcs))
+	out := make([]contexts.Geocoded, len(pcs))
 	for i, s := range pcs {
-		out[i] = Geocoded{Postcode: s, Match: "none"}
+		out[i] = contexts.Geocoded{Postcode: s, Match: "none"}
 		p, err := geo.ParsePostcode(s)
 		if err != nil {
 			continue
 		}
 		if ll, ok := g.units[p.String()]; ok && p.Precision == geo.PrecisionUnit {
-			out[i] = Geocoded{Postcode: p.String(), Match: "unit", Lat: ll[0], Lon: ll[1], PrecisionM: geo.UnitPrecisionM}
+			out[i] = contexts.Geocoded{Postcode: p.String(), Match: "unit", Lat: ll[0], Lon: ll[1], PrecisionM: geo.UnitPrecisionM}
 		} else if ll, ok := g.coarse[p.Sector]; ok && p.Sector != "" {
-			out[i] = Geocoded{Postcode: p.Sector, Match: "sector", Lat: ll[0], Lon: ll[1], PrecisionM: geo.SectorPrecisionM}
+			out[i] = contexts.Geocoded{Postcode: p.Sector, Match: "sector", Lat: ll[0], Lon: ll[1], PrecisionM: geo.SectorPrecisionM}
 		} else if ll, ok := g.coarse[p.Outcode]; ok {
-			out[i] = Geocoded{Postcode: p.Outcode, Match: "district", Lat: ll[0], Lon: ll[1], PrecisionM: geo.DistrictPrecisionM}
+			out[i] = contexts.Geocoded{Postcode: p.Outcode, Match: "district", Lat: ll[0], Lon: ll[1], PrecisionM: geo.DistrictPrecisionM}
 		}
 	}
 	return out, nil
@@ -73,8 +74,8 @@ type fixture struct {
 	pool                 *pgxpool.Pool
 	store                *Store
 	geo                  *fakeGeocoder
-	pracA, pracA2, pracB *Actor
-	lead, analyst, admin *Actor
+	pracA, pracA2, pracB *contexts.Actor
+	lead, analyst, admin *contexts.Actor
 	heatCalls            int
 	mu                   sync.Mutex
 }
@@ -98,20 +99,20 @@ func newFixture(t testing.TB) *fixture {
 		return id
 	}
 	teams := map[string]int64{"Hackney North": team("Hackney North"), "Hackney South": team("Hackney South"), "Partnership": team("Partnership")}
-	user := func(name string, role Role, tname string) *Actor {
-		a := &Actor{Name: name, Role: role, TeamID: teams[tname], Team: tname}
+	user := func(name string, role contexts.Role, tname string) *contexts.Actor {
+		a := &contexts.Actor{Name: name, Role: role, TeamID: teams[tname], Team: tname}
 		if err := pool.QueryRow(ctx, `INSERT INTO users (name, role, team_id) VALUES ($1, $2, $3) RETURNING id`,
 			name, string(role), a.TeamID).Scan(&a.UserID); err != nil {
 			t.Fatal(err)
 		}
 		return a
 	}
-	f.pracA = user("alice", RolePractitioner, "Hackney North")
-	f.pracA2 = user("amir", RolePractitioner, "Hackney North")
-	f.pracB = user("bola", RolePractitioner, "Hackney South")
-	f.lead = user("lee", RoleContextLead, "Partnership")
-	f.analyst = user("ana", RoleAnalyst, "Partnership")
-	f.admin = user("ada", RoleAdmin, "Partnership")
+	f.pracA = user("alice", contexts.RolePractitioner, "Hackney North")
+	f.pracA2 = user("amir", contexts.RolePractitioner, "Hackney North")
+	f.pracB = user("bola", contexts.RolePractitioner, "Hackney South")
+	f.lead = user("lee", contexts.RoleContextLead, "Partnership")
+	f.analyst = user("ana", contexts.RoleAnalyst, "Partnership")
+	f.admin = user("ada", contexts.RoleAdmin, "Partnership")
 	return f
 }
 
@@ -162,7 +163,7 @@ func must[T any](t testing.TB) func(T, error) T {
 }
 
 // harmInput is a valid input to vary per test.
-func harmInput(subject string) HarmLocationInput {
-	return HarmLocationInput{Subject: subject, Categories: []string{"cce", "county_lines"}, Familial: "extra",
+func harmInput(subject string) contexts.HarmLocationInput {
+	return contexts.HarmLocationInput{Subject: subject, Categories: []string{"cce", "county_lines"}, Familial: "extra",
 		Layer: "harm", Occurred: "2026-02-14", Source: "referral", Postcode: "E8 3AA", LocationType: "park"}
 }

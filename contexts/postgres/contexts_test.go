@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // TestContextLifecycle walks one location context through its whole life,
@@ -18,33 +19,33 @@ func TestContextLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := f.store
 
-	park := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park",
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park",
 		Postcode: "e83aa", Description: "Poorly lit path along the north edge."}))
-	if park.DisplayName != "Park, E8 3AA" || park.Status != StatusOpen || park.Lat == nil {
+	if park.DisplayName != "Park, E8 3AA" || park.Status != contexts.StatusOpen || park.Lat == nil {
 		t.Fatalf("created %+v", park)
 	}
 
 	// A duplicate (same type and postcode) is refused with the existing id.
-	_, err := s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA", Name: "London Fields"})
+	_, err := s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA", Name: "London Fields"})
 	e := wantCode(t, err, ctxmap.KindConflict, "context_exists")
 	if e.Details["existing_id"] != park.ID {
 		t.Fatalf("existing_id = %v, want %d", e.Details["existing_id"], park.ID)
 	}
 
 	// Assessments on all three sides.
-	for _, side := range SideCodes {
-		a := must[*Assessment](t)(s.AddAssessment(ctx, f.lead, park.ID, AssessmentInput{Side: side, Note: "Thematic note on " + side}))
+	for _, side := range contexts.SideCodes {
+		a := must[*contexts.Assessment](t)(s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: side, Note: "Thematic note on " + side}))
 		if a.Side != side || a.SideLabel == "" {
 			t.Fatalf("assessment %+v", a)
 		}
 	}
 
 	// Two young people linked by different teams.
-	l1 := must[*Link](t)(s.LinkYoungPerson(ctx, f.pracA, park.ID, LinkInput{Subject: "MOSAIC-1001", Reason: "Named the park in safety mapping"}))
-	must[*Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, LinkInput{Subject: "LCS-2002", Reason: "Referral mentions the park"}))
-	_, err = s.LinkYoungPerson(ctx, f.pracA, park.ID, LinkInput{Subject: " mosaic-1001 ", Reason: "again"})
+	l1 := must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "MOSAIC-1001", Reason: "Named the park in safety mapping"}))
+	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "LCS-2002", Reason: "Referral mentions the park"}))
+	_, err = s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: " mosaic-1001 ", Reason: "again"})
 	wantCode(t, err, ctxmap.KindConflict, "already_linked")
-	sum := must[*LinkSummary](t)(s.LinkSummary(ctx, f.analyst, park.ID))
+	sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.analyst, park.ID))
 	if sum.YoungPeople != 2 || strings.Join(sum.Teams, ",") != "Hackney North,Hackney South" {
 		t.Fatalf("summary %+v", sum)
 	}
@@ -54,73 +55,73 @@ func TestContextLifecycle(t *testing.T) {
 	}
 
 	// Two interventions, progressed.
-	i1 := must[*Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, InterventionInput{Action: "Replace broken lighting on the north path",
+	i1 := must[*contexts.Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Replace broken lighting on the north path",
 		PartnerAgency: "parks", Side: "environment", DueDate: "2026-04-30"}))
-	i2 := must[*Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, InterventionInput{Action: "Detached youth work sessions on Friday evenings",
+	i2 := must[*contexts.Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Detached youth work sessions on Friday evenings",
 		PartnerAgency: "youth_services", Side: "guardianship", Status: "in_progress"}))
 	if i1.Status != "planned" || i2.Status != "in_progress" {
 		t.Fatalf("interventions %+v %+v", i1, i2)
 	}
-	i1 = must[*Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i1.ID, InterventionUpdate{Status: ptr("in_progress")}))
-	i1 = must[*Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i1.ID, InterventionUpdate{Status: ptr("done")}))
+	i1 = must[*contexts.Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i1.ID, contexts.InterventionUpdate{Status: ptr("in_progress")}))
+	i1 = must[*contexts.Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i1.ID, contexts.InterventionUpdate{Status: ptr("done")}))
 	if i1.Status != "done" || i1.DoneDate != "2026-03-20" {
 		t.Fatalf("done intervention %+v", i1)
 	}
-	i2 = must[*Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i2.ID, InterventionUpdate{Status: ptr("done"), DoneDate: ptr("2026-03-18")}))
+	i2 = must[*contexts.Intervention](t)(s.UpdateIntervention(ctx, f.lead, park.ID, i2.ID, contexts.InterventionUpdate{Status: ptr("done"), DoneDate: ptr("2026-03-18")}))
 	if i2.DoneDate != "2026-03-18" {
 		t.Fatalf("done date %+v", i2)
 	}
 
 	// One young person unlinked; the context stays open for the other.
-	if err := s.UnlinkYoungPerson(ctx, f.pracB, park.ID, l1.ID, UnlinkInput{Reason: "x"}); err == nil {
+	if err := s.UnlinkYoungPerson(ctx, f.pracB, park.ID, l1.ID, contexts.UnlinkInput{Reason: "x"}); err == nil {
 		t.Fatal("another team unlinked a link that is not theirs")
 	}
-	if err := s.UnlinkYoungPerson(ctx, f.pracA, park.ID, l1.ID, UnlinkInput{Reason: "Moved out of the area"}); err != nil {
+	if err := s.UnlinkYoungPerson(ctx, f.pracA, park.ID, l1.ID, contexts.UnlinkInput{Reason: "Moved out of the area"}); err != nil {
 		t.Fatal(err)
 	}
-	sum = must[*LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
+	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
 	if sum.YoungPeople != 1 || strings.Join(sum.Teams, ",") != "Hackney South" {
 		t.Fatalf("summary after unlink %+v", sum)
 	}
 
 	// Closure needs evidence under each side.
-	_, err = s.CloseContext(ctx, f.lead, park.ID, CloseInput{Reason: "Safer", Evidence: map[string]string{"needs": "a", "guardianship": "b"}})
+	_, err = s.CloseContext(ctx, f.lead, park.ID, contexts.CloseInput{Reason: "Safer", Evidence: map[string]string{"needs": "a", "guardianship": "b"}})
 	wantCode(t, err, ctxmap.KindInvalid, "missing_field")
-	closed := must[*Context](t)(s.CloseContext(ctx, f.lead, park.ID, CloseInput{Reason: "Safety increased",
+	closed := must[*contexts.Context](t)(s.CloseContext(ctx, f.lead, park.ID, contexts.CloseInput{Reason: "Safety increased",
 		Evidence: map[string]string{"needs": "Young people report feeling safer", "guardianship": "Park wardens on site evenings",
 			"environment": "Lighting replaced, sightlines cleared"}}))
-	if closed.Status != StatusClosed || closed.ClosedAt == nil || len(closed.Closures) != 1 {
+	if closed.Status != contexts.StatusClosed || closed.ClosedAt == nil || len(closed.Closures) != 1 {
 		t.Fatalf("closed %+v", closed)
 	}
-	_, err = s.AddAssessment(ctx, f.lead, park.ID, AssessmentInput{Side: "needs", Note: "late note"})
+	_, err = s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "needs", Note: "late note"})
 	wantCode(t, err, ctxmap.KindConflict, "context_closed")
 
 	// A new record for the closed place is offered for reopening.
-	_, err = s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"})
+	_, err = s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"})
 	e = wantCode(t, err, ctxmap.KindConflict, "context_closed_exists")
 	if e.Details["existing_id"] != park.ID {
 		t.Fatalf("existing_id = %v", e.Details["existing_id"])
 	}
-	reopened := must[*Context](t)(s.ReopenContext(ctx, f.lead, park.ID, ReopenInput{Reason: "New referrals name the park again"}))
-	if reopened.Status != StatusOpen || reopened.Closures[0].ReopenReason == "" {
+	reopened := must[*contexts.Context](t)(s.ReopenContext(ctx, f.lead, park.ID, contexts.ReopenInput{Reason: "New referrals name the park again"}))
+	if reopened.Status != contexts.StatusOpen || reopened.Closures[0].ReopenReason == "" {
 		t.Fatalf("reopened %+v", reopened)
 	}
 
 	// The chronology lists every step in order.
-	chron := must[[]ChronologyEntry](t)(s.Chronology(ctx, f.analyst, park.ID))
+	chron := must[[]contexts.ChronologyEntry](t)(s.Chronology(ctx, f.analyst, park.ID))
 	var events []string
 	for _, c := range chron {
 		events = append(events, c.Event)
-		if (c.Event == EventLinked || c.Event == EventUnlinked) && c.Actor != "" {
+		if (c.Event == contexts.EventLinked || c.Event == contexts.EventUnlinked) && c.Actor != "" {
 			t.Errorf("link event names the practitioner: %+v", c)
 		}
-		if c.Event == EventOpened && c.Actor != "lee" {
+		if c.Event == contexts.EventOpened && c.Actor != "lee" {
 			t.Errorf("opened by %q", c.Actor)
 		}
 	}
-	want := []string{EventOpened, EventAssessmentAdded, EventAssessmentAdded, EventAssessmentAdded, EventLinked, EventLinked,
-		EventInterventionAdded, EventInterventionAdded, EventInterventionUpdated, EventInterventionUpdated, EventInterventionUpdated,
-		EventUnlinked, EventClosed, EventReopened}
+	want := []string{contexts.EventOpened, contexts.EventAssessmentAdded, contexts.EventAssessmentAdded, contexts.EventAssessmentAdded, contexts.EventLinked, contexts.EventLinked,
+		contexts.EventInterventionAdded, contexts.EventInterventionAdded, contexts.EventInterventionUpdated, contexts.EventInterventionUpdated, contexts.EventInterventionUpdated,
+		contexts.EventUnlinked, contexts.EventClosed, contexts.EventReopened}
 	if strings.Join(events, " ") != strings.Join(want, " ") {
 		t.Fatalf("chronology\n got %v\nwant %v", events, want)
 	}
@@ -138,19 +139,19 @@ func TestContextLifecycle(t *testing.T) {
 
 	// Linked practitioners were notified of changes made by others, and
 	// never of their own.
-	na := must[[]Notification](t)(s.Notifications(ctx, f.pracA))
-	nb := must[[]Notification](t)(s.Notifications(ctx, f.pracB))
+	na := must[[]contexts.Notification](t)(s.Notifications(ctx, f.pracA))
+	nb := must[[]contexts.Notification](t)(s.Notifications(ctx, f.pracB))
 	if len(na) == 0 || len(nb) == 0 {
 		t.Fatalf("notifications: alice %d, bola %d", len(na), len(nb))
 	}
 	for _, n := range na {
-		if n.Event == EventClosed || n.Event == EventReopened {
+		if n.Event == contexts.EventClosed || n.Event == contexts.EventReopened {
 			t.Errorf("alice (unlinked before closure) notified of %s", n.Event)
 		}
 	}
 	var sawClose bool
 	for _, n := range nb {
-		sawClose = sawClose || n.Event == EventClosed
+		sawClose = sawClose || n.Event == contexts.EventClosed
 		if n.DisplayName != "Park, E8 3AA" {
 			t.Errorf("notification %+v", n)
 		}
@@ -158,7 +159,7 @@ func TestContextLifecycle(t *testing.T) {
 	if !sawClose {
 		t.Errorf("bola not notified of closure: %+v", nb)
 	}
-	if n := must[[]Notification](t)(s.Notifications(ctx, f.lead)); len(n) != 0 {
+	if n := must[[]contexts.Notification](t)(s.Notifications(ctx, f.lead)); len(n) != 0 {
 		t.Errorf("the actor got notifications: %+v", n)
 	}
 	if changed := must[int64](t)(s.MarkNotificationsRead(ctx, f.pracB, nb[0].ID)); changed != int64(len(nb)) {
@@ -166,7 +167,7 @@ func TestContextLifecycle(t *testing.T) {
 	}
 
 	// The full record.
-	full := must[*Context](t)(s.Context(ctx, f.analyst, park.ID))
+	full := must[*contexts.Context](t)(s.Context(ctx, f.analyst, park.ID))
 	if len(full.Assessments) != 3 || len(full.Interventions) != 2 || full.Links.YoungPeople != 1 {
 		t.Fatalf("full record %+v", full)
 	}
@@ -176,50 +177,50 @@ func TestContextKindsAndUpdate(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.store
-	school := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "school", Name: "Stoke Newington School", Postcode: "N16 7AA"}))
+	school := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "school", Name: "Stoke Newington School", Postcode: "N16 7AA"}))
 	if school.DisplayName != "Stoke Newington School, N16 7AA" {
 		t.Fatalf("school %q", school.DisplayName)
 	}
-	_, err := s.CreateContext(ctx, f.lead, ContextInput{Kind: "school", Name: "stoke  newington school", Postcode: "N16 7AA"})
+	_, err := s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "school", Name: "stoke  newington school", Postcode: "N16 7AA"})
 	wantCode(t, err, ctxmap.KindConflict, "context_exists")
-	group := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "group", Name: "Young people around the March bus-stop incident"}))
+	group := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "Young people around the March bus-stop incident"}))
 	if group.Lat != nil || group.DisplayName != "Young people around the March bus-stop incident" {
 		t.Fatalf("group %+v", group)
 	}
-	shop := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "takeaway", Name: "Chicken Shop", Postcode: "E8 3AB"}))
+	shop := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "takeaway", Name: "Chicken Shop", Postcode: "E8 3AB"}))
 	if shop.DisplayName != "Chicken Shop, E8 3AB" {
 		t.Fatalf("shop %q", shop.DisplayName)
 	}
 	// Coordinate-only places are de-duplicated by distance.
-	bus := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "bus_stop", Lat: ptr(51.5500), Lon: ptr(-0.0600)}))
+	bus := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "bus_stop", Lat: ptr(51.5500), Lon: ptr(-0.0600)}))
 	if bus.DisplayName != "Bus stop near 51.55000, -0.06000" {
 		t.Fatalf("bus %q", bus.DisplayName)
 	}
-	_, err = s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "bus_stop", Lat: ptr(51.55005), Lon: ptr(-0.06005)})
+	_, err = s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "bus_stop", Lat: ptr(51.55005), Lon: ptr(-0.06005)})
 	wantCode(t, err, ctxmap.KindConflict, "context_exists")
 	// A sector-only postcode cannot name a context.
-	_, err = s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 4"})
+	_, err = s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 4"})
 	wantCode(t, err, ctxmap.KindUnprocessable, "postcode_incomplete")
-	_, err = s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 4ZZ"})
+	_, err = s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 4ZZ"})
 	wantCode(t, err, ctxmap.KindUnprocessable, "postcode_not_found")
 
-	upd := must[*Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, ContextUpdate{Name: ptr("Chicken Palace"), ReviewDate: ptr("2026-06-30"),
+	upd := must[*contexts.Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{Name: ptr("Chicken Palace"), ReviewDate: ptr("2026-06-30"),
 		Description: ptr("Young people gather after school")}))
 	if upd.DisplayName != "Chicken Palace, E8 3AB" || upd.ReviewDate != "2026-06-30" || upd.Description == "" {
 		t.Fatalf("updated %+v", upd)
 	}
-	upd = must[*Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, ContextUpdate{ReviewDate: ptr("")}))
+	upd = must[*contexts.Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{ReviewDate: ptr("")}))
 	if upd.ReviewDate != "" || upd.Description == "" {
 		t.Fatalf("cleared review date %+v", upd)
 	}
-	_, err = s.UpdateContext(ctx, f.lead, shop.ID, ContextUpdate{})
+	_, err = s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{})
 	wantCode(t, err, ctxmap.KindInvalid, "nothing_to_update")
-	_, err = s.UpdateContext(ctx, f.pracA, shop.ID, ContextUpdate{Name: ptr("x")})
+	_, err = s.UpdateContext(ctx, f.pracA, shop.ID, contexts.ContextUpdate{Name: ptr("x")})
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
 	_, err = s.Context(ctx, f.analyst, 999999)
 	wantCode(t, err, ctxmap.KindNotFound, "not_found")
 	// Side labels follow the kind.
-	a := must[*Assessment](t)(s.AddAssessment(ctx, f.lead, group.ID, AssessmentInput{Side: "needs", Note: "They see themselves as a crew"}))
+	a := must[*contexts.Assessment](t)(s.AddAssessment(ctx, f.lead, group.ID, contexts.AssessmentInput{Side: "needs", Note: "They see themselves as a crew"}))
 	if a.SideLabel != "Group functioning" {
 		t.Fatalf("side label %q", a.SideLabel)
 	}
@@ -229,30 +230,30 @@ func TestNearbyAndBounds(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.store
-	near := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
-	mid := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "shop", Postcode: "E8 3AB"}))
-	far := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "school", Name: "N16 School", Postcode: "N16 7AA"}))
-	must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "group", Name: "No place"}))
+	near := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	mid := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "shop", Postcode: "E8 3AB"}))
+	far := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "school", Name: "N16 School", Postcode: "N16 7AA"}))
+	must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "No place"}))
 
-	got := must[[]NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 1000, "", "", 10))
+	got := must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 1000, "", "", 10))
 	if len(got) != 2 || got[0].ID != near.ID || got[1].ID != mid.ID {
 		t.Fatalf("nearby 1 km %+v", got)
 	}
 	if got[0].DistanceM > 1 || got[1].DistanceM < 80 || got[1].DistanceM > 110 {
 		t.Fatalf("distances %+v", got)
 	}
-	got = must[[]NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "", "", 10))
+	got = must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "", "", 10))
 	if len(got) != 3 || got[2].ID != far.ID {
 		t.Fatalf("nearby 5 km %+v", got)
 	}
-	got = must[[]NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "school", "open", 10))
+	got = must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "school", "open", 10))
 	if len(got) != 1 || got[0].ID != far.ID {
 		t.Fatalf("schools %+v", got)
 	}
 	_, err := s.Nearby(ctx, 51.5, -0.06, 0, "", "", 10)
 	wantCode(t, err, ctxmap.KindInvalid, "invalid_radius")
 
-	feats := must[[]ContextFeature](t)(s.ContextsInBounds(ctx, orb.Bound{Min: orb.Point{-0.07, 51.54}, Max: orb.Point{-0.06, 51.55}}, "open", 100))
+	feats := must[[]contexts.ContextFeature](t)(s.ContextsInBounds(ctx, orb.Bound{Min: orb.Point{-0.07, 51.54}, Max: orb.Point{-0.06, 51.55}}, "open", 100))
 	if len(feats) != 2 || feats[0].DisplayName != "Park, E8 3AA" || feats[0].Lon != -0.066559 {
 		t.Fatalf("in bounds %+v", feats)
 	}
@@ -262,10 +263,10 @@ func TestThematicNotesRefusePersonalData(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := f.store
-	park := must[*Context](t)(s.CreateContext(ctx, f.lead, ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
 	// Make "AB12" a known subject id: too short to look like a reference
 	// number, so only the subjects table can recognise it.
-	must[*HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ab12")))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ab12")))
 	before := f.counts(t)
 	for _, tc := range []struct{ note, text string }{
 		{"Contact the warden on warden.smith@example.org", "warden.smith@example.org"},
@@ -276,7 +277,7 @@ func TestThematicNotesRefusePersonalData(t *testing.T) {
 		{"Concerns raised about AB12 and friends", "AB12"},
 		{"Mosaic ref 1234567 mentions the park", "1234567"},
 	} {
-		_, err := s.AddAssessment(ctx, f.lead, park.ID, AssessmentInput{Side: "needs", Note: tc.note})
+		_, err := s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "needs", Note: tc.note})
 		e := wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
 		if !strings.Contains(e.Message, tc.text) || e.Details["text"] != tc.text {
 			t.Errorf("%q: message %q details %v", tc.note, e.Message, e.Details)
@@ -291,16 +292,16 @@ func TestThematicNotesRefusePersonalData(t *testing.T) {
 		"Route 38 bus stop is unlit; shop owner is supportive",
 		"Park opened in 1891; the 2019 refurbishment removed the CCTV",
 	} {
-		if _, err := s.AddAssessment(ctx, f.lead, park.ID, AssessmentInput{Side: "environment", Note: note}); err != nil {
+		if _, err := s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "environment", Note: note}); err != nil {
 			t.Errorf("%q refused: %v", note, err)
 		}
 	}
 	// Other free text is checked too.
-	_, err := s.CreateContext(ctx, f.lead, ContextInput{Kind: "group", Name: "Friends of ab12"})
+	_, err := s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "Friends of ab12"})
 	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
-	_, err = s.AddIntervention(ctx, f.lead, park.ID, InterventionInput{Action: "Ring 07700900123", PartnerAgency: "police", Side: "guardianship"})
+	_, err = s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Ring 07700900123", PartnerAgency: "police", Side: "guardianship"})
 	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
-	_, err = s.CloseContext(ctx, f.lead, park.ID, CloseInput{Reason: "ok", Evidence: map[string]string{"needs": "a", "guardianship": "b", "environment": "mail x@y.co.uk"}})
+	_, err = s.CloseContext(ctx, f.lead, park.ID, contexts.CloseInput{Reason: "ok", Evidence: map[string]string{"needs": "a", "guardianship": "b", "environment": "mail x@y.co.uk"}})
 	e := wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
 	if e.Details["field"] != "evidence.environment" {
 		t.Errorf("field %v", e.Details["field"])

@@ -1,4 +1,4 @@
-package contexts
+package postgres
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // sameSpotM is how close a coordinate-only location must be to an existing
@@ -22,25 +23,25 @@ const sameSpotM = 25
 // refused with 409 and the existing id, whether that one is open
 // (code "context_exists") or closed (code "context_closed_exists": reopen it
 // instead, so the chronology is never split).
-func (s *Store) CreateContext(ctx context.Context, a *Actor, in ContextInput) (*Context, error) {
-	if err := require(a, RoleContextLead); err != nil {
+func (s *Store) CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error) {
+	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}
-	f, err := in.validate()
+	f, err := in.Validate()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkThematic(ctx, s.pool, textField{"name", f.name}, textField{"description", f.description}); err != nil {
+	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "name", Text: f.Name}, contexts.TextField{Name: "description", Text: f.Description}); err != nil {
 		return nil, err
 	}
 	var lat, lon *float64
 	var postcode, match *string
-	if f.hasPlace {
-		if f.latlon {
+	if f.HasPlace {
+		if f.LatLon {
 			m := "latlon"
-			lat, lon, match = &f.lat, &f.lon, &m
-			if namer, ok := s.geocoder.(postcodeNamer); ok && f.kind == KindLocation {
-				pc, err := namer.NearestPostcode(ctx, f.lat, f.lon, namingRadiusM)
+			lat, lon, match = &f.Lat, &f.Lon, &m
+			if namer, ok := s.geocoder.(contexts.PostcodeNamer); ok && f.Kind == contexts.KindLocation {
+				pc, err := namer.NearestPostcode(ctx, f.Lat, f.Lon, contexts.NamingRadiusM)
 				if err != nil {
 					return nil, err
 				}
@@ -49,13 +50,13 @@ func (s *Store) CreateContext(ctx context.Context, a *Actor, in ContextInput) (*
 				}
 			}
 		} else {
-			pc := f.postcode.String()
-			g, err := s.geocodeOne(ctx, pc)
+			pc := f.Postcode.String()
+			g, err := contexts.GeocodeOne(ctx, s.geocoder, pc)
 			if err != nil {
 				return nil, err
 			}
 			if g.Match != "unit" && g.Match != "terminated" {
-				return nil, postcodeNotFound(pc)
+				return nil, contexts.PostcodeNotFound(pc)
 			}
 			lat, lon, postcode, match = &g.Lat, &g.Lon, &pc, &g.Match
 		}
@@ -64,29 +65,30 @@ func (s *Store) CreateContext(ctx context.Context, a *Actor, in ContextInput) (*
 	if postcode != nil {
 		pcs = *postcode
 	}
-	display := DisplayName(f.locationType, f.name, pcs, lat, lon)
-	key := dedupeKey(f.kind, f.locationType, f.name, pcs)
+	display := contexts.DisplayName(f.LocationType, f.Name, pcs, lat, lon)
+	key := contexts.DedupeKey(f.Kind, f.LocationType, f.Name, pcs)
 	var id int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := findDuplicate(ctx, tx, f.kind, f.locationType, key, lat, lon); err != nil {
+		if err := findDuplicate(ctx, tx, f.Kind, f.LocationType, key, lat, lon); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `INSERT INTO contexts (kind, location_type, name, postcode, display_name, description,
-				review_date, lat, lon, match, dedupe_key, team_id, created_by)
-			VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-			f.kind, f.locationType, f.name, postcode, display, f.description, f.reviewDate, lat, lon, match, key,
-			a.TeamID, a.UserID).Scan(&id)
+				review_date, lat, lon, match, dedupe_key, team_id, created_by, created_at, updated_at, demo)
+			VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, coalesce($14, now()),
+				coalesce($14, now()), $15) RETURNING id`,
+			f.Kind, f.LocationType, f.Name, postcode, display, f.Description, f.ReviewDate, lat, lon, match, key,
+			a.TeamID, a.UserID, s.at, s.demo).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert context: %w", err)
 		}
-		if _, err := addEvent(ctx, tx, a, id, EventOpened, "Opened "+display, map[string]any{"kind": f.kind}); err != nil {
+		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventOpened, "Opened "+display, map[string]any{"kind": f.Kind}); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, a, "context.create", fmt.Sprintf("context:%d", id), "", nil)
+		return audit(ctx, tx, a, "context.create", fmt.Sprintf("context:%d", id), "", nil)
 	})
 	if isUniqueViolation(err, "contexts_dedupe_key_key") {
 		// Lost a race with another request opening the same record.
-		err = findDuplicate(ctx, s.pool, f.kind, f.locationType, key, lat, lon)
+		err = findDuplicate(ctx, s.db, f.Kind, f.LocationType, key, lat, lon)
 		if err == nil {
 			err = ctxmap.Errorf(ctxmap.KindConflict, "context_exists", "a context record for %s already exists", display)
 		}
@@ -106,7 +108,7 @@ func findDuplicate(ctx context.Context, q querier, kind, locationType string, ke
 	switch {
 	case key != nil:
 		err = q.QueryRow(ctx, `SELECT id, status, display_name FROM contexts WHERE dedupe_key = $1`, *key).Scan(&id, &status, &name)
-	case kind == KindLocation && lat != nil:
+	case kind == contexts.KindLocation && lat != nil:
 		err = q.QueryRow(ctx, `SELECT id, status, display_name FROM contexts
 			WHERE kind = 'location' AND location_type = $1
 			  AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint($3, $2), 4326)::geography, $4)
@@ -120,7 +122,7 @@ func findDuplicate(ctx context.Context, q querier, kind, locationType string, ke
 	if err != nil {
 		return fmt.Errorf("look for duplicate context: %w", err)
 	}
-	if status == StatusClosed {
+	if status == contexts.StatusClosed {
 		return ctxmap.Errorf(ctxmap.KindConflict, "context_closed_exists",
 			"%s already has a closed context record (id %d); reopen it so its chronology continues", name, id).
 			WithDetail("existing_id", id).WithDetail("status", status)
@@ -132,26 +134,17 @@ func findDuplicate(ctx context.Context, q querier, kind, locationType string, ke
 
 // addEvent appends to a context's chronology, touches its updated_at and
 // notifies every practitioner with a young person linked to it, except the
-// actor. Call it in the transaction of the change.
-func addEvent(ctx context.Context, tx pgx.Tx, a *Actor, contextID int64, event, summary string, detail any) (int64, error) {
-	return addEventAt(ctx, tx, a, contextID, time.Time{}, event, summary, detail)
-}
-
-// addEventAt is addEvent at a given time (zero: now), for demo data whose
-// chronology spans months.
-func addEventAt(ctx context.Context, tx pgx.Tx, a *Actor, contextID int64, at time.Time, event, summary string, detail any) (int64, error) {
+// actor. Call it in the transaction of the change. The event is dated now,
+// or while seeding demo data, at the seeder's time.
+func (s *Store) addEvent(ctx context.Context, tx pgx.Tx, a *contexts.Actor, contextID int64, event, summary string, detail any) (int64, error) {
 	var id int64
-	var when *time.Time
-	if !at.IsZero() {
-		when = &at
-	}
 	err := tx.QueryRow(ctx, `INSERT INTO context_events (context_id, at, event, actor_id, actor_name, team_id, summary, detail)
 		VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7, $8) RETURNING id`,
-		contextID, when, event, a.UserID, a.Name, a.TeamID, summary, detail).Scan(&id)
+		contextID, s.at, event, a.UserID, a.Name, a.TeamID, summary, detail).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("add chronology event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE contexts SET updated_at = now() WHERE id = $1`, contextID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE contexts SET updated_at = coalesce($2, now()) WHERE id = $1`, contextID, s.at); err != nil {
 		return 0, fmt.Errorf("touch context: %w", err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO notifications (user_id, context_id, event_id)
@@ -170,8 +163,8 @@ const contextColumns = `c.id, c.kind, coalesce(c.location_type, ''), c.name, coa
 
 const contextFrom = ` FROM contexts c JOIN teams t ON t.id = c.team_id JOIN users u ON u.id = c.created_by`
 
-func scanContext(r pgx.Row) (*Context, error) {
-	var c Context
+func scanContext(r pgx.Row) (*contexts.Context, error) {
+	var c contexts.Context
 	var review *time.Time
 	err := r.Scan(&c.ID, &c.Kind, &c.LocationType, &c.Name, &c.Postcode, &c.DisplayName, &c.Description, &c.Status,
 		&review, &c.Lat, &c.Lon, &c.Match, &c.Team, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.ClosedAt, &c.Demo)
@@ -182,56 +175,56 @@ func scanContext(r pgx.Row) (*Context, error) {
 // Context reads a context record with its assessments, interventions,
 // closures and link summary. Everyone signed in may read contexts: they
 // are thematic and hold nothing about an individual.
-func (s *Store) Context(ctx context.Context, a *Actor, id int64) (*Context, error) {
-	if err := require(a, anyRole...); err != nil {
+func (s *Store) Context(ctx context.Context, a *contexts.Actor, id int64) (*contexts.Context, error) {
+	if err := contexts.Require(a, contexts.Roles...); err != nil {
 		return nil, err
 	}
-	c, err := scanContext(s.pool.QueryRow(ctx, `SELECT `+contextColumns+contextFrom+` WHERE c.id = $1`, id))
+	c, err := scanContext(s.db.QueryRow(ctx, `SELECT `+contextColumns+contextFrom+` WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("context", id)
+		return nil, contexts.NotFound("context", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read context: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT a.id, a.side, a.note, u.name, a.created_at
+	rows, err := s.db.Query(ctx, `SELECT a.id, a.side, a.note, u.name, a.created_at
 		FROM context_assessments a JOIN users u ON u.id = a.created_by WHERE a.context_id = $1 ORDER BY a.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read assessments: %w", err)
 	}
-	c.Assessments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Assessment, error) {
-		var x Assessment
+	c.Assessments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.Assessment, error) {
+		var x contexts.Assessment
 		err := r.Scan(&x.ID, &x.Side, &x.Note, &x.CreatedBy, &x.CreatedAt)
-		x.SideLabel, _ = SideLabel(c.Kind, x.Side)
+		x.SideLabel, _ = contexts.SideLabel(c.Kind, x.Side)
 		return x, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read assessments: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT `+interventionColumns+interventionFrom+` WHERE i.context_id = $1 ORDER BY i.id`, id)
+	rows, err = s.db.Query(ctx, `SELECT `+interventionColumns+interventionFrom+` WHERE i.context_id = $1 ORDER BY i.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read interventions: %w", err)
 	}
 	if c.Interventions, err = pgx.CollectRows(rows, scanIntervention); err != nil {
 		return nil, fmt.Errorf("read interventions: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT k.id, k.reason, k.evidence_needs, k.evidence_guardianship, k.evidence_environment,
+	rows, err = s.db.Query(ctx, `SELECT k.id, k.reason, k.evidence_needs, k.evidence_guardianship, k.evidence_environment,
 			cu.name, k.closed_at, coalesce(ru.name, ''), k.reopened_at, coalesce(k.reopen_reason, '')
 		FROM context_closures k JOIN users cu ON cu.id = k.closed_by LEFT JOIN users ru ON ru.id = k.reopened_by
 		WHERE k.context_id = $1 ORDER BY k.id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read closures: %w", err)
 	}
-	c.Closures, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Closure, error) {
-		var x Closure
+	c.Closures, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.Closure, error) {
+		var x contexts.Closure
 		var n, g, e string
 		err := r.Scan(&x.ID, &x.Reason, &n, &g, &e, &x.ClosedBy, &x.ClosedAt, &x.ReopenedBy, &x.ReopenedAt, &x.ReopenReason)
-		x.Evidence = map[string]string{SideNeeds: n, SideGuardianship: g, SideEnvironment: e}
+		x.Evidence = map[string]string{contexts.SideNeeds: n, contexts.SideGuardianship: g, contexts.SideEnvironment: e}
 		return x, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read closures: %w", err)
 	}
-	sum, err := linkSummary(ctx, s.pool, id)
+	sum, err := linkSummary(ctx, s.db, id)
 	if err != nil {
 		return nil, err
 	}
@@ -242,80 +235,41 @@ func (s *Store) Context(ctx context.Context, a *Actor, id int64) (*Context, erro
 // UpdateContext changes a context's name, description or review date. The
 // place itself (type, postcode) cannot change: that would be a different
 // context with its own chronology.
-func (s *Store) UpdateContext(ctx context.Context, a *Actor, id int64, in ContextUpdate) (*Context, error) {
-	if err := require(a, RoleContextLead); err != nil {
+func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, in contexts.ContextUpdate) (*contexts.Context, error) {
+	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}
-	var changed []string
-	var name, desc *string
-	var review *time.Time
-	var reviewSet bool
-	if in.Name != nil {
-		v, err := checkText("name", *in.Name, MaxName, false)
-		if err != nil {
-			return nil, err
-		}
-		name, changed = &v, append(changed, "name")
-	}
-	if in.Description != nil {
-		v, err := checkText("description", *in.Description, MaxNote, false)
-		if err != nil {
-			return nil, err
-		}
-		desc, changed = &v, append(changed, "description")
-	}
-	if in.ReviewDate != nil {
-		v, err := parseOptionalDate("review_date", *in.ReviewDate)
-		if err != nil {
-			return nil, err
-		}
-		review, reviewSet, changed = v, true, append(changed, "review date")
-	}
-	if len(changed) == 0 {
-		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "nothing_to_update", "give at least one of name, description, review_date")
-	}
-	var fields []textField
-	if name != nil {
-		fields = append(fields, textField{"name", *name})
-	}
-	if desc != nil {
-		fields = append(fields, textField{"description", *desc})
-	}
-	if err := s.checkThematic(ctx, s.pool, fields...); err != nil {
+	ch, err := in.Validate()
+	if err != nil {
 		return nil, err
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	if err := s.thematic(s.db).Check(ctx, ch.Texts()...); err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		c, err := lockContext(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		newName := c.Name
-		if name != nil {
-			newName = *name
-		}
-		if c.Kind != KindLocation && newName == "" {
-			return missingField("name")
-		}
-		display := DisplayName(c.LocationType, newName, c.Postcode, c.Lat, c.Lon)
-		key := dedupeKey(c.Kind, c.LocationType, newName, c.Postcode)
-		if c.Kind == KindLocation && c.Postcode == "" {
-			key = nil
+		newName, display, key, err := ch.Rename(c)
+		if err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE contexts SET name = $2, display_name = $3, dedupe_key = $4,
 				description = coalesce($5, description),
 				review_date = CASE WHEN $6 THEN $7::date ELSE review_date END
-			WHERE id = $1`, id, newName, display, key, desc, reviewSet, review)
+			WHERE id = $1`, id, newName, display, key, ch.Description, ch.ReviewSet, ch.ReviewDate)
 		if isUniqueViolation(err, "contexts_dedupe_key_key") {
 			return ctxmap.Errorf(ctxmap.KindConflict, "context_exists", "another context record is already called %s", display)
 		}
 		if err != nil {
 			return fmt.Errorf("update context: %w", err)
 		}
-		if _, err := addEvent(ctx, tx, a, id, EventUpdated, "Updated "+strings.Join(changed, ", "),
-			map[string]any{"fields": changed}); err != nil {
+		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventUpdated, "Updated "+strings.Join(ch.Changed, ", "),
+			map[string]any{"fields": ch.Changed}); err != nil {
 			return err
 		}
-		return Audit(ctx, tx, a, "context.update", fmt.Sprintf("context:%d", id), "", map[string]any{"fields": changed})
+		return audit(ctx, tx, a, "context.update", fmt.Sprintf("context:%d", id), "", map[string]any{"fields": ch.Changed})
 	})
 	if err != nil {
 		return nil, err
@@ -325,13 +279,13 @@ func (s *Store) UpdateContext(ctx context.Context, a *Actor, id int64, in Contex
 
 // lockContext reads the identity of a context and locks its row, so
 // concurrent closes, reopens and edits happen one after another.
-func lockContext(ctx context.Context, tx pgx.Tx, id int64) (*Context, error) {
-	var c Context
+func lockContext(ctx context.Context, tx pgx.Tx, id int64) (*contexts.Context, error) {
+	var c contexts.Context
 	err := tx.QueryRow(ctx, `SELECT id, kind, coalesce(location_type, ''), name, coalesce(postcode, ''), display_name,
 			status, lat, lon FROM contexts WHERE id = $1 FOR UPDATE`, id).
 		Scan(&c.ID, &c.Kind, &c.LocationType, &c.Name, &c.Postcode, &c.DisplayName, &c.Status, &c.Lat, &c.Lon)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("context", id)
+		return nil, contexts.NotFound("context", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock context: %w", err)
@@ -339,32 +293,17 @@ func lockContext(ctx context.Context, tx pgx.Tx, id int64) (*Context, error) {
 	return &c, nil
 }
 
-// Limits of the nearby search. A radius beyond 50 km is no longer "near"
-// and would turn the search into a listing.
-const (
-	MaxNearbyRadiusM = 50_000
-	MaxNearbyLimit   = 500
-)
-
 // Nearby finds context records within radiusM metres of a point, nearest
 // first, optionally of one kind and status, so a practitioner assessing a
 // young person can see which places around a postcode are already known.
 // The search runs on the GiST index of the records' geography; distances
 // are on the sphere (within 0.5% of the ellipsoid, and a quarter faster).
-func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]NearbyContext, error) {
-	if radiusM <= 0 || radiusM > MaxNearbyRadiusM {
-		return nil, invalidField("radius_m", "invalid_radius", "radius_m must be between 1 and %d", MaxNearbyRadiusM)
+func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.NearbyContext, error) {
+	limit, err := contexts.CheckNearby(radiusM, kind, status, limit)
+	if err != nil {
+		return nil, err
 	}
-	if kind != "" && kind != KindLocation && kind != KindGroup && kind != KindSchool {
-		return nil, invalidField("kind", "invalid_kind", "kind must be location, group or school")
-	}
-	if status != "" && status != StatusOpen && status != StatusClosed {
-		return nil, invalidField("status", "invalid_status", "status must be open or closed")
-	}
-	if limit <= 0 || limit > MaxNearbyLimit {
-		limit = 50
-	}
-	rows, err := s.pool.Query(ctx, `WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g)
+	rows, err := s.db.Query(ctx, `WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g)
 		SELECT c.id, c.kind, coalesce(c.location_type, ''), c.display_name, c.status, c.lat, c.lon,
 			ST_Distance(c.geom::geography, p.g, false) AS d
 		FROM contexts c, p
@@ -374,8 +313,8 @@ func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, sta
 	if err != nil {
 		return nil, fmt.Errorf("nearby contexts: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NearbyContext, error) {
-		var n NearbyContext
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.NearbyContext, error) {
+		var n contexts.NearbyContext
 		err := r.Scan(&n.ID, &n.Kind, &n.LocationType, &n.DisplayName, &n.Status, &n.Lat, &n.Lon, &n.DistanceM)
 		return n, err
 	})
@@ -388,22 +327,22 @@ func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, sta
 // ContextsInBounds returns the context records inside a lon/lat bound for
 // the map's context layer, at most limit of them (the tile caller decides
 // how many a tile can show).
-func (s *Store) ContextsInBounds(ctx context.Context, bound orb.Bound, status string, limit int) ([]ContextFeature, error) {
-	if status != "" && status != StatusOpen && status != StatusClosed {
-		return nil, invalidField("status", "invalid_status", "status must be open or closed")
+func (s *Store) ContextsInBounds(ctx context.Context, bound orb.Bound, status string, limit int) ([]contexts.ContextFeature, error) {
+	if err := contexts.CheckStatusFilter(status); err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, kind, coalesce(location_type, ''), display_name, status, lon, lat
+	rows, err := s.db.Query(ctx, `SELECT id, kind, coalesce(location_type, ''), display_name, status, lon, lat
 		FROM contexts
 		WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND ($5 = '' OR status = $5)
 		ORDER BY id LIMIT $6`, bound.Min.Lon(), bound.Min.Lat(), bound.Max.Lon(), bound.Max.Lat(), status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("contexts in bounds: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ContextFeature, error) {
-		var f ContextFeature
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.ContextFeature, error) {
+		var f contexts.ContextFeature
 		err := r.Scan(&f.ID, &f.Kind, &f.LocationType, &f.DisplayName, &f.Status, &f.Lon, &f.Lat)
 		return f, err
 	})
@@ -411,73 +350,4 @@ func (s *Store) ContextsInBounds(ctx context.Context, bound orb.Bound, status st
 		return nil, fmt.Errorf("contexts in bounds: %w", err)
 	}
 	return out, nil
-}
-
-// textField is a free-text field to check for personal data.
-type textField struct{ name, text string }
-
-// checkThematic refuses personal data in a context's free text: emails,
-// phone numbers, dates of birth, identifier-shaped numbers, and any word
-// that is the id of a young person known to ctxmap (compared by HMAC, so
-// the id itself is never looked up in clear). The 422 names the text.
-//
-// A known id is reported with the same wording as any identifier-shaped
-// number, so the check does not confirm to the author that the id belongs
-// to a young person on record.
-func (s *Store) checkThematic(ctx context.Context, q querier, fields ...textField) error {
-	now := s.now()
-	for _, f := range fields {
-		if p, ok := findPersonalData(f.text, now); ok {
-			return personalDataError(f.name, p)
-		}
-	}
-	h := newSubjectHasher(s.secret)
-	var hashes [][]byte
-	type origin struct{ field, text string }
-	byHash := make(map[[32]byte]origin)
-	for _, f := range fields {
-		for norm, typed := range subjectTokens(f.text) {
-			sh := h.hash(norm)
-			if _, ok := byHash[sh]; !ok {
-				byHash[sh] = origin{f.name, typed}
-				hashes = append(hashes, sh[:])
-			}
-		}
-	}
-	if len(hashes) == 0 {
-		return nil
-	}
-	rows, err := q.Query(ctx, `SELECT hash FROM subjects WHERE hash = ANY($1)`, hashes)
-	if err != nil {
-		return fmt.Errorf("check for subject ids: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return fmt.Errorf("check for subject ids: %w", err)
-	}
-	if len(found) == 0 {
-		return nil
-	}
-	// Report the earliest in field order, so the answer is deterministic.
-	hit := make(map[[32]byte]bool, len(found))
-	for _, b := range found {
-		var k [32]byte
-		copy(k[:], b)
-		hit[k] = true
-	}
-	for _, f := range fields {
-		var best string
-		bestAt := -1
-		for norm, typed := range subjectTokens(f.text) {
-			if hit[h.hash(norm)] {
-				if at := strings.Index(f.text, typed); bestAt < 0 || at < bestAt {
-					best, bestAt = typed, at
-				}
-			}
-		}
-		if bestAt >= 0 {
-			return personalDataError(f.name, personalData{best, "a case or reference number"})
-		}
-	}
-	return nil
 }

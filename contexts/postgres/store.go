@@ -1,0 +1,167 @@
+// Package postgres is the PostGIS storage of the safeguarding domain: every
+// SQL statement of records, users, the audit log, the heat observations and
+// the bulk import. The rules it applies live in package contexts; this
+// package reads, locks and writes, and attributes every change.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/geo"
+)
+
+// db is what the store runs statements on: the pool, or while seeding demo
+// data, the seeding transaction (Begin then opens a savepoint).
+type db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Store keeps harm locations and context records in PostGIS. Every method
+// that writes, or reads individual data, takes the Actor it acts for: team
+// scoping and the audit log then cannot depend on a caller remembering.
+type Store struct {
+	db       db
+	secret   []byte
+	geocoder contexts.Geocoder
+	now      func() time.Time
+	onHeat   func()
+	log      *slog.Logger
+	// bulkMinRows is the smallest import that may rebuild indexes.
+	bulkMinRows int
+	// demo marks every row written as synthetic demo data, and at, when
+	// set, is the time recorded on them instead of the database clock: both
+	// only while seeding (see SeedDemo).
+	demo bool
+	at   *time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// OnHeatChange registers fn to run after every committed write that
+// changes heat aggregates (a harm location created, archived or imported),
+// so the process's own tile cache is dropped at once. Other processes learn
+// of changes through ListenHeat.
+func OnHeatChange(fn func()) Option { return func(s *Store) { s.onHeat = fn } }
+
+// WithClock replaces time.Now, for tests that need "today" fixed.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLogger sets the logger for background failures worth knowing about.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// NewStore returns a Store on pool. secret keys the subject hashes and cell
+// keys; it must stay the same for the life of the deployment, or young
+// people recorded before and after a change become different subjects.
+// geocoder may be nil, in which case postcodes are refused with 503 and only
+// lat/lon input works.
+func NewStore(pool *pgxpool.Pool, secret []byte, geocoder contexts.Geocoder, opts ...Option) (*Store, error) {
+	if len(secret) < contexts.MinSecretLen {
+		return nil, fmt.Errorf("records store: the subject secret must be at least %d bytes", contexts.MinSecretLen)
+	}
+	s := &Store{db: pool, secret: append([]byte(nil), secret...), geocoder: geocoder, now: time.Now, log: slog.Default(),
+		bulkMinRows: bulkRebuildMinRows}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// heatChanged runs the in-process heat hook after a commit.
+func (s *Store) heatChanged() {
+	if s.onHeat != nil {
+		s.onHeat()
+	}
+}
+
+// inTx runs fn in a transaction that commits when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.db, fn)
+}
+
+// thematic screens free text for personal data, looking words up among
+// the known subjects with q (the pool, or the transaction of the change).
+func (s *Store) thematic(q querier) contexts.Thematic {
+	return contexts.Thematic{Secret: s.secret, Now: s.now(), Known: func(ctx context.Context, hashes [][]byte) ([][]byte, error) {
+		rows, err := q.Query(ctx, `SELECT hash FROM subjects WHERE hash = ANY($1)`, hashes)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	}}
+}
+
+// Taxonomy returns the deployment's taxonomy with every category, retired
+// ones included, so old records can still be labelled.
+func (s *Store) Taxonomy(ctx context.Context) (*contexts.Taxonomy, error) {
+	return loadTaxonomy(ctx, s.db)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func loadTaxonomy(ctx context.Context, q querier) (*contexts.Taxonomy, error) {
+	var version int
+	if err := q.QueryRow(ctx, `SELECT max(version) FROM taxonomy_versions`).Scan(&version); err != nil {
+		return nil, fmt.Errorf("load taxonomy version: %w", err)
+	}
+	rows, err := q.Query(ctx, `SELECT code, label, coalesce(census_code, ''), extra_familial, added_version,
+			coalesce(retired_version, 0)
+		FROM harm_categories ORDER BY sort_order, code`)
+	if err != nil {
+		return nil, fmt.Errorf("load harm categories: %w", err)
+	}
+	cats, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.Category, error) {
+		var c contexts.Category
+		err := r.Scan(&c.Code, &c.Label, &c.CensusCode, &c.ExtraFamilial, &c.AddedVersion, &c.RetiredVersion)
+		c.Retired = c.RetiredVersion != 0
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load harm categories: %w", err)
+	}
+	return contexts.NewTaxonomy(version, cats), nil
+}
+
+// isUniqueViolation reports a unique constraint failure, optionally of a
+// named constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && (constraint == "" || pe.ConstraintName == constraint)
+}
+
+// dateString formats an optional date column.
+func dateString(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format("2006-01-02")
+}
+
+// PlacePostcode locates a postcode, sector or district for a search centre
+// ("contexts near E8 3AA"): any match level will do for searching.
+func (s *Store) PlacePostcode(ctx context.Context, postcode string) (lat, lon float64, err error) {
+	p, err := geo.ParsePostcode(postcode)
+	if err != nil {
+		return 0, 0, err
+	}
+	g, err := contexts.GeocodeOne(ctx, s.geocoder, p.String())
+	if err != nil {
+		return 0, 0, err
+	}
+	return g.Lat, g.Lon, nil
+}

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// The services the handlers call, declared here by their consumer and kept
+// to the methods the handlers use, so the server can run on in-memory fakes
+// and never holds a pool. cmd/ctxmap wires the PostGIS implementations
+// (contexts/postgres, geo/postcodes).
+
+// Taxonomies reads and extends the deployment's harm taxonomy.
+type Taxonomies interface {
+	Taxonomy(ctx context.Context) (*contexts.Taxonomy, error)
+	AddCategory(ctx context.Context, a *contexts.Actor, in contexts.CategoryInput) (*contexts.Taxonomy, error)
+	RetireCategory(ctx context.Context, a *contexts.Actor, code string) (*contexts.Taxonomy, error)
+}
+
+// HarmLocations records where young people were harmed or feel unsafe.
+type HarmLocations interface {
+	CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error)
+	SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string) ([]contexts.HarmLocation, error)
+	ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
+}
+
+// ContextRecords opens, finds and works context records.
+type ContextRecords interface {
+	CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error)
+	PlacePostcode(ctx context.Context, postcode string) (lat, lon float64, err error)
+	Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.NearbyContext, error)
+	ContextsInBounds(ctx context.Context, bound orb.Bound, status string, limit int) ([]contexts.ContextFeature, error)
+	Context(ctx context.Context, a *contexts.Actor, id int64) (*contexts.Context, error)
+	UpdateContext(ctx context.Context, a *contexts.Actor, id int64, in contexts.ContextUpdate) (*contexts.Context, error)
+	AddAssessment(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.AssessmentInput) (*contexts.Assessment, error)
+	AddIntervention(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.InterventionInput) (*contexts.Intervention, error)
+	UpdateIntervention(ctx context.Context, a *contexts.Actor, contextID, id int64, in contexts.InterventionUpdate) (*contexts.Intervention, error)
+	CloseContext(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.CloseInput) (*contexts.Context, error)
+	ReopenContext(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.ReopenInput) (*contexts.Context, error)
+	Chronology(ctx context.Context, a *contexts.Actor, contextID int64) ([]contexts.ChronologyEntry, error)
+}
+
+// Links attaches young people to contexts and tells their practitioners
+// what changed.
+type Links interface {
+	LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.LinkInput) (*contexts.Link, error)
+	UnlinkYoungPerson(ctx context.Context, a *contexts.Actor, contextID, linkID int64, in contexts.UnlinkInput) error
+	TeamLinks(ctx context.Context, a *contexts.Actor, contextID int64) ([]contexts.Link, error)
+	LinkSummary(ctx context.Context, a *contexts.Actor, contextID int64) (*contexts.LinkSummary, error)
+	Notifications(ctx context.Context, a *contexts.Actor) ([]contexts.Notification, error)
+	MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo int64) (int64, error)
+}
+
+// Records is the records store as the record routes use it.
+type Records interface {
+	Taxonomies
+	HarmLocations
+	ContextRecords
+	Links
+}
+
+// Users signs people in and lists accounts.
+type Users interface {
+	TokenActor(ctx context.Context, token string) (*contexts.Actor, error)
+	RecordTokenUse(ctx context.Context, a *contexts.Actor, token string) error
+	CheckPassword(ctx context.Context, name, password string) (*contexts.Actor, error)
+	CreateSession(ctx context.Context, a *contexts.Actor, ttl time.Duration) (*contexts.Session, error)
+	SessionActor(ctx context.Context, id string) (*contexts.Actor, string, error)
+	DeleteSession(ctx context.Context, a *contexts.Actor, id string) error
+	ListUsers(ctx context.Context) ([]contexts.User, error)
+}
+
+// AuditLog writes what users did outside the records store's own writes
+// (exports, audit searches) and lets administrators search it. Both check
+// the actor.
+type AuditLog interface {
+	Audit(ctx context.Context, a *contexts.Actor, action, record, reason string, detail any) error
+	SearchAudit(ctx context.Context, a *contexts.Actor, q contexts.AuditQuery) ([]contexts.AuditEntry, error)
+}
+
+// Boundaries reads the partnership's imported area: each stored GeoJSON
+// document, a Feature or a FeatureCollection, in import order.
+type Boundaries interface {
+	Boundaries(ctx context.Context) ([]json.RawMessage, error)
+}
+
+// Readiness says whether the service can take traffic: the database answers
+// and is at the newest migration.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// ReadyFunc adapts a function to Readiness.
+type ReadyFunc func(ctx context.Context) error
+
+// Ready calls f.
+func (f ReadyFunc) Ready(ctx context.Context) error { return f(ctx) }
