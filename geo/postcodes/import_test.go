@@ -338,7 +338,7 @@ func TestImportIndexesMatchMigration(t *testing.T) {
 	}
 	constraints := func() string {
 		var s string
-		err := pool.QueryRow(ctx, `SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY 1)
+		err := pool.QueryRow(ctx, `SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conrelid::regclass::text, conname)
 			FROM pg_constraint WHERE conrelid IN ('postcodes'::regclass, 'postcode_sectors'::regclass, 'postcode_districts'::regclass)`).Scan(&s)
 		if err != nil {
 			t.Fatal(err)
