@@ -10,6 +10,13 @@
 #   scripts/pg.sh running exit 0 when the private cluster is up
 #   scripts/pg.sh env     print export lines for DATABASE_URL and the test URL
 #   scripts/pg.sh url     print the application database URL
+#
+# Durability: every start writes synchronous_commit = on and fsync = on into the
+# cluster's postgresql.conf (replacing whatever an older pg.sh wrote there) and
+# reloads a running server, so a commit the service acknowledged survives a
+# crash. CTXMAP_PG_UNSAFE_NO_SYNC=1 is the one explicit, test-only speed switch:
+# it writes both settings off, and a crash may then lose acknowledged writes
+# (or, after an OS crash, the cluster). It lasts until the next start without it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,19 +91,62 @@ shared_buffers = 512MB
 work_mem = 32MB
 maintenance_work_mem = 512MB
 max_wal_size = 4GB
-synchronous_commit = off
-fsync = ${CTXMAP_PG_FSYNC:-on}
 CONF
   fi
+  local sync
+  sync="$(durability)"
+  CONF_CHANGED=0
+  set_conf synchronous_commit "$sync"
+  set_conf fsync "$sync"
   if ! as_owner "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     as_owner "$bin/pg_ctl" -D "$DATA" -l "$D/server.log" -w -t 60 \
       -o "-p $PORT -k $SOCK" start >/dev/null
+  elif [ "$CONF_CHANGED" = 1 ]; then
+    as_owner "$bin/pg_ctl" -D "$DATA" reload >/dev/null
   fi
   local psql=("$bin/psql" -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  check_durability "$sync" "${psql[@]}" -d postgres
   if [ "$("${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
     "${psql[@]}" -d postgres -c "CREATE DATABASE $DB" >/dev/null
   fi
   "${psql[@]}" -d "$DB" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS postgis' >/dev/null
+}
+
+# durability prints the value for synchronous_commit and fsync: on unless the
+# test-only switch asks for speed over safety.
+durability() {
+  case "${CTXMAP_PG_UNSAFE_NO_SYNC:-}" in
+    "" | 0) echo on ;;
+    1) log "CTXMAP_PG_UNSAFE_NO_SYNC=1: synchronous_commit and fsync off; a crash may lose acknowledged writes"; echo off ;;
+    *) log "CTXMAP_PG_UNSAFE_NO_SYNC must be 1 or unset, not '$CTXMAP_PG_UNSAFE_NO_SYNC'"; exit 2 ;;
+  esac
+}
+
+# set_conf KEY VALUE makes postgresql.conf say "KEY = VALUE" exactly once,
+# replacing every active line for KEY (an older pg.sh appended
+# "synchronous_commit = off"). It sets CONF_CHANGED=1 when it edited the file.
+set_conf() {
+  local key="$1" val="$2" f="$DATA/postgresql.conf" want
+  want="$key = $val"
+  if [ "$(grep -Ec "^[[:space:]]*$key[[:space:]]*=" "$f" || true)" = 1 ] && grep -qx "$want" "$f"; then
+    return 0
+  fi
+  # Edit as the file's owner so it stays readable by the server.
+  as_owner sed -E -i "/^[[:space:]]*$key[[:space:]]*=/d" "$f"
+  printf '%s\n' "$want" | as_owner tee -a "$f" >/dev/null
+  log "postgresql.conf: $want"
+  CONF_CHANGED=1
+}
+
+# check_durability VALUE PSQL... fails when the running server does not use the
+# settings just written (for example an ALTER SYSTEM override).
+check_durability() {
+  local want="$1" got; shift
+  got="$("$@" -c 'SHOW synchronous_commit' -c 'SHOW fsync' | tr '\n' ' ')"
+  if [ "$got" != "$want $want " ]; then
+    log "the server runs with synchronous_commit/fsync = $got, want $want (check $DATA/postgresql.auto.conf)"
+    exit 1
+  fi
 }
 
 stop() {
