@@ -51,7 +51,23 @@ CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
 CREATE TRIGGER release_sets_no_update BEFORE UPDATE ON release_sets
     FOR EACH ROW EXECUTE FUNCTION releases_immutable();
 
+-- Published values no longer follow writes, so nothing needs telling that
+-- harm locations changed: the release is the one signal servers watch.
+DROP TRIGGER harm_locations_heat_changed ON harm_locations;
+DROP FUNCTION harm_locations_notify_heat();
+
 -- +goose Down
+-- +goose StatementBegin
+CREATE FUNCTION harm_locations_notify_heat() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ctxmap_heat', '');
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER harm_locations_heat_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON harm_locations
+    FOR EACH STATEMENT EXECUTE FUNCTION harm_locations_notify_heat();
 DROP TABLE release_sets;
 DROP TABLE releases;
 DROP FUNCTION releases_immutable();

@@ -1,6 +1,10 @@
 package tiles
 
 import (
+	"time"
+
+	"github.com/ctxmap/ctxmap"
+
 	"context"
 	"io"
 	"math/rand/v2"
@@ -66,12 +70,29 @@ func BenchmarkPublish1M(b *testing.B) {
 	b.ReportMetric(float64(pub.Len(6)+pub.Len(7)+pub.Len(8)), "cells")
 }
 
-// benchService returns a service over the million observations with the
-// published set already computed, and the z-tile over the busiest cell.
+// benchService returns a service over a release of the million
+// observations (one month, so the release is quick to make), and the z-tile
+// over the busiest cell.
 func benchService(b *testing.B, z int) (*Service, TileRequest) {
 	obs := benchObservations()
-	s := newTestService(b, staticSource{obs})
-	f := Filter{Period: "last-12m"}
+	store := newMemReleases(func() time.Time { return testNow })
+	month := MonthOf(testNow).Add(-1)
+	for _, o := range obs {
+		store.records = append(store.records, ReleaseRecord{Layer: ctxmap.LayerHarm, Month: month, Observation: o})
+	}
+	store.cats, store.ef = store.cats[:1], store.ef[:1]
+	s, err := NewService(store, Config{Categories: testCategorySet{}, Clock: func() time.Time { return testNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rel, err := NewReleaser(store, s.Policy(), ReleaseConfig{WindowMonths: 1, Clock: func() time.Time { return testNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rel.EnsureFirst(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	f := Filter{Period: month.String()}
 	pub, err := s.Published(context.Background(), f)
 	if err != nil {
 		b.Fatal(err)
@@ -145,15 +166,15 @@ func BenchmarkHeatTileUncachedZ12(b *testing.B) { benchUncached(b, 12) }
 func BenchmarkHeatTileUncachedZ10(b *testing.B) { benchUncached(b, 10) }
 func BenchmarkHeatTileUncachedZ8(b *testing.B)  { benchUncached(b, 8) }
 
-// The first tile after a write: read (a static slice here, no database),
-// publish a million observations, index the cells, encode.
-func BenchmarkHeatTileAfterInvalidate(b *testing.B) {
+// The first tile of a new release: read the stored set (from memory here,
+// no database), decode it, index the cells, encode.
+func BenchmarkFirstTileOfARelease(b *testing.B) {
 	s, req := benchService(b, 12)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		s.Invalidate()
+		s.purge()
 		if _, err := s.HeatTile(ctx, req); err != nil {
 			b.Fatal(err)
 		}

@@ -34,7 +34,7 @@ func (s *Service) Cells(ctx context.Context, req CellsRequest) ([]Cell, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.set(ctx, s.keyFor(r))
+	h, err := s.set(ctx, r.release, s.keyFor(r))
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ type current struct {
 	poll  time.Duration
 	mu    sync.Mutex // one refresh at a time
 	v     atomic.Pointer[currentState]
+	// onChange runs when a newer release is found.
+	onChange func()
+	last     atomic.Int64 // the id last served
 }
 
 type currentState struct {
@@ -70,6 +73,9 @@ func (c *current) refresh(ctx context.Context, seen *currentState) (*currentStat
 	}
 	st := &currentState{info: info, ok: ok, checked: time.Now()}
 	c.v.Store(st)
+	if ok && c.last.Swap(info.ID) != info.ID && c.onChange != nil {
+		c.onChange()
+	}
 	return st, nil
 }
 

@@ -41,7 +41,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 	if err != nil {
 		return err
 	}
-	h, err := s.set(ctx, s.keyFor(r))
+	h, err := s.set(ctx, r.release, s.keyFor(r))
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,8 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 		"period: " + r.period.String(),
 		fmt.Sprintf("resolutions: %v", resList),
 		"policy: " + s.policy.Describe(),
-		"data time: " + h.pub.DataTime.UTC().Format(time.RFC3339),
+		fmt.Sprintf("release: %d, data time %s, covering %s to %s", h.pub.Release.ID,
+			h.pub.Release.DataTime.UTC().Format(time.RFC3339), h.pub.Release.Window.First, h.pub.Release.Window.Last),
 		"absent cells are suppressed or empty (the two are not distinguished); values are not exact counts",
 	}
 	if req.BBox != nil {

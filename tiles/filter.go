@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paulmach/orb"
 
@@ -38,8 +39,10 @@ type Filter struct {
 	Period   string
 }
 
-// resolved is a validated filter with its period resolved.
+// resolved is a validated filter with its period resolved against the
+// release that answers it.
 type resolved struct {
+	release  ReleaseInfo
 	layer    ctxmap.Layer
 	category string
 	period   Period
@@ -51,15 +54,47 @@ func (s *Service) resolve(ctx context.Context, f Filter) (resolved, error) {
 	if err != nil {
 		return resolved{}, err
 	}
+	rel, err := s.current.get(ctx)
+	if err != nil {
+		return resolved{}, err
+	}
 	spec := f.Period
 	if spec == "" {
 		spec = DefaultPeriod
 	}
-	p, err := ParsePeriod(spec, s.clock())
+	p, err := releasePeriod(spec, rel, s.clock())
 	if err != nil {
 		return resolved{}, err
 	}
-	return resolved{layer, category, p}, nil
+	return resolved{rel, layer, category, p}, nil
+}
+
+// releasePeriod resolves a period as of a release: rolling periods end at
+// the release's last month, and a period the release does not cover (later
+// months, or months before its window) is refused with the months it covers.
+func releasePeriod(spec string, rel ReleaseInfo, now time.Time) (Period, error) {
+	p, err := ParsePeriod(spec, rel.DataTime)
+	if err != nil {
+		if _, errNow := ParsePeriod(spec, now); errNow == nil {
+			// Complete now, but not when the release was made.
+			return Period{}, notReleasedSpec(rel, spec)
+		}
+		return Period{}, err
+	}
+	if !rel.Window.Contains(p.First, p.Last) {
+		return Period{}, notReleasedSpec(rel, spec)
+	}
+	return p, nil
+}
+
+func notReleasedSpec(rel ReleaseInfo, spec string) error {
+	return errInvalid("period_not_released",
+		"period %s is not in the current data release (%d, made %s), which covers %s to %s; later months appear with the next release",
+		ctxmap.Truncate(spec, echoRunes), rel.ID, rel.DataTime.UTC().Format("2 Jan 2006"), rel.Window.First, rel.Window.Last)
+}
+
+func notReleased(rel ReleaseInfo, first, last Month) error {
+	return notReleasedSpec(rel, periodSpec(first, last))
 }
 
 // checkLayerCategory is the one check of a layer and a category, for every

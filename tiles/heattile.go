@@ -58,7 +58,7 @@ func (s *Service) HeatTile(ctx context.Context, req TileRequest) (*Tile, error) 
 		if tl, ok := s.tiles.get(k); ok {
 			return tl, nil
 		}
-		h, err := s.set(ctx, k.set)
+		h, err := s.set(ctx, r.release, k.set)
 		if err != nil {
 			return nil, err
 		}

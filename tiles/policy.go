@@ -148,8 +148,11 @@ type Published struct {
 	Period          Period
 	DataTime        time.Time
 	// K is the threshold the values were published under.
-	K      int
-	levels [geo.MaxRes - geo.MinRes + 1]level
+	K int
+	// Release is the release the set belongs to; zero for a set Publish
+	// made directly.
+	Release ReleaseInfo
+	levels  [geo.MaxRes - geo.MinRes + 1]level
 }
 
 // level holds one resolution's published cells, sorted by id, with their values.

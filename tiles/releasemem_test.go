@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctxmap/ctxmap"
@@ -24,19 +25,16 @@ type memReleases struct {
 	audits   []ReleaseInfo
 	forced   []bool
 	nextID   int64
+	// src, when set, is where releases read their records from: one
+	// query per layer, category and month, as the live service once did.
+	src      Source
+	setReads atomic.Int64
+	setErr   atomic.Pointer[error]
+	gate     atomic.Pointer[chan struct{}] // when set, Set waits for it
 }
 
 func newMemReleases(now func() time.Time) *memReleases {
 	return &memReleases{now: now, cats: []string{"cce", "cse", "gangs"}, ef: []bool{true, true, true}, sets: map[int64][]StoredSet{}}
-}
-
-// add records one active harm location (one row per category).
-func (m *memReleases) add(layer ctxmap.Layer, month Month, cats []string, o Observation) {
-	m.data.Lock()
-	defer m.data.Unlock()
-	for _, c := range cats {
-		m.records = append(m.records, ReleaseRecord{Layer: layer, Month: month, CategoryIndex: slices.Index(m.cats, c), Observation: o})
-	}
 }
 
 func (m *memReleases) InRelease(ctx context.Context, wait bool, fn func(context.Context, ReleaseTx) error) (bool, error) {
@@ -69,7 +67,18 @@ func (m *memReleases) List(context.Context) ([]ReleaseInfo, error) {
 	return out, nil
 }
 
-func (m *memReleases) Set(_ context.Context, id int64, k SetKey) ([]byte, bool, error) {
+func (m *memReleases) Set(ctx context.Context, id int64, k SetKey) ([]byte, bool, error) {
+	m.setReads.Add(1)
+	if g := m.gate.Load(); g != nil {
+		select {
+		case <-*g:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	if e := m.setErr.Load(); e != nil && *e != nil {
+		return nil, false, *e
+	}
 	m.data.Lock()
 	defer m.data.Unlock()
 	for _, s := range m.sets[id] {
@@ -90,8 +99,24 @@ func (t *memTx) Now(context.Context) (time.Time, error) { return t.now, nil }
 func (t *memTx) Latest(ctx context.Context) (ReleaseInfo, bool, error) {
 	return t.m.Latest(ctx)
 }
-func (t *memTx) Input(_ context.Context, w Window) (ReleaseInput, error) {
+func (t *memTx) Input(ctx context.Context, w Window) (ReleaseInput, error) {
 	in := ReleaseInput{Categories: t.m.cats, ExtraFamilial: t.m.ef}
+	if src := t.m.src; src != nil {
+		for _, l := range ctxmap.Layers() {
+			for ci, c := range t.m.cats {
+				for m := w.First; !w.Last.Before(m); m = m.Add(1) {
+					obs, err := src.Observations(ctx, Query{Layer: l, Category: c, From: m.Start(), To: m.Add(1).Start()})
+					if err != nil {
+						return in, err
+					}
+					for _, o := range obs {
+						in.Records = append(in.Records, ReleaseRecord{Layer: l, Month: m, CategoryIndex: ci, Observation: o})
+					}
+				}
+			}
+		}
+		return in, nil
+	}
 	for _, r := range t.records {
 		if w.Contains(r.Month, r.Month) {
 			in.Records = append(in.Records, r)

@@ -364,3 +364,6 @@ func (r *Releaser) tryScheduled(ctx context.Context) {
 			"published_cells", info.PublishedCells, "changed_cells", info.ChangedCells, "duration", info.Duration)
 	}
 }
+
+// List returns the kept releases, newest first.
+func (r *Releaser) List(ctx context.Context) ([]ReleaseInfo, error) { return r.store.List(ctx) }

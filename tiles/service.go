@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -16,10 +15,16 @@ import (
 // Config carries the service's settings; zero values get defaults.
 type Config struct {
 	// K is the disclosure threshold; 0 means DefaultK, below MinK is refused.
+	// It must be the k the releases were made under: the service refuses
+	// to serve a release made under another.
 	K int
-	// Clock tells the time that periods are resolved against; nil means
-	// time.Now. Tests pin it.
+	// Clock is the time a period is judged complete against (a complete
+	// month the release does not cover yet is "not released", a month not
+	// over is "incomplete"); nil means time.Now. Tests pin it.
 	Clock func() time.Time
+	// ReleasePoll is how often the service asks for a newer release; 0
+	// means DefaultReleasePoll.
+	ReleasePoll time.Duration
 	// CacheBytes bounds the encoded-tile cache; 0 means 64 MiB.
 	CacheBytes int64
 	// PublishedCacheBytes bounds the cache of published sets (one per
@@ -32,16 +37,17 @@ type Config struct {
 }
 
 // Service produces the anonymised heat outputs (tiles, cells, trends,
-// exports) from one Source under one Policy. Every output is computed from
-// the same cached published sets, so the same cell, filter and period show
-// the same value everywhere. It is safe for concurrent use.
+// exports) from the current release (PRIVACY.md rule 12). Every output is
+// computed from the same cached published sets of that release, so the same
+// cell, filter and period show the same value everywhere, on every replica,
+// until the next release. It is safe for concurrent use.
 type Service struct {
-	src        Source
+	releases   ReleaseStore
+	current    current
 	policy     Policy
 	clock      func() time.Time
 	categories Categories
 
-	gen        atomic.Uint64
 	sets       *lru[setKey, *heatSet]
 	tiles      *lru[tileKey, *Tile]
 	setFlight  flight[setKey, *heatSet]
@@ -51,10 +57,10 @@ type Service struct {
 	bounds *geo.BoundaryCache
 }
 
-// NewService checks cfg and returns a ready service.
-func NewService(src Source, cfg Config) (*Service, error) {
-	if src == nil {
-		return nil, fmt.Errorf("tiles: NewService: nil Source")
+// NewService checks cfg and returns a service reading releases from store.
+func NewService(store ReleaseStore, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("tiles: NewService: nil ReleaseStore")
 	}
 	if cfg.K == 0 {
 		cfg.K = DefaultK
@@ -66,62 +72,77 @@ func NewService(src Source, cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.ReleasePoll <= 0 {
+		cfg.ReleasePoll = DefaultReleasePoll
+	}
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = 64 << 20
 	}
 	if cfg.PublishedCacheBytes <= 0 {
 		cfg.PublishedCacheBytes = 256 << 20
 	}
-	return &Service{
-		src:        src,
+	svc := &Service{
+		releases:   store,
+		current:    current{store: store, poll: cfg.ReleasePoll},
 		policy:     pol,
 		clock:      cfg.Clock,
 		categories: cfg.Categories,
 		sets:       newLRU[setKey, *heatSet](cfg.PublishedCacheBytes),
 		tiles:      newLRU[tileKey, *Tile](cfg.CacheBytes),
 		bounds:     geo.NewBoundaryCache(200_000),
-	}, nil
+	}
+	// Cached sets and tiles of an older release are never served again
+	// (their keys name the release); dropping them frees the memory.
+	svc.current.onChange = svc.purge
+	return svc, nil
 }
 
 // Policy is the policy the service publishes under, for descriptors and docs.
 func (s *Service) Policy() Policy { return s.policy }
 
-// Invalidate tells the service that harm locations changed (a write or an
-// archive). Every later request recomputes from the Source, so the change
-// shows in the next tile; work already in flight finishes under the old
-// generation and is never served again. Call it after the change commits.
-func (s *Service) Invalidate() {
-	s.gen.Add(1)
+// ReleaseMade tells the service that this process has just made a release,
+// so the next request uses it without waiting for the poll. Other replicas
+// find it within ReleasePoll.
+func (s *Service) ReleaseMade() { s.current.forget() }
+
+// purge drops every cached set and tile: they belong to a release no
+// longer served.
+func (s *Service) purge() {
 	s.tiles.purge()
 	s.sets.purge()
 }
 
+// Release is the release the service currently serves.
+func (s *Service) Release(ctx context.Context) (ReleaseInfo, error) { return s.current.get(ctx) }
+
 // Stats describes the caches, for metrics and capacity planning.
 type Stats struct {
-	Generation           uint64 // data generation (Invalidate calls so far)
+	Release              int64 // the release served
 	TileEntries          int
 	TileBytes            int64
 	TileHits, TileMisses uint64
 	SetEntries           int
 	SetBytes             int64
 	SetHits, SetMisses   uint64
-	CellGeometries       int // hexagon boundaries kept across generations
+	CellGeometries       int // hexagon boundaries kept across releases
 }
 
 // Stats returns a snapshot of the cache counters.
 func (s *Service) Stats() Stats {
 	var st Stats
-	st.Generation = s.gen.Load()
+	if st0 := s.current.v.Load(); st0 != nil {
+		st.Release = st0.info.ID
+	}
 	st.TileEntries, st.TileBytes, st.TileHits, st.TileMisses = s.tiles.stats()
 	st.SetEntries, st.SetBytes, st.SetHits, st.SetMisses = s.sets.stats()
 	st.CellGeometries = s.bounds.Len()
 	return st
 }
 
-// setKey identifies one published set; it names concrete months, so
-// "last-3m" and the equivalent explicit range share one set.
+// setKey identifies one published set of one release; it names concrete
+// months, so "last-3m" and the equivalent explicit range share one set.
 type setKey struct {
-	gen         uint64
+	release     int64
 	layer       ctxmap.Layer
 	category    string
 	first, last Month
@@ -172,7 +193,7 @@ func (s *Service) Published(ctx context.Context, f Filter) (*Published, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.set(ctx, s.keyFor(r))
+	h, err := s.set(ctx, r.release, s.keyFor(r))
 	if err != nil {
 		return nil, err
 	}
@@ -182,12 +203,12 @@ func (s *Service) Published(ctx context.Context, f Filter) (*Published, error) {
 }
 
 func (s *Service) keyFor(r resolved) setKey {
-	return setKey{gen: s.gen.Load(), layer: r.layer, category: r.category, first: r.period.First, last: r.period.Last}
+	return setKey{release: r.release.ID, layer: r.layer, category: r.category, first: r.period.First, last: r.period.Last}
 }
 
-// set returns the published set for k from the cache, or computes it once
-// for all concurrent callers.
-func (s *Service) set(ctx context.Context, k setKey) (*heatSet, error) {
+// set returns the published set for k from the cache, or loads it from the
+// release store once for all concurrent callers.
+func (s *Service) set(ctx context.Context, rel ReleaseInfo, k setKey) (*heatSet, error) {
 	if h, ok := s.sets.get(k); ok {
 		return h, nil
 	}
@@ -195,22 +216,22 @@ func (s *Service) set(ctx context.Context, k setKey) (*heatSet, error) {
 		if h, ok := s.sets.get(k); ok {
 			return h, nil
 		}
-		p := Period{Spec: k.first.String(), First: k.first, Last: k.last}
-		if k.first != k.last {
-			p.Spec += ".." + k.last.String()
-		}
-		dataTime := s.clock().UTC()
-		obs, err := s.src.Observations(ctx, Query{Layer: k.layer, Category: k.category, From: p.From(), To: p.To()})
+		sk := SetKey{Layer: k.layer, Category: k.category, First: k.first, Last: k.last}
+		b, ok, err := s.releases.Set(ctx, k.release, sk)
 		if err != nil {
-			return nil, fmt.Errorf("tiles: reading observations: %w", err)
+			return nil, fmt.Errorf("tiles: reading release %d set %s: %w", k.release, sk, err)
 		}
-		pub := s.policy.Publish(obs)
-		pub.Layer, pub.Category, pub.Period, pub.DataTime = string(k.layer), k.category, p, dataTime
+		if !ok {
+			return nil, notReleased(rel, sk.First, sk.Last)
+		}
+		pub, err := DecodeSet(b, rel.K)
+		if err != nil {
+			return nil, fmt.Errorf("tiles: release %d set %s: %w", k.release, sk, err)
+		}
+		pub.Layer, pub.Category, pub.DataTime, pub.Release = string(k.layer), k.category, rel.DataTime, rel
+		pub.Period = Period{Spec: periodSpec(k.first, k.last), First: k.first, Last: k.last}
 		h := &heatSet{pub: pub}
-		var cells int64
-		for r := geo.MinRes; r <= geo.MaxRes; r++ {
-			cells += int64(pub.Len(r))
-		}
+		cells := int64(pub.TotalCells())
 		// cell id + value + bound, plus slack for slices and the entry.
 		s.sets.add(k, h, 512+cells*(8+4+32))
 		return h, nil

@@ -98,13 +98,10 @@ func (testCategorySet) Known(_ context.Context, code string) (bool, error) {
 
 func newTestService(t testing.TB, src Source) *Service {
 	t.Helper()
-	s, err := NewService(src, Config{
+	s, _ := SourceService(t, src, Config{
 		Clock:      func() time.Time { return testNow },
 		Categories: testCategorySet{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, "cce", "cse")
 	return s
 }
 
@@ -209,12 +206,12 @@ func TestHeatTileDeterministic(t *testing.T) {
 	if !bytes.Equal(x.Bytes, y.Bytes) || x.ETag != y.ETag {
 		t.Fatal("2026-Q1 and last-3m gave different bytes")
 	}
-	// A fresh service over the same records in another order, after an
-	// invalidation, still gives the same bytes and ETag.
+	// A fresh service over the same records in another order, after a
+	// second release of the same records, still gives the same bytes and ETag.
 	shuffled := slices.Clone(recs)
 	rand.New(rand.NewPCG(9, 9)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	s2 := newTestService(t, &fakeSource{recs: shuffled})
-	s2.Invalidate()
+	rigOf(t, s2).Release(t)
 	c, err := s2.HeatTile(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -300,9 +297,12 @@ func TestHeatTilesAgreeWithCells(t *testing.T) {
 	}
 }
 
-func TestInvalidateShowsWritesAndArchives(t *testing.T) {
+// PRIVACY.md rule 12: a write or an archive changes nothing anyone sees
+// until the next release, which then shows it.
+func TestWritesAndArchivesShowOnlyAfterARelease(t *testing.T) {
 	src := &fakeSource{recs: testRecords(3, 500)}
 	s := newTestService(t, src)
+	rig := rigOf(t, s)
 	ctx := context.Background()
 	f := Filter{Layer: ctxmap.LayerUnsafe, Period: "2026-02"}
 	// a place far from the test data
@@ -321,14 +321,22 @@ func TestInvalidateShowsWritesAndArchives(t *testing.T) {
 		added = append(added, record{int64(1e9 + i), uint8(i * 11), c, ctxmap.LayerUnsafe, "cce", Month{2026, 2}})
 	}
 	src.add(added...)
-	s.Invalidate()
+	s.ReleaseMade() // even a fresh look at the store finds no new release
+	unchanged, err := s.HeatTile(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(unchanged.Bytes, before.Bytes) || unchanged.ETag != before.ETag {
+		t.Fatal("a write changed the tile before a release")
+	}
+	rig.Release(t)
 	after, err := s.HeatTile(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	feats := decodeHeat(t, after.Bytes)
 	if len(feats) != 1 || feats[0].h3 != c.String() || feats[0].value < 20 {
-		t.Fatalf("after a write and Invalidate the tile shows %+v", feats)
+		t.Fatalf("after a write and a release the tile shows %+v", feats)
 	}
 	if after.ETag == before.ETag {
 		t.Fatal("ETag did not change")
@@ -337,7 +345,14 @@ func TestInvalidateShowsWritesAndArchives(t *testing.T) {
 	src.mu.Lock()
 	src.recs = src.recs[:len(src.recs)-16]
 	src.mu.Unlock()
-	s.Invalidate()
+	still, err := s.HeatTile(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if still.ETag != after.ETag {
+		t.Fatal("an archive changed the tile before a release")
+	}
+	rig.Release(t)
 	archived, err := s.HeatTile(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +431,7 @@ func TestRefusedRequests(t *testing.T) {
 		_, err := s.Trend(ctx, tr)
 		wantInvalid(t, fmt.Sprintf("Trend %+v", tr), err)
 	}
-	if _, err := NewService(&fakeSource{}, Config{K: 4}); ctxmap.KindOf(err) != ctxmap.KindInvalid {
+	if _, err := NewService(newMemReleases(time.Now), Config{K: 4}); ctxmap.KindOf(err) != ctxmap.KindInvalid {
 		t.Errorf("NewService with k=4: %v", err)
 	}
 }
@@ -429,26 +444,29 @@ func wantInvalid(t *testing.T, what string, err error) {
 	}
 }
 
-func TestSourceErrorsAreInternalAndNotCached(t *testing.T) {
-	src := &fakeSource{recs: testRecords(5, 100), err: errors.New("connection refused")}
-	s := newTestService(t, src)
+func TestReleaseStoreErrorsAreInternalAndNotCached(t *testing.T) {
+	s := newTestService(t, &fakeSource{recs: testRecords(5, 100)})
+	store := rigOf(t, s).store
+	refused := errors.New("connection refused")
+	store.setErr.Store(&refused)
 	req := TileRequest{Tile: maptile.New(2020, 1300, 12), Filter: Filter{Period: "2025"}}
 	_, err := s.HeatTile(context.Background(), req)
 	if err == nil || ctxmap.KindOf(err) != ctxmap.KindInternal {
-		t.Fatalf("source failure: %v", err)
+		t.Fatalf("store failure: %v", err)
 	}
-	src.mu.Lock()
-	src.err = nil
-	src.mu.Unlock()
+	store.setErr.Store(nil)
 	if _, err := s.HeatTile(context.Background(), req); err != nil {
 		t.Fatalf("a failure was cached: %v", err)
 	}
 }
 
-// Concurrent identical misses compute once, and everyone gets the result.
+// Concurrent identical misses load the set once, and everyone gets the result.
 func TestConcurrentMissesShareOneComputation(t *testing.T) {
-	src := &fakeSource{recs: testRecords(6, 800), gate: make(chan struct{})}
-	s := newTestService(t, src)
+	s := newTestService(t, &fakeSource{recs: testRecords(6, 800)})
+	store := rigOf(t, s).store
+	gate := make(chan struct{})
+	store.gate.Store(&gate)
+	reads := store.setReads.Load()
 	req := TileRequest{Tile: maptile.New(2021, 1300, 12), Filter: Filter{Period: "last-6m"}}
 	var wg sync.WaitGroup
 	results := make([]*Tile, 16)
@@ -464,10 +482,10 @@ func TestConcurrentMissesShareOneComputation(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	close(src.gate)
+	close(gate)
 	wg.Wait()
-	if n := src.calls.Load(); n != 1 {
-		t.Errorf("the Source was read %d times for one tile", n)
+	if n := store.setReads.Load() - reads; n != 1 {
+		t.Errorf("the release store was read %d times for one tile", n)
 	}
 	for _, r := range results {
 		if r != results[0] {
@@ -592,7 +610,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{"# layer: harm", "# category: all categories", "# period: 2026-Q1 (2026-01 to 2026-03)",
-		"fewer than 10", "nearest 5", PerturbationSeed, "# data time: 2026-04-15T10:00:00Z", "\nh3,res,value,lat,lon\n"} {
+		"fewer than 10", "nearest 5", PerturbationSeed, "# release: 1, data time 2026-04-15T10:00:00Z, covering 2023-04 to 2026-03", "\nh3,res,value,lat,lon\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("export lacks %q:\n%s", want, out[:min(len(out), 1500)])
 		}
@@ -777,8 +795,14 @@ func TestStats(t *testing.T) {
 	if st.TileEntries != 1 || st.TileHits != 1 || st.SetEntries != 1 || st.TileBytes <= 0 {
 		t.Fatalf("%+v", st)
 	}
-	s.Invalidate()
-	if st := s.Stats(); st.Generation != 1 || st.TileEntries != 0 || st.SetEntries != 0 {
-		t.Fatalf("after Invalidate: %+v", st)
+	if st.Release != 1 {
+		t.Fatalf("serving release %d", st.Release)
+	}
+	rigOf(t, s).Release(t)
+	if _, err := s.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Release != 2 || st.TileEntries != 0 || st.SetEntries != 0 {
+		t.Fatalf("after a new release: %+v", st)
 	}
 }

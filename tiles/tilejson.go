@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ctxmap/ctxmap/geo"
 )
@@ -23,6 +24,18 @@ type TileJSON struct {
 	MaxZoom      int           `json:"maxzoom"`
 	Bounds       []float64     `json:"bounds"`
 	VectorLayers []VectorLayer `json:"vector_layers"`
+	// Release names the data release the tiles show (a ctxmap extension
+	// field; TileJSON allows them).
+	Release TileJSONRelease `json:"release"`
+}
+
+// TileJSONRelease identifies a release in a TileJSON document.
+type TileJSONRelease struct {
+	ID         int64  `json:"id"`
+	DataTime   string `json:"data_time"`
+	FirstMonth string `json:"first_month"`
+	LastMonth  string `json:"last_month"`
+	Months     int    `json:"months"`
 }
 
 // VectorLayer describes one layer of a vector tile source (TileJSON 3.0).
@@ -58,8 +71,10 @@ func (s *Service) TileJSON(ctx context.Context, tileURL string, f Filter) (*Tile
 		q.Set("category", r.category)
 	}
 	q.Set("period", r.period.Spec)
-	desc := fmt.Sprintf("Distinct young people per H3 cell (layer %s, %s, %s). %s.",
-		r.layer, categoryLabel(r.category), r.period, s.policy.Describe())
+	rel := r.release
+	desc := fmt.Sprintf("Distinct young people per H3 cell (layer %s, %s, %s), from data release %d (data time %s, covering %s to %s). %s.",
+		r.layer, categoryLabel(r.category), r.period, rel.ID, rel.DataTime.UTC().Format(time.RFC3339), rel.Window.First, rel.Window.Last,
+		s.policy.Describe())
 	return &TileJSON{
 		TileJSON:    "3.0.0",
 		Name:        "ctxmap heat",
@@ -71,6 +86,8 @@ func (s *Service) TileJSON(ctx context.Context, tileURL string, f Filter) (*Tile
 		MinZoom:     TileJSONMinZoom,
 		MaxZoom:     TileJSONMaxZoom,
 		Bounds:      []float64{-8.65, 49.86, 1.77, 60.86},
+		Release: TileJSONRelease{ID: rel.ID, DataTime: rel.DataTime.UTC().Format(time.RFC3339),
+			FirstMonth: rel.Window.First.String(), LastMonth: rel.Window.Last.String(), Months: rel.Window.Months()},
 		VectorLayers: []VectorLayer{{
 			ID:          HeatLayer,
 			Description: "published H3 cells: " + zoomResolutions(),

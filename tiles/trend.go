@@ -51,7 +51,11 @@ func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, er
 	if err != nil {
 		return nil, err
 	}
-	latest := MonthOf(s.clock()).Add(-1)
+	rel, err := s.current.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latest := rel.Window.Last
 	to := latest
 	if req.To != "" {
 		if to, err = ParseMonth(req.To); err != nil {
@@ -67,8 +71,11 @@ func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, er
 	if to.Before(from) {
 		return nil, errInvalid("trend_range_invalid", "from %s is after to %s", from, to)
 	}
-	if latest.Before(from) {
-		return nil, errInvalid("period_incomplete", "trend from %s has no complete month yet; the latest is %s", from, latest)
+	if complete := MonthOf(s.clock()).Add(-1); complete.Before(from) {
+		return nil, errInvalid("period_incomplete", "trend from %s has no complete month yet; the latest is %s", from, complete)
+	}
+	if latest.Before(from) || from.Before(rel.Window.First) {
+		return nil, notReleased(rel, from, to)
 	}
 	if latest.Before(to) {
 		to = latest
@@ -76,10 +83,9 @@ func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, er
 	if n := to.index() - from.index() + 1; n > MaxTrendMonths {
 		return nil, errInvalid("trend_too_long", "a trend covers at most %d months; %s to %s is %d", MaxTrendMonths, from, to, n)
 	}
-	gen := s.gen.Load()
 	var out []TrendPoint
 	for m := from; !to.Before(m); m = m.Add(1) {
-		h, err := s.set(ctx, setKey{gen: gen, layer: layer, category: category, first: m, last: m})
+		h, err := s.set(ctx, rel, setKey{release: rel.ID, layer: layer, category: category, first: m, last: m})
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,7 @@ import (
 func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
 		Response: Fields{"basemap": Fields{"tiles": []string{}, "attribution": ""}, "attribution": "", "center": []float64{}, "zoom": 0.0,
-			"k": 0, "data_time": "", "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
+			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
@@ -31,11 +31,16 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Basemap != "" {
 		basemap = map[string]any{"tiles": []string{s.cfg.Basemap}, "attribution": s.cfg.BasemapAttribution}
 	}
-	// The data time is when the default published set was read: what the
-	// map shows is at least that fresh.
-	pub, err := s.heat.Published(r.Context(), tiles.Filter{})
+	// The map shows the current release; its periods and trend range are
+	// resolved as of the release's data time, so every one it offers is in it.
+	rel, err := s.heat.Release(r.Context())
 	if err != nil {
 		return err
+	}
+	next := s.releases.NextDue(rel, time.Now())
+	cr := configRelease{releaseJSON: toReleaseJSON(rel), Label: releaseLabel(rel, next)}
+	if !next.IsZero() {
+		cr.NextDue = next.UTC().Format(time.RFC3339)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"basemap":     basemap,
@@ -43,8 +48,8 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"center":      []float64{s.cfg.CenterLon, s.cfg.CenterLat},
 		"zoom":        s.cfg.Zoom,
 		"k":           s.heat.Policy().K(),
-		"data_time":   pub.DataTime.UTC().Format(time.RFC3339),
-		"periods":     tiles.PeriodPresets(time.Now()),
+		"release":     cr,
+		"periods":     tiles.PeriodPresets(rel.DataTime),
 		// The rules the map UI follows, from the packages that own them,
 		// so the JS repeats none of them.
 		"default_period":   tiles.DefaultPeriod,
@@ -53,9 +58,16 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"resolutions":      resolutions(),
 		"zoom_resolutions": zoomResolutions(),
 		"heat_zoom":        map[string]int{"min": tiles.TileJSONMinZoom, "max": tiles.TileJSONMaxZoom},
-		"trend":            trendRange(time.Now()),
+		"trend":            trendRange(rel.DataTime),
 	})
 	return nil
+}
+
+// configRelease is the release the map shows, with its description in words.
+type configRelease struct {
+	releaseJSON
+	Label   string `json:"label"`
+	NextDue string `json:"next_due,omitempty"`
 }
 
 // trendMonths is how many months the map's trend chart spans.

@@ -314,8 +314,8 @@ func heatMetrics(heat *tiles.Service) []prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(heat.Stats()) })
 	}
 	return []prometheus.Collector{
-		counter("ctxmap_heat_invalidations_total", "Heat cache invalidations (data generations) so far.",
-			func(st tiles.Stats) float64 { return float64(st.Generation) }),
+		gauge("ctxmap_heat_release", "The data release served (its id).",
+			func(st tiles.Stats) float64 { return float64(st.Release) }),
 		gauge("ctxmap_heat_tile_cache_entries", "Encoded heat tiles cached.", func(st tiles.Stats) float64 { return float64(st.TileEntries) }),
 		gauge("ctxmap_heat_tile_cache_bytes", "Bytes of encoded heat tiles cached.", func(st tiles.Stats) float64 { return float64(st.TileBytes) }),
 		counter("ctxmap_heat_tile_cache_hits_total", "Heat tile cache hits.", func(st tiles.Stats) float64 { return float64(st.TileHits) }),
@@ -324,6 +324,6 @@ func heatMetrics(heat *tiles.Service) []prometheus.Collector {
 		gauge("ctxmap_heat_set_cache_bytes", "Estimated bytes of published sets cached.", func(st tiles.Stats) float64 { return float64(st.SetBytes) }),
 		counter("ctxmap_heat_set_cache_hits_total", "Published set cache hits.", func(st tiles.Stats) float64 { return float64(st.SetHits) }),
 		counter("ctxmap_heat_set_cache_misses_total", "Published set cache misses.", func(st tiles.Stats) float64 { return float64(st.SetMisses) }),
-		gauge("ctxmap_heat_cell_geometries", "Hexagon boundaries kept across generations.", func(st tiles.Stats) float64 { return float64(st.CellGeometries) }),
+		gauge("ctxmap_heat_cell_geometries", "Hexagon boundaries kept across releases.", func(st tiles.Stats) float64 { return float64(st.CellGeometries) }),
 	}
 }

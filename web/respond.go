@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ctxmap"`)
+	}
+	// A refusal that names when to come back (a release within the minimum
+	// interval) says so in the standard header too.
+	if secs, ok := e.Details["retry_after_seconds"].(int); ok && secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, RequestID: requestID(r.Context()), Details: e.Details}})
 }

@@ -43,6 +43,7 @@ type Deps struct {
 	Boundaries Boundaries
 	Postcodes  PostcodeDirectory
 	Heat       *tiles.Service
+	Releases   Releases
 	Logger     *slog.Logger
 }
 
@@ -57,6 +58,7 @@ type Server struct {
 	boundaries Boundaries
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
+	releases   Releases
 	metrics    *metrics
 	tokens     *tokenCache
 	limiter    *loginLimiter
@@ -84,6 +86,7 @@ func New(cfg Config, d Deps) *Server {
 		boundaries: d.Boundaries,
 		postcodes:  d.Postcodes,
 		heat:       d.Heat,
+		releases:   d.Releases,
 		metrics:    newMetrics(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
@@ -132,6 +135,7 @@ func (s *Server) routes() {
 	s.adminRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
+	s.releaseRoutes(api)
 
 	s.staticRoutes(r)
 }

@@ -61,6 +61,7 @@ usage:
   ctxmap import harm-locations --as USER FILE.csv
   ctxmap import boundary --name NAME FILE.geojson
   ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
+  ctxmap release [--force] [--list]            make a data release now (the map changes only with releases)
   ctxmap version
 
 Configuration comes from flags or the environment (flags win):
@@ -72,6 +73,11 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_K            disclosure threshold k (default %[2]d, never below %[3]d)
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
+  CTXMAP_RELEASE_SCHEDULE       monthly (default) or off
+  CTXMAP_RELEASE_DAY            day of the month the release for the month before is made (default 5)
+  CTXMAP_RELEASE_MIN_INTERVAL   least time between releases an admin may cause (default 168h, >= 24h)
+  CTXMAP_RELEASE_WINDOW_MONTHS  complete months a release covers (default 36)
+  CTXMAP_RELEASE_KEEP           releases kept (default 24)
 `, contexts.MinSecretLen, tiles.DefaultK, tiles.MinK)
 
 // Config is everything the commands need, from flags and environment.
@@ -89,6 +95,7 @@ type Config struct {
 	MaxBodyBytes       int64
 	ShutdownGrace      time.Duration
 	TileCacheBytes     int64
+	release            releaseFlags
 	centerText         func() string
 	kText              func() string
 }
@@ -130,6 +137,7 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "request body limit in bytes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.Int64Var(&c.TileCacheBytes, "tile-cache-bytes", 256<<20, "memory for encoded tiles")
+	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }
 	c.kText = func() string { return kText }
 	return c
@@ -219,6 +227,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runImport(ctx, rest, stdout, stderr)
 	case "seed-demo":
 		return runSeedDemo(ctx, rest, stdout, stderr)
+	case "release":
+		return runRelease(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ctxmap", version)
 		return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,60 +90,23 @@ func (c *categorySet) run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// warmer rebuilds the default view's published set (harm layer, all
-// categories, last 12 months) in the background at start and shortly after
-// each burst of writes, so the first map view after a write usually finds it
-// ready. It never serves stale data: a request that arrives during a rebuild
-// waits for it (tiles.Service computes each set once).
-type warmer struct {
-	ctx   context.Context
-	log   *slog.Logger
-	mu    sync.Mutex
-	timer *time.Timer
-}
-
-func newWarmer(ctx context.Context, log *slog.Logger) *warmer { return &warmer{ctx: ctx, log: log} }
-
-// warmDelay lets a burst of writes (an import, a busy afternoon) settle
-// into one rebuild.
-const warmDelay = 300 * time.Millisecond
-
-func (w *warmer) soon(heat *tiles.Service) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.timer != nil {
-		w.timer.Stop()
-	}
-	w.timer = time.AfterFunc(warmDelay, func() { w.now(heat) })
-}
-
-func (w *warmer) now(heat *tiles.Service) {
-	if w.ctx.Err() != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
-	defer cancel()
-	if _, err := heat.Published(ctx, tiles.Filter{}); err != nil && ctx.Err() == nil {
-		w.log.Warn("warming the default heat view", "err", err)
-	}
-}
-
 // newRecords is the records store every command uses: keyed with the
 // deployment secret, geocoding through the imported postcode directory.
 func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...postgres.Option) (*postgres.Store, error) {
 	return postgres.NewStore(pool, []byte(c.Secret), postgres.DirectoryGeocoder(dir), opts...)
 }
 
-// listenTimeout bounds the wait for the heat listener at start.
-const listenTimeout = 10 * time.Second
+// releaseCheck is how often the schedule looks whether a release is due;
+// the work itself runs on one replica only (tiles.Releaser).
+const releaseCheck = time.Minute
 
 // buildServer wires the domain services and the HTTP server. Background
-// work (cache invalidation, taxonomy refresh) runs until ctx ends.
+// work (the release schedule, taxonomy refresh) runs until ctx ends.
 //
-// Heat caches are invalidated by one mechanism: the database's NOTIFY on
-// every committed harm-location change, this process's writes and every
-// other process's alike. buildServer returns only once the listener is
-// listening, so no write after it is missed.
+// Published values come from releases only (PRIVACY.md rule 12): with no
+// release yet, buildServer makes the first one, so a new deployment shows
+// its map at once; every replica then polls for newer releases, the one
+// signal that changes what it serves.
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
 	records, err := newRecords(c, pool, dir, postgres.WithLogger(log))
@@ -155,33 +117,24 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	if err := cats.refresh(ctx); err != nil {
 		return nil, err
 	}
-	heat, err := tiles.NewService(records, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats})
+	store := postgres.NewReleases(pool)
+	heat, err := tiles.NewService(store, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats})
 	if err != nil {
 		return nil, err
 	}
-	warm := newWarmer(ctx, log)
-	listening := make(chan struct{})
-	var once sync.Once
-	invalidate := func() {
-		heat.Invalidate()
-		warm.soon(heat)
-		once.Do(func() { close(listening) })
+	rcfg, err := c.releaseConfig()
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		// ListenHeat reconnects by itself until ctx ends, calling
-		// invalidate on each (re)connect as well.
-		if err := postgres.ListenHeat(ctx, pool, invalidate); err != nil && ctx.Err() == nil {
-			log.Error("listening for heat changes stopped", "err", err)
-		}
-	}()
-	select {
-	case <-listening:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(listenTimeout):
-		return nil, fmt.Errorf("the heat change listener did not start within %s; without it tiles would go stale", listenTimeout)
+	rcfg.Logger = log
+	releaser, err := tiles.NewReleaser(store, heat.Policy(), rcfg)
+	if err != nil {
+		return nil, err
 	}
-	go warm.now(heat)
+	if err := releaser.EnsureFirst(ctx); err != nil {
+		return nil, fmt.Errorf("making the first data release: %w", err)
+	}
+	go releaser.RunSchedule(ctx, releaseCheck)
 	go cats.run(ctx, log)
 	cfg := web.Config{
 		Version:            version,
@@ -198,6 +151,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Users:      postgres.NewUsers(pool),
 		Records:    records,
 		Audit:      records,
+		Releases:   releaser,
 		Boundaries: postgres.NewBoundaries(pool),
 		Postcodes:  dir,
 		Heat:       heat,

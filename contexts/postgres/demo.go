@@ -79,8 +79,8 @@ func (s *Store) SeedDemo(ctx context.Context, o DemoOptions) (DemoSummary, error
 		}
 		seeder := *s
 		// Points are named by their coordinates, as before any postcode
-		// directory is imported, and the heat hook runs once, after commit.
-		seeder.db, seeder.demo, seeder.onHeat, seeder.geocoder = tx, true, nil, nil
+		// directory is imported.
+		seeder.db, seeder.demo, seeder.geocoder = tx, true, nil
 		seeder.now = func() time.Time { return o.Now }
 		g := &demoGen{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed)), s: &seeder}
 		if err := g.people(ctx, &sum); err != nil {
@@ -97,9 +97,6 @@ func (s *Store) SeedDemo(ctx context.Context, o DemoOptions) (DemoSummary, error
 	})
 	if err != nil {
 		return DemoSummary{}, err
-	}
-	if !sum.Skipped {
-		s.heatChanged()
 	}
 	return sum, nil
 }

@@ -3,8 +3,8 @@ package postgres
 import (
 	"context"
 
-	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 )
 

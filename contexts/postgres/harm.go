@@ -76,7 +76,6 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 	if err != nil {
 		return nil, err
 	}
-	s.heatChanged()
 	return s.harmLocation(ctx, a, id)
 }
 
@@ -240,6 +239,5 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id i
 	if err != nil {
 		return nil, err
 	}
-	s.heatChanged()
 	return s.harmLocation(ctx, a, id)
 }

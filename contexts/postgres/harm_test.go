@@ -150,9 +150,6 @@ func TestHarmLocationsAreTeamScoped(t *testing.T) {
 		h.Occurred != "2026-02-14" || len(h.Categories) != 2 || h.TaxonomyVersion != 1 {
 		t.Fatalf("created %+v", h)
 	}
-	if f.heat() != 1 {
-		t.Fatalf("OnHeatChange called %d times", f.heat())
-	}
 	in.Occurred, in.Postcode, in.Lat, in.Lon, in.Layer = "2025-11", "", ptr(51.55), ptr(-0.05), "unsafe"
 	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, in))
 	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("mosaic-77")))
@@ -194,13 +191,9 @@ func TestHarmLocationsAreTeamScoped(t *testing.T) {
 	// Archiving: only the owning team, once, with a reason.
 	_, err = s.ArchiveHarmLocation(ctx, f.pracB, h.ID, contexts.ArchiveInput{Reason: "never_an_issue", Note: "x"})
 	wantCode(t, err, ctxmap.KindNotFound, "not_found")
-	heat := f.heat()
 	arch := must[*contexts.HarmLocation](t)(s.ArchiveHarmLocation(ctx, f.pracA2, h.ID, contexts.ArchiveInput{Reason: "never_an_issue", Note: "Confused with another park"}))
 	if arch.Archived == nil || arch.Archived.Reason != "never_an_issue" || arch.Archived.By != "amir" {
 		t.Fatalf("archived %+v", arch)
-	}
-	if f.heat() != heat+1 {
-		t.Fatal("archive did not signal a heat change")
 	}
 	_, err = s.ArchiveHarmLocation(ctx, f.pracA, h.ID, contexts.ArchiveInput{Reason: "no_longer_an_issue", Note: "x"})
 	wantCode(t, err, ctxmap.KindConflict, "already_archived")
@@ -315,41 +308,6 @@ func TestObservations(t *testing.T) {
 	}
 	_, err := s.Observations(ctx, tiles.Query{Layer: "both", From: month(2026, 1), To: month(2026, 2)})
 	wantCode(t, err, ctxmap.KindInvalid, "invalid_layer")
-}
-
-func TestListenHeat(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	calls := make(chan struct{}, 16)
-	done := make(chan error, 1)
-	go func() { done <- ListenHeat(ctx, f.pool, func() { calls <- struct{}{} }) }()
-	wait := func(what string) {
-		select {
-		case <-calls:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no call for %s", what)
-		}
-	}
-	wait("listening")
-	// A second store (think: another process) with no in-process hook.
-	other, err := NewStore(f.pool, testSecret, f.geo, WithClock(func() time.Time { return testNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := must[*contexts.HarmLocation](t)(other.CreateHarmLocation(context.Background(), f.pracA, harmInput("L1")))
-	wait("insert")
-	must[*contexts.HarmLocation](t)(other.ArchiveHarmLocation(context.Background(), f.pracA, h.ID, contexts.ArchiveInput{Reason: "never_an_issue", Note: "x"}))
-	wait("archive")
-	cancel()
-	select {
-	case err := <-done:
-		if err != context.Canceled {
-			t.Fatalf("ListenHeat returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("ListenHeat did not stop")
-	}
 }
 
 func TestTaxonomyVersions(t *testing.T) {

@@ -4,20 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uber/h3-go/v4"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
 )
-
-// HeatChannel is the PostgreSQL notification channel a trigger on
-// harm_locations signals once per changing statement.
-const HeatChannel = "ctxmap_heat"
 
 // The two shapes of the heat query. Both are answered by an index-only scan
 // of harm_locations_heat (layer, occurred_on) INCLUDE (subject_id,
@@ -93,54 +87,4 @@ func (s *Store) Observations(ctx context.Context, q tiles.Query) ([]tiles.Observ
 		return nil, fmt.Errorf("heat observations: %w", err)
 	}
 	return out, nil
-}
-
-// ListenHeat LISTENs on HeatChannel and calls fn for every notification, so
-// a server drops its tile caches after another process (an import, a second
-// server) changed harm locations. fn is also called each time the listener
-// (re)connects, because notifications sent while it was away are lost; the
-// first call therefore means "listening". It blocks, reconnecting with
-// backoff after connection failures, until ctx is done, and returns
-// ctx.Err(). fn runs on the listener's goroutine and should be quick.
-func ListenHeat(ctx context.Context, pool *pgxpool.Pool, fn func()) error {
-	backoff := 100 * time.Millisecond
-	for {
-		started := time.Now()
-		// It returns only when the connection broke (or ctx ended):
-		// either way the answer is to reconnect or stop, not to report.
-		_ = listenHeatOnce(ctx, pool, fn)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Since(started) > time.Minute {
-			backoff = 100 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-func listenHeatOnce(ctx context.Context, pool *pgxpool.Pool, fn func()) error {
-	pc, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// The connection keeps its LISTEN registration, so it never goes back
-	// to the pool.
-	conn := pc.Hijack()
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+HeatChannel); err != nil {
-		return err
-	}
-	fn()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		fn()
-	}
 }

@@ -76,7 +76,6 @@ type fixture struct {
 	geo                  *fakeGeocoder
 	pracA, pracA2, pracB *contexts.Actor
 	lead, analyst, admin *contexts.Actor
-	heatCalls            int
 	mu                   sync.Mutex
 }
 
@@ -85,8 +84,7 @@ func newFixture(t testing.TB) *fixture {
 	pool := pgtest.New(t)
 	f := &fixture{pool: pool, geo: newFakeGeocoder()}
 	var err error
-	f.store, err = NewStore(pool, testSecret, f.geo, WithClock(func() time.Time { return testNow }),
-		OnHeatChange(func() { f.mu.Lock(); f.heatCalls++; f.mu.Unlock() }))
+	f.store, err = NewStore(pool, testSecret, f.geo, WithClock(func() time.Time { return testNow }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +112,6 @@ func newFixture(t testing.TB) *fixture {
 	f.analyst = user("ana", contexts.RoleAnalyst, "Partnership")
 	f.admin = user("ada", contexts.RoleAdmin, "Partnership")
 	return f
-}
-
-func (f *fixture) heat() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.heatCalls
 }
 
 // counts returns the row count of every table a records write touches.

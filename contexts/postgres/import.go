@@ -52,7 +52,6 @@ func (s *Store) ImportHarmCSV(ctx context.Context, r io.Reader, a *contexts.Acto
 	}
 	rep.Timings.Write = time.Since(t)
 	rep.Inserted = len(b.Rows)
-	s.heatChanged()
 	if rep.RebuiltIndexes {
 		// The table changed size a lot: fresh statistics (of the columns
 		// queries filter on; geometry statistics are slow and unused) so

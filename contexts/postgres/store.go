@@ -36,7 +36,6 @@ type Store struct {
 	secret   []byte
 	geocoder contexts.Geocoder
 	now      func() time.Time
-	onHeat   func()
 	log      *slog.Logger
 	// bulkMinRows is the smallest import that may rebuild indexes.
 	bulkMinRows int
@@ -49,12 +48,6 @@ type Store struct {
 
 // Option configures a Store.
 type Option func(*Store)
-
-// OnHeatChange registers fn to run after every committed write that
-// changes heat aggregates (a harm location created, archived or imported),
-// so the process's own tile cache is dropped at once. Other processes learn
-// of changes through ListenHeat.
-func OnHeatChange(fn func()) Option { return func(s *Store) { s.onHeat = fn } }
 
 // WithClock replaces time.Now, for tests that need "today" fixed.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -77,13 +70,6 @@ func NewStore(pool *pgxpool.Pool, secret []byte, geocoder contexts.Geocoder, opt
 		o(s)
 	}
 	return s, nil
-}
-
-// heatChanged runs the in-process heat hook after a commit.
-func (s *Store) heatChanged() {
-	if s.onHeat != nil {
-		s.onHeat()
-	}
 }
 
 // inTx runs fn in a transaction that commits when fn returns nil.

@@ -44,8 +44,8 @@ export class HeatView {
 
     renderLegend($('#legend'), this.k);
     $('#disclosure-note').textContent = disclosureNote(this.k);
-    const dt = this.config.data_time;
-    $('#data-time').textContent = dt ? `Data as of ${formatTime(dt)}.` : '';
+    // The server words the release: which one the map shows and when the next is due.
+    $('#data-time').textContent = this.config.release ? `${this.config.release.label}.` : '';
 
     const res = this.config.resolutions;
     fill($('#export-res'), res.map((r) => h('option', { value: String(r.res), text: `H3 resolution ${r.res} (about ${formatArea(r.area_km2)})` })));
