@@ -118,7 +118,6 @@ func zoomResolutions() []zoomResolution {
 	return out
 }
 
-
 // boundary handles GET /api/v1/boundary: every imported boundary merged
 // into one FeatureCollection.
 func (s *Server) boundary(w http.ResponseWriter, r *http.Request) error {

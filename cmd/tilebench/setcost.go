@@ -17,8 +17,8 @@ import (
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
-	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
 )
