@@ -95,6 +95,7 @@ type Config struct {
 	MaxBodyBytes       int64
 	ShutdownGrace      time.Duration
 	TileCacheBytes     int64
+	ReleasePoll        time.Duration
 	release            releaseFlags
 	centerText         func() string
 	kText              func() string
@@ -137,6 +138,7 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "request body limit in bytes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.Int64Var(&c.TileCacheBytes, "tile-cache-bytes", 256<<20, "memory for encoded tiles")
+	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }
 	c.kText = func() string { return kText }

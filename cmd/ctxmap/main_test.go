@@ -54,7 +54,8 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "warn",
+		"--release-poll", "50ms"}, extra...)
 	go func() { done <- Run(ctx, args, nil, pw, io.Discard); pw.Close() }()
 	t.Cleanup(func() {
 		cancel()

@@ -5,7 +5,6 @@ package main
 // it, and comes out only through the published endpoints.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"math/rand"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,12 +44,10 @@ func (ts *testServer) record(t *testing.T, p harmPoint) int64 {
 		"subject": p.subject, "categories": []string{p.category}, "familial": "extra", "layer": p.layer,
 		"occurred": recentMonth(), "source": "referral", "lat": p.lat, "lon": p.lon, "location_type": "park",
 	})
-	gen := ts.heatGeneration(t)
 	status, out := ts.do(t, contexts.RolePractitioner, "POST", "/api/v1/harm-locations", string(body))
 	if status != 201 && status != 200 {
 		t.Fatalf("record harm location: %d %v", status, out)
 	}
-	ts.waitHeatInvalidated(t, gen)
 	id, _ := out["id"].(float64)
 	return int64(id)
 }
@@ -133,42 +129,45 @@ func tileValues(t *testing.T, gz []byte) map[string]int {
 	return out
 }
 
-// heatGeneration is the server's heat data generation (its invalidations so
-// far), from /metrics.
-func (ts *testServer) heatGeneration(t *testing.T) int {
+// release makes a data release as the operator does on the server's host
+// (`ctxmap release --force`, since tests make several in a row), and waits
+// until the server serves it. It returns the new release's id.
+func (ts *testServer) release(t *testing.T) int64 {
 	t.Helper()
-	resp, err := http.Get(ts.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	var out bytes.Buffer
+	if err := Run(t.Context(), []string{"release", "--force", "--database-url", ts.DBURL, "--log-level", "warn"}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("ctxmap release: %v", err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "ctxmap_heat_invalidations_total "); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", sc.Text(), err)
-			}
-			return int(n)
-		}
+	var id int64
+	if _, err := fmt.Sscanf(out.String(), "release %d made", &id); err != nil {
+		t.Fatalf("ctxmap release printed %q", out.String())
 	}
-	t.Fatalf("/metrics has no ctxmap_heat_invalidations_total (%v)", sc.Err())
-	return 0
+	ts.waitRelease(t, id)
+	return id
 }
 
-// waitHeatInvalidated waits until the server has dropped its heat caches
-// after generation gen. A write reaches the caches only through the
-// database's NOTIFY, which arrives on the server's listener a moment after
-// the write's response; a test that reads heat right after a write must wait
-// for it, and fails if it never comes.
-func (ts *testServer) waitHeatInvalidated(t *testing.T, gen int) {
+// servedRelease is the id of the release the server's map shows.
+func (ts *testServer) servedRelease(t *testing.T) int64 {
+	t.Helper()
+	status, cfg := ts.do(t, contexts.RoleAnalyst, "GET", "/api/v1/config", "")
+	if status != 200 {
+		t.Fatalf("config: %d %v", status, cfg)
+	}
+	rel, _ := cfg["release"].(map[string]any)
+	id, _ := rel["id"].(float64)
+	return int64(id)
+}
+
+// waitRelease waits until the server serves release id (servers poll for
+// new releases; the test servers every 50 ms).
+func (ts *testServer) waitRelease(t *testing.T, id int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for ts.heatGeneration(t) <= gen {
+	for ts.servedRelease(t) != id {
 		if time.Now().After(deadline) {
-			t.Fatalf("no heat invalidation after generation %d within 10 s: the NOTIFY never arrived", gen)
+			t.Fatalf("the server does not serve release %d within 10 s", id)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -189,6 +188,7 @@ func TestPrivacyAdversarial(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			ts.record(t, harmPoint{"solo-child", lat + float64(i)*1e-5, lon, cat, "harm"})
 		}
+		ts.release(t)
 		for res := 6; res <= 8; res++ {
 			for _, q := range []string{"period=last-12m", "period=last-3m", "period=" + recentMonth(), "category=" + cat + "&period=last-6m"} {
 				if v, ok := ts.cells(t, res, q)[cellAt(lat, lon, res)]; ok {
@@ -206,11 +206,12 @@ func TestPrivacyAdversarial(t *testing.T) {
 		}
 	})
 
-	t.Run("k-1 children never show; the k-th shows in the next request; archiving hides it again", func(t *testing.T) {
+	t.Run("k-1 children never show; the k-th shows with the next release, not before; an archive leaves the next release", func(t *testing.T) {
 		lat, lon := 53.8008, -1.5491 // Leeds
 		for i := 0; i < k-1; i++ {
 			ts.record(t, harmPoint{fmt.Sprintf("leeds-%d", i), lat, lon, cat, "harm"})
 		}
+		ts.release(t)
 		tile := maptile.At([2]float64{lon, lat}, 12)
 		tilePath := fmt.Sprintf("/tiles/heat/12/%d/%d.mvt?period=last-12m", tile.X, tile.Y)
 		for res := 6; res <= 8; res++ {
@@ -233,6 +234,7 @@ func TestPrivacyAdversarial(t *testing.T) {
 			}
 		}
 		ts.record(t, harmPoint{"leeds-neighbour", nlat, nlon, cat, "harm"})
+		ts.release(t)
 		got8 := ts.cells(t, 8, "period=last-12m")
 		if _, ok := got8[cellAt(lat, lon, 8)]; ok {
 			t.Fatal("nine children became visible when a neighbour was added")
@@ -240,8 +242,16 @@ func TestPrivacyAdversarial(t *testing.T) {
 		if _, ok := got8[cellAt(nlat, nlon, 8)]; ok {
 			t.Fatal("one child's cell became visible")
 		}
-		// The tenth child in the same cell: visible at once (no stale cache).
+		// The tenth child in the same cell: invisible until the next
+		// release (PRIVACY.md rule 12), then visible (no stale cache).
 		id := ts.record(t, harmPoint{"leeds-tenth", lat, lon, cat, "harm"})
+		if v, ok := ts.cells(t, 8, "period=last-12m")[cellAt(lat, lon, 8)]; ok {
+			t.Fatalf("the k-th child showed before a release: %d", v)
+		}
+		if tv := tileValues(t, ts.get(t, contexts.RoleAnalyst, tilePath).body); len(tv) != 0 {
+			t.Fatalf("tile shows the k-th child before a release: %v", tv)
+		}
+		ts.release(t)
 		v, ok := ts.cells(t, 8, "period=last-12m")[cellAt(lat, lon, 8)]
 		if !ok || v < k || v%5 != 0 {
 			t.Fatalf("k children: published=%v value=%d, want a multiple of 5 >= %d", ok, v, k)
@@ -249,13 +259,15 @@ func TestPrivacyAdversarial(t *testing.T) {
 		if tv := tileValues(t, ts.get(t, contexts.RoleAnalyst, tilePath).body); tv[cellAt(lat, lon, 8).String()] != v {
 			t.Fatalf("tile after write shows %v, want %s=%d", tv, cellAt(lat, lon, 8), v)
 		}
-		gen := ts.heatGeneration(t)
 		status, out := ts.do(t, contexts.RolePractitioner, "POST", fmt.Sprintf("/api/v1/harm-locations/%d/archive", id),
 			`{"reason":"never_an_issue","note":"recorded against the wrong place"}`)
 		if status != 200 {
 			t.Fatalf("archive: %d %v", status, out)
 		}
-		ts.waitHeatInvalidated(t, gen)
+		if v2, ok := ts.cells(t, 8, "period=last-12m")[cellAt(lat, lon, 8)]; !ok || v2 != v {
+			t.Fatalf("an archive changed the published value before a release: %d, %v", v2, ok)
+		}
+		ts.release(t)
 		if v, ok := ts.cells(t, 8, "period=last-12m")[cellAt(lat, lon, 8)]; ok {
 			t.Fatalf("archived record still counted: %d", v)
 		}
@@ -277,6 +289,7 @@ func TestPrivacyAdversarial(t *testing.T) {
 			ts.record(t, harmPoint{fmt.Sprintf("hackney-%d", i), h[0] + rng.NormFloat64()*0.006, h[1] + rng.NormFloat64()*0.009, cats[rng.Intn(2)], layer})
 		}
 	}
+	ts.release(t)
 
 	t.Run("parent minus published children is never in 1..k-1", func(t *testing.T) {
 		checked := 0
