@@ -214,7 +214,7 @@ func BenchmarkEncodeHeat500(b *testing.B) {
 		var err error
 		feats := heatFeatures(t, 8, cvs, bounds.Boundary)
 		n = len(feats)
-		out, err = encodeLayer(HeatLayer, feats)
+		out, _, err = encodeLayer(HeatLayer, feats)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,10 @@ type Tile struct {
 	Bytes []byte
 	// ETag is a strong entity tag (quoted) derived from Bytes only.
 	ETag string
+	// Raw is the same MVT uncompressed, for clients that do not accept
+	// gzip, and RawETag its own strong entity tag.
+	Raw     []byte
+	RawETag string
 	// DataTime is when the observations behind the tile were read; use it
 	// as Last-Modified.
 	DataTime time.Time
@@ -64,12 +68,13 @@ func (s *Service) HeatTile(ctx context.Context, req TileRequest) (*Tile, error) 
 		}
 		res := geo.ResForZoom(int(t.Z))
 		cells := s.inBound(h, res, bufferedBound(t))
-		b, err := encodeLayer(HeatLayer, heatFeatures(t, res, cells, s.bounds.Boundary))
+		b, raw, err := encodeLayer(HeatLayer, heatFeatures(t, res, cells, s.bounds.Boundary))
 		if err != nil {
 			return nil, fmt.Errorf("tiles: encoding heat tile %d/%d/%d: %w", t.Z, t.X, t.Y, err)
 		}
-		tl := &Tile{Bytes: b, ETag: ETag(b), DataTime: h.pub.DataTime}
-		s.tiles.add(k, tl, int64(len(b))+256)
+		etag := ETag(b)
+		tl := &Tile{Bytes: b, ETag: etag, Raw: raw, RawETag: IdentityETag(etag), DataTime: h.pub.DataTime}
+		s.tiles.add(k, tl, int64(len(b)+len(raw))+256)
 		return tl, nil
 	})
 }

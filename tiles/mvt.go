@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/paulmach/orb"
@@ -135,16 +136,20 @@ func EncodeContexts(tile maptile.Tile, features []ContextFeature) ([]byte, error
 		}
 		feats = append(feats, f)
 	}
-	return encodeLayer(ContextsLayer, feats)
+	gz, _, err := encodeLayer(ContextsLayer, feats)
+	return gz, err
 }
 
-// encodeLayer marshals one layer (already in tile coordinates) and gzips it.
-func encodeLayer(name string, feats []*geojson.Feature) ([]byte, error) {
-	raw, err := mvt.Marshal(mvt.Layers{{Name: name, Version: 2, Extent: Extent, Features: feats}})
+// encodeLayer marshals one layer (already in tile coordinates), returning
+// it gzipped and as it is: cached tiles keep both, so neither encoding costs
+// work per request.
+func encodeLayer(name string, feats []*geojson.Feature) (gz, raw []byte, err error) {
+	raw, err = mvt.Marshal(mvt.Layers{{Name: name, Version: 2, Extent: Extent, Features: feats}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return gzipBytes(raw)
+	gz, err = gzipBytes(raw)
+	return gz, raw, err
 }
 
 // gzipWriters pools BestSpeed writers: a new gzip.Writer costs about 0.8 ms,
@@ -177,6 +182,11 @@ func ETag(body []byte) string {
 	sum := sha256.Sum256(body)
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
+
+// IdentityETag is the strong entity tag of the uncompressed representation
+// of a tile whose gzip ETag is etag: a different representation needs a
+// different strong tag, and the same gzip tag always gives the same one.
+func IdentityETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-identity"` }
 
 // mvtRaw gunzips a tile (tests and tools compare uncompressed MVT).
 func mvtRaw(gz []byte) ([]byte, error) {

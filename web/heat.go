@@ -130,30 +130,43 @@ func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	serveTile(w, r, t.Bytes, t.ETag)
+	serveEncodedTile(w, r, t.Bytes, t.ETag, t.Raw, t.RawETag)
 	return nil
 }
 
 // serveTile sends a gzipped tile with its ETag; http.ServeContent answers
 // If-None-Match with 304. Clients that refuse gzip get it decompressed.
 func serveTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string) {
+	var raw []byte
+	if !acceptsGzip(r) {
+		if zr, err := gzip.NewReader(bytes.NewReader(gz)); err == nil {
+			raw, _ = io.ReadAll(zr)
+		}
+	}
+	serveEncodedTile(w, r, gz, etag, raw, tiles.IdentityETag(etag))
+}
+
+// serveEncodedTile serves a tile in the encoding the client accepts, from
+// bytes already encoded both ways (cached heat tiles), with its ETag so a
+// revalidation gets a 304.
+func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string, raw []byte, rawETag string) {
 	h := w.Header()
 	h.Set("Content-Type", mvtType)
-	// Private: tiles need a sign-in; revalidate so a data change shows at once.
+	// Private: tiles need a sign-in; revalidate so a new release shows at once.
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("Vary", "Accept-Encoding, Cookie, Authorization")
 	body := gz
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	if acceptsGzip(r) || raw == nil {
 		h.Set("Content-Encoding", "gzip")
-	} else if zr, err := gzip.NewReader(bytes.NewReader(gz)); err == nil {
-		if raw, err := io.ReadAll(zr); err == nil {
-			body = raw
-			// A different representation needs a different strong ETag.
-			etag = strings.TrimSuffix(etag, `"`) + `-identity"`
-		}
+	} else {
+		body, etag = raw, rawETag
 	}
 	h.Set("ETag", etag)
 	http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
+}
+
+func acceptsGzip(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
 }
 
 // maxContextsPerTile keeps a tile readable and bounded in size.
