@@ -15,16 +15,17 @@ type Kind int
 
 // The kinds. Their HTTP statuses are decided in web, not here.
 const (
-	KindInternal      Kind = iota // our fault; details go to the log only
-	KindInvalid                   // malformed request (400)
-	KindUnauthorized              // no or bad credentials (401)
-	KindForbidden                 // authenticated but not allowed (403)
-	KindNotFound                  // no such thing, or not visible to the caller (404)
-	KindConflict                  // clashes with existing state (409)
-	KindTooLarge                  // request or batch over a limit (413)
-	KindUnprocessable             // well-formed but semantically unacceptable (422)
-	KindRateLimited               // too many attempts (429)
-	KindUnavailable               // a dependency is down or not ready (503)
+	KindInternal         Kind = iota // our fault; details go to the log only
+	KindInvalid                      // malformed request (400)
+	KindUnauthorized                 // no or bad credentials (401)
+	KindForbidden                    // authenticated but not allowed (403)
+	KindNotFound                     // no such thing, or not visible to the caller (404)
+	KindConflict                     // clashes with existing state (409)
+	KindTooLarge                     // request or batch over a limit (413)
+	KindUnprocessable                // well-formed but semantically unacceptable (422)
+	KindRateLimited                  // too many attempts (429)
+	KindUnavailable                  // a dependency is down or not ready (503)
+	KindUnsupportedMedia             // a body in a media type the route does not take (415)
 )
 
 // Error is a user-facing error: Code is a stable machine-readable string

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,22 @@ type reqInfo struct {
 	// viaSession is true when the caller authenticated with the cookie, so
 	// writes need the CSRF header.
 	viaSession bool
+	// clientID is the X-Request-Id the client sent, if it is a sane one.
+	clientID string
+}
+
+// clientRequestID keeps a client's request id only if it is short and
+// plain, so it cannot break a log line.
+func clientRequestID(v string) string {
+	if len(v) > 64 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x21 || c > 0x7e {
+			return ""
+		}
+	}
+	return v
 }
 
 func info(ctx context.Context) *reqInfo {
@@ -110,13 +127,13 @@ func newMetrics() *metrics {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
-		ri := &reqInfo{id: id, route: "unmatched"}
+		// The request id is always ours, so the audit log's ids cannot be
+		// chosen by a client; a client's own id is kept beside it for
+		// correlation, in the access log only.
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
+		ri := &reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}
 		ctx := context.WithValue(r.Context(), keyInfo, ri)
 		ctx = contexts.WithRequestID(ctx, id)
 		r = r.WithContext(ctx)
@@ -125,7 +142,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		sw := &statusWriter{ResponseWriter: w}
-		if err := checkURL(r.URL); err != nil {
+		if err := checkRequest(r); err != nil {
 			s.writeError(sw, r, err)
 			s.logRequest(ctx, r, sw, ri, start)
 			return
@@ -143,6 +160,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.logRequest(ctx, r, sw, ri, start)
 		}()
 		next.ServeHTTP(sw, r)
+		if sw.status < 500 && ri.route != "unmatched" {
+			s.requestSucceeded()
+		}
 	})
 }
 
@@ -161,14 +181,17 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWrit
 			slog.String("method", r.Method), slog.String("route", ri.route), slog.String("path", safePath(r.URL.Path, ri.route)),
 			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 			slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("request_id", ri.id),
-			slog.String("user", user))
+			slog.String("client_request_id", ri.clientID), slog.String("user", user))
 	}
 }
 
-// checkURL refuses what no route can use: an undecodable query string
-// (otherwise silently dropped, so a filter would be ignored) and NUL
-// characters, which PostgreSQL cannot store in text.
-func checkURL(u *url.URL) error {
+// checkRequest refuses what no route can use: an undecodable query string
+// (otherwise silently dropped, so a filter would be ignored), NUL
+// characters, which PostgreSQL cannot store in text, and bytes that are not
+// UTF-8 anywhere in the path, the query or a header (the database would
+// refuse them deep in a query, as an internal error).
+func checkRequest(r *http.Request) error {
+	u := r.URL
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
@@ -176,10 +199,26 @@ func checkURL(u *url.URL) error {
 	if strings.ContainsRune(u.Path, 0) {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_path", "the path contains a NUL character")
 	}
+	if !utf8.ValidString(u.Path) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_utf8", "the path is not valid UTF-8")
+	}
 	for name, vs := range q {
+		if !utf8.ValidString(name) {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_utf8", "a query parameter name is not valid UTF-8")
+		}
 		for _, v := range vs {
 			if strings.ContainsRune(v, 0) || strings.ContainsRune(name, 0) {
 				return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_parameter", "%s: NUL characters are not allowed", strings.ReplaceAll(name, "\x00", ""))
+			}
+			if !utf8.ValidString(v) {
+				return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_utf8", "%s: the value is not valid UTF-8", name)
+			}
+		}
+	}
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_utf8", "header %s is not valid UTF-8", name)
 			}
 		}
 	}

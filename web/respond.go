@@ -8,27 +8,30 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ctxmap/ctxmap"
 )
 
 // statusOf is the one table from error kind to HTTP status.
 var statusOf = map[ctxmap.Kind]int{
-	ctxmap.KindInvalid:       http.StatusBadRequest,
-	ctxmap.KindUnauthorized:  http.StatusUnauthorized,
-	ctxmap.KindForbidden:     http.StatusForbidden,
-	ctxmap.KindNotFound:      http.StatusNotFound,
-	ctxmap.KindConflict:      http.StatusConflict,
-	ctxmap.KindTooLarge:      http.StatusRequestEntityTooLarge,
-	ctxmap.KindUnprocessable: http.StatusUnprocessableEntity,
-	ctxmap.KindRateLimited:   http.StatusTooManyRequests,
-	ctxmap.KindUnavailable:   http.StatusServiceUnavailable,
-	ctxmap.KindInternal:      http.StatusInternalServerError,
+	ctxmap.KindInvalid:          http.StatusBadRequest,
+	ctxmap.KindUnauthorized:     http.StatusUnauthorized,
+	ctxmap.KindForbidden:        http.StatusForbidden,
+	ctxmap.KindNotFound:         http.StatusNotFound,
+	ctxmap.KindConflict:         http.StatusConflict,
+	ctxmap.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	ctxmap.KindUnprocessable:    http.StatusUnprocessableEntity,
+	ctxmap.KindRateLimited:      http.StatusTooManyRequests,
+	ctxmap.KindUnavailable:      http.StatusServiceUnavailable,
+	ctxmap.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	ctxmap.KindInternal:         http.StatusInternalServerError,
 }
 
 type errorBody struct {
@@ -57,6 +60,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		// Nobody reads this answer, and nothing of ours went wrong.
 		e = ctxmap.Errorf(ctxmap.KindUnavailable, "request_cancelled", "request cancelled or timed out")
+	case s.databaseDown(r.Context()):
+		// An outage, not a bug: logged once when it began (databaseDown).
+		e = errDatabaseUnavailable
 	default:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "method", r.Method, "path", safePath(r.URL.Path, info(r.Context()).route), "request_id", requestID(r.Context()))
 		e = &ctxmap.Error{Kind: ctxmap.KindInternal, Code: "internal", Message: "internal error; quote the request id when reporting it"}
@@ -92,12 +98,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads one JSON value into v, refusing unknown fields and trailing
 // data, so a typo in a field name is a 400 rather than silently ignored.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "unsupported_media_type", "send the body as application/json")
-	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err // *http.MaxBytesError becomes 413 in writeError
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" || len(body) > 0 {
+		if err := jsonMediaType(ct); err != nil {
+			return err
+		}
+	}
+	// encoding/json would silently turn invalid UTF-8 into U+FFFD, storing
+	// text the writer never sent.
+	if !utf8.Valid(body) {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_utf8", "the body is not valid UTF-8")
 	}
 	// PostgreSQL cannot store NUL in text; refuse it here with a clear
 	// message rather than fail deep in a query.
@@ -111,6 +124,24 @@ func decode(r *http.Request, v any) error {
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+// jsonMediaType accepts application/json, with at most a charset parameter
+// naming UTF-8 (RFC 8259 JSON is UTF-8): anything else is a 415, so a body
+// in another encoding or format is never half-understood.
+func jsonMediaType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	ok := err == nil && mt == "application/json"
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			ok = false
+		}
+	}
+	if !ok {
+		return ctxmap.Errorf(ctxmap.KindUnsupportedMedia, "unsupported_media_type",
+			"send the body as application/json (UTF-8), with that Content-Type")
 	}
 	return nil
 }

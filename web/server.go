@@ -59,6 +59,7 @@ type Server struct {
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
 	releases   Releases
+	outage     outage
 	metrics    *metrics
 	tokens     *tokenCache
 	limiter    *loginLimiter

@@ -73,6 +73,7 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_K            disclosure threshold k (default %[2]d, never below %[3]d)
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
+  CTXMAP_DB_WAIT      how long serve waits for the database at start (default 30s)
   CTXMAP_RELEASE_SCHEDULE       monthly (default) or off
   CTXMAP_RELEASE_DAY            day of the month the release for the month before is made (default 5)
   CTXMAP_RELEASE_MIN_INTERVAL   least time between releases an admin may cause (default 168h, >= 24h)
@@ -96,6 +97,7 @@ type Config struct {
 	ShutdownGrace      time.Duration
 	TileCacheBytes     int64
 	ReleasePoll        time.Duration
+	DBWait             time.Duration
 	release            releaseFlags
 	centerText         func() string
 	kText              func() string
@@ -138,6 +140,11 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "request body limit in bytes")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 25*time.Second, "how long in-flight requests may run after SIGTERM")
 	fs.Int64Var(&c.TileCacheBytes, "tile-cache-bytes", 256<<20, "memory for encoded tiles")
+	dbWait, err := time.ParseDuration(env("CTXMAP_DB_WAIT", "30s"))
+	if err != nil {
+		dbWait = 30 * time.Second
+	}
+	fs.DurationVar(&c.DBWait, "db-wait", dbWait, "how long serve waits for an unreachable database before giving up (CTXMAP_DB_WAIT)")
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }

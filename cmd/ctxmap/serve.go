@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -28,6 +29,38 @@ func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (
 		log = nil
 	}
 	return pg.Connect(ctx, c.DatabaseURL, log, opts)
+}
+
+// waitForDatabase pings the database until it answers or wait has passed,
+// backing off from 100 ms to 2 s, so a server started with (or just before)
+// its database comes up by itself; when it gives up it names the cause.
+func waitForDatabase(ctx context.Context, pool *pgxpool.Pool, wait time.Duration, log *slog.Logger) error {
+	deadline := time.Now().Add(wait)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("the database is unreachable (after %d attempts over %s): %v; check DATABASE_URL and that PostgreSQL is running (make run starts the private cluster)",
+				attempt, wait.Round(time.Second), err)
+		}
+		if attempt == 1 {
+			log.Warn("waiting for the database", "err", err, "up_to", wait.String())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +94,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := pg.Up(ctx, pool); err != nil {
 			return err
 		}
+	}
+	if err := waitForDatabase(ctx, pool, c.DBWait, log); err != nil {
+		return err
 	}
 	if err := pg.Current(ctx, pool); err != nil {
 		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up` or `ctxmap serve --migrate`", err)
