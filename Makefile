@@ -26,7 +26,8 @@ PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$
 
 run: build
 	@$(PG_ENV); \
-	bash scripts/secret.sh >/dev/null; export CTXMAP_SECRET="$$(bash scripts/secret.sh)"; \
+	bash scripts/secret.sh >/dev/null; \
+	if [ -z "$${CTXMAP_SECRET:-}" ]; then export CTXMAP_SECRET_FILE="$(CURDIR)/.data/secret"; fi; \
 	$(BIN) migrate up; \
 	$(BIN) seed-demo; \
 	if [ -d "$(POSTCODE_DATA)" ]; then $(BIN) import postcodes --if-empty --format codepoint "$(POSTCODE_DATA)"; \

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
@@ -124,7 +125,16 @@ func (s *Server) routes() {
 
 	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true}, s.healthz)
 	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}}, s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})).Methods("GET")
+	// Metrics say how busy each route is and when releases land: an admin's
+	// business only (Prometheus sends an admin's bearer token).
+	metrics := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	r.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authorize(r, []contexts.Role{contexts.RoleAdmin}); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})).Methods("GET")
 
 	api := r.PathPrefix("/api/v1").Subrouter()
 	s.prefixes[api] = "/api/v1"

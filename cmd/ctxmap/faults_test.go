@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +273,26 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("server exit: %v", err)
+	}
+}
+
+func TestSecretFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/secret"
+	if err := os.WriteFile(path, []byte(testSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{SecretFile: path}
+	if err := c.needSecret(); err != nil || c.Secret != testSecret {
+		t.Fatalf("a 0600 secret file: %v (%d chars read)", err, len(c.Secret))
+	}
+	if err := (&Config{SecretFile: path, Secret: testSecret}).needSecret(); err == nil {
+		t.Error("both a secret and a secret file were accepted")
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Config{SecretFile: path}).needSecret(); err == nil || !strings.Contains(err.Error(), "readable by others") {
+		t.Errorf("a world-readable secret file: %v", err)
 	}
 }

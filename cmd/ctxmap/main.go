@@ -67,6 +67,7 @@ usage:
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
   CTXMAP_LISTEN       listen address (default 127.0.0.1:8080)
+  CTXMAP_SECRET_FILE  file holding the deployment secret (mode 0600); or CTXMAP_SECRET
   CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= %[1]d chars)
   CTXMAP_LOG_LEVEL    debug|info|warn|error (default info)
   CTXMAP_LOG_FORMAT   json|text (default json)
@@ -97,6 +98,7 @@ type Config struct {
 	ShutdownGrace      time.Duration
 	TileCacheBytes     int64
 	ReleasePoll        time.Duration
+	SecretFile         string
 	DBWait             time.Duration
 	release            releaseFlags
 	centerText         func() string
@@ -125,7 +127,8 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	fs.Var(hidden{&c.DatabaseURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&c.Listen, "listen", env("CTXMAP_LISTEN", "127.0.0.1:8080"), "listen address (CTXMAP_LISTEN)")
 	c.Secret = env("CTXMAP_SECRET", "")
-	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET)")
+	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET); prefer --secret-file")
+	fs.StringVar(&c.SecretFile, "secret-file", env("CTXMAP_SECRET_FILE", ""), "file holding the deployment secret, readable by its owner only (CTXMAP_SECRET_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("CTXMAP_LOG_LEVEL", "info"), "debug|info|warn|error (CTXMAP_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("CTXMAP_LOG_FORMAT", "json"), "json|text (CTXMAP_LOG_FORMAT)")
 	kText := env("CTXMAP_K", strconv.Itoa(tiles.DefaultK))
@@ -212,10 +215,37 @@ func (c *Config) needDB() error {
 }
 
 func (c *Config) needSecret() error {
+	if c.SecretFile != "" {
+		if c.Secret != "" {
+			return errors.New("give the deployment secret once: CTXMAP_SECRET (--secret) or CTXMAP_SECRET_FILE (--secret-file), not both")
+		}
+		secret, err := readSecretFile(c.SecretFile)
+		if err != nil {
+			return err
+		}
+		c.Secret = secret
+	}
 	if len(c.Secret) < contexts.MinSecretLen {
 		return fmt.Errorf("CTXMAP_SECRET must be set to at least %d characters: it keys the hashes of young people's ids, so keep it secret and never change it", contexts.MinSecretLen)
 	}
 	return nil
+}
+
+// readSecretFile reads a secret from a file only its owner may read: a
+// secret others can read keys nothing.
+func readSecretFile(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("secret file %s is readable by others (mode %04o): chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Run executes one command line; main and the end-to-end tests share it.

@@ -161,14 +161,23 @@ func TestHealthAndReady(t *testing.T) {
 			t.Errorf("%s: %d", p, status)
 		}
 	}
-	resp, err := http.Get(ts.URL + "/metrics")
+	// Metrics are an admin's: anonymous and other roles are refused.
+	if status, _ := ts.do(t, "", "GET", "/metrics", ""); status != 401 {
+		t.Errorf("anonymous /metrics: %d, want 401", status)
+	}
+	if status, _ := ts.do(t, contexts.RoleAnalyst, "GET", "/metrics", ""); status != 403 {
+		t.Errorf("analyst /metrics: %d, want 403", status)
+	}
+	req, _ := http.NewRequest("GET", ts.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+ts.tokens[contexts.RoleAdmin])
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), "ctxmap_http_requests_total") {
-		t.Error("metrics do not count requests")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "ctxmap_http_requests_total") || !strings.Contains(string(b), "ctxmap_heat_release") {
+		t.Errorf("admin /metrics: %d; requests or the release not in it", resp.StatusCode)
 	}
 }
 
