@@ -20,7 +20,7 @@ export CTXMAP_SHARED_DATA
 POSTCODE_DATA ?= $(CTXMAP_SHARED_DATA)/codepoint-open/CSV
 BOUNDARY ?= $(CTXMAP_SHARED_DATA)/boundaries/london/ward/E09000012.geojson
 PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
-	else export CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
+	else export CTXMAP_DATABASE_URL_SET=1 CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
 
 .PHONY: run test build ui pg pg-stop check lint unit browser bench clean
 
@@ -35,7 +35,8 @@ run: build
 	if [ -f "$(BOUNDARY)" ]; then $(BIN) import boundary --if-empty --name "Hackney wards" "$(BOUNDARY)"; fi; \
 	listen="$${CTXMAP_LISTEN:-127.0.0.1:8080}"; \
 	echo; echo "ctxmap: open http://$${listen/127.0.0.1/localhost} and sign in with a demo login above (stop with Ctrl-C)"; \
-	exec $(BIN) serve --listen "$$listen" --log-format text
+	serve_url="$${DATABASE_URL}"; if [ -z "$${CTXMAP_DATABASE_URL_SET:-}" ]; then serve_url="$$(bash scripts/pg.sh runtime-url)"; fi; \
+	exec $(BIN) serve --listen "$$listen" --log-format text --database-url "$$serve_url"
 
 build: ui
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/ctxmap

@@ -9,7 +9,8 @@
 #   scripts/pg.sh stop    stop the private cluster (only ours, by its data dir)
 #   scripts/pg.sh running exit 0 when the private cluster is up
 #   scripts/pg.sh env     print export lines for DATABASE_URL and the test URL
-#   scripts/pg.sh url     print the application database URL
+#   scripts/pg.sh url     print the application database URL (the schema owner's)
+#   scripts/pg.sh runtime-url  the same as the service's role, ctxmap_app (migration 00006)
 #
 # Durability: every start writes synchronous_commit = on and fsync = on into the
 # cluster's postgresql.conf (replacing whatever an older pg.sh wrote there) and
@@ -159,16 +160,17 @@ running() {
   [ -n "$bin" ] && [ -f "$DATA/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
 
-url() { echo "postgres://postgres@/$1?host=$SOCK&port=$PORT&sslmode=disable"; }
+url() { echo "postgres://${2:-postgres}@/$1?host=$SOCK&port=$PORT&sslmode=disable"; }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   running) running ;;
   url) url "$DB" ;;
+  runtime-url) url "$DB" ctxmap_app ;;
   env)
     echo "export DATABASE_URL='$(url "$DB")'"
     echo "export CTXMAP_TEST_DATABASE_URL='$(url postgres)'"
     ;;
-  *) echo "usage: $0 start|stop|running|env|url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|env|url|runtime-url" >&2; exit 2 ;;
 esac

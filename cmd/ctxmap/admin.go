@@ -26,6 +26,7 @@ func cliActor() *contexts.Actor {
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("migrate", stderr)
+	dropAudit := fs.Bool("drop-audit-log", false, "allow `migrate down` to roll back the migration that holds the audit log (it deletes it)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
 		return nil
 	case "down":
-		return pg.Down(ctx, pool)
+		return pg.Down(ctx, pool, pg.DownOptions{DropAuditLog: *dropAudit})
 	case "status":
 		st, err := pg.Status(ctx, pool)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ctxmap/ctxmap/contexts"
+	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
 )
 
@@ -294,5 +296,42 @@ func TestSecretFromAFile(t *testing.T) {
 	}
 	if err := (&Config{SecretFile: path}).needSecret(); err == nil || !strings.Contains(err.Error(), "readable by others") {
 		t.Errorf("a world-readable secret file: %v", err)
+	}
+}
+
+// TestServerRunsAsTheRuntimeRole serves as ctxmap_app, the role that may
+// only append to the audit log: recording, reading, releases at start and
+// the heat outputs all work with its grants.
+func TestServerRunsAsTheRuntimeRole(t *testing.T) {
+	owner, url := pgtest.NewWithURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log lockedBuffer
+	base, done := serveCapturing(t, ctx, pgtest.WithUser(t, url, "ctxmap_app"), &log)
+	if base == "" {
+		t.Fatalf("server as ctxmap_app did not start: %v\n%s", <-done, log.b.String())
+	}
+	ts := &testServer{URL: base, Pool: owner, DBURL: url, tokens: map[contexts.Role]string{}}
+	users := postgres.NewUsers(owner)
+	for _, role := range contexts.Roles {
+		_, tok, err := users.AddUser(ctx, nil, "app-"+string(role), role, "team-"+string(role), "correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.tokens[role] = tok
+	}
+	cat := ts.categories(t)[0]
+	for i := range k {
+		ts.recordAs(t, ts.tokens[contexts.RolePractitioner], fmt.Sprintf("APP-%d", i), cat)
+	}
+	if status, out := ts.do(t, contexts.RolePractitioner, "GET", "/api/v1/subjects/APP-1/harm-locations", ""); status != 200 {
+		t.Fatalf("own young person's list: %d %v", status, out)
+	}
+	ts.release(t)
+	if cells := ts.cells(t, 8, "period=last-12m"); len(cells) == 0 {
+		t.Fatal("nothing published from the runtime role's server")
+	}
+	if n := log.count("internal error"); n != 0 {
+		t.Fatalf("%d internal errors as ctxmap_app:\n%s", n, log.b.String())
 	}
 }

@@ -128,13 +128,34 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	return len(res), nil
 }
 
-// Down rolls back the newest applied migration.
-func Down(ctx context.Context, pool *pgxpool.Pool) error {
+// AuditLogMigration is the migration whose rollback drops the append-only
+// audit log.
+const AuditLogMigration = 1
+
+// DownOptions says what a rollback may destroy.
+type DownOptions struct {
+	// DropAuditLog allows rolling back AuditLogMigration, which deletes
+	// the audit log: who saw what is evidence, so it is never lost by a
+	// routine rollback.
+	DropAuditLog bool
+}
+
+// Down rolls back the newest applied migration, refusing the one that
+// would drop the audit log unless opts allow it.
+func Down(ctx context.Context, pool *pgxpool.Pool, opts DownOptions) error {
 	p, db, err := provider(pool)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	if current == AuditLogMigration && !opts.DropAuditLog {
+		return fmt.Errorf("migrate down: rolling back migration %d would drop the append-only audit log; "+
+			"export it first and pass --drop-audit-log if you really mean it", AuditLogMigration)
+	}
 	if _, err := p.Down(ctx); err != nil && !errors.Is(err, goose.ErrNoNextVersion) {
 		return fmt.Errorf("migrate down: %w", err)
 	}

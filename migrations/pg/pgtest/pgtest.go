@@ -183,3 +183,14 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// WithUser returns url with another user, e.g. the service's runtime role
+// ctxmap_app (the test cluster trusts local connections).
+func WithUser(t testing.TB, url, user string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("pgtest: parse %q: %v", url, err)
+	}
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, user, cfg.Database) + passwordPart(cfg.Password)
+}
