@@ -22,23 +22,23 @@ type CellsRequest struct {
 }
 
 // Cells returns the published cells for a request, in id order: the same
-// cells and values the tiles show.
-func (s *Service) Cells(ctx context.Context, req CellsRequest) ([]Cell, error) {
+// cells and values the tiles show, and the release they come from.
+func (s *Service) Cells(ctx context.Context, req CellsRequest) ([]Cell, ReleaseInfo, error) {
 	if err := checkRes(req.Res); err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	if err := checkBBox(req.BBox); err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	r, err := s.resolve(ctx, req.Filter)
 	if err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	h, err := s.set(ctx, r.release, s.keyFor(r))
 	if err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
-	return s.cellsOf(h, req.Res, req.BBox), nil
+	return s.cellsOf(h, req.Res, req.BBox), r.release, nil
 }
 
 func (s *Service) cellsOf(h *heatSet, res int, bbox *orb.Bound) []Cell {

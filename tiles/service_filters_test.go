@@ -185,7 +185,7 @@ func heatTile(t *testing.T, s *tiles.Service, tl maptile.Tile, f tiles.Filter) (
 // cellsJSON asks s for the published cells at res under f.
 func cellsJSON(t *testing.T, s *tiles.Service, res int, f tiles.Filter) map[string]int {
 	t.Helper()
-	cells, err := s.Cells(context.Background(), tiles.CellsRequest{Res: res, Filter: f})
+	cells, _, err := s.Cells(context.Background(), tiles.CellsRequest{Res: res, Filter: f})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func TestHeatTilesAgreeWithCells(t *testing.T) {
 	seenIn := map[string]map[string]bool{} // h3 -> tiles it appeared in
 	for z := 8; z <= 14; z++ {
 		res := geo.ResForZoom(z)
-		cells, err := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
+		cells, _, err := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,7 +384,7 @@ func TestRefusedRequests(t *testing.T) {
 	for _, bf := range badFilters {
 		_, err := s.HeatTile(ctx, TileRequest{Tile: maptile.New(2020, 1300, 12), Filter: bf})
 		wantInvalid(t, fmt.Sprintf("HeatTile %+v", bf), err)
-		_, err = s.Cells(ctx, CellsRequest{Res: 8, Filter: bf})
+		_, _, err = s.Cells(ctx, CellsRequest{Res: 8, Filter: bf})
 		wantInvalid(t, fmt.Sprintf("Cells %+v", bf), err)
 		err = s.ExportCSV(ctx, &bytes.Buffer{}, ExportRequest{Filter: bf})
 		wantInvalid(t, fmt.Sprintf("ExportCSV %+v", bf), err)
@@ -402,7 +402,7 @@ func TestRefusedRequests(t *testing.T) {
 		wantInvalid(t, fmt.Sprint("ParseTile ", zxy), err)
 	}
 	for _, res := range []int{0, 5, 9, 15} {
-		_, err := s.Cells(ctx, CellsRequest{Res: res, Filter: okF})
+		_, _, err := s.Cells(ctx, CellsRequest{Res: res, Filter: okF})
 		wantInvalid(t, fmt.Sprint("Cells res ", res), err)
 	}
 	for _, bb := range []string{"1,2,3", "a,b,c,d", "0,0,-1,1", "0,100,1,101", "NaN,0,1,1"} {
@@ -428,7 +428,7 @@ func TestRefusedRequests(t *testing.T) {
 		{Cells: slices.Repeat([]string{c8}, MaxTrendCells+1)},
 	}
 	for _, tr := range badTrends {
-		_, err := s.Trend(ctx, tr)
+		_, _, err := s.Trend(ctx, tr)
 		wantInvalid(t, fmt.Sprintf("Trend %+v", tr), err)
 	}
 	if _, err := NewService(newMemReleases(time.Now), Config{K: 4}); ctxmap.KindOf(err) != ctxmap.KindInvalid {
@@ -568,7 +568,7 @@ func TestTrend(t *testing.T) {
 		t.Fatalf("only %d res-7 cells published in 2026-03", len(cells))
 	}
 	area := []string{cells[0].Cell.String(), cells[1].Cell.String(), cells[0].Cell.String()}
-	pts, err := s.Trend(ctx, TrendRequest{Cells: area, Layer: ctxmap.LayerHarm, From: "2025-10", To: "2026-06"})
+	pts, _, err := s.Trend(ctx, TrendRequest{Cells: area, Layer: ctxmap.LayerHarm, From: "2025-10", To: "2026-06"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,7 +576,7 @@ func TestTrend(t *testing.T) {
 		t.Fatalf("months %+v (want 2025-10..2026-03: clamped to complete months)", pts)
 	}
 	for _, p := range pts {
-		got, err := s.Cells(ctx, CellsRequest{Res: 7, Filter: Filter{Layer: ctxmap.LayerHarm, Period: p.Month}})
+		got, _, err := s.Cells(ctx, CellsRequest{Res: 7, Filter: Filter{Layer: ctxmap.LayerHarm, Period: p.Month}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -594,7 +594,7 @@ func TestTrend(t *testing.T) {
 	if pts[5].PublishedCells != 2 {
 		t.Fatalf("2026-03: %+v", pts[5])
 	}
-	def, err := s.Trend(ctx, TrendRequest{Cells: area[:1]})
+	def, _, err := s.Trend(ctx, TrendRequest{Cells: area[:1]})
 	if err != nil || len(def) != 12 || def[11].Month != "2026-03" {
 		t.Fatalf("default trend: %v %v", def, err)
 	}
@@ -628,7 +628,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	total := 0
 	for res := geo.MinRes; res <= geo.MaxRes; res++ {
-		cells, _ := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
+		cells, _, _ := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
 		total += len(cells)
 		for _, c := range cells {
 			if rows[c.H3] != fmt.Sprint(c.Value) {

@@ -25,7 +25,7 @@ func TestNoRoutesInTiles(t *testing.T) {
 	if got := tj.Tiles[0]; !strings.HasPrefix(got, "https://x.example/t/{z}/{x}/{y}.pbf?") {
 		t.Fatalf("tile URL %q is not the template given", got)
 	}
-	_, err = s.Cells(context.Background(), CellsRequest{Res: 8, Filter: Filter{Category: "nope"}})
+	_, _, err = s.Cells(context.Background(), CellsRequest{Res: 8, Filter: Filter{Category: "nope"}})
 	if err == nil || strings.Contains(err.Error(), "/api/") {
 		t.Fatalf("category refusal %v names a route", err)
 	}

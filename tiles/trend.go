@@ -38,56 +38,57 @@ type TrendPoint struct {
 	PublishedCells int    `json:"published_cells"`
 }
 
-// Trend returns the monthly published series for the requested cells. Each
+// Trend returns the monthly published series for the requested cells, and
+// the release it comes from. Each
 // month is that month's published set, so a trend reveals nothing a month's
 // tiles do not. Months after the last complete month are refused or, when
 // the range straddles it, cut off.
-func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, error) {
+func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, ReleaseInfo, error) {
 	layer, category, err := s.checkLayerCategory(ctx, req.Layer, req.Category)
 	if err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	cells, err := parseTrendCells(req.Cells)
 	if err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	rel, err := s.current.get(ctx)
 	if err != nil {
-		return nil, err
+		return nil, ReleaseInfo{}, err
 	}
 	latest := rel.Window.Last
 	to := latest
 	if req.To != "" {
 		if to, err = ParseMonth(req.To); err != nil {
-			return nil, err
+			return nil, ReleaseInfo{}, err
 		}
 	}
 	from := to.Add(-11)
 	if req.From != "" {
 		if from, err = ParseMonth(req.From); err != nil {
-			return nil, err
+			return nil, ReleaseInfo{}, err
 		}
 	}
 	if to.Before(from) {
-		return nil, errInvalid("trend_range_invalid", "from %s is after to %s", from, to)
+		return nil, ReleaseInfo{}, errInvalid("trend_range_invalid", "from %s is after to %s", from, to)
 	}
 	if complete := MonthOf(s.clock()).Add(-1); complete.Before(from) {
-		return nil, errInvalid("period_incomplete", "trend from %s has no complete month yet; the latest is %s", from, complete)
+		return nil, ReleaseInfo{}, errInvalid("period_incomplete", "trend from %s has no complete month yet; the latest is %s", from, complete)
 	}
 	if latest.Before(from) || from.Before(rel.Window.First) {
-		return nil, notReleased(rel, from, to)
+		return nil, ReleaseInfo{}, notReleased(rel, from, to)
 	}
 	if latest.Before(to) {
 		to = latest
 	}
 	if n := to.index() - from.index() + 1; n > MaxTrendMonths {
-		return nil, errInvalid("trend_too_long", "a trend covers at most %d months; %s to %s is %d", MaxTrendMonths, from, to, n)
+		return nil, ReleaseInfo{}, errInvalid("trend_too_long", "a trend covers at most %d months; %s to %s is %d", MaxTrendMonths, from, to, n)
 	}
 	var out []TrendPoint
 	for m := from; !to.Before(m); m = m.Add(1) {
 		h, err := s.set(ctx, rel, setKey{release: rel.ID, layer: layer, category: category, first: m, last: m})
 		if err != nil {
-			return nil, err
+			return nil, ReleaseInfo{}, err
 		}
 		pt := TrendPoint{Month: m.String()}
 		for _, c := range cells {
@@ -99,7 +100,7 @@ func (s *Service) Trend(ctx context.Context, req TrendRequest) ([]TrendPoint, er
 		pt.Published = pt.PublishedCells > 0
 		out = append(out, pt)
 	}
-	return out, nil
+	return out, rel, nil
 }
 
 // parseTrendCells validates, deduplicates and orders the cells of an area;

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -66,7 +67,7 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, withTaxonomyHint(s.heatCells))
 	s.route(api, Op{Method: "GET", Path: "/trends", Tag: "heat", Summary: "Monthly published series for a cell or an area of whole cells",
 		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
-			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}, Response: Fields{"points": []tiles.TrendPoint{}, "k": 0}}, withTaxonomyHint(s.trends))
+			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}, Response: Fields{"points": []tiles.TrendPoint{}, "k": 0, "release": int64(0)}}, withTaxonomyHint(s.trends))
 	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
 		Params:   append([]Param{Q("res", tiles.ResList()+"; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
 		Produces: "text/csv", Errors: []int{400}}, withTaxonomyHint(s.exportHeat))
@@ -254,11 +255,17 @@ func (s *Server) heatCells(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cells, err := s.heat.Cells(r.Context(), tiles.CellsRequest{Res: res, Filter: filterOf(q), BBox: bbox})
+	f := filterOf(q)
+	cells, rel, err := s.heat.Cells(r.Context(), tiles.CellsRequest{Res: res, Filter: f, BBox: bbox})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cells": cells, "k": s.heat.Policy().K()})
+	// A bulk read of published values (PRIVACY.md rule 11).
+	if err := s.audit.Audit(r.Context(), actor(r), "heat.cells", fmt.Sprintf("release:%d", rel.ID), "",
+		map[string]any{"layer": f.Layer, "category": f.Category, "period": f.Period, "res": res, "bbox": q.Get("bbox"), "cells": len(cells)}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cells": cells, "k": s.heat.Policy().K(), "release": rel.ID})
 	return nil
 }
 
@@ -277,11 +284,15 @@ func (s *Server) trends(w http.ResponseWriter, r *http.Request) error {
 			cells = append(cells, c)
 		}
 	}
-	pts, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
+	pts, rel, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"points": pts, "k": s.heat.Policy().K()})
+	if err := s.audit.Audit(r.Context(), actor(r), "heat.trend", fmt.Sprintf("release:%d", rel.ID), "",
+		map[string]any{"layer": q.Get("layer"), "category": q.Get("category"), "from": q.Get("from"), "to": q.Get("to"), "cells": len(cells)}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"points": pts, "k": s.heat.Policy().K(), "release": rel.ID})
 	return nil
 }
 

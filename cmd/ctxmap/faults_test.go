@@ -335,3 +335,23 @@ func TestServerRunsAsTheRuntimeRole(t *testing.T) {
 		t.Fatalf("%d internal errors as ctxmap_app:\n%s", n, log.b.String())
 	}
 }
+
+// TestBulkReadsOfPublishedValuesAreAudited: cells and trends are bulk reads
+// of published values (PRIVACY.md rule 11), logged with who and which
+// release, like exports.
+func TestBulkReadsOfPublishedValuesAreAudited(t *testing.T) {
+	ts := startServer(t)
+	cell := cellAt(51.545, -0.055, 8).String()
+	for _, p := range []string{"/api/v1/heat/cells?res=8&period=last-12m", "/api/v1/trends?h3=" + cell} {
+		if r := ts.get(t, contexts.RoleAnalyst, p); r.status != 200 || !strings.Contains(string(r.body), `"release":`) {
+			t.Fatalf("GET %s: %d %s", p, r.status, r.body)
+		}
+	}
+	for _, action := range []string{"heat.cells", "heat.trend"} {
+		var n int
+		if err := ts.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id
+			WHERE a.action = $1 AND u.name = 'test-analyst' AND a.record LIKE 'release:%'`, action).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s audit entries: %d %v", action, n, err)
+		}
+	}
+}
