@@ -76,7 +76,6 @@ type fixture struct {
 	geo                  *fakeGeocoder
 	pracA, pracA2, pracB *contexts.Actor
 	lead, analyst, admin *contexts.Actor
-	mu                   sync.Mutex
 }
 
 func newFixture(t testing.TB) *fixture {
