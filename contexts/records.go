@@ -178,17 +178,20 @@ type Link struct {
 }
 
 // LinkSummary is all anyone but the linking team learns about links: how
-// many distinct young people and which teams, never who.
+// many distinct young people, in total and by team, and which teams, never
+// who. Counts are exact for practitioners and "fewer than k" below the
+// disclosure threshold for every other role (see ForRole).
 type LinkSummary struct {
-	YoungPeople int      `json:"young_people"`
-	Teams       []string `json:"teams"`
+	YoungPeople LinkCount   `json:"young_people"`
+	Teams       []string    `json:"teams"`
+	ByTeam      []TeamCount `json:"by_team"`
 }
 
 // ChronologyEntry is one change to a context. Links and unlinks are shown
 // by team only: naming the practitioner would narrow down the child.
 type ChronologyEntry struct {
 	ID      int64           `json:"id"`
-	At      time.Time       `json:"at"`
+	At      EventTime       `json:"at"`
 	Event   string          `json:"event"`
 	Actor   string          `json:"actor,omitempty"`
 	Team    string          `json:"team,omitempty"`

@@ -199,15 +199,18 @@ func subjectTokens(s string) map[string]string {
 func personalDataError(field string, p personalData) *ctxmap.Error {
 	return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
 		"%s contains %q, which looks like %s; context records are thematic: describe the place, group or school, not a young person",
-		field, Trunc(p.text, 60), p.what).WithDetail("field", field).WithDetail("text", Trunc(p.text, 60))
+		field, Trunc(p.text, 60), p.what).WithDetail("field", field).WithDetail("text", Trunc(p.text, 60)).WithDetail("what", p.what)
 }
 
 // TextField is a free-text field to check for personal data.
 type TextField struct{ Name, Text string }
 
-// KnownSubjects reports which of the subject hashes belong to young people
-// on record. The store answers it; declaring it here keeps the rule whole
-// in the domain while the lookup stays in the adapter.
+// KnownSubjects reports which of the subject hashes belong to the writer's
+// own team's young people (those the team has recorded or linked), never
+// anyone else's: a refusal that depended on other teams' records would tell
+// the writer that a named child is on record. The store answers it;
+// declaring it here keeps the rule whole in the domain while the lookup
+// stays in the adapter.
 type KnownSubjects func(ctx context.Context, hashes [][]byte) ([][]byte, error)
 
 // Thematic screens free text for personal data with the deployment's
@@ -220,13 +223,18 @@ type Thematic struct {
 }
 
 // Check refuses personal data in a context's free text: emails, phone
-// numbers, dates of birth, identifier-shaped numbers, and any word that is
-// the id of a young person known to ctxmap (compared by HMAC, so the id
-// itself is never looked up in clear). The 422 names the text.
+// numbers, dates of birth, identifier-shaped numbers (five or more digits),
+// and any word that is the id of one of the writer's own team's young people
+// (compared by HMAC, so the id itself is never looked up in clear). The 422
+// names the text so the author can find it.
 //
-// A known id is reported with the same wording as any identifier-shaped
-// number, so the check does not confirm to the author that the id belongs
-// to a young person on record.
+// A known id is refused with exactly the wording and details of any
+// identifier-shaped number, and only the writer's own team's young people
+// are compared (which the writer may read anyway), so a refusal never tells
+// anyone that another team has a young person with that id on record.
+// Short ids of other teams' young people therefore pass: the alternative,
+// refusing every id-shaped word, would refuse postcodes ("E8 3AA", "AB12")
+// in place notes.
 func (t Thematic) Check(ctx context.Context, fields ...TextField) error {
 	for _, f := range fields {
 		if p, ok := findPersonalData(f.Text, t.Now); ok {
@@ -285,7 +293,8 @@ func (t Thematic) Check(ctx context.Context, fields ...TextField) error {
 func (t Thematic) CheckFreeText(ctx context.Context, subject string, f TextField) error {
 	if subject != "" && strings.Contains(strings.ToLower(f.Text), strings.ToLower(subject)) {
 		return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
-			"%s contains the young person's id; ids are stored only as keyed hashes, so leave it out", f.Name)
+			"%s contains the young person's id; ids are stored only as keyed hashes, so leave it out", f.Name).
+			WithDetail("field", f.Name).WithDetail("what", "the young person's id")
 	}
 	return t.Check(ctx, f)
 }

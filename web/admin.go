@@ -21,6 +21,64 @@ func (s *Server) adminRoutes(api *mux.Router) {
 			{Name: "limit", In: "query", Type: "integer", Desc: "1..1000, default 200"},
 		}, Errors: []int{400}}, s.searchAudit)
 	s.route(api, Op{Method: "GET", Path: "/users", Summary: "List user accounts", Tag: "admin", Roles: adminOnly}, s.listUsers)
+	s.route(api, Op{Method: "GET", Path: "/admin/alerts", Tag: "admin", Roles: adminOnly,
+		Summary: "Insider alerts, newest first (audited): kind subject_burst (one user recorded many young people new to them at one H3 cell or context within 24 hours) or quick_archive (harm locations archived within 24 hours of creation); one per kind, user, place and day, never naming a young person",
+		Params: []Param{Q("unread", "true: only alerts nobody has marked read"),
+			{Name: "limit", In: "query", Type: "integer", Desc: "1..1000, default 200"}},
+		Errors: []int{400, 503}, Response: Fields{"alerts": []contexts.AdminAlert{}}}, s.adminAlerts)
+	s.route(api, Op{Method: "POST", Path: "/admin/alerts/{id:[0-9]+}/read", Tag: "admin", Roles: adminOnly,
+		Summary: "Mark an alert read (audited); the first reader is kept", Params: []Param{P("id", "alert id")},
+		Errors: []int{404, 503}, Response: contexts.AdminAlert{}}, s.markAlertRead)
+}
+
+// alertsUnconfigured is the answer of the alert routes on a server built
+// without an alert store.
+var alertsUnconfigured = ctxmap.Errorf(ctxmap.KindUnavailable, "unavailable", "alerts are not available on this server")
+
+// adminAlerts handles GET /api/v1/admin/alerts.
+func (s *Server) adminAlerts(w http.ResponseWriter, r *http.Request) error {
+	if s.alerts == nil {
+		return alertsUnconfigured
+	}
+	q := r.URL.Query()
+	var aq contexts.AlertQuery
+	switch q.Get("unread") {
+	case "", "false":
+	case "true":
+		aq.UnreadOnly = true
+	default:
+		return badParam("unread", "must be true or false")
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badParam("limit", "must be 1..1000")
+		}
+		aq.Limit = n
+	}
+	list, err := s.alerts.AdminAlerts(r.Context(), actor(r), aq)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
+	return nil
+}
+
+// markAlertRead handles POST /api/v1/admin/alerts/{id}/read.
+func (s *Server) markAlertRead(w http.ResponseWriter, r *http.Request) error {
+	if s.alerts == nil {
+		return alertsUnconfigured
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	a, err := s.alerts.MarkAlertRead(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
 }
 
 // searchAudit handles GET /api/v1/audit. The search itself is audited: the

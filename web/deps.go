@@ -83,6 +83,14 @@ type AuditLog interface {
 	SearchAudit(ctx context.Context, a *contexts.Actor, q contexts.AuditQuery) ([]contexts.AuditEntry, error)
 }
 
+// Alerts are the insider alerts for administrators (bursts of new young
+// people at one place, records archived soon after creation). Both check
+// the actor and audit the read.
+type Alerts interface {
+	AdminAlerts(ctx context.Context, a *contexts.Actor, q contexts.AlertQuery) ([]contexts.AdminAlert, error)
+	MarkAlertRead(ctx context.Context, a *contexts.Actor, id int64) (*contexts.AdminAlert, error)
+}
+
 // Boundaries reads the partnership's imported area: each stored GeoJSON
 // document, a Feature or a FeatureCollection, in import order.
 type Boundaries interface {

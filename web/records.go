@@ -33,9 +33,9 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}, Response: contexts.Taxonomy{}}, s.retireCategory)
 
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
-		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record",
+		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record; it shows on the map from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)",
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
-		Errors:  []int{400, 404, 413, 422, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
+		Errors:  []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
 	s.route(api, Op{Method: "GET", Path: "/subjects/{subject}/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Your team's records for one young person (audited)",
 		Params:  []Param{P("subject", "the case management system's person id")}, Errors: []int{400}, Response: Fields{"harm_locations": []contexts.HarmLocation{}}}, s.subjectHarmLocations)
@@ -70,15 +70,15 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
 		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
 	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
-		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes", Params: []Param{idP},
-		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Link{}}, s.linkYoungPerson)
+		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)", Params: []Param{idP},
+		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}, Response: Fields{"links": []contexts.Link{}}}, s.teamLinks)
 	s.route(api, Op{Method: "DELETE", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
 		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}, Response: Fields{"id": int64(0), "unlinked": true}}, s.unlinkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links/summary", Tag: "contexts",
-		Summary: "How many young people are linked and which teams work with them; never who", Params: []Param{idP},
+		Summary: "How many young people are linked, in total and by team, and which teams work with them; never who. Counts are {count} exactly for practitioners; for every other role a count under k is {count: null, fewer_than: k}", Params: []Param{idP},
 		Errors: []int{404}, Response: contexts.LinkSummary{}}, s.linkSummary)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},
@@ -87,7 +87,7 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "Reopen a closed context with a reason; its chronology continues", Params: []Param{idP},
 		Body: "{reason}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.reopenContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/chronology", Tag: "contexts",
-		Summary: "Every change to a context in order, with who and when (links by team only)", Params: []Param{idP},
+		Summary: "Every change to a context in order, with who and when (links by team only; for every role but practitioners, link events are one per team and month, at YYYY-MM)", Params: []Param{idP},
 		Errors: []int{404}, Response: Fields{"events": []contexts.ChronologyEntry{}}}, s.chronology)
 	s.route(api, Op{Method: "GET", Path: "/me/notifications", Tag: "contexts",
 		Summary: "Your notifications about contexts your young people are linked to, newest first", Response: Fields{"notifications": []contexts.Notification{}}}, s.notifications)

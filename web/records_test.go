@@ -23,7 +23,7 @@ type recordsServer struct {
 	tokens map[contexts.Role]string
 }
 
-func newRecordsServer(t *testing.T) *recordsServer {
+func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 	t.Helper()
 	pool := pgtest.New(t)
 	geocoder := contexts.GeocoderFunc(func(_ context.Context, pcs []string) ([]contexts.Geocoded, error) {
@@ -40,7 +40,8 @@ func newRecordsServer(t *testing.T) *recordsServer {
 		return out, nil
 	})
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
-	records, err := postgres.NewStore(pool, []byte("web-test-secret-0123456789-abcdef"), geocoder, postgres.WithClock(func() time.Time { return now }))
+	records, err := postgres.NewStore(pool, []byte("web-test-secret-0123456789-abcdef"), geocoder,
+		append([]postgres.Option{postgres.WithClock(func() time.Time { return now })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func newRecordsServer(t *testing.T) *recordsServer {
 		}
 		rs.tokens[role] = tok
 	}
-	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records})
+	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records, Alerts: records})
 	rs.Server = httptest.NewServer(srv)
 	t.Cleanup(rs.Close)
 	return rs
@@ -126,6 +127,8 @@ func TestRecordRoutesRoleMatrix(t *testing.T) {
 		{"GET", fmt.Sprintf("/api/v1/contexts/%d/chronology", cid), "", []contexts.Role{P, L, A, D}},
 		{"GET", "/api/v1/me/notifications", "", []contexts.Role{P, L, A, D}},
 		{"POST", "/api/v1/me/notifications/read", `{"up_to":1000}`, []contexts.Role{P, L, A, D}},
+		{"GET", "/api/v1/admin/alerts", "", []contexts.Role{D}},
+		{"POST", "/api/v1/admin/alerts/1/read", "", []contexts.Role{D}},
 	}
 	for _, rt := range routes {
 		for _, role := range append([]contexts.Role{""}, contexts.Roles...) {

@@ -41,6 +41,7 @@ type Deps struct {
 	Users      Users
 	Records    Records
 	Audit      AuditLog
+	Alerts     Alerts // nil: the alert routes answer 503
 	Boundaries Boundaries
 	Postcodes  PostcodeDirectory
 	Heat       *tiles.Service
@@ -56,6 +57,7 @@ type Server struct {
 	users      Users
 	records    Records
 	audit      AuditLog
+	alerts     Alerts
 	boundaries Boundaries
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
@@ -85,6 +87,7 @@ func New(cfg Config, d Deps) *Server {
 		users:      d.Users,
 		records:    d.Records,
 		audit:      d.Audit,
+		alerts:     d.Alerts,
 		boundaries: d.Boundaries,
 		postcodes:  d.Postcodes,
 		heat:       d.Heat,

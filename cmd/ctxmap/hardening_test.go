@@ -84,12 +84,18 @@ func TestLinkSummaryIsNoOracleAcrossTeams(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// The practitioner probing is the one who sees exact counts (an analyst
+	// sees a count under k only as "fewer than k", PRIVACY.md rule 14).
 	count := func() int {
-		status, out := ts.do(t, contexts.RoleAnalyst, "GET", fmt.Sprintf("/api/v1/contexts/%d/links/summary", id), "")
+		status, out := ts.do(t, contexts.RolePractitioner, "GET", fmt.Sprintf("/api/v1/contexts/%d/links/summary", id), "")
 		if status != 200 {
 			t.Fatalf("summary: %d %v", status, out)
 		}
-		return int(out["young_people"].(float64))
+		status, an := ts.do(t, contexts.RoleAnalyst, "GET", fmt.Sprintf("/api/v1/contexts/%d/links/summary", id), "")
+		if yp, _ := an["young_people"].(map[string]any); status != 200 || yp["count"] != nil || yp["fewer_than"] == nil {
+			t.Fatalf("analyst's summary of a small count: %d %v", status, an)
+		}
+		return int(out["young_people"].(map[string]any)["count"].(float64))
 	}
 	if got := link(otherTeam, "CMS-SECRET-42", "seen at the park by youth workers"); got != 201 {
 		t.Fatalf("other team's link: %d", got)

@@ -31,7 +31,7 @@ func (s *Store) CreateContext(ctx context.Context, a *contexts.Actor, in context
 	if err != nil {
 		return nil, err
 	}
-	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "name", Text: f.Name}, contexts.TextField{Name: "description", Text: f.Description}); err != nil {
+	if err := s.screen(ctx, s.db, a, "", contexts.TextField{Name: "name", Text: f.Name}, contexts.TextField{Name: "description", Text: f.Description}); err != nil {
 		return nil, err
 	}
 	var lat, lon *float64
@@ -132,7 +132,8 @@ func findDuplicate(ctx context.Context, q querier, kind, locationType string, ke
 		WithDetail("existing_id", id).WithDetail("status", status)
 }
 
-// addEvent appends to a context's chronology, touches its updated_at and
+// addEvent appends to a context's chronology, touches its updated_at (but
+// for links and unlinks) and
 // notifies every practitioner with a young person linked to it, except the
 // actor. Call it in the transaction of the change. The event is dated now,
 // or while seeding demo data, at the seeder's time.
@@ -144,8 +145,12 @@ func (s *Store) addEvent(ctx context.Context, tx pgx.Tx, a *contexts.Actor, cont
 	if err != nil {
 		return 0, fmt.Errorf("add chronology event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE contexts SET updated_at = coalesce($2, now()) WHERE id = $1`, contextID, s.at); err != nil {
-		return 0, fmt.Errorf("touch context: %w", err)
+	// A link or unlink is not a change to the context record, and its
+	// exact time is shown to practitioners only (PRIVACY.md rule 14).
+	if event != contexts.EventLinked && event != contexts.EventUnlinked {
+		if _, err := tx.Exec(ctx, `UPDATE contexts SET updated_at = coalesce($2, now()) WHERE id = $1`, contextID, s.at); err != nil {
+			return 0, fmt.Errorf("touch context: %w", err)
+		}
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO notifications (user_id, context_id, event_id)
 		SELECT DISTINCT l.linked_by, $1::bigint, $2::bigint FROM context_links l JOIN users u ON u.id = l.linked_by
@@ -224,7 +229,7 @@ func (s *Store) Context(ctx context.Context, a *contexts.Actor, id int64) (*cont
 	if err != nil {
 		return nil, fmt.Errorf("read closures: %w", err)
 	}
-	sum, err := linkSummary(ctx, s.db, id)
+	sum, err := s.linkSummary(ctx, s.db, a, id)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +248,7 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.thematic(s.db).Check(ctx, ch.Texts()...); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", id), ch.Texts()...); err != nil {
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {

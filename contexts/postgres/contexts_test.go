@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 
 	"github.com/ctxmap/ctxmap"
@@ -45,13 +48,25 @@ func TestContextLifecycle(t *testing.T) {
 	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "LCS-2002", Reason: "Referral mentions the park"}))
 	_, err = s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: " mosaic-1001 ", Reason: "again"})
 	wantCode(t, err, ctxmap.KindConflict, "already_linked")
+	// Rule 14: the analyst sees the teams but, under k, only "fewer than
+	// k"; a practitioner sees the exact counts by team.
 	sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.analyst, park.ID))
-	if sum.YoungPeople != 2 || strings.Join(sum.Teams, ",") != "Hackney North,Hackney South" {
-		t.Fatalf("summary %+v", sum)
+	if sum.YoungPeople.Count != nil || sum.YoungPeople.FewerThan != 10 || strings.Join(sum.Teams, ",") != "Hackney North,Hackney South" {
+		t.Fatalf("analyst's summary %+v", sum)
 	}
 	b, _ := json.Marshal(sum)
 	if strings.Contains(string(b), "1001") || strings.Contains(string(b), "2002") {
 		t.Fatalf("summary leaks a subject: %s", b)
+	}
+	if want := `{"young_people":{"count":null,"fewer_than":10},"teams":["Hackney North","Hackney South"],` +
+		`"by_team":[{"team":"Hackney North","young_people":{"count":null,"fewer_than":10}},` +
+		`{"team":"Hackney South","young_people":{"count":null,"fewer_than":10}}]}`; string(b) != want {
+		t.Fatalf("analyst's summary\n got %s\nwant %s", b, want)
+	}
+	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.pracA, park.ID))
+	if b, _ := json.Marshal(sum); string(b) != `{"young_people":{"count":2},"teams":["Hackney North","Hackney South"],`+
+		`"by_team":[{"team":"Hackney North","young_people":{"count":1}},{"team":"Hackney South","young_people":{"count":1}}]}` {
+		t.Fatalf("practitioner's summary %s", b)
 	}
 
 	// Two interventions, progressed.
@@ -80,8 +95,12 @@ func TestContextLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
-	if sum.YoungPeople != 1 || strings.Join(sum.Teams, ",") != "Hackney South" {
-		t.Fatalf("summary after unlink %+v", sum)
+	if sum.YoungPeople.Count != nil || sum.YoungPeople.FewerThan != 10 || strings.Join(sum.Teams, ",") != "Hackney South" {
+		t.Fatalf("context lead's summary after unlink %+v", sum)
+	}
+	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.pracB, park.ID))
+	if sum.YoungPeople.Count == nil || *sum.YoungPeople.Count != 1 || strings.Join(sum.Teams, ",") != "Hackney South" {
+		t.Fatalf("practitioner's summary after unlink %+v", sum)
 	}
 
 	// Closure needs evidence under each side.
@@ -125,8 +144,21 @@ func TestContextLifecycle(t *testing.T) {
 	if strings.Join(events, " ") != strings.Join(want, " ") {
 		t.Fatalf("chronology\n got %v\nwant %v", events, want)
 	}
-	for i := 1; i < len(chron); i++ {
-		if chron[i].At.Before(chron[i-1].At) {
+	// The analyst sees link events by month only (rule 14); the linking
+	// practitioner sees every event at its time, in order.
+	for _, c := range chron {
+		isLink := c.Event == contexts.EventLinked || c.Event == contexts.EventUnlinked
+		at, _ := json.Marshal(c.At)
+		if isLink != c.At.Month || isLink && !regexp.MustCompile(`^"\d{4}-\d{2}"$`).Match(at) {
+			t.Errorf("analyst's %s event at %s", c.Event, at)
+		}
+	}
+	exact := must[[]contexts.ChronologyEntry](t)(s.Chronology(ctx, f.pracA, park.ID))
+	if len(exact) != len(chron) {
+		t.Fatalf("practitioner's chronology has %d events, analyst's %d", len(exact), len(chron))
+	}
+	for i := 1; i < len(exact); i++ {
+		if exact[i].At.Month || exact[i].At.Before(exact[i-1].At) {
 			t.Fatalf("chronology out of order at %d", i)
 		}
 	}
@@ -168,8 +200,12 @@ func TestContextLifecycle(t *testing.T) {
 
 	// The full record.
 	full := must[*contexts.Context](t)(s.Context(ctx, f.analyst, park.ID))
-	if len(full.Assessments) != 3 || len(full.Interventions) != 2 || full.Links.YoungPeople != 1 {
+	if len(full.Assessments) != 3 || len(full.Interventions) != 2 || full.Links.YoungPeople.FewerThan != 10 || full.Links.YoungPeople.Count != nil {
 		t.Fatalf("full record %+v", full)
+	}
+	full = must[*contexts.Context](t)(s.Context(ctx, f.pracB, park.ID))
+	if full.Links.YoungPeople.Count == nil || *full.Links.YoungPeople.Count != 1 {
+		t.Fatalf("practitioner's full record %+v", full.Links)
 	}
 }
 
@@ -264,26 +300,48 @@ func TestThematicNotesRefusePersonalData(t *testing.T) {
 	ctx := context.Background()
 	s := f.store
 	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
-	// Make "AB12" a known subject id: too short to look like a reference
-	// number, so only the subjects table can recognise it.
+	// Make "AB12" a known subject id of Hackney North's: too short to look
+	// like a reference number, so only the subjects table can recognise it.
 	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ab12")))
 	before := f.counts(t)
+	refused := 0
 	for _, tc := range []struct{ note, text string }{
 		{"Contact the warden on warden.smith@example.org", "warden.smith@example.org"},
 		{"Call 07700 900123 after 6pm", "07700 900123"},
 		{"Call +44 (0)20 7946 0018", "+44 (0)20 7946 0018"},
 		{"Girl seen there, DOB 03/04/2011", "03/04/2011"},
 		{"Young person born 4 March 2012 attends", "4 March 2012"},
-		{"Concerns raised about AB12 and friends", "AB12"},
 		{"Mosaic ref 1234567 mentions the park", "1234567"},
 	} {
 		_, err := s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "needs", Note: tc.note})
 		e := wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
+		refused++
 		if !strings.Contains(e.Message, tc.text) || e.Details["text"] != tc.text {
 			t.Errorf("%q: message %q details %v", tc.note, e.Message, e.Details)
 		}
 	}
-	if after := f.counts(t); !equalCounts(before, after) {
+	// Each refusal is audited with the field, never the text; nothing else
+	// is written.
+	after := f.counts(t)
+	if after["audit_log"] != before["audit_log"]+refused {
+		t.Fatalf("audit entries %d -> %d, want %d refusals", before["audit_log"], after["audit_log"], refused)
+	}
+	rows, err := f.pool.Query(ctx, `SELECT detail::text FROM audit_log WHERE action = 'screening.refused' AND record = $1`,
+		fmt.Sprintf("context:%d", park.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := must[[]string](t)(pgx.CollectRows(rows, pgx.RowTo[string]))
+	if len(details) != refused {
+		t.Fatalf("screening.refused entries %v", details)
+	}
+	for _, d := range details {
+		if !strings.Contains(d, `"field": "note"`) || strings.Contains(d, "07700") || strings.Contains(d, "example.org") || strings.Contains(d, "1234567") {
+			t.Errorf("refusal audit detail %s", d)
+		}
+	}
+	after["audit_log"] = before["audit_log"]
+	if !equalCounts(before, after) {
 		t.Fatalf("refused notes wrote something: %v -> %v", before, after)
 	}
 	// Thematic notes with ordinary dates, times and bus routes pass.
@@ -297,14 +355,67 @@ func TestThematicNotesRefusePersonalData(t *testing.T) {
 		}
 	}
 	// Other free text is checked too.
-	_, err := s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "Friends of ab12"})
-	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
 	_, err = s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Ring 07700900123", PartnerAgency: "police", Side: "guardianship"})
 	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
 	_, err = s.CloseContext(ctx, f.lead, park.ID, contexts.CloseInput{Reason: "ok", Evidence: map[string]string{"needs": "a", "guardianship": "b", "environment": "mail x@y.co.uk"}})
 	e := wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
 	if e.Details["field"] != "evidence.environment" {
 		t.Errorf("field %v", e.Details["field"])
+	}
+}
+
+// TestScreeningComparesOnlyTheWritersTeam: a short id is refused only when
+// it is one of the writer's own team's young people, and then exactly like
+// any reference number, so screening never tells anyone that another team
+// has a young person with that id on record (PRIVACY.md rule 13). Before,
+// the context lead's note naming Hackney North's "AB12" was refused, which
+// confirmed the child was on record.
+func TestScreeningComparesOnlyTheWritersTeam(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	rec := must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ab12")))
+
+	// Another team's young person's id and an id nobody has: the same
+	// answer (both pass), for the lead and for the other team.
+	for _, id := range []string{"AB12", "ZZ98"} {
+		if _, err := s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "needs", Note: "Concerns raised about " + id + " and friends"}); err != nil {
+			t.Errorf("lead's note naming %s: %v", id, err)
+		}
+		if _, err := s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "Friends of " + strings.ToLower(id)}); err != nil {
+			t.Errorf("group named after %s: %v", id, err)
+		}
+		if _, err := s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "S-" + id, Reason: "Seen here with " + id}); err != nil {
+			t.Errorf("other team's reason naming %s: %v", id, err)
+		}
+	}
+
+	// The writer's own team's young person (also by a colleague): refused
+	// with the wording and details of any reference number.
+	known := func(a *contexts.Actor, subject, reason string) *ctxmap.Error {
+		t.Helper()
+		_, err := s.LinkYoungPerson(ctx, a, park.ID, contexts.LinkInput{Subject: subject, Reason: reason})
+		return wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
+	}
+	own := known(f.pracA2, "P-77", "Concerns raised about AB12 and friends")
+	number := known(f.pracA2, "P-78", "Concerns raised about 123456 and friends")
+	strip := func(e *ctxmap.Error, text string) string {
+		return strings.ReplaceAll(e.Message, `"`+text+`"`, `"X"`) + fmt.Sprint(e.Details["what"], e.Details["field"])
+	}
+	if own.Details["text"] != "AB12" || strip(own, "AB12") != strip(number, "123456") {
+		t.Fatalf("a known id is told apart from a reference number:\n%q %v\n%q %v", own.Message, own.Details, number.Message, number.Details)
+	}
+	before := f.counts(t)
+	_, err := s.ArchiveHarmLocation(ctx, f.pracA, rec.ID, contexts.ArchiveInput{Reason: contexts.ArchiveNeverAnIssue, Note: "Duplicate of ab12's other record"})
+	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
+	d := f.wantAudited(t, before, f.counts(t), "screening.refused")
+	if d["field"] != "note" || d["what"] != "a case or reference number" || strings.Contains(fmt.Sprint(d), "ab12") {
+		t.Fatalf("refusal audit detail %v", d)
+	}
+	// Postcodes in place notes stay allowed.
+	if _, err := s.AddAssessment(ctx, f.lead, park.ID, contexts.AssessmentInput{Side: "environment", Note: "Entrances on E8 3AA and AB12 3CD are unlit"}); err != nil {
+		t.Errorf("postcodes refused: %v", err)
 	}
 }
 

@@ -59,6 +59,9 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		if err != nil {
 			return err
 		}
+		if err := s.noteSubject(ctx, tx, a, sid); err != nil {
+			return err
+		}
 		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, subject_key, team_id, created_by, layer, categories,
 				familial, occurred_on, occurred_precision, source, location_type, postcode, match, precision_m, lat, lon,
 				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version, created_at, demo)
@@ -70,13 +73,33 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		if err != nil {
 			return fmt.Errorf("insert harm location: %w", err)
 		}
+		if err := s.burstAtCell(ctx, tx, a, finestCell(r6, r7, r8)); err != nil {
+			return err
+		}
+		if ctxID != nil {
+			if err := s.burstAtContext(ctx, tx, a, *ctxID); err != nil {
+				return err
+			}
+		}
 		return audit(ctx, tx, a, "harm_location.create", fmt.Sprintf("harm-location:%d", id), "",
 			map[string]any{"subject": contexts.AuditSubject(sh), "layer": f.Layer, "categories": f.Categories})
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.auditSubjectLimit(ctx, a, "harm_location.create", err)
 	}
 	return s.harmLocation(ctx, a, id)
+}
+
+// finestCell is the finest of a record's cells, the one burst alerts
+// compare (the stored column "cell").
+func finestCell(r6 int64, r7, r8 *int64) int64 {
+	switch {
+	case r8 != nil:
+		return *r8
+	case r7 != nil:
+		return *r7
+	}
+	return r6
 }
 
 // contextExists refuses a reference to a context that does not exist.
@@ -214,13 +237,16 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id i
 		return nil, err
 	}
 	reason, note := in.Reason, in.Note
-	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "note", Text: note}); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("harm-location:%d", id), contexts.TextField{Name: "note", Text: note}); err != nil {
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var archived *time.Time
-		err := tx.QueryRow(ctx, `SELECT archived_at FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`,
-			id, a.TeamID).Scan(&archived)
+		var cell int64
+		var quick bool
+		err := tx.QueryRow(ctx, `SELECT archived_at, cell, created_at > coalesce($3, now()) - interval '24 hours'
+			FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`,
+			id, a.TeamID, s.at).Scan(&archived, &cell, &quick)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return contexts.NotFound("harm location", id)
 		}
@@ -233,6 +259,11 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id i
 		if _, err := tx.Exec(ctx, `UPDATE harm_locations SET archived_at = coalesce($5, now()), archived_by = $2,
 				archive_reason = $3, archive_note = $4 WHERE id = $1`, id, a.UserID, reason, note, s.at); err != nil {
 			return fmt.Errorf("archive harm location: %w", err)
+		}
+		if quick {
+			if err := s.quickArchive(ctx, tx, a, id, cell); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, a, "harm_location.archive", fmt.Sprintf("harm-location:%d", id), reason, nil)
 	})

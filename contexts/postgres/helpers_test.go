@@ -76,7 +76,6 @@ type fixture struct {
 	geo                  *fakeGeocoder
 	pracA, pracA2, pracB *contexts.Actor
 	lead, analyst, admin *contexts.Actor
-	mu                   sync.Mutex
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -158,4 +157,23 @@ func must[T any](t testing.TB) func(T, error) T {
 func harmInput(subject string) contexts.HarmLocationInput {
 	return contexts.HarmLocationInput{Subject: subject, Categories: []string{"cce", "county_lines"}, Familial: "extra",
 		Layer: "harm", Occurred: "2026-02-14", Source: "referral", Postcode: "E8 3AA", LocationType: "park"}
+}
+
+// wantAudited fails unless exactly one audit entry was written between the
+// two counts and the newest entry has this action.
+func (f *fixture) wantAudited(t testing.TB, before, after map[string]int, action string) map[string]any {
+	t.Helper()
+	if after["audit_log"] != before["audit_log"]+1 {
+		t.Fatalf("audit entries %d -> %d, want one more (%s)", before["audit_log"], after["audit_log"], action)
+	}
+	var got string
+	var detail map[string]any
+	if err := f.pool.QueryRow(context.Background(), `SELECT action, coalesce(detail, '{}') FROM audit_log ORDER BY id DESC LIMIT 1`).
+		Scan(&got, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if got != action {
+		t.Fatalf("newest audit entry %q, want %q", got, action)
+	}
+	return detail
 }

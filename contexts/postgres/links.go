@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,7 +25,7 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		return nil, err
 	}
 	norm, reason := in.Subject, in.Reason
-	if err := s.thematic(s.db).CheckFreeText(ctx, norm, contexts.TextField{Name: "reason", Text: reason}); err != nil {
+	if err := s.screenFreeText(ctx, a, fmt.Sprintf("context:%d", contextID), norm, contexts.TextField{Name: "reason", Text: reason}); err != nil {
 		return nil, err
 	}
 	h := contexts.NewSubjectHasher(s.secret)
@@ -55,6 +54,9 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("check link: %w", err)
 		}
+		if err := s.noteSubject(ctx, tx, a, sid); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO context_links (context_id, subject_id, team_id, linked_by, reason, linked_at)
 			VALUES ($1, $2, $3, $4, $5, coalesce($6, now())) RETURNING id, linked_at`, contextID, sid, a.TeamID, a.UserID, reason, s.at).
 			Scan(&out.ID, &out.LinkedAt); err != nil {
@@ -63,11 +65,14 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		if _, err := s.addEvent(ctx, tx, a, contextID, contexts.EventLinked, "A young person was linked by "+a.Team, nil); err != nil {
 			return err
 		}
+		if err := s.burstAtContext(ctx, tx, a, contextID); err != nil {
+			return err
+		}
 		return audit(ctx, tx, a, "context.link", fmt.Sprintf("context:%d", contextID), "",
 			map[string]any{"subject": contexts.AuditSubject(sh), "link_id": out.ID})
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.auditSubjectLimit(ctx, a, "context.link", err)
 	}
 	return &out, nil
 }
@@ -83,7 +88,7 @@ func (s *Store) UnlinkYoungPerson(ctx context.Context, a *contexts.Actor, contex
 		return err
 	}
 	reason := in.Reason
-	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "reason", Text: reason}); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "reason", Text: reason}); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -137,7 +142,9 @@ func (s *Store) TeamLinks(ctx context.Context, a *contexts.Actor, contextID int6
 }
 
 // LinkSummary tells anyone allowed to see the context how many distinct
-// young people are linked and which teams work with them, never who.
+// young people are linked, in total and by team, and which teams work with
+// them, never who. Practitioners see exact counts; every other role sees a
+// count under the disclosure threshold as "fewer than k" (PRIVACY.md rule 14).
 func (s *Store) LinkSummary(ctx context.Context, a *contexts.Actor, contextID int64) (*contexts.LinkSummary, error) {
 	if err := contexts.Require(a, contexts.Roles...); err != nil {
 		return nil, err
@@ -145,22 +152,27 @@ func (s *Store) LinkSummary(ctx context.Context, a *contexts.Actor, contextID in
 	if err := s.requireContext(ctx, contextID); err != nil {
 		return nil, err
 	}
-	return linkSummary(ctx, s.db, contextID)
+	return s.linkSummary(ctx, s.db, a, contextID)
 }
 
-func linkSummary(ctx context.Context, q querier, contextID int64) (*contexts.LinkSummary, error) {
-	var sum contexts.LinkSummary
+func (s *Store) linkSummary(ctx context.Context, q querier, a *contexts.Actor, contextID int64) (*contexts.LinkSummary, error) {
 	// Young people are counted once per team that linked them, never across
 	// teams: a distinct count across teams would let a practitioner link an
 	// id, see the count not move, and so learn that another team already
 	// works with that child.
-	err := q.QueryRow(ctx, `SELECT count(DISTINCT (l.team_id, l.subject_id)), coalesce(array_agg(DISTINCT t.name), '{}')
+	rows, err := q.Query(ctx, `SELECT t.name, count(DISTINCT l.subject_id)
 		FROM context_links l JOIN teams t ON t.id = l.team_id
-		WHERE l.context_id = $1 AND l.unlinked_at IS NULL`, contextID).Scan(&sum.YoungPeople, &sum.Teams)
+		WHERE l.context_id = $1 AND l.unlinked_at IS NULL GROUP BY t.name`, contextID)
 	if err != nil {
 		return nil, fmt.Errorf("link summary: %w", err)
 	}
-	sort.Strings(sum.Teams)
+	byTeam := map[string]int{}
+	var team string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&team, &n}, func() error { byTeam[team] += n; return nil }); err != nil {
+		return nil, fmt.Errorf("link summary: %w", err)
+	}
+	sum := contexts.NewLinkSummary(byTeam).ForRole(a.Role, s.k)
 	return &sum, nil
 }
 

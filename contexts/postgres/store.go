@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/geo"
+	"github.com/ctxmap/ctxmap/tiles"
 )
 
 // db is what the store runs statements on: the pool, or while seeding demo
@@ -44,6 +45,13 @@ type Store struct {
 	// only while seeding (see SeedDemo).
 	demo bool
 	at   *time.Time
+	// subjectCap is how many young people new to a user the user may
+	// record in 24 hours; burstAlert how many of them at one place raise
+	// an admin alert; k the disclosure threshold small link counts are
+	// shown under (PRIVACY.md rules 13 and 14).
+	subjectCap int
+	burstAlert int
+	k          int
 }
 
 // Option configures a Store.
@@ -55,6 +63,24 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // WithLogger sets the logger for background failures worth knowing about.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithSubjectDailyCap sets how many young people new to a user (not
+// recorded by that user before) the user may record in any 24 hours, by
+// harm locations and links together (default
+// contexts.DefaultSubjectDailyCap). A checking deployment raises it to run
+// its probes; it must be at least 1.
+func WithSubjectDailyCap(n int) Option { return func(s *Store) { s.subjectCap = n } }
+
+// WithBurstAlert sets how many young people new to one user, recorded by
+// that user at one H3 cell or context within 24 hours, raise an admin alert
+// (default contexts.DefaultBurstThreshold, at least 2).
+func WithBurstAlert(n int) Option { return func(s *Store) { s.burstAlert = n } }
+
+// WithDisclosureThreshold tells the store the deployment's k, under which
+// counts of linked young people are shown as "fewer than k" to every role
+// but practitioners (default tiles.DefaultK, never below tiles.MinK). Wire
+// the same k the heat map uses.
+func WithDisclosureThreshold(k int) Option { return func(s *Store) { s.k = k } }
+
 // NewStore returns a Store on pool. secret keys the subject hashes and cell
 // keys; it must stay the same for the life of the deployment, or young
 // people recorded before and after a change become different subjects.
@@ -65,9 +91,18 @@ func NewStore(pool *pgxpool.Pool, secret []byte, geocoder contexts.Geocoder, opt
 		return nil, fmt.Errorf("records store: the subject secret must be at least %d bytes", contexts.MinSecretLen)
 	}
 	s := &Store{db: pool, secret: append([]byte(nil), secret...), geocoder: geocoder, now: time.Now, log: slog.Default(),
-		bulkMinRows: bulkRebuildMinRows}
+		bulkMinRows: bulkRebuildMinRows, subjectCap: contexts.DefaultSubjectDailyCap,
+		burstAlert: contexts.DefaultBurstThreshold, k: tiles.DefaultK}
 	for _, o := range opts {
 		o(s)
+	}
+	switch {
+	case s.subjectCap < 1:
+		return nil, fmt.Errorf("records store: the daily cap on new young people must be at least 1, not %d", s.subjectCap)
+	case s.burstAlert < 2:
+		return nil, fmt.Errorf("records store: the burst alert threshold must be at least 2, not %d", s.burstAlert)
+	case s.k < tiles.MinK:
+		return nil, fmt.Errorf("records store: the disclosure threshold k must be at least %d, not %d", tiles.MinK, s.k)
 	}
 	return s, nil
 }
@@ -77,16 +112,45 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, fn)
 }
 
-// thematic screens free text for personal data, looking words up among
-// the known subjects with q (the pool, or the transaction of the change).
-func (s *Store) thematic(q querier) contexts.Thematic {
+// thematic screens a's free text for personal data, looking words up among
+// a's own team's young people (recorded or linked by the team) with q (the
+// pool, or the transaction of the change). Other teams' young people are
+// never compared: a refusal would tell a that the id is on record.
+func (s *Store) thematic(q querier, a *contexts.Actor) contexts.Thematic {
 	return contexts.Thematic{Secret: s.secret, Now: s.now(), Known: func(ctx context.Context, hashes [][]byte) ([][]byte, error) {
-		rows, err := q.Query(ctx, `SELECT hash FROM subjects WHERE hash = ANY($1)`, hashes)
+		rows, err := q.Query(ctx, `SELECT s.hash FROM subjects s WHERE s.hash = ANY($1) AND (
+				EXISTS (SELECT 1 FROM harm_locations h WHERE h.subject_id = s.id AND h.team_id = $2)
+				OR EXISTS (SELECT 1 FROM context_links l WHERE l.subject_id = s.id AND l.team_id = $2))`, hashes, a.TeamID)
 		if err != nil {
 			return nil, err
 		}
 		return pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	}}
+}
+
+// screen refuses personal data in a's free text about record ("context:42",
+// ...) and audits each refusal (the field and what the text looked like,
+// never the text) on the pool, so the entry survives the refused write's
+// rollback when q is its transaction.
+func (s *Store) screen(ctx context.Context, q querier, a *contexts.Actor, record string, fields ...contexts.TextField) error {
+	return s.auditRefusal(ctx, a, record, s.thematic(q, a).Check(ctx, fields...))
+}
+
+// screenFreeText is screen for a link reason or archive note, which must
+// not carry the young person's own id either.
+func (s *Store) screenFreeText(ctx context.Context, a *contexts.Actor, record, subject string, f contexts.TextField) error {
+	return s.auditRefusal(ctx, a, record, s.thematic(s.db, a).CheckFreeText(ctx, subject, f))
+}
+
+func (s *Store) auditRefusal(ctx context.Context, a *contexts.Actor, record string, err error) error {
+	field, what, ok := contexts.ScreeningRefusal(err)
+	if !ok {
+		return err
+	}
+	if aerr := audit(ctx, s.db, a, "screening.refused", record, "", map[string]any{"field": field, "what": what}); aerr != nil {
+		return aerr
+	}
+	return err
 }
 
 // Taxonomy returns the deployment's taxonomy with every category, retired

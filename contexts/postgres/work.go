@@ -23,7 +23,7 @@ func (s *Store) AddAssessment(ctx context.Context, a *contexts.Actor, contextID 
 		return nil, err
 	}
 	note := in.Note
-	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "note", Text: note}); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "note", Text: note}); err != nil {
 		return nil, err
 	}
 	var out contexts.Assessment
@@ -91,7 +91,7 @@ func (s *Store) AddIntervention(ctx context.Context, a *contexts.Actor, contextI
 		if err := f.Check(c.Kind, contexts.UKDay(s.now())); err != nil {
 			return err
 		}
-		if err := s.thematic(tx).Check(ctx, contexts.TextField{Name: "action", Text: f.Action}); err != nil {
+		if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "action", Text: f.Action}); err != nil {
 			return err
 		}
 		if c.Status == contexts.StatusClosed {
@@ -166,7 +166,7 @@ func (s *Store) UpdateIntervention(ctx context.Context, a *contexts.Actor, conte
 			return err
 		}
 		if in.Action != nil {
-			if err := s.thematic(tx).Check(ctx, contexts.TextField{Name: "action", Text: f.Action}); err != nil {
+			if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "action", Text: f.Action}); err != nil {
 				return err
 			}
 		}
@@ -204,7 +204,7 @@ func (s *Store) CloseContext(ctx context.Context, a *contexts.Actor, contextID i
 		return nil, err
 	}
 	reason, evidence := cl.Reason, cl.Evidence
-	if err := s.thematic(s.db).Check(ctx, cl.Texts()...); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", contextID), cl.Texts()...); err != nil {
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -247,7 +247,7 @@ func (s *Store) ReopenContext(ctx context.Context, a *contexts.Actor, contextID 
 		return nil, err
 	}
 	reason := in.Reason
-	if err := s.thematic(s.db).Check(ctx, contexts.TextField{Name: "reason", Text: reason}); err != nil {
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "reason", Text: reason}); err != nil {
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -277,7 +277,8 @@ func (s *Store) ReopenContext(ctx context.Context, a *contexts.Actor, contextID 
 }
 
 // Chronology lists every change to a context in order, with who and when.
-// Link and unlink entries name the team only.
+// Link and unlink entries name the team only, and for every role but
+// practitioners carry the month only, one per team and month.
 func (s *Store) Chronology(ctx context.Context, a *contexts.Actor, contextID int64) ([]contexts.ChronologyEntry, error) {
 	if err := contexts.Require(a, contexts.Roles...); err != nil {
 		return nil, err
@@ -296,12 +297,12 @@ func (s *Store) Chronology(ctx context.Context, a *contexts.Actor, contextID int
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.ChronologyEntry, error) {
 		var e contexts.ChronologyEntry
 		var detail []byte
-		err := r.Scan(&e.ID, &e.At, &e.Event, &e.Actor, &e.Team, &e.Summary, &detail)
+		err := r.Scan(&e.ID, &e.At.Time, &e.Event, &e.Actor, &e.Team, &e.Summary, &detail)
 		e.Detail = detail
 		return e, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read chronology: %w", err)
 	}
-	return out, nil
+	return contexts.ChronologyForRole(out, a.Role), nil
 }

@@ -154,7 +154,7 @@ export class ContextPanel {
       chron.status === 'rejected' ? h('p', { class: 'note', text: chron.reason.message })
         : events.length ? h('ol', { class: 'chronology' }, events.map((e) => h('li', {},
           h('span', { text: describeEvent(e) }),
-          h('div', { class: 'meta', text: [e.actor, e.team, formatTime(e.at)].filter(Boolean).join(', ') }))))
+          h('div', { class: 'meta', text: [e.actor, e.team, eventTime(e.at)].filter(Boolean).join(', ') }))))
           : h('p', { class: 'note', text: 'No changes recorded yet.' }));
 
     fill(this.body, facts, description ? h('p', { text: description }) : null, actions,
@@ -337,15 +337,33 @@ function closureEvidence(c, sides) {
     })));
 }
 
+// A count of young people as the server shows it to this role: exact, or
+// below the disclosure threshold for everyone but practitioners only
+// {count: null, fewer_than: k} (PRIVACY.md rule 14).
+function countWords(c) {
+  return c.count === null ? `fewer than ${c.fewer_than}` : String(c.count);
+}
+
 function linksSummary(links) {
   if (links.status === 'rejected') return h('p', { class: 'note', text: links.reason.message });
-  const n = links.value.young_people;
-  const teams = links.value.teams;
+  const total = links.value.young_people;
+  const byTeam = links.value.by_team;
+  const n = total.count;
+  const line = n === null
+    ? `Fewer than ${total.fewer_than} young people are linked to this context.`
+    : `${n} young ${n === 1 ? 'person is' : 'people are'} linked to this context.`;
   return h('div', {},
-    h('p', { text: `${n} young ${n === 1 ? 'person is' : 'people are'} linked to this context.` }),
-    teams.length
-      ? [h('p', { text: 'Teams working with them:' }), h('ul', {}, teams.map((t) => h('li', { text: t })))]
+    h('p', { text: line }),
+    byTeam.length
+      ? [h('p', { text: 'Teams working with them:' }),
+        h('ul', {}, byTeam.map((t) => h('li', { text: `${t.team}: ${countWords(t.young_people)}` })))]
       : h('p', { class: 'note', text: 'No team works with a linked young person yet.' }));
+}
+
+// When a chronology event happened: link events reach roles other than
+// practitioners as a month only ("2026-11").
+function eventTime(at) {
+  return /^\d{4}-\d{2}$/.test(at) ? formatDate(at) : formatTime(at);
 }
 
 function describeEvent(e) {

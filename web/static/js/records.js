@@ -117,7 +117,12 @@ export class Records {
       const created = await post('/api/v1/harm-locations', body);
       const what = body.layer === 'unsafe' ? 'The unsafe place' : 'The location of harm';
       const geo = created.match ? ` (geocoded to ${humanise(created.match)} level)` : '';
-      announce(`${what} was recorded${geo}.`);
+      // The map shows published releases only (PRIVACY.md rule 12): say so,
+      // with the next release's date when the server gives it.
+      const due = this.app.config && this.app.config.release && this.app.config.release.next_due;
+      const map = `It will show on the map after the next data release${due ? `, due ${formatDate(due)}` : ''}; it is in this young person's list now.`;
+      const done = `${what} was recorded${geo}. ${map}`;
+      announce(done);
       this.app.stopPick();
       this.app.setPickMarker(null);
       // Clear what identifies this event; keep the subject so the list shows it.
@@ -125,7 +130,7 @@ export class Records {
       for (const c of $$('input[name="rec-category"]')) c.checked = false;
       $('#subject-id').value = subject;
       $('#panel-subject').open = true;
-      await this.showSubject(subject, { message: `${what} was recorded${geo}.` });
+      await this.showSubject(subject, { message: done });
     } catch (e) {
       showError(err, e.message);
       announce(`Not recorded: ${e.message}`);

@@ -1,0 +1,171 @@
+package contexts
+
+import (
+	"sort"
+	"time"
+)
+
+// Small counts of linked young people (PRIVACY.md rule 14). A context on a
+// precise place with "1 young person, linked by the Youth Offending Team" says
+// more than any heat cell may, so only practitioners, who need to know that
+// another team is involved, see exact small counts. Every other role sees a
+// count under k as "fewer than k", and the link and unlink events of the
+// chronology by month and team only.
+
+// LinkCount is a number of linked young people as the reader may see it:
+// Count is exact, or nil with FewerThan = k when it is below the disclosure
+// threshold and the reader is not a practitioner.
+type LinkCount struct {
+	Count     *int `json:"count"`
+	FewerThan int  `json:"fewer_than,omitempty"`
+}
+
+// Exact returns a count that is shown exactly.
+func Exact(n int) LinkCount { return LinkCount{Count: &n} }
+
+// FewerThan returns a count shown only as "fewer than k".
+func FewerThan(k int) LinkCount { return LinkCount{FewerThan: k} }
+
+// TeamCount is how many young people one team has linked to a context.
+type TeamCount struct {
+	Team        string    `json:"team"`
+	YoungPeople LinkCount `json:"young_people"`
+}
+
+// NewLinkSummary builds the exact summary from each team's distinct count;
+// the total is their sum (young people are counted once per team, so that
+// linking a child another team works with moves the total like any other).
+func NewLinkSummary(byTeam map[string]int) LinkSummary {
+	sum := LinkSummary{Teams: []string{}, ByTeam: []TeamCount{}}
+	total := 0
+	for team, n := range byTeam {
+		sum.Teams = append(sum.Teams, team)
+		total += n
+	}
+	sort.Strings(sum.Teams)
+	for _, team := range sum.Teams {
+		sum.ByTeam = append(sum.ByTeam, TeamCount{Team: team, YoungPeople: Exact(byTeam[team])})
+	}
+	sum.YoungPeople = Exact(total)
+	return sum
+}
+
+// ForRole returns the summary as role may see it with disclosure threshold
+// k. Practitioners get it unchanged. For every other role a total under k
+// is "fewer than k", and so is every team's count under k; when the hidden
+// team counts would add up to between 1 and k-1 (the total minus the shown
+// ones), the smallest shown count is hidden too, the same rule as the heat
+// map's parent and children, so no hidden count can be worked out.
+func (s LinkSummary) ForRole(role Role, k int) LinkSummary {
+	if role == RolePractitioner {
+		return s
+	}
+	out := LinkSummary{Teams: s.Teams, ByTeam: make([]TeamCount, len(s.ByTeam))}
+	copy(out.ByTeam, s.ByTeam)
+	total := s.YoungPeople.value()
+	if total < k {
+		out.YoungPeople = FewerThan(k)
+		for i := range out.ByTeam {
+			out.ByTeam[i].YoungPeople = FewerThan(k)
+		}
+		return out
+	}
+	out.YoungPeople = Exact(total)
+	hidden, smallest := 0, -1
+	for i, t := range out.ByTeam {
+		n := t.YoungPeople.value()
+		if n < k {
+			hidden += n
+			out.ByTeam[i].YoungPeople = FewerThan(k)
+			continue
+		}
+		if smallest < 0 || n < out.ByTeam[smallest].YoungPeople.value() {
+			smallest = i
+		}
+	}
+	if hidden > 0 && hidden < k && smallest >= 0 {
+		out.ByTeam[smallest].YoungPeople = FewerThan(k)
+	}
+	return out
+}
+
+func (c LinkCount) value() int {
+	if c.Count == nil {
+		return 0
+	}
+	return *c.Count
+}
+
+// EventTime is when a chronology event happened: the exact time, or for
+// link events shown to roles other than practitioners only the month
+// (Month), written "2026-11" in the UK's calendar.
+type EventTime struct {
+	Time  time.Time
+	Month bool
+}
+
+// MarshalText writes RFC 3339, or YYYY-MM for a month.
+func (t EventTime) MarshalText() ([]byte, error) {
+	if t.Month {
+		return []byte(t.Time.In(london).Format("2006-01")), nil
+	}
+	return t.Time.MarshalText()
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (t *EventTime) UnmarshalText(b []byte) error {
+	if m, err := time.ParseInLocation("2006-01", string(b), london); err == nil {
+		*t = EventTime{Time: m, Month: true}
+		return nil
+	}
+	t.Month = false
+	return t.Time.UnmarshalText(b)
+}
+
+// Before orders events.
+func (t EventTime) Before(u EventTime) bool { return t.Time.Before(u.Time) }
+
+// monthOf is the UK calendar month holding t.
+func monthOf(t time.Time) EventTime {
+	y, m, _ := t.In(london).Date()
+	return EventTime{Time: time.Date(y, m, 1, 0, 0, 0, 0, london), Month: true}
+}
+
+// ChronologyForRole returns a context's chronology as role may see it.
+// Practitioners see every event at its time. For every other role the link
+// and unlink events carry the month only, and those of one team in one
+// month are one entry ("young people were linked by ..."), so the list
+// cannot be counted to learn a small number the summary shows as fewer
+// than k, nor timed against other records.
+func ChronologyForRole(events []ChronologyEntry, role Role) []ChronologyEntry {
+	if role == RolePractitioner {
+		return events
+	}
+	out := make([]ChronologyEntry, 0, len(events))
+	type key struct {
+		event, team string
+		month       time.Time
+	}
+	seen := map[key]bool{}
+	for _, e := range events {
+		var verb string
+		switch e.Event {
+		case EventLinked:
+			verb = "linked"
+		case EventUnlinked:
+			verb = "unlinked"
+		default:
+			out = append(out, e)
+			continue
+		}
+		m := monthOf(e.At.Time)
+		k := key{e.Event, e.Team, m.Time}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, ChronologyEntry{ID: e.ID, At: m, Event: e.Event, Team: e.Team,
+			Summary: "One or more young people were " + verb + " by " + e.Team + " this month"})
+	}
+	return out
+}

@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// The insider limits (PRIVACY.md rule 13): the daily cap on young people new
+// to a user, and the alerts administrators get about bursts of them at one
+// place and about records archived soon after creation.
+
+// subjectCapLock is the first key of the per-user advisory transaction lock
+// (pg_advisory_xact_lock(int, int), the user id the second) that makes the
+// cap's count and insert one step per user, however many requests race.
+const subjectCapLock = 0x63617073 // "caps"
+
+// noteSubject records in tx that a recorded young person sid, and refuses
+// with contexts.SubjectLimitError when sid is new to a (never recorded by a
+// before) and a already recorded the cap's worth of young people new to them
+// in the last 24 hours. It reads only a's own ledger, so the answer is the
+// same whether or not anyone else has this young person on record. Seeding
+// demo data neither counts nor is counted.
+func (s *Store) noteSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sid int64) error {
+	if s.demo {
+		return nil
+	}
+	var known bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_subjects WHERE user_id = $1 AND subject_id = $2)`,
+		a.UserID, sid).Scan(&known); err != nil {
+		return fmt.Errorf("daily cap: %w", err)
+	}
+	if known {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(subjectCapLock), int32(a.UserID)); err != nil {
+		return fmt.Errorf("daily cap lock: %w", err)
+	}
+	now := s.now()
+	var n int
+	var oldest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT count(*), min(first_at) FROM user_subjects WHERE user_id = $1 AND first_at > $2`,
+		a.UserID, now.Add(-contexts.SubjectWindow)).Scan(&n, &oldest); err != nil {
+		return fmt.Errorf("daily cap: %w", err)
+	}
+	if n >= s.subjectCap && oldest != nil {
+		return contexts.SubjectLimitError(s.subjectCap, oldest.Add(contexts.SubjectWindow), now)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO user_subjects (user_id, subject_id, first_at) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, a.UserID, sid, now); err != nil {
+		return fmt.Errorf("daily cap: %w", err)
+	}
+	return nil
+}
+
+// auditSubjectLimit writes the cap's refusal on the pool, after the refused
+// write rolled back, and returns err.
+func (s *Store) auditSubjectLimit(ctx context.Context, a *contexts.Actor, op string, err error) error {
+	if !contexts.IsSubjectLimit(err) {
+		return err
+	}
+	if aerr := audit(ctx, s.db, a, "subject_limit.refused", fmt.Sprintf("user:%d", a.UserID), "",
+		map[string]any{"operation": op, "limit": s.subjectCap}); aerr != nil {
+		return errors.Join(err, aerr)
+	}
+	return err
+}
+
+// burstAtCell raises (or brings up to date) the day's burst alert when a has
+// recorded at least the threshold of young people new to them at cell
+// within 24 hours. Call it in the transaction of the write.
+func (s *Store) burstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, cell int64) error {
+	if s.demo {
+		return nil
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM user_subjects us
+		JOIN harm_locations h ON h.subject_id = us.subject_id AND h.created_by = us.user_id
+		WHERE us.user_id = $1 AND us.first_at > $2 AND h.cell = $3`,
+		a.UserID, s.now().Add(-contexts.SubjectWindow), cell).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("burst alert: %w", err)
+	}
+	return s.raiseBurst(ctx, tx, a, contexts.CellPlace(cell), n, map[string]any{"cell": fmt.Sprintf("%x", cell)})
+}
+
+// burstAtContext is burstAtCell for the young people a recorded at, or
+// linked to, one context.
+func (s *Store) burstAtContext(ctx context.Context, tx pgx.Tx, a *contexts.Actor, contextID int64) error {
+	if s.demo {
+		return nil
+	}
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(DISTINCT us.subject_id) FROM user_subjects us
+		WHERE us.user_id = $1 AND us.first_at > $2 AND (
+			EXISTS (SELECT 1 FROM harm_locations h WHERE h.subject_id = us.subject_id AND h.created_by = us.user_id AND h.context_id = $3)
+			OR EXISTS (SELECT 1 FROM context_links l WHERE l.subject_id = us.subject_id AND l.linked_by = us.user_id AND l.context_id = $3))`,
+		a.UserID, s.now().Add(-contexts.SubjectWindow), contextID).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("burst alert: %w", err)
+	}
+	return s.raiseBurst(ctx, tx, a, contexts.ContextPlace(contextID), n, map[string]any{"context_id": contextID})
+}
+
+func (s *Store) raiseBurst(ctx context.Context, tx pgx.Tx, a *contexts.Actor, place string, n int, detail map[string]any) error {
+	if n < s.burstAlert {
+		return nil
+	}
+	now := s.now()
+	detail["young_people"] = n
+	detail["within_hours"] = int(contexts.SubjectWindow.Hours())
+	_, err := tx.Exec(ctx, `INSERT INTO admin_alerts (kind, user_id, place, day, count, detail, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+		ON CONFLICT (kind, user_id, place, day) DO UPDATE SET count = greatest(admin_alerts.count, excluded.count),
+			detail = excluded.detail, updated_at = excluded.updated_at`,
+		contexts.AlertSubjectBurst, a.UserID, place, contexts.UKDay(now), n, detail, now)
+	if err != nil {
+		return fmt.Errorf("burst alert: %w", err)
+	}
+	return nil
+}
+
+// quickArchive raises (or adds to) the day's alert for a harm location
+// archived within 24 hours of its creation, at the record's cell.
+func (s *Store) quickArchive(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id, cell int64) error {
+	if s.demo {
+		return nil
+	}
+	now := s.now()
+	_, err := tx.Exec(ctx, `INSERT INTO admin_alerts (kind, user_id, place, day, count, detail, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 1, jsonb_build_object('cell', $5::text, 'harm_location_ids', jsonb_build_array($6::bigint)), $7, $7)
+		ON CONFLICT (kind, user_id, place, day) DO UPDATE SET count = admin_alerts.count + 1,
+			detail = jsonb_set(admin_alerts.detail, '{harm_location_ids}',
+				coalesce(admin_alerts.detail->'harm_location_ids', '[]'::jsonb) || to_jsonb($6::bigint)),
+			updated_at = excluded.updated_at`,
+		contexts.AlertQuickArchive, a.UserID, contexts.CellPlace(cell), contexts.UKDay(now), fmt.Sprintf("%x", cell), id, now)
+	if err != nil {
+		return fmt.Errorf("quick archive alert: %w", err)
+	}
+	return nil
+}
+
+const alertColumns = `x.id, x.kind, x.user_id, u.name, t.name, x.place, x.day, x.count, x.detail, x.created_at,
+	x.updated_at, x.read_at, coalesce(r.name, '')`
+
+const alertFrom = ` FROM admin_alerts x JOIN users u ON u.id = x.user_id JOIN teams t ON t.id = u.team_id
+	LEFT JOIN users r ON r.id = x.read_by`
+
+func scanAlert(row pgx.CollectableRow) (contexts.AdminAlert, error) {
+	var x contexts.AdminAlert
+	var day time.Time
+	var detail []byte
+	err := row.Scan(&x.ID, &x.Kind, &x.UserID, &x.UserName, &x.Team, &x.Place, &day, &x.Count, &detail,
+		&x.CreatedAt, &x.UpdatedAt, &x.ReadAt, &x.ReadBy)
+	x.Day, x.Detail = day.Format(time.DateOnly), detail
+	return x, err
+}
+
+// AdminAlerts lists alerts newest first, for administrators only. Reading
+// them is audited like any admin read: they name users and places.
+func (s *Store) AdminAlerts(ctx context.Context, a *contexts.Actor, q contexts.AlertQuery) ([]contexts.AdminAlert, error) {
+	if err := contexts.Require(a, contexts.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 200
+	}
+	var out []contexts.AdminAlert
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+alertColumns+alertFrom+`
+			WHERE NOT $1 OR x.read_at IS NULL ORDER BY x.id DESC LIMIT $2`, q.UnreadOnly, q.Limit)
+		if err != nil {
+			return fmt.Errorf("list alerts: %w", err)
+		}
+		if out, err = pgx.CollectRows(rows, scanAlert); err != nil {
+			return fmt.Errorf("list alerts: %w", err)
+		}
+		return audit(ctx, tx, a, "admin_alerts.read", "", "", map[string]any{"count": len(out), "unread_only": q.UnreadOnly})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []contexts.AdminAlert{}
+	}
+	return out, nil
+}
+
+// MarkAlertRead marks one alert as read by a (the first reader stays
+// recorded) and returns it.
+func (s *Store) MarkAlertRead(ctx context.Context, a *contexts.Actor, id int64) (*contexts.AdminAlert, error) {
+	if err := contexts.Require(a, contexts.RoleAdmin); err != nil {
+		return nil, err
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE admin_alerts SET read_at = coalesce(read_at, now()), read_by = coalesce(read_by, $2)
+			WHERE id = $1`, id, a.UserID)
+		if err != nil {
+			return fmt.Errorf("mark alert read: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return contexts.NotFound("alert", id)
+		}
+		return audit(ctx, tx, a, "admin_alert.mark_read", fmt.Sprintf("alert:%d", id), "", nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+alertColumns+alertFrom+` WHERE x.id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read alert: %w", err)
+	}
+	x, err := pgx.CollectExactlyOneRow(rows, scanAlert)
+	if err != nil {
+		return nil, fmt.Errorf("read alert: %w", err)
+	}
+	return &x, nil
+}
