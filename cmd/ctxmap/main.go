@@ -75,6 +75,8 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
   CTXMAP_DB_WAIT      how long serve waits for the database at start (default 30s)
+  CTXMAP_SUBJECT_DAILY_CAP      young people new to a user that they may record a day (default 30)
+  CTXMAP_BURST_ALERT            new young people at one place from one user that alert admins (default 5)
   CTXMAP_RELEASE_SCHEDULE       monthly (default) or off
   CTXMAP_RELEASE_DAY            day of the month the release for the month before is made (default 5)
   CTXMAP_RELEASE_MIN_INTERVAL   least time between releases an admin may cause (default 168h, >= 24h)
@@ -99,6 +101,8 @@ type Config struct {
 	TileCacheBytes     int64
 	ReleasePoll        time.Duration
 	SecretFile         string
+	SubjectDailyCap    int
+	BurstAlert         int
 	DBWait             time.Duration
 	release            releaseFlags
 	centerText         func() string
@@ -148,11 +152,25 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		dbWait = 30 * time.Second
 	}
 	fs.DurationVar(&c.DBWait, "db-wait", dbWait, "how long serve waits for an unreachable database before giving up (CTXMAP_DB_WAIT)")
+	fs.IntVar(&c.SubjectDailyCap, "subject-daily-cap", envInt("CTXMAP_SUBJECT_DAILY_CAP", 30),
+		"young people new to a user that the user may record in 24 hours (CTXMAP_SUBJECT_DAILY_CAP)")
+	fs.IntVar(&c.BurstAlert, "burst-alert", envInt("CTXMAP_BURST_ALERT", 5),
+		"young people new to one user at one place within 24 hours that alert the admins (CTXMAP_BURST_ALERT)")
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }
 	c.kText = func() string { return kText }
 	return c
+}
+
+// envInt reads a whole number from the environment; a value that is not one
+// is left to the flag's own parsing by returning def, so the mistake is
+// reported when the flag is given and otherwise the default holds.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(strings.TrimSpace(env(name, ""))); err == nil {
+		return v
+	}
+	return def
 }
 
 // hidden is a string flag whose value never appears in usage text: the

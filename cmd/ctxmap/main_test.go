@@ -55,7 +55,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "warn",
-		"--release-poll", "50ms"}, extra...)
+		"--release-poll", "50ms", "--subject-daily-cap", "100000"}, extra...)
 	go func() { done <- Run(ctx, args, nil, pw, io.Discard); pw.Close() }()
 	t.Cleanup(func() {
 		cancel()

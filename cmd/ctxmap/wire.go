@@ -109,7 +109,8 @@ const releaseCheck = time.Minute
 // signal that changes what it serves.
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
-	records, err := newRecords(c, pool, dir, postgres.WithLogger(log))
+	records, err := newRecords(c, pool, dir, postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
+		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert))
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +153,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Records:    records,
 		Audit:      records,
 		Releases:   releaser,
+		Alerts:     records,
 		Boundaries: postgres.NewBoundaries(pool),
 		Postcodes:  dir,
 		Heat:       heat,
