@@ -263,22 +263,13 @@ func parseOutcode(b, dst []byte, strictAreas bool) (n, areaLen int, sub, ok bool
 		fit := true
 		for i := 0; i < len(b) && fit; i++ {
 			c := b[i]
-			if pat[i] == 'L' {
-				switch {
-				case c == '0':
-					c, fixes = 'O', fixes+1
-				case c == '1':
-					c, fixes = 'I', fixes+1
-				}
-				fit = 'A' <= c && c <= 'Z'
-			} else {
-				switch {
-				case c == 'O':
-					c, fixes = '0', fixes+1
-				case c == 'I':
-					c, fixes = '1', fixes+1
-				}
-				fit = '0' <= c && c <= '9'
+			as := letter
+			if pat[i] == 'D' {
+				as = digit
+			}
+			var fixed byte
+			if fixed, fit = as(c); fit && fixed != c {
+				c, fixes = fixed, fixes+1
 			}
 			cand[i] = c
 		}
@@ -377,6 +368,20 @@ func digit(c byte) (byte, bool) {
 		return '0', true
 	case c == 'I':
 		return '1', true
+	}
+	return 0, false
+}
+
+// letter returns c as a letter, reading the digits 0 and 1 as O and I: the
+// mirror of digit, for the letters of an outcode.
+func letter(c byte) (byte, bool) {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c, true
+	case c == '0':
+		return 'O', true
+	case c == '1':
+		return 'I', true
 	}
 	return 0, false
 }
