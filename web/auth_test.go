@@ -130,36 +130,38 @@ func TestAuthorizationHeaderSchemes(t *testing.T) {
 }
 
 // The limiter counts failures per name and per address, each against its
-// own allowance.
+// own allowance. Each step adds failures (a %d in a key is the failure's
+// number), then asks whether a sign-in would be refused.
 func TestLoginLimiterPerNameAndPerAddress(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	l := &loginLimiter{window: 15 * time.Minute, maxName: 5, maxAddr: 100, failures: map[string][]time.Time{}}
-	for i := range 4 {
-		l.fail([]string{"name:ana", fmt.Sprintf("ip:10.0.0.%d", i)}, t0)
+	key := func(prefix, k string, n int) string {
+		if strings.Contains(k, "%d") {
+			k = fmt.Sprintf(k, n)
+		}
+		return prefix + k
 	}
-	if l.blocked([]string{"name:ana", "ip:10.0.9.9"}, t0) {
-		t.Fatal("blocked after 4 failures of a name")
-	}
-	l.fail([]string{"name:ana", "ip:10.0.0.4"}, t0)
-	if !l.blocked([]string{"name:ana", "ip:10.0.9.9"}, t0) {
-		t.Fatal("not blocked after 5 failures of a name")
-	}
-	if l.blocked([]string{"name:bob", "ip:10.0.0.1"}, t0) {
-		t.Fatal("another name blocked by ana's failures")
-	}
-
-	for i := range 99 {
-		l.fail([]string{fmt.Sprintf("name:user%d", i), "ip:192.0.2.1"}, t0)
-	}
-	if l.blocked([]string{"name:carol", "ip:192.0.2.1"}, t0) {
-		t.Fatal("an address blocked after 99 failures")
-	}
-	l.fail([]string{"name:user99", "ip:192.0.2.1"}, t0)
-	if !l.blocked([]string{"name:carol", "ip:192.0.2.1"}, t0) {
-		t.Fatal("an address not blocked after 100 failures")
-	}
-	if l.blocked([]string{"name:carol", "ip:192.0.2.2"}, t0) {
-		t.Fatal("another address blocked")
+	for _, step := range []struct {
+		why        string
+		fails      int
+		name, addr string
+		askName    string
+		askAddr    string
+		blocked    bool
+	}{
+		{"4 failures of a name", 4, "ana", "10.0.0.%d", "ana", "10.0.9.9", false},
+		{"5 failures of a name", 1, "ana", "10.0.0.4", "ana", "10.0.9.9", true},
+		{"another name", 0, "", "", "bob", "10.0.0.1", false},
+		{"99 failures from an address", 99, "user%d", "192.0.2.1", "carol", "192.0.2.1", false},
+		{"100 failures from an address", 1, "user99", "192.0.2.1", "carol", "192.0.2.1", true},
+		{"another address", 0, "", "", "carol", "192.0.2.2", false},
+	} {
+		for n := range step.fails {
+			l.fail([]string{key("name:", step.name, n), key("ip:", step.addr, n)}, t0)
+		}
+		if got := l.blocked([]string{"name:" + step.askName, "ip:" + step.askAddr}, t0); got != step.blocked {
+			t.Fatalf("after %s: blocked %v, want %v", step.why, got, step.blocked)
+		}
 	}
 }
 
