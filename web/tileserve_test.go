@@ -15,9 +15,9 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
-	"github.com/uber/h3-go/v4"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/geo"
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
@@ -101,8 +101,8 @@ func newHeatStore(t *testing.T, now time.Time) *fakeReleases {
 	f := &fakeReleases{now: now, sets: map[int64][]tiles.StoredSet{}}
 	last := tiles.MonthOf(now).Add(-1)
 	for c := range 15 {
-		ll := h3.NewLatLng(heatPlace.Lat()+float64(c%5-2)*0.004, heatPlace.Lon()+float64(c/5-1)*0.006)
-		cell := h3.LatLngToCell(ll, 8)
+		// The record's finest cell, as the store files a unit postcode.
+		cell := geo.CellsFor(heatPlace.Lat()+float64(c%5-2)*0.004, heatPlace.Lon()+float64(c/5-1)*0.006)[2]
 		for s := range 20 {
 			subject := int64(c*100 + s)
 			f.records = append(f.records, tiles.ReleaseRecord{Layer: ctxmap.LayerHarm, Month: last.Add(-(s % 2)),
