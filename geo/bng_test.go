@@ -62,7 +62,7 @@ func TestGridToLatLonHackney(t *testing.T) {
 	worst, worstPC := 0.0, ""
 	for pc, en := range grid {
 		lat, lon := GridToLatLon(en[0], en[1])
-		d := metresBetween(lat, lon, want[pc][0], want[pc][1])
+		d := geotest.Metres(lat, lon, want[pc][0], want[pc][1])
 		if d > worst {
 			worst, worstPC = d, pc
 		}
@@ -71,15 +71,6 @@ func TestGridToLatLonHackney(t *testing.T) {
 		}
 	}
 	t.Logf("%d Hackney postcodes, worst %.3f m (%s)", len(grid), worst, worstPC)
-}
-
-// metresBetween is the haversine distance, ample at the 5 m scale.
-func metresBetween(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371008.8
-	φ1, φ2 := lat1*math.Pi/180, lat2*math.Pi/180
-	dφ, dλ := φ2-φ1, (lon2-lon1)*math.Pi/180
-	a := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
-	return 2 * r * math.Asin(math.Sqrt(a))
 }
 
 func TestGridToLatLonInUK(t *testing.T) {

@@ -263,22 +263,9 @@ func parseOutcode(b, dst []byte, strictAreas bool) (n, areaLen int, sub, ok bool
 		fit := true
 		for i := 0; i < len(b) && fit; i++ {
 			c := b[i]
-			if pat[i] == 'L' {
-				switch {
-				case c == '0':
-					c, fixes = 'O', fixes+1
-				case c == '1':
-					c, fixes = 'I', fixes+1
-				}
-				fit = 'A' <= c && c <= 'Z'
-			} else {
-				switch {
-				case c == 'O':
-					c, fixes = '0', fixes+1
-				case c == 'I':
-					c, fixes = '1', fixes+1
-				}
-				fit = '0' <= c && c <= '9'
+			var fixed byte
+			if fixed, fit = asClass(c, pat[i]); fit && fixed != c {
+				c, fixes = fixed, fixes+1
 			}
 			cand[i] = c
 		}
@@ -369,14 +356,22 @@ func isArea(a, b byte) bool {
 }
 
 // digit returns c as a digit, reading the letters O and I as 0 and 1.
-func digit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
+func digit(c byte) (byte, bool) { return asClass(c, 'D') }
+
+// asClass returns c read as the class a postcode position wants ('L' a
+// letter, 'D' a digit): the one home of the O/0 and I/1 rule, which reads
+// the letters O and I as 0 and 1 where a digit is wanted and the digits 0
+// and 1 as O and I where a letter is.
+func asClass(c, class byte) (byte, bool) {
+	lo, hi, confused, meant := byte('0'), byte('9'), "OI", "01"
+	if class == 'L' {
+		lo, hi, confused, meant = 'A', 'Z', "01", "OI"
+	}
+	if lo <= c && c <= hi {
 		return c, true
-	case c == 'O':
-		return '0', true
-	case c == 'I':
-		return '1', true
+	}
+	if i := strings.IndexByte(confused, c); i >= 0 {
+		return meant[i], true
 	}
 	return 0, false
 }

@@ -89,7 +89,7 @@ func (s *Server) authenticate(r *http.Request) (*contexts.Actor, error) {
 		}
 		token := strings.TrimSpace(h[7:])
 		key := sha256.Sum256([]byte(token))
-		now := time.Now()
+		now := s.now()
 		a := s.tokens.get(key, now)
 		if a == nil {
 			var err error
@@ -232,7 +232,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "name and password are required")
 	}
 	keys := []string{"name:" + strings.ToLower(req.Name), "ip:" + clientIP(r)}
-	now := time.Now()
+	now := s.now()
 	if s.limiter.blocked(keys, now) {
 		return ctxmap.Errorf(ctxmap.KindRateLimited, "too_many_attempts", "too many failed sign-ins; wait 15 minutes and try again")
 	}

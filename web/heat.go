@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/paulmach/orb"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctxmap/ctxmap"
@@ -241,17 +242,26 @@ func parseRes(q url.Values, required bool) (int, error) {
 	return res, nil
 }
 
+// cellArea reads what the cells and the export are asked for besides the
+// filter: res (required for cells, optional for the export) and bbox, after
+// refusing the filters no heat output allows.
+func cellArea(q url.Values, resRequired bool) (res int, bbox *orb.Bound, err error) {
+	if err := noFilterTricks(q); err != nil {
+		return 0, nil, err
+	}
+	if res, err = parseRes(q, resRequired); err != nil {
+		return 0, nil, err
+	}
+	if bbox, err = tiles.ParseBBox(q.Get("bbox")); err != nil {
+		return 0, nil, err
+	}
+	return res, bbox, nil
+}
+
 // heatCells handles GET /api/v1/heat/cells.
 func (s *Server) heatCells(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := noFilterTricks(q); err != nil {
-		return err
-	}
-	res, err := parseRes(q, true)
-	if err != nil {
-		return err
-	}
-	bbox, err := tiles.ParseBBox(q.Get("bbox"))
+	res, bbox, err := cellArea(q, true)
 	if err != nil {
 		return err
 	}
@@ -300,14 +310,7 @@ func (s *Server) trends(w http.ResponseWriter, r *http.Request) error {
 // (PRIVACY.md rule 11) before any byte is sent.
 func (s *Server) exportHeat(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := noFilterTricks(q); err != nil {
-		return err
-	}
-	res, err := parseRes(q, false)
-	if err != nil {
-		return err
-	}
-	bbox, err := tiles.ParseBBox(q.Get("bbox"))
+	res, bbox, err := cellArea(q, false)
 	if err != nil {
 		return err
 	}

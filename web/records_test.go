@@ -2,10 +2,7 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
+	"github.com/ctxmap/ctxmap/web/webtest"
 )
 
 // recordsServer is the web layer over a throw-away database, with one
@@ -62,25 +60,7 @@ func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 
 func (rs *recordsServer) call(t *testing.T, role contexts.Role, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, rs.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if role != "" {
-		req.Header.Set("Authorization", "Bearer "+rs.tokens[role])
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return webtest.Call(t, rs.URL, rs.tokens[role], method, path, body)
 }
 
 // TestRecordRoutesRoleMatrix calls every records route with every role and

@@ -62,14 +62,17 @@ type Server struct {
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
 	releases   Releases
-	outage     outage
-	metrics    *metrics
-	tokens     *tokenCache
-	limiter    *loginLimiter
-	ops        []Op
-	prefixes   map[*mux.Router]string
-	router     *mux.Router
-	handler    http.Handler
+	// now is the clock of the token cache and the login limiter; tests
+	// move it instead of sleeping through their windows.
+	now      func() time.Time
+	outage   outage
+	metrics  *metrics
+	tokens   *tokenCache
+	limiter  *loginLimiter
+	ops      []Op
+	prefixes map[*mux.Router]string
+	router   *mux.Router
+	handler  http.Handler
 }
 
 // New builds a Server and its routes.
@@ -92,6 +95,7 @@ func New(cfg Config, d Deps) *Server {
 		postcodes:  d.Postcodes,
 		heat:       d.Heat,
 		releases:   d.Releases,
+		now:        time.Now,
 		metrics:    newMetrics(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},

@@ -22,6 +22,9 @@ func (s *Server) staticRoutes(r *mux.Router) {
 	files := http.FileServerFS(sub)
 	r.PathPrefix("/").Methods("GET", "HEAD").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if _, err := fs.Stat(sub, trimSlash(req.URL.Path)); err != nil && req.URL.Path != "/" {
+			// Not a file either: log it as unmatched, since a mistyped
+			// path may hold a young person's id.
+			info(req.Context()).route = "unmatched"
 			s.notFound(w, req)
 			return
 		}

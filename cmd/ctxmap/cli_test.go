@@ -21,10 +21,11 @@ func runCLI(t *testing.T, stdin string, args ...string) (string, error) {
 
 var tokenLine = regexp.MustCompile(`token \(shown once, store it now\): (ctxm_\S+)`)
 
-func TestUsersCommands(t *testing.T) {
-	ts := startServer(t)
-	db := "--database-url=" + ts.DBURL
-	out, err := runCLI(t, "a long enough password\n", "users", "add", db, "--name", "cli-analyst", "--role", "analyst", "--team", "Insight", "--password-stdin")
+// addUser runs `ctxmap users add` with args (stdin for --password-stdin)
+// and returns the token it printed.
+func addUser(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, err := runCLI(t, stdin, append([]string{"users", "add"}, args...)...)
 	if err != nil {
 		t.Fatalf("users add: %v\n%s", err, out)
 	}
@@ -32,7 +33,13 @@ func TestUsersCommands(t *testing.T) {
 	if m == nil {
 		t.Fatalf("users add printed no token:\n%s", out)
 	}
-	token := m[1]
+	return m[1]
+}
+
+func TestUsersCommands(t *testing.T) {
+	ts := startServer(t)
+	db := "--database-url=" + ts.DBURL
+	token := addUser(t, "a long enough password\n", db, "--name", "cli-analyst", "--role", "analyst", "--team", "Insight", "--password-stdin")
 	get := func(tok string) int {
 		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/me", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -61,7 +68,7 @@ func TestUsersCommands(t *testing.T) {
 	if out, err := runCLI(t, "", "users", "add", db, "--name", "x", "--role", "superuser", "--team", "T"); err == nil {
 		t.Fatalf("unknown role accepted:\n%s", out)
 	}
-	out, err = runCLI(t, "", "users", "list", db)
+	out, err := runCLI(t, "", "users", "list", db)
 	if err != nil || !strings.Contains(out, "cli-analyst") || !strings.Contains(out, "Insight") {
 		t.Fatalf("users list: %v\n%s", err, out)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -62,16 +61,8 @@ func TestCrashDuringWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	if err := Run(ctx, []string{"migrate", "up", "--database-url", cl.URL()}, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	out, err := runCLI(t, "", "users", "add", "--database-url", cl.URL(), "--name", "crash-practitioner", "--role", "practitioner", "--team", "crash-team")
-	if err != nil {
-		t.Fatalf("users add: %v\n%s", err, out)
-	}
-	m := tokenLine.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("users add printed no token:\n%s", out)
-	}
-	token := m[1]
-	base := startServerOn(t, ctx, cl.URL())
+	token := addUser(t, "", "--database-url", cl.URL(), "--name", "crash-practitioner", "--role", "practitioner", "--team", "crash-team")
+	base := serveOn(t, ctx, cl.URL(), "error")
 	t.Logf("set-up (initdb, PostGIS, migrations, server) took %v", time.Since(begin).Round(10*time.Millisecond))
 
 	client := &http.Client{
@@ -242,31 +233,4 @@ func postHarmLocation(client *http.Client, base, token, subject string) (ack, in
 		return ack{}, -resp.StatusCode
 	}
 	return ack{id: out.ID, created: out.CreatedAt}, resp.StatusCode
-}
-
-// startServerOn runs `ctxmap serve` in-process on a free port against url and
-// returns its base URL; the server stops when the test ends.
-func startServerOn(t *testing.T, ctx context.Context, url string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "error"}
-	go func() { done <- Run(ctx, args, nil, pw, io.Discard); pw.Close() }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server exited with %v", err)
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		t.Fatalf("server printed nothing: %v", sc.Err())
-	}
-	m := addrLine.FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line %q", sc.Text())
-	}
-	go io.Copy(io.Discard, pr) //nolint:errcheck
-	return m[1]
 }

@@ -4,7 +4,6 @@ package main
 // against the whole server.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -109,36 +108,6 @@ func TestRequestIDsAreTheServers(t *testing.T) {
 	}
 }
 
-// serveCapturing starts a server on url whose log lines go to log.
-func serveCapturing(t *testing.T, ctx context.Context, url string, log io.Writer, extra ...string) (string, <-chan error) {
-	t.Helper()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "info",
-		"--log-format", "text", "--release-poll", "50ms"}, extra...)
-	go func() { done <- Run(ctx, args, nil, pw, log); pw.Close() }()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addr:
-		return a, done
-	case err := <-done:
-		return "", func() <-chan error { c := make(chan error, 1); c <- err; return c }()
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server did not start within 60 s")
-	}
-	return "", done
-}
-
 // migratedCluster is a throw-away cluster of the test's own, migrated, with
 // a token per role.
 func migratedCluster(t *testing.T) (*pgtest.Cluster, map[contexts.Role]string) {
@@ -171,7 +140,7 @@ func TestDatabaseOutageIs503NotA500(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var log lockedBuffer
-	base, done := serveCapturing(t, ctx, cl.URL(), &log)
+	base, done := startServe(t, ctx, cl.URL(), &log, "--log-level", "info", "--log-format", "text")
 	if base == "" {
 		t.Fatalf("server did not start: %v", <-done)
 	}
@@ -254,7 +223,7 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var log lockedBuffer
-	_, done := serveCapturing(t, ctx, cl.URL(), &log, "--db-wait", "1s")
+	_, done := startServe(t, ctx, cl.URL(), &log, "--db-wait", "1s")
 	err := <-done
 	if err == nil || !strings.Contains(err.Error(), "unreachable") || strings.Contains(err.Error(), "migrate up") {
 		t.Fatalf("serve with no database: %v", err)
@@ -265,7 +234,7 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	base, done := serveCapturing(t, ctx, cl.URL(), &log, "--db-wait", "30s")
+	base, done := startServe(t, ctx, cl.URL(), &log, "--db-wait", "30s")
 	if base == "" {
 		t.Fatalf("serve did not wait for the database: %v", <-done)
 	}
@@ -307,7 +276,7 @@ func TestServerRunsAsTheRuntimeRole(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var log lockedBuffer
-	base, done := serveCapturing(t, ctx, pgtest.WithUser(t, url, "ctxmap_app"), &log)
+	base, done := startServe(t, ctx, pgtest.WithUser(t, url, "ctxmap_app"), &log, "--log-level", "info", "--log-format", "text")
 	if base == "" {
 		t.Fatalf("server as ctxmap_app did not start: %v\n%s", <-done, log.b.String())
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
+	"github.com/ctxmap/ctxmap/web/webtest"
 )
 
 // TestMain lets a test re-run this binary as the real ctxmap process, so
@@ -52,27 +53,9 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	t.Helper()
 	pool, url := pgtest.NewWithURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret, "--log-level", "warn",
-		"--release-poll", "50ms", "--subject-daily-cap", "100000"}, extra...)
-	go func() { done <- Run(ctx, args, nil, pw, io.Discard); pw.Close() }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server exited with %v", err)
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		t.Fatalf("server printed nothing: %v", sc.Err())
-	}
-	m := addrLine.FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line %q", sc.Text())
-	}
-	go io.Copy(io.Discard, pr) //nolint:errcheck
-	ts := &testServer{URL: m[1], Pool: pool, DBURL: url, tokens: map[contexts.Role]string{}}
+	t.Cleanup(cancel)
+	base := serveOn(t, ctx, url, "warn", extra...)
+	ts := &testServer{URL: base, Pool: pool, DBURL: url, tokens: map[contexts.Role]string{}}
 	users := postgres.NewUsers(pool)
 	for _, role := range contexts.Roles {
 		_, tok, err := users.AddUser(ctx, nil, "test-"+string(role), role, "team-"+string(role), "correct horse battery")
@@ -84,31 +67,67 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	return ts
 }
 
+// serveOn runs `ctxmap serve` in-process on a free port against the
+// database at url, logging at logLevel, and returns its base URL; the
+// server stops when ctx ends or the test does.
+func serveOn(t *testing.T, ctx context.Context, url, logLevel string, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	base, done := startServe(t, ctx, url, io.Discard, append([]string{"--log-level", logLevel}, extra...)...)
+	if base == "" {
+		cancel()
+		t.Fatalf("server did not start: %v", <-done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server exited with %v", err)
+		}
+	})
+	return base
+}
+
+// startServe starts `ctxmap serve` and returns its base URL once it
+// listens, or "" with the command's result on done when it exits first.
+// Its log goes to log; extra flags override the test defaults.
+func startServe(t *testing.T, ctx context.Context, url string, log io.Writer, extra ...string) (string, <-chan error) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret,
+		"--release-poll", "50ms", "--subject-daily-cap", "100000"}, extra...)
+	go func() { done <- Run(ctx, args, nil, pw, log); pw.Close() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := addrLine.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		return a, done
+	case err := <-done:
+		failed := make(chan error, 1)
+		failed <- err
+		return "", failed
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server did not start within 60 s")
+	}
+	return "", done
+}
+
 func (ts *testServer) do(t *testing.T, role contexts.Role, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	token := ts.tokens[role]
+	if role == roleBadToken {
+		token = "ctxm_not-a-real-token"
 	}
-	switch role {
-	case "":
-	case roleBadToken:
-		req.Header.Set("Authorization", "Bearer ctxm_not-a-real-token")
-	default:
-		req.Header.Set("Authorization", "Bearer "+ts.tokens[role])
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return webtest.Call(t, ts.URL, token, method, path, body)
 }
 
 func errCode(body map[string]any) string {

@@ -5,12 +5,10 @@ package main
 // the next release, and no user of the service can force one.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -300,35 +298,6 @@ func TestReadersDuringAReleaseSeeOneRelease(t *testing.T) {
 	t.Logf("%d reads during the release: %d of the old, %d of the new", len(seenCells), sawOld, sawNew)
 }
 
-// serveOn starts a second server on an existing database, as a replica.
-func serveOn(t *testing.T, dbURL string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--database-url", dbURL, "--secret", testSecret,
-			"--log-level", "warn", "--release-poll", "50ms"}, nil, pw, io.Discard)
-		pw.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("replica exited with %v", err)
-		}
-	})
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		t.Fatalf("replica printed nothing: %v", sc.Err())
-	}
-	m := addrLine.FindStringSubmatch(sc.Text())
-	if m == nil {
-		t.Fatalf("unexpected first line %q", sc.Text())
-	}
-	go io.Copy(io.Discard, pr) //nolint:errcheck
-	return m[1]
-}
-
 // TestTwoServersServeOneRelease runs two servers on one database: the same
 // release with byte-identical tiles and ETags, and the minimum interval
 // holds across both.
@@ -345,7 +314,7 @@ func TestTwoServersServeOneRelease(t *testing.T) {
 		ALTER TABLE releases ENABLE TRIGGER releases_no_update`); err != nil {
 		t.Fatal(err)
 	}
-	b := &testServer{URL: serveOn(t, a.DBURL), Pool: a.Pool, DBURL: a.DBURL, tokens: a.tokens}
+	b := &testServer{URL: serveOn(t, t.Context(), a.DBURL, "warn"), Pool: a.Pool, DBURL: a.DBURL, tokens: a.tokens}
 
 	status, made := a.do(t, contexts.RoleAdmin, "POST", "/api/v1/releases", "")
 	if status != 201 {

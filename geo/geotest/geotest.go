@@ -5,6 +5,7 @@ package geotest
 
 import (
 	"encoding/csv"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,15 +38,7 @@ func SharedData(t testing.TB, rel string) string {
 // OSGB36 -> WGS84 Helmert transform): postcode -> lat, lon for all 4,565.
 func Hackney(t testing.TB) map[string][2]float64 {
 	t.Helper()
-	f, err := os.Open(SharedData(t, "derived/hackney_postcodes_latlong_lsoa21.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := ReadCSV(t, "derived/hackney_postcodes_latlong_lsoa21.csv")
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -63,4 +56,31 @@ func Hackney(t testing.TB) map[string][2]float64 {
 		t.Fatalf("read %d Hackney postcodes, want 4565", len(out))
 	}
 	return out
+}
+
+// ReadCSV reads a whole CSV file of the shared data, header row included;
+// missing data skips or fails the test as SharedData says.
+func ReadCSV(t testing.TB, rel string) [][]string {
+	t.Helper()
+	f, err := os.Open(SharedData(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// Metres is the haversine distance between two WGS84 points on the mean
+// Earth sphere: ample for the accuracy checks against the reference data,
+// whose tolerances are metres, and one formula for every package's tests.
+func Metres(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371008.8
+	φ1, φ2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dφ, dλ := φ2-φ1, (lon2-lon1)*math.Pi/180
+	a := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
+	return 2 * r * math.Asin(math.Sqrt(a))
 }

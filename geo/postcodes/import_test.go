@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
@@ -45,7 +44,7 @@ func TestImportCodePointFixture(t *testing.T) {
 	}
 	// The fixture's first row: "E8 3AA",10,534115,184735.
 	wantLat, wantLon := geo.GridToLatLon(534115, 184735)
-	if r.Postcode != "E8 3AA" || r.Match != geo.MatchUnit || r.Lat == nil || metres(*r.Lat, *r.Lon, wantLat, wantLon) > 0.2 {
+	if r.Postcode != "E8 3AA" || r.Match != geo.MatchUnit || r.Lat == nil || geotest.Metres(*r.Lat, *r.Lon, wantLat, wantLon) > 0.2 {
 		t.Errorf("Lookup(e83aa) = %+v, want E8 3AA at %.6f,%.6f", r, wantLat, wantLon)
 	}
 	if r.PrecisionM != geo.UnitPrecisionM || r.Admin == nil || r.Admin.LAD != "E09000012" || r.Admin.Ward != "E05009381" ||
@@ -175,7 +174,7 @@ func TestImportAberdeenSample(t *testing.T) {
 		t.Errorf("malformed query result %+v", res[7])
 	}
 	// AB10 1's centroid agrees with the shared derived file (live units).
-	if d := metres(*res[0].Lat, *res[0].Lon, 57.144864, -2.106885); d > 25 {
+	if d := geotest.Metres(*res[0].Lat, *res[0].Lon, 57.144864, -2.106885); d > 25 {
 		t.Errorf("AB10 1 centroid %.6f,%.6f is %.0f m from the derived one", *res[0].Lat, *res[0].Lon, d)
 	}
 
@@ -390,7 +389,7 @@ func TestImportCodePointFull(t *testing.T) {
 				t.Errorf("%s: %+v", r.Query, r)
 				continue
 			}
-			d := metres(*r.Lat, *r.Lon, w[0], w[1])
+			d := geotest.Metres(*r.Lat, *r.Lon, w[0], w[1])
 			worst = math.Max(worst, d)
 			if d > 5 {
 				t.Errorf("%s: %.6f,%.6f is %.2f m from %.6f,%.6f", r.Query, *r.Lat, *r.Lon, d, w[0], w[1])
@@ -408,15 +407,7 @@ func TestImportCodePointFull(t *testing.T) {
 // centroidsMatch geocodes every sector or outcode in a shared derived file
 // and compares the mean positions.
 func centroidsMatch(t *testing.T, s *Store, rel string, n int) {
-	f, err := os.Open(geotest.SharedData(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := geotest.ReadCSV(t, rel)
 	if len(rows)-1 != n {
 		t.Fatalf("%s: %d rows, want %d", rel, len(rows)-1, n)
 	}
@@ -443,7 +434,7 @@ func centroidsMatch(t *testing.T, s *Store, rel string, n int) {
 			// latitudes and longitudes: the two means part by up to ~1% of
 			// the spread in far-flung rural sectors (Shetland, the Isles).
 			w := want[r.Query]
-			d := metres(*r.Lat, *r.Lon, w[0], w[1])
+			d := geotest.Metres(*r.Lat, *r.Lon, w[0], w[1])
 			worst = math.Max(worst, d)
 			if d > math.Max(5, 0.02*float64(r.PrecisionM)) {
 				far++
@@ -575,14 +566,6 @@ func TestGeocodeBatch(t *testing.T) {
 	if err != nil || lr == nil || lr.Format != FormatCodePoint || lr.RowsLoaded != 44 || len(lr.Sources) != 1 {
 		t.Errorf("LastImport = %+v, %v", lr, err)
 	}
-}
-
-func metres(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371008.8
-	φ1, φ2 := lat1*math.Pi/180, lat2*math.Pi/180
-	dφ, dλ := φ2-φ1, (lon2-lon1)*math.Pi/180
-	a := math.Sin(dφ/2)*math.Sin(dφ/2) + math.Cos(φ1)*math.Cos(φ2)*math.Sin(dλ/2)*math.Sin(dλ/2)
-	return 2 * r * math.Asin(math.Sqrt(a))
 }
 
 // syntheticCodePoint writes n made-up Code-Point rows (districts E1..E99,

@@ -229,7 +229,7 @@ func TestMinMetresForDegrees(t *testing.T) {
 		lat2, lon2 := lat1+(rng.Float64()-0.5)*0.6, lon1+(rng.Float64()-0.5)*1.2
 		deg := math.Hypot(lat2-lat1, lon2-lon1)
 		// Haversine on the sphere is within 0.5% of the ellipsoid.
-		if d := metres(lat1, lon1, lat2, lon2) * 0.995; d < minMetresForDegrees(deg, lat1) {
+		if d := geotest.Metres(lat1, lon1, lat2, lon2) * 0.995; d < minMetresForDegrees(deg, lat1) {
 			t.Fatalf("%v,%v -> %v,%v: %.1f m < bound %.1f m", lat1, lon1, lat2, lon2, d, minMetresForDegrees(deg, lat1))
 		}
 	}
