@@ -19,14 +19,6 @@ import (
 	"github.com/ctxmap/ctxmap/geo"
 )
 
-// staticSource returns a fixed observation set whatever the query, so
-// benchmarks measure this package, not a fake store's filtering.
-type staticSource struct{ obs []Observation }
-
-func (s staticSource) Observations(context.Context, Query) ([]Observation, error) {
-	return s.obs, nil
-}
-
 // benchObservations is about a million distinct (subject, cell)
 // observations: 150,000 young people over Greater Manchester, mostly
 // around 40 hot spots, 10% geocoded only to a sector or district.
