@@ -159,6 +159,7 @@ test('heat: changing the category changes the tile requests and the URL', async 
   const page = await open();
   await login(page, users.analyst);
   await waitForHexagons(page);
+  const allFeatures = await heatFeatures(page);
   const before = tileRequests(page, 'heat');
   assert(before.length > 0 && before.every((u) => !/[?&]category=/.test(u)), 'all categories: no category parameter');
   const options = await page.$$eval('#heat-category option', (os) => os.map((o) => o.value).filter((v) => v !== 'all'));
@@ -170,6 +171,23 @@ test('heat: changing the category changes the tile requests and the URL', async 
   const after = await waitForTileRequests(page, 'heat', mark);
   assert(after.length > 0, 'new heat tiles were requested');
   assert(after.every((u) => u.includes(`category=${encodeURIComponent(cat)}`)), `the new requests carry category=${cat}: ${after[0]}`);
+  // The drawn hexagons change, not only the URL: they are the category's
+  // published cells, as the cells API gives them for the same release.
+  await waitForMap(page);
+  const drawnAll = allFeatures;
+  const drawnCat = await heatFeatures(page);
+  assert(drawnCat.length > 0, `category ${cat} draws hexagons`);
+  const key = (fs) => JSON.stringify([...new Set(fs.map((f) => `${f.h3}=${f.value}`))].sort());
+  assert(key(drawnCat) !== key(drawnAll), `the hexagons drawn for ${cat} are those of all categories`);
+  const res = drawnCat[0].res;
+  const api = await page.evaluate(async ([c, r]) => {
+    const resp = await fetch(`/api/v1/heat/cells?res=${r}&category=${c}&period=last-12m`);
+    return (await resp.json()).cells;
+  }, [cat, res]);
+  const published = new Map(api.map((c) => [c.h3, c.value]));
+  for (const f of drawnCat) {
+    assert(published.get(f.h3) === f.value, `hexagon ${f.h3} drawn as ${f.value}, published for ${cat} as ${published.get(f.h3)}`);
+  }
   // The layer and period filters change the requests too.
   const mark2 = page.requests.length;
   await page.check('input[name="layer"][value="unsafe"]');
