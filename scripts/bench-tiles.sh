@@ -4,7 +4,9 @@
 #
 #   baseline  tilebench serve (cmd/tilebench): every tile rendered per request
 #             in PostGIS by a pg_tileserv-style SQL function (ST_AsMVTGeom + ST_AsMVT)
-#   ctxmap    ctxmap serve: published sets and encoded tiles cached
+#   ctxmap    ctxmap serve: the current release's published sets and encoded
+#             tiles cached; (3) makes a new release (`ctxmap release --force`)
+#             before each round, so every tile is a first request of a release
 #
 # Steps: private PostGIS cluster (scripts/pg.sh), a fresh database
 # $BENCH_DB, migrate, N synthetic harm locations around Greater London
@@ -52,25 +54,8 @@ export CTXMAP_SECRET="tilebench-fixed-secret-not-for-production-0000"
 
 case "$BENCH_DB" in ctxmap_bench*) ;; *) echo "BENCH_DB must start with ctxmap_bench" >&2; exit 2 ;; esac
 mkdir -p "$OUT"
-say() { printf '\n== %s\n' "$*" | tee -a "$OUT/run.log" >&2; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-cpu_busy() { # whole-machine CPU busy % over $1 seconds
-  local s1 s2
-  s1="$(head -1 /proc/stat)"; sleep "$1"; s2="$(head -1 /proc/stat)"
-  awk -v a="$s1" -v b="$s2" 'BEGIN { split(a, x); split(b, y); t = 0
-    for (k = 2; k <= 9; k++) t += y[k] - x[k]
-    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
-wait_quiet() { # label
-  local waited=0 b
-  while :; do
-    b=$(cpu_busy 2)
-    if [ "$b" -le "$QUIET_BUSY" ] || [ "$waited" -ge "$QUIET_WAIT" ]; then break; fi
-    waited=$((waited + 2))
-  done
-  echo "$1: other processes used ${b}% of the CPU just before (waited ${waited} s); load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/quiet.txt"
-}
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
 BPID="" CPID=""
 cleanup() {
@@ -82,13 +67,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "machine"
-{
-  lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket)'
-  free -g | awk '/^Mem:/ { print "RAM: " $2 " GiB" }'
-  echo "kernel: $(uname -r)"; go version; psql --version; { wrk --version 2>&1 || true; } | head -1
-  echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-} | tee "$OUT/machine.txt"
+machine
 
 say "build"
 go build -o "$BIN/ctxmap" ./cmd/ctxmap
@@ -140,6 +119,7 @@ CPID=$!
 B="http://127.0.0.1:$BPORT"; C="http://127.0.0.1:$CPORT"
 "$BIN/tilebench" wait -url "$B/healthz"
 "$BIN/tilebench" wait -url "$C/readyz"
+"$BIN/tilebench" releaseid -base "$C" -H "$AUTH" -after 0 >/dev/null   # the release the server makes at start
 echo "baseline pid $BPID on $B; ctxmap pid $CPID on $C"
 
 GZ="Accept-Encoding: gzip"   # what browsers send; ctxmap stores tiles gzipped
@@ -148,7 +128,7 @@ WRK() { # label url [wrk args...]
   local label="$1" url="$2"; shift 2
   wait_quiet "$label"
   timeout 300 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency -H "$GZ" "$@" "$url" | tee "$OUT/wrk-$label.txt"
-  if grep -qE 'Non-2xx|Socket errors' "$OUT/wrk-$label.txt"; then echo "wrk $label had errors" >&2; exit 1; fi
+  wrk_ok "$OUT/wrk-$label.txt"
 }
 
 say "ctxmap: first requests after start"
@@ -189,13 +169,13 @@ say "(2) spread: wrk cycling through $NTILES distinct tiles"
 WRK baseline-spread "$B" -s "$OUT/spread.lua"
 WRK ctxmap-spread "$C" -s "$OUT/spread.lua" -H "$AUTH"
 
-say "(3) first request of each distinct tile: $ROUNDS rounds; ctxmap caches dropped before each (NOTIFY ctxmap_heat)"
+say "(3) first request of each distinct tile: $ROUNDS rounds; for ctxmap a new release before each (ctxmap release --force)"
 LOAD -base "$B" -c "$CONNS" -rounds "$ROUNDS" -label baseline-first-c$CONNS -paths "$OUT/spread.txt"
 LOAD -base "$C" -c "$CONNS" -rounds "$ROUNDS" -label ctxmap-first-c$CONNS -H "$AUTH" \
-  -notify "$DATABASE_URL" -warm "$WARM" -paths "$OUT/spread.txt"
+  -release "$BIN/ctxmap release --force" -warm "$WARM" -paths "$OUT/spread.txt"
 LOAD -base "$B" -c 1 -rounds "$ROUNDS" -label baseline-first-c1 -paths "$OUT/spread.txt"
 LOAD -base "$C" -c 1 -rounds "$ROUNDS" -label ctxmap-first-c1 -H "$AUTH" \
-  -notify "$DATABASE_URL" -warm "$WARM" -paths "$OUT/spread.txt"
+  -release "$BIN/ctxmap release --force" -warm "$WARM" -paths "$OUT/spread.txt"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 
 say "published-set cost, in process: Observations (SQL + transfer) vs Publish"
@@ -209,11 +189,6 @@ gzip -f "$OUT/ctxmap.log"
 [ "${KEEP_DB:-1}" = 1 ] || psql "$ADMIN_URL" -qAt -c "DROP DATABASE $BENCH_DB"
 
 # ---- summary -------------------------------------------------------------
-wrkcol() { # file -> "tiles/s p50_ms p99_ms"
-  awk 'function msv(s) { if (s ~ /us$/) return s/1000; if (s ~ /ms$/) return s+0; if (s ~ /s$/) return s*1000; return s }
-       /Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = msv($2) } /^ +99%/ { p99 = msv($2) }
-       END { printf "%.0f %.2f %.2f", rps, p50, p99 }' "$1"
-}
 loadcol() { # label -> "tiles/s p50_ms p99_ms"
   grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 |
     sed -E 's/.*tiles_per_s=([0-9.]+) p50_ms=([0-9.]+) p90_ms=[0-9.]+ p99_ms=([0-9.]+).*/\1 \2 \3/'
@@ -244,7 +219,8 @@ row() { # name "b_rps b_p50 b_p99" "c_rps c_p50 c_p99"
   echo "- CPU used by other processes just before each wrk run: $(sed -E 's/^([^:]+): other processes used ([0-9]+)%.*/\1 \2%/' "$OUT/quiet.txt" | paste -sd, - | sed 's/,/, /g')"
   echo "- published set, in process (p50 of $ROUNDS): $(sed -nE 's/^RESULT label=setcost-([a-z-]+) n=[0-9]+ rows=([0-9]+) read_p50_ms=([0-9]+) publish_p50_ms=([0-9]+).*/\1: read \2 rows \3 ms + Publish \4 ms/p' "$OUT/setcost.txt" | paste -sd';' - | sed 's/;/; /g') (store = contexts/postgres Store.Observations as shipped; the others read without SQL DISTINCT and publish identical cells)"
   echo "- ctxmap first tile after start (published set, hexagon boundaries and pool cold): $(field ctxmap-first-after-start p50_ms) ms; the same tile again: $(field ctxmap-second-request p50_ms) ms"
-  echo "- ctxmap first tile after an invalidation (published set rebuilt; $((ROUNDS * 2)) samples): p50 $(field ctxmap-first-c$CONNS warm_p50_ms) ms (c$CONNS runs), $(field ctxmap-first-c1 warm_p50_ms) ms (c1 runs); max $(field ctxmap-first-c$CONNS warm_max_ms) / $(field ctxmap-first-c1 warm_max_ms) ms"
+  echo "- ctxmap first tile after a release (the release's published set loaded; $((ROUNDS * 2)) samples): p50 $(field ctxmap-first-c$CONNS warm_p50_ms) ms (c$CONNS runs), $(field ctxmap-first-c1 warm_p50_ms) ms (c1 runs); max $(field ctxmap-first-c$CONNS warm_max_ms) / $(field ctxmap-first-c1 warm_max_ms) ms"
+  echo "- \`ctxmap release --force\` between rounds (no other load): p50 $(field ctxmap-first-c1 release_p50_s) s, max $(field ctxmap-first-c1 release_max_s) s"
 } | tee "$OUT/summary.md"
 echo
 echo "results in $OUT"

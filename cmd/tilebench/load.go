@@ -17,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // headerList collects repeated -H flags.
@@ -35,8 +33,8 @@ type loadConfig struct {
 	conc     int
 	rounds   int
 	headers  http.Header
-	notify   string        // database URL: NOTIFY ctxmap_heat before each round
-	settle   time.Duration // wait after NOTIFY for the server to drop its caches
+	release  []string      // command run before each round to make a release
+	relWait  time.Duration // bound on waiting for the server to serve it
 	warm     string        // path requested alone at the start of each round
 	label    string
 	timeout  time.Duration
@@ -51,12 +49,12 @@ type result struct {
 }
 
 // runLoad requests each distinct path once per round and reports latency
-// percentiles and throughput. With -notify it first sends NOTIFY
-// ctxmap_heat, exactly what harm_locations' trigger sends after a write,
-// so ctxmap drops its published sets and tile caches; the -warm request
-// then pays for rebuilding the published set, and the round measures
-// tiles that are cold in the tile cache with the set warm. Bounded by
-// -deadline.
+// percentiles and throughput. With -release it first runs the command
+// (`ctxmap release --force`) and waits until the server's /api/v1/config
+// names a new release: ctxmap's caches hold only the previous release's
+// sets and tiles, so the -warm request pays for loading the new release's
+// published set, and the round measures the first request of every tile
+// of the new release. Bounded by -deadline.
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,8 +65,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.conc, "c", 8, "concurrent connections")
 	fs.IntVar(&c.rounds, "rounds", 1, "passes over the paths")
 	fs.Var(&hdrs, "H", `request header "Name: value" (repeatable)`)
-	fs.StringVar(&c.notify, "notify", "", "database URL: NOTIFY ctxmap_heat before each round (cache invalidation)")
-	fs.DurationVar(&c.settle, "settle", 500*time.Millisecond, "wait after NOTIFY")
+	releaseCmd := fs.String("release", "", `command making a release before each round, e.g. "bin/ctxmap release --force" (split on spaces)`)
+	fs.DurationVar(&c.relWait, "release-wait", 5*time.Minute, "bound on one release: the command and the server finding it")
 	fs.StringVar(&c.warm, "warm", "", "path requested alone at the start of each round (timed separately)")
 	fs.StringVar(&c.label, "label", "load", "name printed with the results")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "per-request timeout")
@@ -90,13 +88,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(c.paths) == 0 {
 		return errors.New("load: no paths")
 	}
-	c.headers = http.Header{}
-	for _, h := range hdrs {
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return fmt.Errorf("load: header %q is not Name: value", h)
-		}
-		c.headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	c.release = strings.Fields(*releaseCmd)
+	var err error
+	if c.headers, err = parseHeaders(hdrs); err != nil {
+		return fmt.Errorf("load: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.deadline)
 	defer cancel()
@@ -131,12 +126,16 @@ func load(ctx context.Context, c loadConfig, stdout io.Writer) error {
 	}
 	var all, warms []result
 	var allElapsed time.Duration
+	var releases []time.Duration
 	for round := 1; round <= c.rounds; round++ {
-		if c.notify != "" {
-			if err := notifyHeat(ctx, c.notify); err != nil {
+		if len(c.release) > 0 {
+			nr, err := newRelease(ctx, client, c, stdout)
+			if err != nil {
 				return err
 			}
-			time.Sleep(c.settle)
+			releases = append(releases, nr.wall)
+			fmt.Fprintf(stdout, "%s round %d: release %d made in %s, served %s after the command ended\n",
+				c.label, round, nr.id, ms(nr.wall), ms(nr.seen))
 		}
 		if c.warm != "" {
 			w := get(c.warm)
@@ -167,6 +166,10 @@ func load(ctx context.Context, c loadConfig, stdout io.Writer) error {
 		w := durations(warms)
 		fmt.Fprintf(stdout, " warm_p50_ms=%.1f warm_max_ms=%.1f", msf(pct(w, 50)), msf(w[len(w)-1]))
 	}
+	if len(releases) > 0 {
+		slices.Sort(releases)
+		fmt.Fprintf(stdout, " release_p50_s=%.1f release_max_s=%.1f", pct(releases, 50).Seconds(), releases[len(releases)-1].Seconds())
+	}
 	fmt.Fprintln(stdout)
 	if countErrors(all) > 0 {
 		return fmt.Errorf("load: %d of %d requests failed", countErrors(all), len(all))
@@ -195,19 +198,6 @@ func pass(c loadConfig, get func(string) result) ([]result, time.Duration) {
 	}
 	wg.Wait()
 	return res, time.Since(start)
-}
-
-// notifyHeat sends what harm_locations' trigger sends after a write.
-func notifyHeat(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "SELECT pg_notify('ctxmap_heat', '')"); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
 }
 
 func summarize(res []result, elapsed time.Duration) string {
@@ -248,6 +238,19 @@ func countErrors(res []result) int {
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func ms(d time.Duration) string   { return strconv.FormatFloat(msf(d), 'f', 2, 64) + "ms" }
+
+// parseHeaders turns repeated -H "Name: value" flags into a header.
+func parseHeaders(hdrs []string) (http.Header, error) {
+	h := http.Header{}
+	for _, v := range hdrs {
+		name, value, ok := strings.Cut(v, ":")
+		if !ok {
+			return nil, fmt.Errorf("header %q is not Name: value", v)
+		}
+		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return h, nil
+}
 
 func readLines(name string) ([]string, error) {
 	f, err := os.Open(name)

@@ -4,7 +4,9 @@
 // that renders every heat tile per request in PostGIS with ST_AsMVT the way
 // pg_tileserv function layers do, serves that baseline over HTTP with the
 // same tile URLs as ctxmap, and measures first-request latencies of many
-// distinct tiles. scripts/bench-tiles.sh runs the whole comparison.
+// distinct tiles, each the first request for that tile after a release.
+// scripts/bench-tiles.sh runs the whole comparison; scripts/bench-release.sh
+// measures releases and the cached-tile path against a fixed-body control.
 //
 // Subcommands:
 //
@@ -13,6 +15,8 @@
 //	tilebench serve -listen 127.0.0.1:P  the ST_AsMVT baseline server (DATABASE_URL)
 //	tilebench tiles -z 12 -bbox W,S,E,N  list tile paths (or -point LAT,LON for one; -lua FILE for wrk)
 //	tilebench load -base URL [flags] PATH... | -paths FILE   first-request latencies, p50/p99
+//	tilebench fixed -listen ADDR -from URL   the cached-tile control: one fixed body, gzip and identity
+//	tilebench releaseid -base URL [-after ID] the release a ctxmap server serves (or wait for a newer one)
 //	tilebench setcost [-n 5]             time reading observations vs publishing one set
 //	tilebench mvtinfo URL                fetch one tile: layers, features, sum of value
 //	tilebench wait -url URL              wait until a URL answers 200
@@ -37,7 +41,9 @@ usage:
   tilebench prepare                      (DATABASE_URL) hexagon table, baseline indexes, SQL function
   tilebench serve -listen ADDR [-k 10]   (DATABASE_URL) the ST_AsMVT baseline tile server
   tilebench tiles -z Z (-bbox W,S,E,N | -point LAT,LON) [-query Q] [-lua FILE -header H]
-  tilebench load -base URL [-c 8] [-rounds R] [-H HEADER]... [-notify DBURL -warm PATH] (PATH... | -paths FILE)
+  tilebench load -base URL [-c 8] [-rounds R] [-H HEADER]... [-release "CMD ARGS" -warm PATH] (PATH... | -paths FILE)
+  tilebench fixed -listen ADDR -from TILE_URL [-H HEADER]...   fixed-body net/http control (gzip and identity)
+  tilebench releaseid -base URL [-H HEADER]... [-after ID]    release id served (waits for another with -after)
   tilebench setcost [-period last-12m] [-n 5]   (DATABASE_URL, CTXMAP_SECRET) published-set cost: read vs publish
   tilebench mvtinfo [-H HEADER]... URL   fetch one tile and describe it
   tilebench wait -url URL [-timeout 60s]
@@ -72,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTiles(rest, stdout, stderr)
 	case "load":
 		return runLoad(ctx, rest, stdout, stderr)
+	case "fixed":
+		return runFixed(ctx, rest, stdout, stderr)
+	case "releaseid":
+		return runReleaseID(ctx, rest, stdout, stderr)
 	case "mvtinfo":
 		return runMVTInfo(rest, stdout, stderr)
 	case "setcost":

@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/csv"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,5 +127,81 @@ func TestLuaCyclesEveryPath(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// A tile server answering like ctxmap: gzip or identity by Accept-Encoding.
+func fakeTileServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.mapbox-vector-tile")
+		w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("ETag", `"a"`)
+			_, _ = io.WriteString(w, "zipped")
+			return
+		}
+		w.Header().Set("ETag", `"a-identity"`)
+		_, _ = io.WriteString(w, "plain tile")
+	}))
+}
+
+func TestFixedServesTheCopiedEncodings(t *testing.T) {
+	ts := fakeTileServer(t)
+	defer ts.Close()
+	ctx := context.Background()
+	gz, err := copyResponse(ctx, ts.URL, http.Header{}, "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := copyResponse(ctx, ts.URL, http.Header{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fixedHandler(gz, raw)
+	for _, c := range []struct{ accept, body, enc, etag string }{
+		{"gzip, deflate", "zipped", "gzip", `"a"`},
+		{"", "plain tile", "", `"a-identity"`},
+	} {
+		req := httptest.NewRequest("GET", "/any/path", nil)
+		if c.accept != "" {
+			req.Header.Set("Accept-Encoding", c.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Body.String() != c.body || rec.Header().Get("Content-Encoding") != c.enc || rec.Header().Get("ETag") != c.etag {
+			t.Errorf("Accept-Encoding %q: body %q, encoding %q, etag %q", c.accept, rec.Body.String(),
+				rec.Header().Get("Content-Encoding"), rec.Header().Get("ETag"))
+		}
+		if rec.Header().Get("Date") != "" {
+			t.Errorf("Accept-Encoding %q: the copied Date was kept", c.accept)
+		}
+	}
+}
+
+func TestWaitReleaseWaitsForAnotherID(t *testing.T) {
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/config" || r.Header.Get("Authorization") != "Bearer x" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		id := 4
+		if calls.Add(1) > 3 {
+			id = 5
+		}
+		fmt.Fprintf(w, `{"k": 10, "release": {"id": %d, "data_time": "2026-12-05T00:00:00Z"}}`, id)
+	}))
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{"Authorization": {"Bearer x"}}
+	if id, err := releaseID(ctx, ts.Client(), ts.URL, h); err != nil || id != 4 {
+		t.Fatalf("releaseID = %d, %v; want 4", id, err)
+	}
+	id, err := waitRelease(ctx, ts.Client(), ts.URL, h, 4)
+	if err != nil || id != 5 {
+		t.Fatalf("waitRelease = %d, %v; want 5", id, err)
 	}
 }

@@ -1,0 +1,48 @@
+# Shared by scripts/bench-*.sh (sourced, not run): the quiet-machine wait,
+# the machine description and wrk's summary line. Expects $OUT to exist.
+# Callers set QUIET_BUSY (%) and QUIET_WAIT (s).
+
+say() { printf '\n== %s\n' "$*" | tee -a "$OUT/run.log" >&2; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+cpu_busy() { # whole-machine CPU busy % over $1 seconds
+  local s1 s2
+  s1="$(head -1 /proc/stat)"; sleep "$1"; s2="$(head -1 /proc/stat)"
+  awk -v a="$s1" -v b="$s2" 'BEGIN { split(a, x); split(b, y); t = 0
+    for (k = 2; k <= 9; k++) t += y[k] - x[k]
+    idle = (y[5] - x[5]) + (y[6] - x[6]); printf "%.0f", (t > 0 ? 100 * (t - idle) / t : 0) }'
+}
+
+# wait_quiet LABEL: on a shared machine, wait (up to QUIET_WAIT s) until the
+# other processes use less than QUIET_BUSY % of the CPU, and record what
+# they used in $OUT/quiet.txt.
+wait_quiet() {
+  local waited=0 b
+  while :; do
+    b=$(cpu_busy 2)
+    if [ "$b" -le "$QUIET_BUSY" ] || [ "$waited" -ge "$QUIET_WAIT" ]; then break; fi
+    waited=$((waited + 2))
+  done
+  echo "$1: other processes used ${b}% of the CPU just before (waited ${waited} s); load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/quiet.txt"
+}
+
+machine() { # the machine, tools and commit, into $OUT/machine.txt
+  {
+    lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket)'
+    free -g | awk '/^Mem:/ { print "RAM: " $2 " GiB" }'
+    echo "kernel: $(uname -r)"; go version; psql --version; { wrk --version 2>&1 || true; } | head -1
+    echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } | tee "$OUT/machine.txt"
+}
+
+wrkcol() { # wrk report -> "tiles/s p50_ms p99_ms"
+  awk 'function msv(s) { if (s ~ /us$/) return s/1000; if (s ~ /ms$/) return s+0; if (s ~ /s$/) return s*1000; return s }
+       /Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = msv($2) } /^ +99%/ { p99 = msv($2) }
+       END { printf "%.0f %.2f %.2f", rps, p50, p99 }' "$1"
+}
+
+wrk_ok() { # wrk report: fail on errors
+  if grep -qE 'Non-2xx|Socket errors' "$1"; then echo "wrk $1 had errors" >&2; return 1; fi
+}
