@@ -119,7 +119,7 @@ func filterOf(q url.Values) tiles.Filter {
 
 // heatTile handles GET /tiles/heat/{z}/{x}/{y}.mvt.
 func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q := query(r)
 	if err := noFilterTricks(q); err != nil {
 		return err
 	}
@@ -133,6 +133,9 @@ func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	serveEncodedTile(w, r, t.Bytes, t.ETag, t.Raw, t.RawETag)
+	// A map view asks for dozens of tiles: /metrics counts and times them,
+	// and the access log keeps its lines for what people do.
+	info(r.Context()).quiet = true
 	return nil
 }
 
@@ -164,7 +167,36 @@ func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag st
 		body, etag = raw, rawETag
 	}
 	h.Set("ETag", etag)
-	http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
+	if r.Header.Get("Range") != "" {
+		http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
+		return
+	}
+	// The cached path, written directly: http.ServeContent would copy the
+	// body through a buffer on every request.
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		h.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// etagMatch reports whether an If-None-Match header names etag (RFC 9110:
+// a weak comparison, "*" matching any).
+func etagMatch(header, etag string) bool {
+	for header != "" {
+		var tag string
+		tag, header, _ = strings.Cut(header, ",")
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }
 
 func acceptsGzip(r *http.Request) bool {

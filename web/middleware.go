@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +38,40 @@ type reqInfo struct {
 	viaSession bool
 	// clientID is the X-Request-Id the client sent, if it is a sane one.
 	clientID string
+	// query is the parsed query string (checkRequest parses it once).
+	query url.Values
+	// quiet puts a successful request's access-log line at debug level
+	// (heat tiles: counted and timed in /metrics instead).
+	quiet bool
+}
+
+// query returns the request's parsed query, parsing it only once.
+func query(r *http.Request) url.Values {
+	if q := info(r.Context()).query; q != nil {
+		return q
+	}
+	return r.URL.Query()
+}
+
+// requestIDs makes request ids: a random prefix per process and a counter,
+// 16 hex digits, unique across replicas and cheap on the tile path (a
+// crypto/rand read per request was measurable there).
+type requestIDs struct {
+	prefix uint32
+	n      atomic.Uint32
+}
+
+func newRequestIDs() *requestIDs {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: binary.BigEndian.Uint32(b[:])}
+}
+
+func (g *requestIDs) next() string {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:4], g.prefix)
+	binary.BigEndian.PutUint32(b[4:], g.n.Add(1))
+	return hex.EncodeToString(b[:])
 }
 
 // clientRequestID keeps a client's request id only if it is short and
@@ -130,19 +166,17 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// The request id is always ours, so the audit log's ids cannot be
 		// chosen by a client; a client's own id is kept beside it for
 		// correlation, in the access log only.
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id := hex.EncodeToString(b)
+		id := s.ids.next()
 		ri := &reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}
 		ctx := context.WithValue(r.Context(), keyInfo, ri)
 		ctx = contexts.WithRequestID(ctx, id)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		sw := &statusWriter{ResponseWriter: w}
-		if err := checkRequest(r); err != nil {
+		if err := checkRequest(r, ri); err != nil {
 			s.writeError(sw, r, err)
 			s.logRequest(ctx, r, sw, ri, start)
 			return
@@ -175,9 +209,13 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWrit
 	d := time.Since(start)
 	s.metrics.requests.WithLabelValues(ri.route, r.Method, strconv.Itoa(sw.status)).Inc()
 	s.metrics.duration.WithLabelValues(ri.route, r.Method).Observe(d.Seconds())
-	if s.log.Enabled(ctx, slog.LevelInfo) {
+	level := slog.LevelInfo
+	if ri.quiet && sw.status < 400 {
+		level = slog.LevelDebug
+	}
+	if s.log.Enabled(ctx, level) {
 		// The query string is left out: it can carry a subject id.
-		s.log.LogAttrs(ctx, slog.LevelInfo, "http",
+		s.log.LogAttrs(ctx, level, "http",
 			slog.String("method", r.Method), slog.String("route", ri.route), slog.String("path", safePath(r.URL.Path, ri.route)),
 			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 			slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("request_id", ri.id),
@@ -190,12 +228,13 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWrit
 // characters, which PostgreSQL cannot store in text, and bytes that are not
 // UTF-8 anywhere in the path, the query or a header (the database would
 // refuse them deep in a query, as an internal error).
-func checkRequest(r *http.Request) error {
+func checkRequest(r *http.Request, ri *reqInfo) error {
 	u := r.URL
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
 	}
+	ri.query = q
 	if strings.ContainsRune(u.Path, 0) {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_path", "the path contains a NUL character")
 	}

@@ -66,6 +66,7 @@ type Server struct {
 	// move it instead of sleeping through their windows.
 	now      func() time.Time
 	outage   outage
+	ids      *requestIDs
 	metrics  *metrics
 	tokens   *tokenCache
 	limiter  *loginLimiter
@@ -97,6 +98,7 @@ func New(cfg Config, d Deps) *Server {
 		releases:   d.Releases,
 		now:        time.Now,
 		metrics:    newMetrics(),
+		ids:        newRequestIDs(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
 		limiter:  &loginLimiter{window: 15 * time.Minute, maxName: 5, maxAddr: 100, failures: map[string][]time.Time{}},
