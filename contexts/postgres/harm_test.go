@@ -114,7 +114,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			return err
 		}},
 		{"intervention: done in future", ctxmap.KindUnprocessable, "date_in_future", func() error {
-			_, err := s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "x", PartnerAgency: "police", Side: "needs", Status: "done", DoneDate: "2026-12-01"})
+			_, err := s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "x", PartnerAgency: "police", Side: "needs", Status: ptr("done"), DoneDate: "2026-12-01"})
 			return err
 		}},
 		{"link: missing reason", ctxmap.KindInvalid, "missing_field", func() error {
