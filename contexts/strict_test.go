@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/ctxmap/ctxmap"
 )
@@ -196,4 +200,28 @@ func TestScreeningReadsTheNormalisedText(t *testing.T) {
 	if err := th.Check(ctx, TextField{Name: "note", Text: "Ｔｈｅ ３８ bus stops here"}); err != nil {
 		t.Errorf("harmless full-width text refused: %v", err)
 	}
+}
+
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{"Park gates", "０７７００ ９００１２３", "a\u200bb", "\u202eabc", "ﬁ", "a\x00b", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := CheckText("note", s, MaxNote, false)
+		if err != nil {
+			if ctxmap.KindOf(err) == ctxmap.KindInternal {
+				t.Fatalf("%q: %v is not a user's error", s, err)
+			}
+			return
+		}
+		if !utf8.ValidString(got) || !norm.NFKC.IsNormalString(got) {
+			t.Fatalf("%q accepted as %q, not valid NFKC", s, got)
+		}
+		for _, r := range got {
+			if unicode.Is(unicode.Cf, r) {
+				t.Fatalf("%q accepted with U+%04X", s, r)
+			}
+		}
+		screeningForm(s)
+	})
 }
