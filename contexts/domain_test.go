@@ -132,7 +132,7 @@ func FuzzParseOccurred(f *testing.F) {
 	now := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
 		o, err := ParseOccurred(s, now)
-		if err == nil && (o.Date.After(now) || o.Date.Before(earliestOccurred)) {
+		if err == nil && (o.Date.After(now) || o.Date.Before(earliestDate)) {
 			t.Fatalf("%q accepted as %v", s, o)
 		}
 	})

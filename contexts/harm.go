@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,12 +98,9 @@ func (o Occurred) String() string {
 	return o.Date.Format("2006-01-02")
 }
 
-// earliestOccurred refuses typos like "0202-03": nothing ctxmap serves is
-// older than this.
-var earliestOccurred = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// ParseOccurred reads a date or a month and refuses the future, judged on
-// the UK calendar day of now (a month is in the future only after it starts).
+// ParseOccurred reads a date or a month inside the window of what happened
+// (dates.go), judged on the UK calendar day of now (a month is in the future
+// only after it starts).
 func ParseOccurred(s string, now time.Time) (Occurred, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -122,28 +120,10 @@ func ParseOccurred(s string, now time.Time) (Occurred, error) {
 	if err != nil {
 		return Occurred{}, InvalidField("occurred", "invalid_date", "occurred must be a date (2026-03-14) or a month (2026-03), not %q", Trunc(s, 40))
 	}
-	today := UKDay(now)
-	if o.Date.After(today) {
-		return Occurred{}, Unprocessable("occurred", "date_in_future", "occurred (%s) is in the future", s)
-	}
-	if o.Date.Before(earliestOccurred) {
-		return Occurred{}, Unprocessable("occurred", "date_out_of_range", "occurred (%s) is before %d", s, earliestOccurred.Year())
+	if err := checkDate("occurred", s, o.Date, happened, UKDay(now)); err != nil {
+		return Occurred{}, err
 	}
 	return o, nil
-}
-
-// london is the UK's civil time zone: "today" for a practitioner.
-var london = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/London"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
-
-// UKDay is the calendar date of t in the UK, as a UTC midnight.
-func UKDay(t time.Time) time.Time {
-	y, m, d := t.In(london).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // HarmFields is a validated harm location before geocoding: what the
@@ -239,7 +219,9 @@ func checkPlace(postcode string, lat, lon *float64, unitOnly bool) (pc geo.Postc
 
 // checkCategories validates category codes against the taxonomy: unknown
 // codes are refused, and so are retired ones for new records (a retired
-// category stays readable on old records only).
+// category stays readable on old records only), and so is a code given
+// twice (a repeat is a slip in the form or the export, not a stronger
+// signal, and merging it silently would hide the slip).
 func checkCategories(tax *Taxonomy, codes []string) ([]string, error) {
 	if len(codes) == 0 {
 		return nil, MissingField("categories")
@@ -257,15 +239,22 @@ func checkCategories(tax *Taxonomy, codes []string) ([]string, error) {
 		if cat.Retired {
 			return nil, Unprocessable("categories", "retired_category", "category %q was retired in taxonomy version %d; choose a current one", c, cat.RetiredVersion).WithDetail("category", c)
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == c
+		if slices.Contains(out, c) {
+			return nil, InvalidField("categories", "duplicate_category", "category %q is given twice; give each category once", c).WithDetail("category", c)
 		}
-		if !dup {
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// refuseBlank refuses a controlled-list field that was given but left
+// empty where leaving it out means "unchanged" or "the default": an empty
+// value is neither, so it gets the field's own invalid code, not a default.
+func refuseBlank(field, code, codes, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return InvalidField(field, code, "%s is empty; give one of %s, or leave the field out", field, codes)
+	}
+	return nil
 }
 
 // checkTerm validates a code from a controlled list; codes are
@@ -277,21 +266,6 @@ func checkTerm(field, code string, list []Term, v string) (string, error) {
 	}
 	if _, ok := termLabel(list, v); !ok {
 		return "", InvalidField(field, code, "%s must be one of %s, not %q", field, termCodes(list), Trunc(v, 40))
-	}
-	return v, nil
-}
-
-// CheckText trims free text and enforces a length limit in characters.
-func CheckText(field, v string, max int, required bool) (string, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		if required {
-			return "", MissingField(field)
-		}
-		return "", nil
-	}
-	if n := len([]rune(v)); n > max {
-		return "", Unprocessable(field, "too_long", "%s is %d characters; the limit is %d", field, n, max).WithDetail("limit", max)
 	}
 	return v, nil
 }

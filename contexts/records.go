@@ -101,12 +101,12 @@ type Assessment struct {
 
 // InterventionInput plans an action with a partner agency.
 type InterventionInput struct {
-	Action        string `json:"action"`
-	PartnerAgency string `json:"partner_agency"`
-	Side          string `json:"side"`
-	Status        string `json:"status,omitempty"`    // default planned
-	DueDate       string `json:"due_date,omitempty"`  // "2026-05-01"
-	DoneDate      string `json:"done_date,omitempty"` // defaults to today when status is done
+	Action        string  `json:"action"`
+	PartnerAgency string  `json:"partner_agency"`
+	Side          string  `json:"side"`
+	Status        *string `json:"status,omitempty"`    // planned when left out; never empty
+	DueDate       string  `json:"due_date,omitempty"`  // "2026-05-01"
+	DoneDate      string  `json:"done_date,omitempty"` // defaults to today when status is done
 }
 
 // InterventionUpdate progresses an intervention. Nil fields are unchanged;
@@ -232,8 +232,9 @@ type ContextFields struct {
 	LatLon, HasPlace                      bool
 }
 
-// Validate checks everything about a new context that needs no database.
-func (in *ContextInput) Validate() (ContextFields, error) {
+// Validate checks everything about a new context that needs no database;
+// a review date is a planned date, judged on the UK calendar day of now.
+func (in *ContextInput) Validate(now time.Time) (ContextFields, error) {
 	var f ContextFields
 	var err error
 	kinds := make([]Term, len(contextKinds))
@@ -250,6 +251,9 @@ func (in *ContextInput) Validate() (ContextFields, error) {
 		return f, err
 	}
 	if f.ReviewDate, err = parseOptionalDate("review_date", in.ReviewDate); err != nil {
+		return f, err
+	}
+	if err = checkOptionalDate("review_date", f.ReviewDate, planned, UKDay(now)); err != nil {
 		return f, err
 	}
 	switch f.Kind {
@@ -269,19 +273,6 @@ func (in *ContextInput) Validate() (ContextFields, error) {
 	f.Postcode, f.Lat, f.Lon, f.LatLon, err = checkPlace(in.Postcode, in.Lat, in.Lon, true)
 	f.HasPlace = err == nil
 	return f, err
-}
-
-// parseOptionalDate reads a calendar date or "" (nil).
-func parseOptionalDate(field, s string) (*time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, nil
-	}
-	t, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return nil, InvalidField(field, "invalid_date", "%s must be a date like 2026-06-30, not %q", field, Trunc(s, 40))
-	}
-	return &t, nil
 }
 
 // DedupeKey is the identity that makes a second record for the same thing

@@ -38,13 +38,17 @@ type InterventionFields struct {
 	Due, Done                    *time.Time
 }
 
-// NewIntervention reads a new intervention's dates and defaults its status
-// to planned; Check validates the rest once the context's kind is known.
+// NewIntervention reads a new intervention's dates and defaults a status
+// left out to planned (a status given empty is refused); Check validates
+// the rest once the context's kind is known.
 func NewIntervention(in InterventionInput) (InterventionFields, error) {
-	if in.Status == "" {
-		in.Status = InterventionPlanned
+	f := InterventionFields{Action: in.Action, Agency: in.PartnerAgency, Side: in.Side, Status: InterventionPlanned}
+	if in.Status != nil {
+		if err := refuseBlank("status", "invalid_status", termCodes(interventionStatusTerms), *in.Status); err != nil {
+			return f, err
+		}
+		f.Status = *in.Status
 	}
-	f := InterventionFields{Action: in.Action, Agency: in.PartnerAgency, Side: in.Side, Status: in.Status}
 	var err error
 	if f.Due, err = parseOptionalDate("due_date", in.DueDate); err != nil {
 		return f, err
@@ -58,6 +62,20 @@ func NewIntervention(in InterventionInput) (InterventionFields, error) {
 // Apply changes the stored intervention f by an update; Check validates
 // the result.
 func (f *InterventionFields) Apply(in InterventionUpdate) error {
+	for _, g := range []struct {
+		field, code, codes string
+		v                  *string
+	}{
+		{"partner_agency", "invalid_partner_agency", termCodes(partnerAgencies), in.PartnerAgency},
+		{"side", "invalid_side", strings.Join(SideCodes, ", "), in.Side},
+		{"status", "invalid_status", termCodes(interventionStatusTerms), in.Status},
+	} {
+		if g.v != nil {
+			if err := refuseBlank(g.field, g.code, g.codes, *g.v); err != nil {
+				return err
+			}
+		}
+	}
 	var err error
 	if in.Action != nil {
 		f.Action = *in.Action
@@ -85,8 +103,9 @@ func (f *InterventionFields) Apply(in InterventionUpdate) error {
 }
 
 // Check validates the whole intervention after a create or an update has
-// been applied: a done intervention gets today's date if it has none, and
-// nothing can be done in the future.
+// been applied: a done intervention gets today's date if it has none, the
+// due date is a planned date and the done date one of what happened, inside
+// the date window (dates.go) on today.
 func (f *InterventionFields) Check(kind string, today time.Time) error {
 	var err error
 	if f.Action, err = CheckText("action", f.Action, MaxReason, true); err != nil {
@@ -104,10 +123,10 @@ func (f *InterventionFields) Check(kind string, today time.Time) error {
 	if f.Status == InterventionDone && f.Done == nil {
 		f.Done = &today
 	}
-	if f.Done != nil && f.Done.After(today) {
-		return Unprocessable("done_date", "date_in_future", "done_date %s is in the future", f.Done.Format("2006-01-02"))
+	if err := checkOptionalDate("due_date", f.Due, planned, today); err != nil {
+		return err
 	}
-	return nil
+	return checkOptionalDate("done_date", f.Done, happened, today)
 }
 
 // Closing is a validated CloseInput: the reason and the evidence under
@@ -191,8 +210,9 @@ type ContextChange struct {
 	Changed []string
 }
 
-// Validate checks a context update; at least one field must change.
-func (in ContextUpdate) Validate() (ContextChange, error) {
+// Validate checks a context update; at least one field must change. A
+// review date is a planned date, judged on the UK calendar day of now.
+func (in ContextUpdate) Validate(now time.Time) (ContextChange, error) {
 	var ch ContextChange
 	if in.Name != nil {
 		v, err := CheckText("name", *in.Name, MaxName, false)
@@ -210,6 +230,9 @@ func (in ContextUpdate) Validate() (ContextChange, error) {
 	}
 	if in.ReviewDate != nil {
 		v, err := parseOptionalDate("review_date", *in.ReviewDate)
+		if err == nil {
+			err = checkOptionalDate("review_date", v, planned, UKDay(now))
+		}
 		if err != nil {
 			return ch, err
 		}

@@ -226,7 +226,9 @@ type Thematic struct {
 // numbers, dates of birth, identifier-shaped numbers (five or more digits),
 // and any word that is the id of one of the writer's own team's young people
 // (compared by HMAC, so the id itself is never looked up in clear). The 422
-// names the text so the author can find it.
+// names the text so the author can find it. It reads the text in its
+// screening form (NFKC, format characters dropped, every script's digits as
+// ASCII), so full-width digits or a zero-width space cannot hide any of it.
 //
 // A known id is refused with exactly the wording and details of any
 // identifier-shaped number, and only the writer's own team's young people
@@ -236,6 +238,11 @@ type Thematic struct {
 // refusing every id-shaped word, would refuse postcodes ("E8 3AA", "AB12")
 // in place notes.
 func (t Thematic) Check(ctx context.Context, fields ...TextField) error {
+	screened := make([]TextField, len(fields))
+	for i, f := range fields {
+		screened[i] = TextField{f.Name, screeningForm(f.Text)}
+	}
+	fields = screened
 	for _, f := range fields {
 		if p, ok := findPersonalData(f.Text, t.Now); ok {
 			return personalDataError(f.Name, p)
@@ -291,7 +298,7 @@ func (t Thematic) Check(ctx context.Context, fields ...TextField) error {
 // same checks as thematic notes, plus the young person's own id, which the
 // request carries and which must only ever be stored as a keyed hash.
 func (t Thematic) CheckFreeText(ctx context.Context, subject string, f TextField) error {
-	if subject != "" && strings.Contains(strings.ToLower(f.Text), strings.ToLower(subject)) {
+	if subject != "" && strings.Contains(strings.ToLower(screeningForm(f.Text)), strings.ToLower(screeningForm(subject))) {
 		return ctxmap.Errorf(ctxmap.KindUnprocessable, "personal_data",
 			"%s contains the young person's id; ids are stored only as keyed hashes, so leave it out", f.Name).
 			WithDetail("field", f.Name).WithDetail("what", "the young person's id")

@@ -5,6 +5,13 @@ import "slices"
 // Aggregation sorts millions of 64-bit keys per publication; an LSD radix
 // sort that skips the bytes all keys share (the H3 mode and resolution
 // bits, mostly) is several times faster than a comparison sort here.
+//
+// The two sorts below are the same algorithm written out twice on purpose:
+// a generic radixSort[T] with the key as a function (or as a type
+// parameter's method) reads the key through an indirect call per element
+// per pass and measured about twice as slow on a million keys
+// (BenchmarkRadixUint64 18 -> 33-40 ms, BenchmarkRadixBySubject 37 -> 58-90
+// ms), which Publish would pay on every release.
 
 // radixSortUint64 sorts a ascending, using buf (len >= len(a)) as scratch,
 // and returns whichever of the two holds the result.

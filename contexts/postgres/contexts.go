@@ -27,7 +27,7 @@ func (s *Store) CreateContext(ctx context.Context, a *contexts.Actor, in context
 	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}
-	f, err := in.Validate()
+	f, err := in.Validate(s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}
-	ch, err := in.Validate()
+	ch, err := in.Validate(s.now())
 	if err != nil {
 		return nil, err
 	}

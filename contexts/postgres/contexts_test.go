@@ -73,7 +73,7 @@ func TestContextLifecycle(t *testing.T) {
 	i1 := must[*contexts.Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Replace broken lighting on the north path",
 		PartnerAgency: "parks", Side: "environment", DueDate: "2026-04-30"}))
 	i2 := must[*contexts.Intervention](t)(s.AddIntervention(ctx, f.lead, park.ID, contexts.InterventionInput{Action: "Detached youth work sessions on Friday evenings",
-		PartnerAgency: "youth_services", Side: "guardianship", Status: "in_progress"}))
+		PartnerAgency: "youth_services", Side: "guardianship", Status: ptr("in_progress")}))
 	if i1.Status != "planned" || i2.Status != "in_progress" {
 		t.Fatalf("interventions %+v %+v", i1, i2)
 	}

@@ -312,7 +312,7 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 				}
 				done = d.Format("2006-01-02")
 			}
-			in := contexts.InterventionInput{Action: iv.action, PartnerAgency: iv.agency, Side: iv.side, Status: status,
+			in := contexts.InterventionInput{Action: iv.action, PartnerAgency: iv.agency, Side: iv.side, Status: &status,
 				DueDate: contexts.UKDay(at.AddDate(0, 2, 0)).Format("2006-01-02"), DoneDate: done}
 			if _, err := g.s.AddIntervention(ctx, by, id, in); err != nil {
 				return fmt.Errorf("demo intervention: %w", err)

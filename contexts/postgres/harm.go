@@ -104,26 +104,29 @@ func finestCell(r6 int64, r7, r8 *int64) int64 {
 
 // contextExists refuses a reference to a context that does not exist.
 func contextExists(ctx context.Context, q querier, id int64) error {
-	var ok bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
-		return fmt.Errorf("check context: %w", err)
+	ok, err := contextFound(ctx, q, id)
+	if err == nil && !ok {
+		err = contexts.Unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
 	}
-	if !ok {
-		return contexts.Unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
-	}
-	return nil
+	return err
 }
 
 // requireContext answers 404 for a context that does not exist.
 func (s *Store) requireContext(ctx context.Context, id int64) error {
+	ok, err := contextFound(ctx, s.db, id)
+	if err == nil && !ok {
+		err = contexts.NotFound("context", id)
+	}
+	return err
+}
+
+// contextFound reports whether context id exists.
+func contextFound(ctx context.Context, q querier, id int64) (bool, error) {
 	var ok bool
-	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
-		return fmt.Errorf("check context: %w", err)
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM contexts WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("check context: %w", err)
 	}
-	if !ok {
-		return contexts.NotFound("context", id)
-	}
-	return nil
+	return ok, nil
 }
 
 // upsertSubject returns the id of the subject with this hash, creating it.
@@ -175,18 +178,8 @@ func scanHarm(r pgx.CollectableRow) (contexts.HarmLocation, error) {
 // harmLocation reads one of the actor's team's records without auditing:
 // it is only used to answer the actor's own write, which is audited.
 func (s *Store) harmLocation(ctx context.Context, a *contexts.Actor, id int64) (*contexts.HarmLocation, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+harmColumns+harmFrom+` WHERE h.id = $1 AND h.team_id = $2`, id, a.TeamID)
-	if err != nil {
-		return nil, fmt.Errorf("read harm location: %w", err)
-	}
-	h, err := pgx.CollectExactlyOneRow(rows, scanHarm)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, contexts.NotFound("harm location", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read harm location: %w", err)
-	}
-	return &h, nil
+	return readOne(ctx, s.db, scanHarm, "harm location", id,
+		`SELECT `+harmColumns+harmFrom+` WHERE h.id = $1 AND h.team_id = $2`, id, a.TeamID)
 }
 
 // SubjectHarmLocations lists the actor's team's records for one young

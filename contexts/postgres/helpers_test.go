@@ -177,3 +177,37 @@ func (f *fixture) wantAudited(t testing.TB, before, after map[string]int, action
 	}
 	return detail
 }
+
+// refusal is a call that must fail with kind and code.
+type refusal struct {
+	name string
+	kind ctxmap.Kind
+	code string
+	call func() error
+}
+
+// wantRefused runs each refusal as a subtest: a 4xx with a clear code and
+// message, and no table changes (a screening refusal writes its audit entry
+// only).
+func (f *fixture) wantRefused(t *testing.T, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.counts(t)
+			e := wantCode(t, tc.call(), tc.kind, tc.code)
+			if e.Message == "" {
+				t.Error("no message")
+			}
+			after := f.counts(t)
+			if tc.code == "personal_data" {
+				// Screening refusals are audited (PRIVACY.md rule 13), and
+				// nothing else is written.
+				f.wantAudited(t, before, after, "screening.refused")
+				after["audit_log"] = before["audit_log"]
+			}
+			if !equalCounts(before, after) {
+				t.Fatalf("wrote something: %v -> %v", before, after)
+			}
+		})
+	}
+}

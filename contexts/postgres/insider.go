@@ -211,13 +211,5 @@ func (s *Store) MarkAlertRead(ctx context.Context, a *contexts.Actor, id int64) 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+alertColumns+alertFrom+` WHERE x.id = $1`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read alert: %w", err)
-	}
-	x, err := pgx.CollectExactlyOneRow(rows, scanAlert)
-	if err != nil {
-		return nil, fmt.Errorf("read alert: %w", err)
-	}
-	return &x, nil
+	return readOne(ctx, s.db, scanAlert, "alert", id, `SELECT `+alertColumns+alertFrom+` WHERE x.id = $1`, id)
 }

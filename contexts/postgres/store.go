@@ -187,6 +187,23 @@ func loadTaxonomy(ctx context.Context, q querier) (*contexts.Taxonomy, error) {
 	return contexts.NewTaxonomy(version, cats), nil
 }
 
+// readOne reads the one row query returns as a T, or answers 404 naming
+// what and id: the read-back that answers every write with what was stored.
+func readOne[T any](ctx context.Context, q querier, scan pgx.RowToFunc[T], what string, id int64, query string, args ...any) (*T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, contexts.NotFound(what, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return &v, nil
+}
+
 // isUniqueViolation reports a unique constraint failure, optionally of a
 // named constraint.
 func isUniqueViolation(err error, constraint string) bool {

@@ -78,11 +78,21 @@ func (s *Store) RetireCategory(ctx context.Context, a *contexts.Actor, code stri
 	return s.Taxonomy(ctx)
 }
 
-// newTaxonomyVersion adds the next version; the row lock on the newest
-// version serialises concurrent changes.
+// taxonomyLock is the advisory transaction lock key
+// (pg_advisory_xact_lock) that makes taxonomy changes one at a time. A row
+// lock on the newest version cannot: the second change waits on that row,
+// then reads the same version number again and clashes on the primary key.
+const taxonomyLock int64 = 0x63_74_78_74_61_78_6f_6e // "ctxtaxon"
+
+// newTaxonomyVersion adds the next version. It first takes taxonomyLock,
+// held until tx ends, so concurrent changes each get their own version and
+// the read of the newest one sees every change committed before it.
 func newTaxonomyVersion(ctx context.Context, tx pgx.Tx, a *contexts.Actor, note string) (int, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, taxonomyLock); err != nil {
+		return 0, fmt.Errorf("taxonomy lock: %w", err)
+	}
 	var v int
-	if err := tx.QueryRow(ctx, `SELECT version FROM taxonomy_versions ORDER BY version DESC LIMIT 1 FOR UPDATE`).Scan(&v); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT max(version) FROM taxonomy_versions`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("taxonomy version: %w", err)
 	}
 	v++

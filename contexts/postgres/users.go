@@ -142,22 +142,11 @@ func (u *Users) ActiveUser(ctx context.Context, name string) (*contexts.Actor, e
 
 // Disable stops a user signing in: their sessions end and tokens are revoked.
 func (u *Users) Disable(ctx context.Context, by *contexts.Actor, name string) error {
-	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
-		var id int64
-		err := tx.QueryRow(ctx, `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`, name).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
-		} else if err != nil {
+	return u.changeUser(ctx, by, "user.disable", name, `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`,
+		nil, func(tx pgx.Tx, id int64) error {
+			_, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
 			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id); err != nil {
-			return err
-		}
-		return audit(ctx, tx, by, "user.disable", fmt.Sprintf("user:%d", id), "", nil)
-	})
+		})
 }
 
 // SetPassword sets a user's browser password.
@@ -169,19 +158,35 @@ func (u *Users) SetPassword(ctx context.Context, by *contexts.Actor, name, passw
 	if err != nil {
 		return err
 	}
+	// A new password ends the old sessions.
+	return u.changeUser(ctx, by, "user.set_password", name, `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`,
+		[]any{h}, nil)
+}
+
+// changeUser is the shape of every change to an account that must end its
+// sessions: in one transaction it runs update (an UPDATE of the user called
+// name, $1, RETURNING id, with args from $2 on), answers 404 for no such
+// user, deletes the user's sessions, runs more (when not nil) and audits
+// action by by.
+func (u *Users) changeUser(ctx context.Context, by *contexts.Actor, action, name, update string, args []any,
+	more func(tx pgx.Tx, id int64) error) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var id int64
-		err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`, name, h).Scan(&id)
+		err := tx.QueryRow(ctx, update, append([]any{name}, args...)...).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
 		} else if err != nil {
 			return err
 		}
-		// A new password ends the old sessions.
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, by, "user.set_password", fmt.Sprintf("user:%d", id), "", nil)
+		if more != nil {
+			if err := more(tx, id); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, by, action, fmt.Sprintf("user:%d", id), "", nil)
 	})
 }
 

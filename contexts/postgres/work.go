@@ -119,18 +119,8 @@ func (s *Store) AddIntervention(ctx context.Context, a *contexts.Actor, contextI
 }
 
 func (s *Store) intervention(ctx context.Context, contextID, id int64) (*contexts.Intervention, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+interventionColumns+interventionFrom+` WHERE i.id = $1 AND i.context_id = $2`, id, contextID)
-	if err != nil {
-		return nil, fmt.Errorf("read intervention: %w", err)
-	}
-	x, err := pgx.CollectExactlyOneRow(rows, scanIntervention)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, contexts.NotFound("intervention", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read intervention: %w", err)
-	}
-	return &x, nil
+	return readOne(ctx, s.db, scanIntervention, "intervention", id,
+		`SELECT `+interventionColumns+interventionFrom+` WHERE i.id = $1 AND i.context_id = $2`, id, contextID)
 }
 
 // UpdateIntervention progresses an intervention (status, dates, wording).
