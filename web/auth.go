@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -152,9 +154,10 @@ func safeMethod(m string) bool {
 // actor returns the signed-in user; routes reach handlers only after authorize.
 func actor(r *http.Request) *contexts.Actor { return info(r.Context()).actor }
 
-// loginLimiter refuses sign-in after too many recent failures for one name
-// or one client address, slowing password guessing without locking people
-// out for long.
+// loginLimiter is the login limiter of a single process, used when
+// Deps.Logins is nil (one replica, or unit tests on fakes): it applies the
+// same allowances as the shared PostgreSQL one, under one mutex, so
+// concurrent attempts are counted one by one.
 //
 // An address gets a much larger allowance than a name: a whole council may
 // sign in through one proxy, and a few typos must not lock everyone out.
@@ -164,11 +167,65 @@ type loginLimiter struct {
 	maxName  int
 	maxAddr  int
 	failures map[string][]time.Time
+	// pending are the attempts counted before their password was checked,
+	// by id, so a success can be uncounted.
+	pending map[int64]pendingLogin
+	lastID  int64
 }
 
-func (l *loginLimiter) blocked(keys []string, now time.Time) bool {
+type pendingLogin struct {
+	keys []string
+	at   time.Time
+}
+
+func newLoginLimiter(l contexts.LoginLimits) *loginLimiter {
+	return &loginLimiter{window: l.Window, maxName: l.PerName, maxAddr: l.PerAddr, failures: map[string][]time.Time{}}
+}
+
+// loginKeys are the counters one attempt counts against.
+func loginKeys(at contexts.LoginAttempt) []string {
+	return []string{"name:" + at.Name, "ip:" + at.Addr}
+}
+
+// BeginLogin counts at as a failure unless one of its counters is full.
+func (l *loginLimiter) BeginLogin(_ context.Context, at contexts.LoginAttempt) (int64, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	keys := loginKeys(at)
+	if l.blockedLocked(keys, at.At) {
+		return 0, false, nil
+	}
+	l.failLocked(keys, at.At)
+	if l.pending == nil || len(l.pending) > 100000 {
+		l.pending = map[int64]pendingLogin{}
+	}
+	l.lastID++
+	l.pending[l.lastID] = pendingLogin{keys: keys, at: at.At}
+	return l.lastID, true, nil
+}
+
+// ForgiveLogin uncounts attempt id.
+func (l *loginLimiter) ForgiveLogin(_ context.Context, id int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.pending[id]
+	if !ok {
+		return nil
+	}
+	delete(l.pending, id)
+	for _, k := range p.keys {
+		ts := l.failures[k]
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].Equal(p.at) {
+				l.failures[k] = append(ts[:i:i], ts[i+1:]...)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (l *loginLimiter) blockedLocked(keys []string, now time.Time) bool {
 	for _, k := range keys {
 		limit := l.maxName
 		if strings.HasPrefix(k, "ip:") {
@@ -181,9 +238,7 @@ func (l *loginLimiter) blocked(keys []string, now time.Time) bool {
 	return false
 }
 
-func (l *loginLimiter) fail(keys []string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *loginLimiter) failLocked(keys []string, now time.Time) {
 	if len(l.failures) > 100000 {
 		clear(l.failures)
 	}
@@ -203,12 +258,77 @@ func (l *loginLimiter) recent(k string, now time.Time) []time.Time {
 	return ts
 }
 
-func clientIP(r *http.Request) string {
+// peerAddr is the address at the far end of the connection.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// trusts reports whether a is one of the configured trusted proxies.
+func (s *Server) trusts(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// viaTrustedProxy reports whether the connection comes from a trusted
+// proxy, whose X-Forwarded-* headers are then believed.
+func (s *Server) viaTrustedProxy(r *http.Request) bool {
+	peer, ok := peerAddr(r)
+	return ok && s.trusts(peer)
+}
+
+// clientIP is the address the per-address login limit counts: the
+// connection's peer, or when the peer is a trusted proxy, the nearest
+// address in X-Forwarded-For that is not itself a trusted proxy. Only the
+// trusted hops' entries are believed: anything further left was written by
+// the client, and an untrusted peer's header is ignored altogether, so
+// nobody can pick the counter they are charged to.
+func (s *Server) clientIP(r *http.Request) string {
+	peer, ok := peerAddr(r)
+	if !ok {
 		return r.RemoteAddr
 	}
-	return host
+	if !s.trusts(peer) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := forwardedAddr(strings.TrimSpace(hops[i]))
+		if !ok {
+			break // a malformed entry: stop at the last hop we can name
+		}
+		if !s.trusts(a) {
+			return a.String()
+		}
+		peer = a
+	}
+	return peer.String()
+}
+
+// forwardedAddr reads one X-Forwarded-For entry: an address, perhaps with
+// a port.
+func forwardedAddr(v string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(v); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(v); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 type sessionResponse struct {
@@ -231,16 +351,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" || req.Password == "" {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "name and password are required")
 	}
-	keys := []string{"name:" + strings.ToLower(req.Name), "ip:" + clientIP(r)}
-	now := s.now()
-	if s.limiter.blocked(keys, now) {
-		return ctxmap.Errorf(ctxmap.KindRateLimited, "too_many_attempts", "too many failed sign-ins; wait 15 minutes and try again")
+	attempt := contexts.LoginAttempt{Name: strings.ToLower(req.Name), Addr: s.clientIP(r), At: s.now()}
+	id, ok, err := s.limiter.BeginLogin(r.Context(), attempt)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errTooManyLogins
 	}
 	a, err := s.users.CheckPassword(r.Context(), req.Name, req.Password)
+	if ctxmap.KindOf(err) != ctxmap.KindUnauthorized {
+		// A success, or a password that could not be checked: no failure.
+		s.forgiveLogin(r, id)
+	}
 	if err != nil {
-		if ctxmap.KindOf(err) == ctxmap.KindUnauthorized {
-			s.limiter.fail(keys, now)
-		}
 		return err
 	}
 	sess, err := s.users.CreateSession(r.Context(), a, s.cfg.SessionTTL)
@@ -255,10 +379,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+var errTooManyLogins = ctxmap.Errorf(ctxmap.KindRateLimited, "too_many_attempts",
+	"too many failed sign-ins; wait %d minutes and try again", int(contexts.DefaultLoginLimits.Window.Minutes()))
+
+// forgiveLogin uncounts a sign-in attempt that was no failure. It runs even
+// when the client has gone: a success must not stay counted as a failure.
+// Its own failure is logged, not the user's problem.
+func (s *Server) forgiveLogin(r *http.Request, id int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := s.limiter.ForgiveLogin(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "uncounting a sign-in attempt", "err", err, "request_id", requestID(ctx))
+	}
+}
+
 // secure reports whether the cookie must be Secure: always behind TLS, or
-// when a trusted proxy says the client used HTTPS.
+// when a trusted proxy says the client used HTTPS (X-Forwarded-Proto from
+// anyone else is ignored: a client could claim HTTPS over plain HTTP).
 func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || s.cfg.SecureCookies || (s.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
+	if r.TLS != nil || s.cfg.SecureCookies {
+		return true
+	}
+	if !s.viaTrustedProxy(r) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // logout handles DELETE /api/v1/session.

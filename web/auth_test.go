@@ -249,3 +249,17 @@ func TestLoginIsRateLimitedByAddress(t *testing.T) {
 		t.Fatalf("a fresh name from another address: %d, want 401", got)
 	}
 }
+
+// blocked and fail drive the in-memory limiter's counters directly, as
+// BeginLogin does under its lock.
+func (l *loginLimiter) blocked(keys []string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.blockedLocked(keys, now)
+}
+
+func (l *loginLimiter) fail(keys []string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failLocked(keys, now)
+}

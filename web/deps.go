@@ -108,3 +108,33 @@ type ReadyFunc func(ctx context.Context) error
 
 // Ready calls f.
 func (f ReadyFunc) Ready(ctx context.Context) error { return f(ctx) }
+
+// LoginLimiter counts failed sign-ins per name and per client address. The
+// check and the count are one step: an attempt is counted as a failure
+// before its password is checked and forgiven after a success, so
+// concurrent guesses cannot all pass a check none of them has failed yet.
+// cmd/ctxmap wires the PostgreSQL one, shared by every replica; without one
+// the server counts in memory, for itself alone.
+type LoginLimiter interface {
+	// BeginLogin counts at as a failure and returns its id, or returns
+	// false (counting nothing) when the name or the address has no
+	// allowance left.
+	BeginLogin(ctx context.Context, at contexts.LoginAttempt) (id int64, ok bool, err error)
+	// ForgiveLogin uncounts attempt id: it succeeded, or its password could
+	// not be checked.
+	ForgiveLogin(ctx context.Context, id int64) error
+}
+
+// IdempotencyKeys keep the first answer to each create sent with an
+// Idempotency-Key, per user and route, so a retry gets that answer and
+// writes nothing (see idempotency.go for the protocol).
+type IdempotencyKeys interface {
+	// ClaimIdempotencyKey returns nil, nil when the request is to run, the
+	// stored answer of a finished one with the same body, or
+	// contexts.ErrIdempotencyKeyReused / ErrIdempotencyInProgress.
+	ClaimIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) (*contexts.StoredResponse, error)
+	// CompleteIdempotencyKey stores the answer of the claim's request.
+	CompleteIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey, resp contexts.StoredResponse) error
+	// ReleaseIdempotencyKey drops the claim of a request that wrote nothing.
+	ReleaseIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) error
+}

@@ -34,6 +34,10 @@ type fakeUsers struct {
 	lookups   int                        // TokenActor calls
 	uses      int                        // RecordTokenUse calls
 	checkErr  error                      // when set, CheckPassword fails with it
+	checks    int                        // CheckPassword calls
+	// checkDelay is how long a password check takes (outside the lock),
+	// like a real slow hash, so concurrent sign-ins overlap.
+	checkDelay time.Duration
 }
 
 const (
@@ -73,6 +77,11 @@ func (u *fakeUsers) RecordTokenUse(context.Context, *contexts.Actor, string) err
 }
 
 func (u *fakeUsers) CheckPassword(_ context.Context, name, password string) (*contexts.Actor, error) {
+	u.mu.Lock()
+	u.checks++
+	delay := u.checkDelay
+	u.mu.Unlock()
+	time.Sleep(delay)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.checkErr != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,13 +37,16 @@ type Op struct {
 	Status int
 	// NotModified documents a 304 answer to If-None-Match (tiles).
 	NotModified bool
-	Errors      []int
+	// Idempotent marks a create: it honours the Idempotency-Key header
+	// (idempotency.go), which the document then lists with its errors.
+	Idempotent bool
+	Errors     []int
 }
 
 // Param is a path or query parameter in the OpenAPI document.
 type Param struct {
 	Name     string
-	In       string // "path" or "query"
+	In       string // "path", "query" or "header"
 	Required bool
 	Desc     string
 	Type     string // "string" (default), "integer", "number"
@@ -67,11 +71,35 @@ func (s *Server) route(rt *mux.Router, op Op, h apiFunc) {
 	}
 	rt.Handle(op.Path, s.adapt(op, h)).Methods(methods...)
 	op.Path = s.prefixes[rt] + op.Path
+	if op.Idempotent {
+		op.Params = append(append([]Param(nil), op.Params...), idempotencyParam)
+		op.Errors = withStatuses(op.Errors, http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+	}
 	s.ops = append(s.ops, op)
 }
 
-// adapt turns an apiFunc into an http.Handler with the route's access rule.
+// withStatuses adds the codes missing from errs, in order.
+func withStatuses(errs []int, codes ...int) []int {
+	out := append([]int(nil), errs...)
+	for _, c := range codes {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// adapt turns an apiFunc into an http.Handler with the route's access rule
+// and, for a create, the idempotency middleware inside it.
 func (s *Server) adapt(op Op, h apiFunc) http.Handler {
+	var inner http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+	if op.Idempotent {
+		inner = s.idempotent(inner)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !op.Public {
 			if err := s.authorize(r, op.Roles); err != nil {
@@ -79,9 +107,7 @@ func (s *Server) adapt(op Op, h apiFunc) http.Handler {
 				return
 			}
 		}
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
+		inner.ServeHTTP(w, r)
 	})
 }
 

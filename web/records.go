@@ -25,14 +25,14 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/taxonomy", Tag: "records",
 		Summary:  "Harm categories (with census codes, extra-familial flag, retired ones), location types, context kinds with their triangle sides, and every other controlled list",
 		Response: contexts.Taxonomy{}}, s.getTaxonomy)
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
 		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
 		Errors: []int{400, 409, 413, 422}, Response: contexts.Taxonomy{}}, s.addCategory)
 	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
 		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
 		Params:  []Param{P("code", "category code")}, Errors: []int{404, 409}, Response: contexts.Taxonomy{}}, s.retireCategory)
 
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record; it shows on the map from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)",
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
 		Errors:  []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
@@ -43,7 +43,7 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
 		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
 
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
 		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
 		Errors:  []int{400, 409, 413, 422, 503}, Response: contexts.Context{}}, s.createContext)
@@ -60,16 +60,16 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Change a context's name, description or review date", Params: []Param{idP},
 		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.updateContext)
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Add a thematic assessment note under one triangle side", Params: []Param{idP},
 		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Assessment{}}, s.addAssessment)
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Plan an intervention with a partner agency", Params: []Param{idP},
 		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Intervention{}}, s.addIntervention)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
 		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)", Params: []Param{idP},
 		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
@@ -18,6 +20,7 @@ import (
 // token per role and a tiny postcode directory.
 type recordsServer struct {
 	*httptest.Server
+	pool   *pgxpool.Pool
 	tokens map[contexts.Role]string
 }
 
@@ -44,7 +47,7 @@ func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 		t.Fatal(err)
 	}
 	users := postgres.NewUsers(pool)
-	rs := &recordsServer{tokens: map[contexts.Role]string{}}
+	rs := &recordsServer{pool: pool, tokens: map[contexts.Role]string{}}
 	for _, role := range contexts.Roles {
 		_, tok, err := users.AddUser(context.Background(), nil, "web-"+string(role), role, "Team "+string(role), "")
 		if err != nil {
@@ -52,7 +55,8 @@ func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 		}
 		rs.tokens[role] = tok
 	}
-	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records, Alerts: records})
+	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records, Alerts: records,
+		Idempotency: postgres.NewIdempotency(pool)})
 	rs.Server = httptest.NewServer(srv)
 	t.Cleanup(rs.Close)
 	return rs

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -24,7 +25,11 @@ type Config struct {
 	MaxBodyBytes  int64         // request body limit; larger bodies get 413
 	SessionTTL    time.Duration // browser session lifetime
 	SecureCookies bool          // force Secure cookies (when TLS ends at a proxy)
-	TrustProxy    bool          // believe X-Forwarded-Proto
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed, for connections from them only: the
+	// per-address login limit then counts the client behind the proxy, and
+	// a session cookie set through a TLS proxy is Secure. Empty: nobody's.
+	TrustedProxies []netip.Prefix
 	// Basemap, when set, is an XYZ raster URL template shown under the heat
 	// layer (e.g. an OpenStreetMap tile server the council may use); empty
 	// keeps the map fully offline.
@@ -46,7 +51,12 @@ type Deps struct {
 	Postcodes  PostcodeDirectory
 	Heat       *tiles.Service
 	Releases   Releases
-	Logger     *slog.Logger
+	// Logins limits failed sign-ins; nil counts them in this process only.
+	Logins LoginLimiter
+	// Idempotency keeps the answers to creates sent with an
+	// Idempotency-Key; nil refuses such requests with 503.
+	Idempotency IdempotencyKeys
+	Logger      *slog.Logger
 }
 
 // Server holds the handlers' dependencies. Build it with New.
@@ -69,7 +79,8 @@ type Server struct {
 	ids      *requestIDs
 	metrics  *metrics
 	tokens   *tokenCache
-	limiter  *loginLimiter
+	limiter  LoginLimiter
+	idem     IdempotencyKeys
 	ops      []Op
 	prefixes map[*mux.Router]string
 	router   *mux.Router
@@ -101,8 +112,12 @@ func New(cfg Config, d Deps) *Server {
 		ids:        newRequestIDs(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
-		limiter:  &loginLimiter{window: 15 * time.Minute, maxName: 5, maxAddr: 100, failures: map[string][]time.Time{}},
+		limiter:  d.Logins,
+		idem:     d.Idempotency,
 		prefixes: map[*mux.Router]string{},
+	}
+	if s.limiter == nil {
+		s.limiter = newLoginLimiter(contexts.DefaultLoginLimits)
 	}
 	if s.log == nil {
 		s.log = slog.Default()

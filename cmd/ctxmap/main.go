@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -75,6 +76,8 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
   CTXMAP_DB_WAIT      how long serve waits for the database at start (default 30s)
+  CTXMAP_TRUSTED_PROXIES  reverse proxies (CIDRs or addresses, comma-separated) whose
+                      X-Forwarded-For and X-Forwarded-Proto are believed (default none)
   CTXMAP_SUBJECT_DAILY_CAP      young people new to a user that they may record a day (default 30)
   CTXMAP_BURST_ALERT            new young people at one place from one user that alert admins (default 5)
   CTXMAP_RELEASE_SCHEDULE       monthly (default) or off
@@ -104,6 +107,10 @@ type Config struct {
 	SubjectDailyCap    int
 	BurstAlert         int
 	DBWait             time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto the server believes (parseTrustedProxies).
+	TrustedProxies     []netip.Prefix
+	trustedProxiesText string
 	release            releaseFlags
 	centerText         func() string
 	kText              func() string
@@ -156,6 +163,8 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		"young people new to a user that the user may record in 24 hours (CTXMAP_SUBJECT_DAILY_CAP)")
 	fs.IntVar(&c.BurstAlert, "burst-alert", envInt("CTXMAP_BURST_ALERT", 5),
 		"young people new to one user at one place within 24 hours that alert the admins (CTXMAP_BURST_ALERT)")
+	fs.StringVar(&c.trustedProxiesText, "trusted-proxy", env("CTXMAP_TRUSTED_PROXIES", ""),
+		"reverse proxies, CIDRs or addresses comma-separated, whose X-Forwarded-For (client address for the login limit) and X-Forwarded-Proto (Secure cookies) are believed; empty trusts none (CTXMAP_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }
@@ -193,6 +202,31 @@ func (c *Config) parseK() error {
 		return fmt.Errorf("k (CTXMAP_K): %d is below the minimum of %d", k, tiles.MinK)
 	}
 	c.K = k
+	return nil
+}
+
+// parseTrustedProxies reads the trusted proxy list strictly: a typo must
+// not silently trust nobody (or everybody). A bare address is a one-address
+// prefix.
+func (c *Config) parseTrustedProxies() error {
+	c.TrustedProxies = nil
+	for _, f := range strings.FieldsFunc(c.trustedProxiesText, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return fmt.Errorf("trusted proxy (CTXMAP_TRUSTED_PROXIES): %q is neither a CIDR nor an address", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if !p.IsValid() {
+			return fmt.Errorf("trusted proxy (CTXMAP_TRUSTED_PROXIES): %q is not a valid prefix", f)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
 	return nil
 }
 

@@ -75,6 +75,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parseK(); err != nil {
 		return err
 	}
+	if err := c.parseTrustedProxies(); err != nil {
+		return err
+	}
 	if err := c.needSecret(); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
@@ -137,6 +138,12 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	}
 	go releaser.RunSchedule(ctx, releaseCheck)
 	go cats.run(ctx, log)
+	logins, err := postgres.NewLogins(pool, contexts.DefaultLoginLimits)
+	if err != nil {
+		return nil, err
+	}
+	idem := postgres.NewIdempotency(pool)
+	go pruneLimits(ctx, log, logins, idem)
 	cfg := web.Config{
 		Version:            version,
 		MaxBodyBytes:       c.MaxBodyBytes,
@@ -146,17 +153,44 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		CenterLon:          c.CenterLon,
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
+		TrustedProxies:     c.TrustedProxies,
 	}
 	return web.New(cfg, web.Deps{
-		Ready:      web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
-		Users:      postgres.NewUsers(pool),
-		Records:    records,
-		Audit:      records,
-		Releases:   releaser,
-		Alerts:     records,
-		Boundaries: postgres.NewBoundaries(pool),
-		Postcodes:  dir,
-		Heat:       heat,
-		Logger:     log,
+		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
+		Users:       postgres.NewUsers(pool),
+		Records:     records,
+		Audit:       records,
+		Releases:    releaser,
+		Alerts:      records,
+		Boundaries:  postgres.NewBoundaries(pool),
+		Postcodes:   dir,
+		Heat:        heat,
+		Logins:      logins,
+		Idempotency: idem,
+		Logger:      log,
 	}), nil
+}
+
+// limitsPrune is how often expired login failures and idempotency keys are
+// deleted; every replica does it, which costs an indexed delete each.
+const limitsPrune = 10 * time.Minute
+
+// pruneLimits deletes expired login failures and idempotency keys until ctx
+// ends, so both tables stay as small as their windows.
+func pruneLimits(ctx context.Context, log *slog.Logger, logins *postgres.Logins, idem *postgres.Idempotency) {
+	t := time.NewTicker(limitsPrune)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := logins.PruneLogins(ctx, now); err != nil && ctx.Err() == nil {
+				log.Warn("pruning login failures", "err", err)
+			}
+			if _, err := idem.PruneIdempotencyKeys(ctx, now); err != nil && ctx.Err() == nil {
+				log.Warn("pruning idempotency keys", "err", err)
+			}
+		}
+	}
 }
