@@ -411,10 +411,7 @@ func (rt matrixRoute) variants(fx matrixIDs) []variant {
 	// Each documented query parameter.
 	for _, p := range rt.query {
 		q := func(v string) string {
-			var rest []string
-			for _, s := range rt.goodQuery(fx, p.name) {
-				rest = append(rest, s)
-			}
+			rest := append([]string(nil), rt.goodQuery(fx, p.name)...)
 			return rt.url(fx, "", "", append(rest, p.name+"="+v))
 		}
 		add(variant{name: p.name + " not UTF-8", path: q("%FF")})
