@@ -46,3 +46,28 @@ wrkcol() { # wrk report -> "tiles/s p50_ms p99_ms"
 wrk_ok() { # wrk report: fail on errors
   if grep -qE 'Non-2xx|Socket errors' "$1"; then echo "wrk $1 had errors" >&2; return 1; fi
 }
+
+build_and_db() { # build both binaries into $BIN, a fresh $BENCH_DB migrated, two bench users; sets DATABASE_URL, ADMIN_URL, AUTH, ADMIN_AUTH
+  say "build"
+  go build -o "$BIN/ctxmap" ./cmd/ctxmap
+  go build -o "$BIN/tilebench" ./cmd/tilebench
+  say "database $BENCH_DB"
+  bash scripts/pg.sh start
+  eval "$(bash scripts/pg.sh env)"
+  ADMIN_URL="$DATABASE_URL"
+  DATABASE_URL="$(printf %s "$ADMIN_URL" | sed "s#/ctxmap?#/$BENCH_DB?#")"
+  export DATABASE_URL
+  psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
+  "$BIN/ctxmap" migrate up
+  psql "$DATABASE_URL" -qAt -c 'SELECT postgis_full_version()' | cut -c1-60 | tee -a "$OUT/machine.txt"
+  psql "$DATABASE_URL" -qAt -c 'SHOW shared_buffers' -c 'SHOW work_mem' | paste -sd' ' - | sed 's/^/shared_buffers, work_mem: /' | tee -a "$OUT/machine.txt"
+  "$BIN/ctxmap" users add --name bench-practitioner --role practitioner --team "Bench Youth Justice" >/dev/null
+  local token
+  token="$("$BIN/ctxmap" users add --name bench-analyst --role analyst --team "Bench Insight" | sed -n 's/^token.*: //p')"
+  [ -n "$token" ] || { echo "no token from ctxmap users add" >&2; exit 1; }
+  AUTH="Authorization: Bearer $token"
+  # /metrics answers admins only.
+  token="$("$BIN/ctxmap" users add --name bench-admin --role admin --team "Bench Insight" | sed -n 's/^token.*: //p')"
+  [ -n "$token" ] || { echo "no admin token from ctxmap users add" >&2; exit 1; }
+  ADMIN_AUTH="Authorization: Bearer $token"
+}

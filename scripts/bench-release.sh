@@ -75,24 +75,7 @@ trap cleanup EXIT
 say "machine"
 machine
 
-say "build"
-go build -o "$BIN/ctxmap" ./cmd/ctxmap
-go build -o "$BIN/tilebench" ./cmd/tilebench
-
-say "database $BENCH_DB"
-bash scripts/pg.sh start
-eval "$(bash scripts/pg.sh env)"
-ADMIN_URL="$DATABASE_URL"
-DATABASE_URL="$(printf %s "$ADMIN_URL" | sed "s#/ctxmap?#/$BENCH_DB?#")"
-export DATABASE_URL
-psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
-"$BIN/ctxmap" migrate up
-psql "$DATABASE_URL" -qAt -c 'SELECT postgis_full_version()' | cut -c1-60 | tee -a "$OUT/machine.txt"
-psql "$DATABASE_URL" -qAt -c 'SHOW shared_buffers' -c 'SHOW work_mem' | paste -sd' ' - | sed 's/^/shared_buffers, work_mem: /' | tee -a "$OUT/machine.txt"
-"$BIN/ctxmap" users add --name bench-practitioner --role practitioner --team "Bench Youth Justice" >/dev/null
-TOKEN="$("$BIN/ctxmap" users add --name bench-analyst --role analyst --team "Bench Insight" | sed -n 's/^token.*: //p')"
-[ -n "$TOKEN" ] || { echo "no token from ctxmap users add" >&2; exit 1; }
-AUTH="Authorization: Bearer $TOKEN"
+build_and_db
 
 say "generate $N harm locations ($SUBJECTS young people, Greater London) and import"
 CSV="$OUT/harm.csv"
@@ -186,7 +169,7 @@ if [ "$PROFILE" = 1 ]; then
 fi
 if [ -n "$QPID" ]; then kill "$QPID"; wait "$QPID" 2>/dev/null || true; QPID=""; fi
 
-metric() { curl -s "$C/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'; }
+metric() { curl -s -H "$ADMIN_AUTH" "$C/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'; }
 
 say "(1) a full release while wrk reads cached tiles of release $REL0"
 LOAD -base "$C" -c "$CONNS" -label cache-spread -H "$GZ" -H "$AUTH" -paths "$OUT/spread.txt"

@@ -69,23 +69,7 @@ trap cleanup EXIT
 say "machine"
 machine
 
-say "build"
-go build -o "$BIN/ctxmap" ./cmd/ctxmap
-go build -o "$BIN/tilebench" ./cmd/tilebench
-
-say "database $BENCH_DB"
-bash scripts/pg.sh start
-eval "$(bash scripts/pg.sh env)"
-ADMIN_URL="$DATABASE_URL"
-DATABASE_URL="$(printf %s "$ADMIN_URL" | sed "s#/ctxmap?#/$BENCH_DB?#")"
-export DATABASE_URL
-psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt -c "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
-"$BIN/ctxmap" migrate up
-psql "$DATABASE_URL" -qAt -c 'SELECT postgis_full_version()' | cut -c1-60 | tee -a "$OUT/machine.txt"
-"$BIN/ctxmap" users add --name bench-practitioner --role practitioner --team "Bench Youth Justice" >/dev/null
-TOKEN="$("$BIN/ctxmap" users add --name bench-analyst --role analyst --team "Bench Insight" | sed -n 's/^token.*: //p')"
-[ -n "$TOKEN" ] || { echo "no token from ctxmap users add" >&2; exit 1; }
-AUTH="Authorization: Bearer $TOKEN"
+build_and_db
 
 say "generate $N harm locations ($SUBJECTS young people, Greater London)"
 CSV="$OUT/harm.csv"
@@ -143,7 +127,7 @@ say "baseline: one warm-up pass (PostgreSQL buffers)"
 LOAD -base "$B" -c "$CONNS" -label baseline-warmup -paths "$OUT/spread.txt"
 
 metrics() { # ctxmap's own latency histogram for heat tiles and its GC count
-  curl -s "$C/metrics" | grep -E '^(ctxmap_http_request_duration_seconds_bucket\{method="GET",route="/tiles/heat/|go_gc_duration_seconds_count|go_memstats_alloc_bytes_total)' || true
+  curl -s -H "$ADMIN_AUTH" "$C/metrics" | grep -E '^(ctxmap_http_request_duration_seconds_bucket\{method="GET",route="/tiles/heat/|go_gc_duration_seconds_count|go_memstats_alloc_bytes_total)' || true
 }
 serverside() { # before after: requests per latency bucket measured inside ctxmap during the run
   awk 'FNR == NR { before[$1] = $2; next } { d[$1] = $2 - before[$1] }
