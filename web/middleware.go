@@ -195,7 +195,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 		if sw.status < 500 && ri.route != "unmatched" {
-			s.requestSucceeded()
+			s.requestSucceeded(ctx)
 		}
 	})
 }

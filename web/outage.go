@@ -24,6 +24,9 @@ type outage struct {
 // outageRecheck bounds how often failing requests probe the database.
 const outageRecheck = 500 * time.Millisecond
 
+// outageEndRecheck bounds how often successes probe whether an outage ended.
+const outageEndRecheck = 100 * time.Millisecond
+
 // retryAfterSeconds is what a client is told to wait during an outage.
 const retryAfterSeconds = 2
 
@@ -31,42 +34,67 @@ var errDatabaseUnavailable = &ctxmap.Error{Kind: ctxmap.KindUnavailable, Code: "
 	Message: "the database is unavailable; try again in a few seconds",
 	Details: map[string]any{"retry_after_seconds": retryAfterSeconds}}
 
-// databaseDown reports whether the database is unreachable now, logging the
-// start of an outage once.
-func (s *Server) databaseDown(ctx context.Context) bool {
+// databaseDown reports whether err comes from an unreachable database,
+// logging the start of an outage once. The adapter's classifier names
+// connection failures by their type (refused, reset, "the database system
+// is starting up"); any other error of ours is judged by a readiness probe,
+// which outside an outage runs on every failure, so a failure just after the
+// database came back is never taken for a bug, nor a bug for an outage.
+func (s *Server) databaseDown(ctx context.Context, err error) bool {
 	if s.ready == nil {
 		return false
 	}
 	o := &s.outage
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if time.Since(o.checked) < outageRecheck {
-		return o.down.Load()
+	if s.unavailable != nil && s.unavailable(err) {
+		s.startOutage(err)
+		return true
 	}
+	if o.down.Load() && time.Since(o.checked) < outageRecheck {
+		return true
+	}
+	probe := s.probe(ctx)
+	if probe != nil {
+		s.startOutage(probe)
+	} else if o.down.Load() {
+		s.endOutage()
+	}
+	return probe != nil
+}
+
+// probe asks the readiness check, bounded, and notes when; the caller holds
+// the lock.
+func (s *Server) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	err := s.ready.Ready(ctx)
-	o.checked = time.Now()
-	if err != nil && !o.down.Load() {
-		o.down.Store(true)
-		o.since = o.checked
-		s.log.Error("database unavailable: answering 503 until it is back", "err", err)
-	}
-	if err == nil && o.down.Load() {
-		s.endOutage()
-	}
-	return err != nil
+	s.outage.checked = time.Now()
+	return err
 }
 
-// requestSucceeded ends an outage when a request that needed nothing but
-// the database went through; cheap when there is no outage.
-func (s *Server) requestSucceeded() {
+// startOutage logs the start of an outage once; the caller holds the lock.
+func (s *Server) startOutage(err error) {
+	if s.outage.down.Load() {
+		return
+	}
+	s.outage.down.Store(true)
+	s.outage.since = time.Now()
+	s.outage.checked = s.outage.since
+	s.log.Error("database unavailable: answering 503 until it is back", "err", err)
+}
+
+// requestSucceeded ends an outage once the database answers again. A
+// success alone proves nothing (tiles come from memory, a 401 needs no
+// database), so it probes, at most every outageEndRecheck; cheap when there is
+// no outage.
+func (s *Server) requestSucceeded(ctx context.Context) {
 	if !s.outage.down.Load() {
 		return
 	}
 	s.outage.mu.Lock()
 	defer s.outage.mu.Unlock()
-	if s.outage.down.Load() {
+	if s.outage.down.Load() && time.Since(s.outage.checked) >= outageEndRecheck && s.probe(ctx) == nil {
 		s.endOutage()
 	}
 }

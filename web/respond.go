@@ -60,7 +60,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		// Nobody reads this answer, and nothing of ours went wrong.
 		e = ctxmap.Errorf(ctxmap.KindUnavailable, "request_cancelled", "request cancelled or timed out")
-	case s.databaseDown(r.Context()):
+	case s.databaseDown(r.Context(), err):
 		// An outage, not a bug: logged once when it began (databaseDown).
 		e = errDatabaseUnavailable
 	default:

@@ -42,15 +42,18 @@ type Config struct {
 
 // Deps are the services the handlers call (see deps.go).
 type Deps struct {
-	Ready      Readiness
-	Users      Users
-	Records    Records
-	Audit      AuditLog
-	Alerts     Alerts // nil: the alert routes answer 503
-	Boundaries Boundaries
-	Postcodes  PostcodeDirectory
-	Heat       *tiles.Service
-	Releases   Releases
+	Ready Readiness
+	// Unavailable classifies an error as the database being unreachable
+	// (the adapter knows its driver's errors); nil leaves it to Ready.
+	Unavailable func(error) bool
+	Users       Users
+	Records     Records
+	Audit       AuditLog
+	Alerts      Alerts // nil: the alert routes answer 503
+	Boundaries  Boundaries
+	Postcodes   PostcodeDirectory
+	Heat        *tiles.Service
+	Releases    Releases
 	// Logins limits failed sign-ins; nil counts them in this process only.
 	Logins LoginLimiter
 	// Idempotency keeps the answers to creates sent with an
@@ -74,17 +77,19 @@ type Server struct {
 	releases   Releases
 	// now is the clock of the token cache and the login limiter; tests
 	// move it instead of sleeping through their windows.
-	now      func() time.Time
-	outage   outage
-	ids      *requestIDs
-	metrics  *metrics
-	tokens   *tokenCache
-	limiter  LoginLimiter
-	idem     IdempotencyKeys
-	ops      []Op
-	prefixes map[*mux.Router]string
-	router   *mux.Router
-	handler  http.Handler
+	now    func() time.Time
+	outage outage
+	// unavailable is Deps.Unavailable.
+	unavailable func(error) bool
+	ids         *requestIDs
+	metrics     *metrics
+	tokens      *tokenCache
+	limiter     LoginLimiter
+	idem        IdempotencyKeys
+	ops         []Op
+	prefixes    map[*mux.Router]string
+	router      *mux.Router
+	handler     http.Handler
 }
 
 // New builds a Server and its routes.
@@ -96,20 +101,21 @@ func New(cfg Config, d Deps) *Server {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	s := &Server{
-		cfg:        cfg,
-		log:        d.Logger,
-		ready:      d.Ready,
-		users:      d.Users,
-		records:    d.Records,
-		audit:      d.Audit,
-		alerts:     d.Alerts,
-		boundaries: d.Boundaries,
-		postcodes:  d.Postcodes,
-		heat:       d.Heat,
-		releases:   d.Releases,
-		now:        time.Now,
-		metrics:    newMetrics(),
-		ids:        newRequestIDs(),
+		cfg:         cfg,
+		log:         d.Logger,
+		ready:       d.Ready,
+		unavailable: d.Unavailable,
+		users:       d.Users,
+		records:     d.Records,
+		audit:       d.Audit,
+		alerts:      d.Alerts,
+		boundaries:  d.Boundaries,
+		postcodes:   d.Postcodes,
+		heat:        d.Heat,
+		releases:    d.Releases,
+		now:         time.Now,
+		metrics:     newMetrics(),
+		ids:         newRequestIDs(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
 			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
 		limiter:  d.Logins,
