@@ -134,9 +134,11 @@ func monthOf(t time.Time) EventTime {
 // ChronologyForRole returns a context's chronology as role may see it.
 // Practitioners see every event at its time. For every other role the link
 // and unlink events carry the month only, and those of one team in one
-// month are one entry ("young people were linked by ..."), so the list
-// cannot be counted to learn a small number the summary shows as fewer
-// than k, nor timed against other records.
+// month are one entry ("young people were linked by ..."), placed after the
+// month's other events, so the list cannot be counted to learn a small number
+// the summary shows as fewer than k, nor timed against other records. Their
+// entries are numbered by position (1, 2, ...) instead of by event id, since
+// gaps in the ids would count the link events hidden in a merged entry.
 func ChronologyForRole(events []ChronologyEntry, role Role) []ChronologyEntry {
 	if role == RolePractitioner {
 		return events
@@ -147,7 +149,18 @@ func ChronologyForRole(events []ChronologyEntry, role Role) []ChronologyEntry {
 		month       time.Time
 	}
 	seen := map[key]bool{}
+	var pending []ChronologyEntry // this month's merged link entries
+	var month time.Time
+	flush := func() {
+		out = append(out, pending...)
+		pending = pending[:0]
+	}
 	for _, e := range events {
+		m := monthOf(e.At.Time)
+		if !m.Time.Equal(month) {
+			flush()
+			month = m.Time
+		}
 		var verb string
 		switch e.Event {
 		case EventLinked:
@@ -158,14 +171,17 @@ func ChronologyForRole(events []ChronologyEntry, role Role) []ChronologyEntry {
 			out = append(out, e)
 			continue
 		}
-		m := monthOf(e.At.Time)
 		k := key{e.Event, e.Team, m.Time}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		out = append(out, ChronologyEntry{ID: e.ID, At: m, Event: e.Event, Team: e.Team,
+		pending = append(pending, ChronologyEntry{At: m, Event: e.Event, Team: e.Team,
 			Summary: "One or more young people were " + verb + " by " + e.Team + " this month"})
+	}
+	flush()
+	for i := range out {
+		out[i].ID = int64(i + 1)
 	}
 	return out
 }

@@ -43,21 +43,26 @@ func TestChronologyForRole(t *testing.T) {
 		{ID: 2, At: at("2026-11-02T09:15:00Z"), Event: EventLinked, Team: "A", Summary: "A young person was linked by A"},
 		{ID: 3, At: at("2026-11-20T16:00:00Z"), Event: EventLinked, Team: "A", Summary: "A young person was linked by A"},
 		{ID: 4, At: at("2026-11-21T10:00:00Z"), Event: EventUnlinked, Team: "A", Summary: "A young person was unlinked by A"},
-		{ID: 5, At: at("2026-12-01T10:00:00Z"), Event: EventLinked, Team: "A", Summary: "A young person was linked by A"},
+		{ID: 5, At: at("2026-11-25T12:00:00Z"), Event: EventAssessmentAdded, Actor: "lee", Summary: "Assessment added"},
+		{ID: 6, At: at("2026-12-01T10:00:00Z"), Event: EventLinked, Team: "A", Summary: "A young person was linked by A"},
 	}
-	if got := ChronologyForRole(events, RolePractitioner); len(got) != 5 {
+	if got := ChronologyForRole(events, RolePractitioner); len(got) != 6 {
 		t.Fatalf("practitioner %+v", got)
 	}
 	b, _ := json.Marshal(ChronologyForRole(events, RoleAnalyst))
+	// Numbered by position (gaps in event ids would count the hidden link
+	// events), the month's merged link entries after its other events (their
+	// place would bound their time).
 	want := `[{"id":1,"at":"2026-10-31T23:30:00Z","event":"opened","actor":"lee","summary":"Opened"},` +
-		`{"id":2,"at":"2026-11","event":"young_person_linked","team":"A","summary":"One or more young people were linked by A this month"},` +
+		`{"id":2,"at":"2026-11-25T12:00:00Z","event":"assessment_added","actor":"lee","summary":"Assessment added"},` +
+		`{"id":3,"at":"2026-11","event":"young_person_linked","team":"A","summary":"One or more young people were linked by A this month"},` +
 		`{"id":4,"at":"2026-11","event":"young_person_unlinked","team":"A","summary":"One or more young people were unlinked by A this month"},` +
 		`{"id":5,"at":"2026-12","event":"young_person_linked","team":"A","summary":"One or more young people were linked by A this month"}]`
 	if string(b) != want {
 		t.Fatalf("\n got %s\nwant %s", b, want)
 	}
 	var back []ChronologyEntry
-	if err := json.Unmarshal(b, &back); err != nil || !back[1].At.Month || back[0].At.Month {
+	if err := json.Unmarshal(b, &back); err != nil || !back[2].At.Month || back[0].At.Month {
 		t.Fatalf("round trip %+v %v", back, err)
 	}
 }
