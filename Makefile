@@ -15,7 +15,7 @@ RACE_PKGS := ./web/... ./tiles/... ./cmd/... ./migrations/... ./contexts/...
 PLAIN_PKGS := ./geo/...
 # Real UK reference data (postcodes, boundaries) for tests and the demo: beside the checkout as
 # ../shared/data, or wherever CTXMAP_SHARED_DATA points. It is imported, never copied into the repo.
-CTXMAP_SHARED_DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/data /work/shared/data) $(CURDIR)/../shared/data)
+CTXMAP_SHARED_DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/data) $(CURDIR)/../shared/data)
 export CTXMAP_SHARED_DATA
 POSTCODE_DATA ?= $(CTXMAP_SHARED_DATA)/codepoint-open/CSV
 BOUNDARY ?= $(CTXMAP_SHARED_DATA)/boundaries/london/ward/E09000012.geojson
