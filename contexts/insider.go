@@ -67,7 +67,15 @@ const (
 	// AlertQuickArchive: a harm location archived within 24 hours of its
 	// creation, the other half of a probe that adds and then removes.
 	AlertQuickArchive = "quick_archive"
+	// AlertScreeningRefusals: free-text screening refused at least the burst
+	// threshold of one user's texts within 24 hours: someone trying ids,
+	// numbers or dates against it.
+	AlertScreeningRefusals = "screening_refusals"
 )
+
+// UserPlace is the place of an alert about a user's requests as a whole
+// rather than one cell or context.
+func UserPlace(userID int64) string { return fmt.Sprintf("user:%d", userID) }
 
 // AdminAlert tells administrators about a user's pattern of writes. There
 // is one per kind, user, place and day however many records caused it;

@@ -55,11 +55,8 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 			}
 		}
 		key := h.CellKey(sh)
-		sid, err := s.upsertSubject(ctx, tx, sh, key)
+		sid, err := s.subjectFor(ctx, tx, a, h, sh)
 		if err != nil {
-			return err
-		}
-		if err := s.noteSubject(ctx, tx, a, sid); err != nil {
 			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, subject_key, team_id, created_by, layer, categories,
@@ -73,7 +70,7 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		if err != nil {
 			return fmt.Errorf("insert harm location: %w", err)
 		}
-		if err := s.burstAtCell(ctx, tx, a, finestCell(r6, r7, r8)); err != nil {
+		if err := s.burstAtCell(ctx, tx, a, r6, r7, r8); err != nil {
 			return err
 		}
 		if ctxID != nil {
@@ -88,18 +85,6 @@ func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		return nil, s.auditSubjectLimit(ctx, a, "harm_location.create", err)
 	}
 	return s.harmLocation(ctx, a, id)
-}
-
-// finestCell is the finest of a record's cells, the one burst alerts
-// compare (the stored column "cell").
-func finestCell(r6 int64, r7, r8 *int64) int64 {
-	switch {
-	case r8 != nil:
-		return *r8
-	case r7 != nil:
-		return *r7
-	}
-	return r6
 }
 
 // contextExists refuses a reference to a context that does not exist.

@@ -20,42 +20,70 @@ import (
 // cap's count and insert one step per user, however many requests race.
 const subjectCapLock = 0x63617073 // "caps"
 
-// noteSubject records in tx that a recorded young person sid, and refuses
-// with contexts.SubjectLimitError when sid is new to a (never recorded by a
-// before) and a already recorded the cap's worth of young people new to them
-// in the last 24 hours. It reads only a's own ledger, so the answer is the
-// same whether or not anyone else has this young person on record. Seeding
-// demo data neither counts nor is counted.
-func (s *Store) noteSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sid int64) error {
+// capSubject refuses with contexts.SubjectLimitError, in tx and before the
+// young person with hash sh is looked up or written anywhere else, when sh
+// is new to a (never recorded by a before) and a already recorded the cap's
+// worth of young people new to them in the last 24 hours. It reads only a's
+// own ledger by hash, so neither the answer nor the work done to reach it
+// depends on whether anyone else has this young person on record. It
+// returns whether sh is new to a, for noteSubject. Seeding demo data
+// neither counts nor is counted.
+func (s *Store) capSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sh [32]byte) (bool, error) {
 	if s.demo {
-		return nil
+		return false, nil
 	}
 	var known bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_subjects WHERE user_id = $1 AND subject_id = $2)`,
-		a.UserID, sid).Scan(&known); err != nil {
-		return fmt.Errorf("daily cap: %w", err)
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_subjects WHERE user_id = $1 AND hash = $2)`,
+		a.UserID, sh[:]).Scan(&known); err != nil {
+		return false, fmt.Errorf("daily cap: %w", err)
 	}
 	if known {
-		return nil
+		return false, nil
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, int32(subjectCapLock), int32(a.UserID)); err != nil {
-		return fmt.Errorf("daily cap lock: %w", err)
+		return false, fmt.Errorf("daily cap lock: %w", err)
 	}
 	now := s.now()
 	var n int
 	var oldest *time.Time
 	if err := tx.QueryRow(ctx, `SELECT count(*), min(first_at) FROM user_subjects WHERE user_id = $1 AND first_at > $2`,
 		a.UserID, now.Add(-contexts.SubjectWindow)).Scan(&n, &oldest); err != nil {
-		return fmt.Errorf("daily cap: %w", err)
+		return false, fmt.Errorf("daily cap: %w", err)
 	}
 	if n >= s.subjectCap && oldest != nil {
-		return contexts.SubjectLimitError(s.subjectCap, oldest.Add(contexts.SubjectWindow), now)
+		return false, contexts.SubjectLimitError(s.subjectCap, oldest.Add(contexts.SubjectWindow), now)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO user_subjects (user_id, subject_id, first_at) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, a.UserID, sid, now); err != nil {
+	return true, nil
+}
+
+// noteSubject adds the young person sid (hash sh), whom capSubject found
+// new to a, to a's ledger in tx.
+func (s *Store) noteSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sid int64, sh [32]byte) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO user_subjects (user_id, subject_id, hash, first_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, a.UserID, sid, sh[:], s.now()); err != nil {
 		return fmt.Errorf("daily cap: %w", err)
 	}
 	return nil
+}
+
+// subjectFor is the one way a write reaches a young person's subject row:
+// the cap first (which touches nothing outside a's ledger), then the
+// subject, then a's ledger.
+func (s *Store) subjectFor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, h *contexts.SubjectHasher, sh [32]byte) (int64, error) {
+	isNew, err := s.capSubject(ctx, tx, a, sh)
+	if err != nil {
+		return 0, err
+	}
+	sid, err := s.upsertSubject(ctx, tx, sh, h.CellKey(sh))
+	if err != nil {
+		return 0, err
+	}
+	if isNew {
+		if err := s.noteSubject(ctx, tx, a, sid, sh); err != nil {
+			return 0, err
+		}
+	}
+	return sid, nil
 }
 
 // auditSubjectLimit writes the cap's refusal on the pool, after the refused
@@ -72,21 +100,36 @@ func (s *Store) auditSubjectLimit(ctx context.Context, a *contexts.Actor, op str
 }
 
 // burstAtCell raises (or brings up to date) the day's burst alert when a has
-// recorded at least the threshold of young people new to them at cell
-// within 24 hours. Call it in the transaction of the write.
-func (s *Store) burstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, cell int64) error {
+// recorded at least the threshold of young people new to them within 24
+// hours at one of the record's cells: the finest where the threshold is
+// reached, so a burst spread over neighbouring resolution-8 cells is caught
+// at resolution 7 or 6, and one burst raises one alert. Call it in the
+// transaction of the write.
+func (s *Store) burstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, r6 int64, r7, r8 *int64) error {
 	if s.demo {
 		return nil
 	}
-	var n int
-	err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM user_subjects us
-		JOIN harm_locations h ON h.subject_id = us.subject_id AND h.created_by = us.user_id
-		WHERE us.user_id = $1 AND us.first_at > $2 AND h.cell = $3`,
-		a.UserID, s.now().Add(-contexts.SubjectWindow), cell).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("burst alert: %w", err)
+	type level struct {
+		column string
+		cell   *int64
 	}
-	return s.raiseBurst(ctx, tx, a, contexts.CellPlace(cell), n, map[string]any{"cell": fmt.Sprintf("%x", cell)})
+	for _, l := range []level{{"h3_r8", r8}, {"h3_r7", r7}, {"h3_r6", &r6}} {
+		if l.cell == nil {
+			continue
+		}
+		var n int
+		err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM user_subjects us
+			JOIN harm_locations h ON h.subject_id = us.subject_id AND h.created_by = us.user_id
+			WHERE us.user_id = $1 AND us.first_at > $2 AND h.`+l.column+` = $3`,
+			a.UserID, s.now().Add(-contexts.SubjectWindow), *l.cell).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("burst alert: %w", err)
+		}
+		if n >= s.burstAlert {
+			return s.raiseBurst(ctx, tx, a, contexts.CellPlace(*l.cell), n, map[string]any{"cell": fmt.Sprintf("%x", *l.cell)})
+		}
+	}
+	return nil
 }
 
 // burstAtContext is burstAtCell for the young people a recorded at, or
@@ -121,6 +164,33 @@ func (s *Store) raiseBurst(ctx context.Context, tx pgx.Tx, a *contexts.Actor, pl
 		contexts.AlertSubjectBurst, a.UserID, place, contexts.UKDay(now), n, detail, now)
 	if err != nil {
 		return fmt.Errorf("burst alert: %w", err)
+	}
+	return nil
+}
+
+// screeningAlert raises (or brings up to date) the day's alert when
+// screening has refused the burst threshold's worth of a's texts in the last
+// 24 hours (counted in the audit log, on its clock, which wrote them).
+func (s *Store) screeningAlert(ctx context.Context, a *contexts.Actor) error {
+	if a == nil || a.UserID == 0 {
+		return nil
+	}
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE user_id = $1 AND action = 'screening.refused'
+		AND at > clock_timestamp() - interval '24 hours'`, a.UserID).Scan(&n); err != nil {
+		return fmt.Errorf("screening alert: %w", err)
+	}
+	if n < s.burstAlert {
+		return nil
+	}
+	now := s.now()
+	_, err := s.db.Exec(ctx, `INSERT INTO admin_alerts (kind, user_id, place, day, count, detail, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, jsonb_build_object('refusals', $5::int, 'within_hours', 24), $6, $6)
+		ON CONFLICT (kind, user_id, place, day) DO UPDATE SET count = greatest(admin_alerts.count, excluded.count),
+			detail = excluded.detail, updated_at = excluded.updated_at`,
+		contexts.AlertScreeningRefusals, a.UserID, contexts.UserPlace(a.UserID), contexts.UKDay(now), n, now)
+	if err != nil {
+		return fmt.Errorf("screening alert: %w", err)
 	}
 	return nil
 }

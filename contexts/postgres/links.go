@@ -39,7 +39,7 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		if c.Status == contexts.StatusClosed {
 			return contexts.ContextClosedError(c)
 		}
-		sid, err := s.upsertSubject(ctx, tx, sh, h.CellKey(sh))
+		sid, err := s.subjectFor(ctx, tx, a, h, sh)
 		if err != nil {
 			return err
 		}
@@ -53,9 +53,6 @@ func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("check link: %w", err)
-		}
-		if err := s.noteSubject(ctx, tx, a, sid); err != nil {
-			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO context_links (context_id, subject_id, team_id, linked_by, reason, linked_at)
 			VALUES ($1, $2, $3, $4, $5, coalesce($6, now())) RETURNING id, linked_at`, contextID, sid, a.TeamID, a.UserID, reason, s.at).

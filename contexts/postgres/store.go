@@ -113,14 +113,20 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // thematic screens a's free text for personal data, looking words up among
-// a's own team's young people (recorded or linked by the team) with q (the
-// pool, or the transaction of the change). Other teams' young people are
-// never compared: a refusal would tell a that the id is on record.
+// the young people a's team has recorded or linked (team_subjects, by hash)
+// with q (the pool, or the transaction of the change), and only when a is a
+// practitioner, the one role that may read the team's records. Other
+// teams' young people are never compared: a refusal, or the time one takes,
+// would tell a that the id is on record elsewhere. A context lead, analyst
+// or admin is compared with nobody's young people, since a refusal would
+// tell them which ids their team's practitioners hold (insider review,
+// finding 2); the other checks (numbers, dates, phones, emails) still apply.
 func (s *Store) thematic(q querier, a *contexts.Actor) contexts.Thematic {
 	return contexts.Thematic{Secret: s.secret, Now: s.now(), Known: func(ctx context.Context, hashes [][]byte) ([][]byte, error) {
-		rows, err := q.Query(ctx, `SELECT s.hash FROM subjects s WHERE s.hash = ANY($1) AND (
-				EXISTS (SELECT 1 FROM harm_locations h WHERE h.subject_id = s.id AND h.team_id = $2)
-				OR EXISTS (SELECT 1 FROM context_links l WHERE l.subject_id = s.id AND l.team_id = $2))`, hashes, a.TeamID)
+		if a.Role != contexts.RolePractitioner {
+			return nil, nil
+		}
+		rows, err := q.Query(ctx, `SELECT hash FROM team_subjects WHERE team_id = $1 AND hash = ANY($2)`, a.TeamID, hashes)
 		if err != nil {
 			return nil, err
 		}
@@ -149,6 +155,9 @@ func (s *Store) auditRefusal(ctx context.Context, a *contexts.Actor, record stri
 	}
 	if aerr := audit(ctx, s.db, a, "screening.refused", record, "", map[string]any{"field": field, "what": what}); aerr != nil {
 		return aerr
+	}
+	if aerr := s.screeningAlert(ctx, a); aerr != nil {
+		return errors.Join(err, aerr)
 	}
 	return err
 }

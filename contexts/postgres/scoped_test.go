@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uber/h3-go/v4"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// TestRefusalsNeverReachOtherTeamsRecords is the timing probe of the insider
+// review made structural: while another session holds the global subjects,
+// harm_locations and context_links tables locked, a write the daily cap
+// refuses and free-text screening still answer, so neither can read those
+// tables, and no answer or timing can depend on whether another team has an
+// id on record. (A test of "takes the same time" would be a timed test; a
+// lock that would block forever is not.)
+func TestRefusalsNeverReachOtherTeamsRecords(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithSubjectDailyCap(1))
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("OTHER-1")))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("OWN-1"))) // alice is at her cap
+
+	lock, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback(ctx) }()
+	if _, err := lock.Exec(ctx, `LOCK TABLE subjects, harm_locations, context_links IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// A deadline only so that a regression fails instead of hanging.
+	bounded, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+
+	for _, id := range []string{"OTHER-1", "NOBODY-1"} {
+		_, err := s.CreateHarmLocation(bounded, f.pracA, harmInput(id))
+		wantCode(t, err, ctxmap.KindRateLimited, "subject_limit")
+		_, err = s.LinkYoungPerson(bounded, f.pracA, park.ID, contexts.LinkInput{Subject: id, Reason: "Seen here"})
+		wantCode(t, err, ctxmap.KindRateLimited, "subject_limit")
+	}
+	// Screening: the team's own young person is refused, another team's and
+	// an unknown one pass, all without the locked tables.
+	th := s.thematic(s.db, f.pracA)
+	wantCode(t, th.Check(bounded, contexts.TextField{Name: "notes", Text: "gathers with own-1 after school"}),
+		ctxmap.KindUnprocessable, "personal_data")
+	for _, text := range []string{"gathers with OTHER-1 after school", "gathers with NOBODY-1 after school"} {
+		if err := th.Check(bounded, contexts.TextField{Name: "notes", Text: text}); err != nil {
+			t.Errorf("%q: %v", text, err)
+		}
+	}
+	if err := bounded.Err(); err != nil {
+		t.Fatalf("a refusal waited for the locked tables: %v", err)
+	}
+}
+
+// TestScreeningComparesIdsOnlyForPractitioners: a context lead (or analyst,
+// or admin) who may not read the team's records must not learn from a
+// refusal which ids the team's practitioners hold (insider review, finding
+// 2); a practitioner, who may read them, is stopped from pasting one.
+func TestScreeningComparesIdsOnlyForPractitioners(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("AB123")))
+	// A lead in the same team as alice.
+	lead := &contexts.Actor{Name: "lena", Role: contexts.RoleContextLead, TeamID: f.pracA.TeamID, Team: f.pracA.Team}
+	if err := f.pool.QueryRow(ctx, `INSERT INTO users (name, role, team_id) VALUES ('lena', 'context_lead', $1) RETURNING id`,
+		lead.TeamID).Scan(&lead.UserID); err != nil {
+		t.Fatal(err)
+	}
+	note := contexts.TextField{Name: "notes", Text: "Young people gather here; AB123 was seen"}
+	wantCode(t, s.thematic(s.db, f.pracA2).Check(ctx, note), ctxmap.KindUnprocessable, "personal_data")
+	for _, a := range []*contexts.Actor{lead, f.lead, f.analyst, f.admin} {
+		if err := s.thematic(s.db, a).Check(ctx, note); err != nil {
+			t.Errorf("%s (%s): %v", a.Name, a.Role, err)
+		}
+	}
+	// The other checks hold for every role.
+	for _, a := range []*contexts.Actor{lead, f.pracA} {
+		wantCode(t, s.thematic(s.db, a).Check(ctx, contexts.TextField{Name: "notes", Text: "ref 1234567"}),
+			ctxmap.KindUnprocessable, "personal_data")
+	}
+}
+
+// TestTeamLedgerFollowsEveryWritePath: team_subjects, which screening reads,
+// holds what the team recorded one by one, linked, and bulk-imported.
+func TestTeamLedgerFollowsEveryWritePath(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("REC-1")))
+	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "LNK-1", Reason: "Seen here"}))
+	th := s.thematic(s.db, f.pracA2)
+	for _, id := range []string{"REC-1", "LNK-1"} {
+		wantCode(t, th.Check(ctx, contexts.TextField{Name: "notes", Text: "seen with " + id}), ctxmap.KindUnprocessable, "personal_data")
+		if err := s.thematic(s.db, f.pracB).Check(ctx, contexts.TextField{Name: "notes", Text: "seen with " + id}); err != nil {
+			t.Errorf("another team's young person %s compared: %v", id, err)
+		}
+	}
+	var n int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM team_subjects WHERE team_id = $1`, f.pracA.TeamID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("team ledger holds %d young people, want 2", n)
+	}
+}
+
+// TestBurstAlertCatchesSpreadBursts: young people new to one user recorded
+// each in a different resolution-8 cell of one resolution-7 cell raise one
+// alert there (insider review, finding 6); a burst inside one resolution-8
+// cell still raises one alert, at that cell.
+func TestBurstAlertCatchesSpreadBursts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithBurstAlert(3))
+	parent := h3.LatLngToCell(h3.NewLatLng(51.545, -0.055), 7)
+	kids := parent.Children(8)
+	for i, kid := range kids[:3] {
+		ll := kid.LatLng()
+		in := harmInput(fmt.Sprintf("SPREAD-%d", i))
+		in.Postcode, in.Lat, in.Lon = "", &ll.Lat, &ll.Lng
+		must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, in))
+	}
+	got := must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{}))
+	if len(got) != 1 || got[0].Place != contexts.CellPlace(int64(parent)) || got[0].Count != 3 {
+		t.Fatalf("spread burst: %+v, want one alert at %s", got, contexts.CellPlace(int64(parent)))
+	}
+	// Three more at one resolution-8 cell: one alert at that cell, not three.
+	ll := kids[4].LatLng()
+	for i := 0; i < 3; i++ {
+		in := harmInput(fmt.Sprintf("DENSE-%d", i))
+		in.Postcode, in.Lat, in.Lon = "", &ll.Lat, &ll.Lng
+		must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, in))
+	}
+	got = must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{}))
+	if len(got) != 2 || got[0].Place != contexts.CellPlace(int64(kids[4])) || got[0].Count != 3 {
+		t.Fatalf("dense burst: %+v", got)
+	}
+}
+
+// TestScreeningRefusalsInVolumeAlertAdmins: screening is an oracle only if
+// it can be asked often; each refusal is audited, and the burst threshold's
+// worth in a day raises one admin alert about the user, never the text.
+func TestScreeningRefusalsInVolumeAlertAdmins(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithBurstAlert(3))
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	for i := 0; i < 4; i++ {
+		_, err := s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "P-1", Reason: fmt.Sprintf("ref 9876%d5", i)})
+		wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
+		alerts := must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{}))
+		switch {
+		case i < 2 && len(alerts) != 0:
+			t.Fatalf("alert after %d refusals: %+v", i+1, alerts)
+		case i >= 2 && (len(alerts) != 1 || alerts[0].Kind != contexts.AlertScreeningRefusals || alerts[0].Count != i+1 ||
+			alerts[0].Place != contexts.UserPlace(f.pracA.UserID) || strings.Contains(string(alerts[0].Detail), "9876")):
+			t.Fatalf("after %d refusals: %+v", i+1, alerts)
+		}
+	}
+}
