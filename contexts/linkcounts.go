@@ -14,10 +14,12 @@ import (
 
 // LinkCount is a number of linked young people as the reader may see it:
 // Count is exact, or nil with FewerThan = k when it is below the disclosure
-// threshold and the reader is not a practitioner.
+// threshold and the reader is not a practitioner, or nil with AtLeast = n
+// for a total that holds a hidden team count (see ForRole).
 type LinkCount struct {
 	Count     *int `json:"count"`
 	FewerThan int  `json:"fewer_than,omitempty"`
+	AtLeast   int  `json:"at_least,omitempty"`
 }
 
 // Exact returns a count that is shown exactly.
@@ -52,10 +54,11 @@ func NewLinkSummary(byTeam map[string]int) LinkSummary {
 
 // ForRole returns the summary as role may see it with disclosure threshold
 // k. Practitioners get it unchanged. For every other role a total under k
-// is "fewer than k", and so is every team's count under k; when the hidden
-// team counts would add up to between 1 and k-1 (the total minus the shown
-// ones), the smallest shown count is hidden too, the same rule as the heat
-// map's parent and children, so no hidden count can be worked out.
+// is "fewer than k", and so is every team's count under k. When any team's
+// count is hidden the total is "at least" the shown counts plus one for each
+// hidden team, never exact, so no hidden count can be worked out: neither as
+// the total minus the shown counts, nor as the difference of two exact
+// totals read before and after one team's links (insider review, finding 4).
 func (s LinkSummary) ForRole(role Role, k int) LinkSummary {
 	if role == RolePractitioner {
 		return s
@@ -71,20 +74,22 @@ func (s LinkSummary) ForRole(role Role, k int) LinkSummary {
 		return out
 	}
 	out.YoungPeople = Exact(total)
-	hidden, smallest := 0, -1
 	for i, t := range out.ByTeam {
-		n := t.YoungPeople.value()
-		if n < k {
-			hidden += n
+		if t.YoungPeople.value() < k {
 			out.ByTeam[i].YoungPeople = FewerThan(k)
-			continue
-		}
-		if smallest < 0 || n < out.ByTeam[smallest].YoungPeople.value() {
-			smallest = i
 		}
 	}
-	if hidden > 0 && hidden < k && smallest >= 0 {
-		out.ByTeam[smallest].YoungPeople = FewerThan(k)
+	atLeast, anyHidden := 0, false
+	for _, t := range out.ByTeam {
+		if t.YoungPeople.Count == nil {
+			atLeast++
+			anyHidden = true
+		} else {
+			atLeast += *t.YoungPeople.Count
+		}
+	}
+	if anyHidden {
+		out.YoungPeople = LinkCount{AtLeast: atLeast}
 	}
 	return out
 }

@@ -16,10 +16,10 @@ func TestLinkSummaryForRole(t *testing.T) {
 			`{"young_people":{"count":null,"fewer_than":10},"teams":["A","B"],"by_team":[{"team":"A","young_people":{"count":null,"fewer_than":10}},{"team":"B","young_people":{"count":null,"fewer_than":10}}]}`},
 		{"all teams at k", map[string]int{"A": 10, "B": 12},
 			`{"young_people":{"count":22},"teams":["A","B"],"by_team":[{"team":"A","young_people":{"count":10}},{"team":"B","young_people":{"count":12}}]}`},
-		{"one small team hides the smallest other", map[string]int{"A": 11, "B": 2, "C": 15},
-			`{"young_people":{"count":28},"teams":["A","B","C"],"by_team":[{"team":"A","young_people":{"count":null,"fewer_than":10}},{"team":"B","young_people":{"count":null,"fewer_than":10}},{"team":"C","young_people":{"count":15}}]}`},
-		{"small teams adding up to k need nothing more", map[string]int{"A": 11, "B": 5, "C": 6},
-			`{"young_people":{"count":22},"teams":["A","B","C"],"by_team":[{"team":"A","young_people":{"count":11}},{"team":"B","young_people":{"count":null,"fewer_than":10}},{"team":"C","young_people":{"count":null,"fewer_than":10}}]}`},
+		{"one small team: the total is a lower bound", map[string]int{"A": 11, "B": 2, "C": 15},
+			`{"young_people":{"count":null,"at_least":27},"teams":["A","B","C"],"by_team":[{"team":"A","young_people":{"count":11}},{"team":"B","young_people":{"count":null,"fewer_than":10}},{"team":"C","young_people":{"count":15}}]}`},
+		{"small teams adding up to k", map[string]int{"A": 11, "B": 5, "C": 6},
+			`{"young_people":{"count":null,"at_least":13},"teams":["A","B","C"],"by_team":[{"team":"A","young_people":{"count":11}},{"team":"B","young_people":{"count":null,"fewer_than":10}},{"team":"C","young_people":{"count":null,"fewer_than":10}}]}`},
 		{"none", map[string]int{},
 			`{"young_people":{"count":null,"fewer_than":10},"teams":[],"by_team":[]}`},
 	} {
@@ -33,6 +33,33 @@ func TestLinkSummaryForRole(t *testing.T) {
 				t.Fatalf("practitioner %+v", got)
 			}
 		})
+	}
+}
+
+// TestLinkTotalsDoNotDifference: the insider review's finding 4. An analyst
+// reads the summary, one team links two young people, the analyst reads it
+// again: nothing in the two answers together says how many that team
+// linked, whatever the other teams' counts.
+func TestLinkTotalsDoNotDifference(t *testing.T) {
+	for _, before := range []map[string]int{{"A": 12}, {"A": 12, "B": 3}, {"A": 12, "B": 10}, {"A": 4, "B": 3}} {
+		after := map[string]int{"C": 2}
+		for team, n := range before {
+			after[team] = n
+		}
+		b := NewLinkSummary(before).ForRole(RoleContextLead, 10)
+		a := NewLinkSummary(after).ForRole(RoleContextLead, 10)
+		if b.YoungPeople.Count != nil && a.YoungPeople.Count != nil {
+			t.Fatalf("%v: exact totals %d then %d give team C's count", before, *b.YoungPeople.Count, *a.YoungPeople.Count)
+		}
+		for _, tc := range a.ByTeam {
+			if tc.Team == "C" && tc.YoungPeople.Count != nil {
+				t.Fatalf("%v: team C shown %d", before, *tc.YoungPeople.Count)
+			}
+		}
+		// The lower bound moves by one for a newly hidden team, never by its count.
+		if b.YoungPeople.AtLeast != 0 && a.YoungPeople.AtLeast-b.YoungPeople.AtLeast != 1 {
+			t.Fatalf("%v: at least %d then %d", before, b.YoungPeople.AtLeast, a.YoungPeople.AtLeast)
+		}
 	}
 }
 

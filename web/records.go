@@ -78,7 +78,7 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
 		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}, Response: Fields{"id": int64(0), "unlinked": true}}, s.unlinkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links/summary", Tag: "contexts",
-		Summary: "How many young people are linked, in total and by team, and which teams work with them; never who. Counts are {count} exactly for practitioners; for every other role a count under k is {count: null, fewer_than: k}", Params: []Param{idP},
+		Summary: "How many young people are linked, in total and by team, and which teams work with them; never who. Counts are {count} exactly for practitioners; for every other role a count under k is {count: null, fewer_than: k}, and a total that holds a hidden team count is {count: null, at_least: n}", Params: []Param{idP},
 		Errors: []int{404}, Response: contexts.LinkSummary{}}, s.linkSummary)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},

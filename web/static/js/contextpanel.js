@@ -339,9 +339,11 @@ function closureEvidence(c, sides) {
 
 // A count of young people as the server shows it to this role: exact, or
 // below the disclosure threshold for everyone but practitioners only
-// {count: null, fewer_than: k} (PRIVACY.md rule 14).
+// {count: null, fewer_than: k} (PRIVACY.md rule 14), or for a total that
+// holds a hidden team count {count: null, at_least: n}.
 function countWords(c) {
-  return c.count === null ? `fewer than ${c.fewer_than}` : String(c.count);
+  if (c.count !== null) return String(c.count);
+  return c.at_least ? `at least ${c.at_least}` : `fewer than ${c.fewer_than}`;
 }
 
 function linksSummary(links) {
@@ -349,9 +351,9 @@ function linksSummary(links) {
   const total = links.value.young_people;
   const byTeam = links.value.by_team;
   const n = total.count;
-  const line = n === null
-    ? `Fewer than ${total.fewer_than} young people are linked to this context.`
-    : `${n} young ${n === 1 ? 'person is' : 'people are'} linked to this context.`;
+  const line = n !== null
+    ? `${n} young ${n === 1 ? 'person is' : 'people are'} linked to this context.`
+    : `${total.at_least ? 'At least ' + total.at_least : 'Fewer than ' + total.fewer_than} young people are linked to this context.`;
   return h('div', {},
     h('p', { text: line }),
     byTeam.length
