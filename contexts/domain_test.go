@@ -47,8 +47,9 @@ func TestFindPersonalData(t *testing.T) {
 }
 
 func TestSubjectTokens(t *testing.T) {
-	got := subjectTokens("Seen with P-1234 and (ab12), ref MOS/99; x")
-	for _, want := range []string{"P-1234", "1234", "AB12", "MOS/99", "MOS", "SEEN"} {
+	got := subjectTokens("Seen with P-1234 and (ab12), ref MOS/99; x ref:AB-77/1x #Q-123,")
+	// Ids glued to other text by punctuation are found as well.
+	for _, want := range []string{"P-1234", "1234", "AB12", "MOS/99", "MOS", "SEEN", "AB-77", "AB-77/1X", "REF:AB-77", "Q-123"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("token %q missing from %v", want, got)
 		}

@@ -160,9 +160,12 @@ func monthNum(s string) int {
 }
 
 // subjectTokens returns the tokens of s that could be a case-system person
-// id, normalised like subjects: alphanumeric runs and whitespace-separated
-// words with their punctuation trimmed ("P-1234", "AB/12"), at least three
-// characters, distinct. Each maps to the text as typed.
+// id, normalised like subjects: each whitespace-separated word with its
+// punctuation trimmed ("P-1234", "AB/12"), and every stretch of it from the
+// start of a letter-and-digit run to the end of one, so an id glued to
+// other text by punctuation ("ref:AB-1234/x") is found too; at least three
+// characters, at most an id's length, distinct. Each maps to the text as
+// typed.
 func subjectTokens(s string) map[string]string {
 	out := make(map[string]string)
 	add := func(t string) {
@@ -174,20 +177,28 @@ func subjectTokens(s string) map[string]string {
 			}
 		}
 	}
+	alnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	var starts, ends []int
 	for _, w := range strings.Fields(s) {
 		w = strings.Trim(w, `.,;:!?()[]{}"'<>`)
 		add(w)
-		start := -1
-		for i := 0; i <= len(w); i++ {
-			alnum := i < len(w) && (w[i] >= '0' && w[i] <= '9' || w[i] >= 'a' && w[i] <= 'z' || w[i] >= 'A' && w[i] <= 'Z')
-			switch {
-			case alnum && start < 0:
-				start = i
-			case !alnum && start >= 0:
-				if start > 0 || i < len(w) {
-					add(w[start:i])
+		starts, ends = starts[:0], ends[:0]
+		for i := 0; i < len(w); i++ {
+			if alnum(w[i]) && (i == 0 || !alnum(w[i-1])) {
+				starts = append(starts, i)
+			}
+			if alnum(w[i]) && (i == len(w)-1 || !alnum(w[i+1])) {
+				ends = append(ends, i+1)
+			}
+		}
+		for _, i := range starts {
+			for _, j := range ends {
+				if j-i > maxSubjectLen {
+					break
 				}
-				start = -1
+				if j > i {
+					add(w[i:j])
+				}
 			}
 		}
 	}

@@ -2,12 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
 )
@@ -94,6 +96,14 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) makeRelease(w http.ResponseWriter, r *http.Request) error {
 	a := actor(r)
 	in, err := s.releases.Make(r.Context(), tiles.MakeRequest{How: tiles.HowAdmin, ByID: &a.UserID, ByName: a.Name})
+	var refused *ctxmap.Error
+	if errors.As(err, &refused) && refused.Code == "release_too_soon" {
+		// Refusals are audited too: repeated attempts to force releases
+		// (to difference them) are what an auditor looks for.
+		if aerr := s.audit.Audit(r.Context(), a, "release.refused", "", "", map[string]any{"earliest": refused.Details["earliest"]}); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,18 @@ func TestReleasesDefeatTheInsiderProbes(t *testing.T) {
 		if got := ts.snapshot(t, cat); got != before {
 			t.Fatal("a refused release changed the published values")
 		}
+		// The refusal is in the audit log, with the earliest allowed time.
+		status, audit := ts.do(t, contexts.RoleAdmin, "GET", "/api/v1/audit?limit=20", "")
+		refused := false
+		entries, _ := audit["entries"].([]any)
+		for _, e := range entries {
+			if m := e.(map[string]any); m["action"] == "release.refused" && strings.Contains(fmt.Sprint(m["detail"]), "earliest") {
+				refused = true
+			}
+		}
+		if status != 200 || !refused {
+			t.Fatalf("no release.refused in the audit log: %d %v", status, audit)
+		}
 	})
 
 	t.Run("archiving one's own records changes nothing before a release", func(t *testing.T) {

@@ -172,3 +172,15 @@ func TestScreeningRefusalsInVolumeAlertAdmins(t *testing.T) {
 		}
 	}
 }
+
+// TestCategoryLabelsAreScreened: a label is on every legend; it is screened
+// like any free text (insider review, finding 6), and the refusal audited.
+func TestCategoryLabelsAreScreened(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	before := f.counts(t)
+	_, err := f.store.AddCategory(ctx, f.admin, contexts.CategoryInput{Code: "named", Label: "Case 12345678 only"})
+	wantCode(t, err, ctxmap.KindUnprocessable, "personal_data")
+	f.wantAudited(t, before, f.counts(t), "screening.refused")
+	must[*contexts.Taxonomy](t)(f.store.AddCategory(ctx, f.admin, contexts.CategoryInput{Code: "named", Label: "Exploitation online"}))
+}

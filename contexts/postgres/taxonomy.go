@@ -23,6 +23,11 @@ func (s *Store) AddCategory(ctx context.Context, a *contexts.Actor, in contexts.
 		return nil, err
 	}
 	code, label, census := in.Code, in.Label, in.CensusCode
+	// A label is shown to every user on every map legend: it must not carry
+	// a child's number, date of birth, phone or email either.
+	if err := s.screen(ctx, s.db, a, "category:"+code, contexts.TextField{Name: "label", Text: label}); err != nil {
+		return nil, err
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		v, err := newTaxonomyVersion(ctx, tx, a, "added category "+code)
 		if err != nil {
