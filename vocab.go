@@ -25,3 +25,11 @@ func (l Layer) Valid() bool { return l == LayerHarm || l == LayerUnsafe }
 // viewer builds (PRIVACY.md rule 5), so it can never clash with a category
 // code: the taxonomy refuses it as one.
 const ExtraFamilial = "extra_familial"
+
+// AllCategories is the heat filter word for every category at once, the same
+// as giving no category; the taxonomy refuses it as a code too.
+const AllCategories = "all"
+
+// ReservedCategory reports whether code is a filter word that can never be a
+// harm category's code.
+func ReservedCategory(code string) bool { return code == ExtraFamilial || code == AllCategories }

@@ -138,3 +138,16 @@ func FuzzParseOccurred(f *testing.F) {
 		}
 	})
 }
+
+// TestReservedCategoryCodes: the map's own filter words cannot become
+// harm categories, or a filter would mean two things.
+func TestReservedCategoryCodes(t *testing.T) {
+	for _, code := range []string{"all", "extra_familial"} {
+		if _, err := (CategoryInput{Code: code, Label: "Anything"}).Validate(); err == nil {
+			t.Errorf("category code %q accepted", code)
+		}
+	}
+	if _, err := (CategoryInput{Code: "all_online", Label: "Online"}).Validate(); err != nil {
+		t.Errorf("all_online refused: %v", err)
+	}
+}

@@ -295,6 +295,9 @@ func (in CategoryInput) Validate() (CategoryInput, error) {
 	if !categoryCodeRE.MatchString(in.Code) {
 		return in, InvalidField("code", "invalid_code", "code must be 2-40 lower-case letters, digits or underscores, starting with a letter")
 	}
+	if ctxmap.ReservedCategory(in.Code) {
+		return in, InvalidField("code", "reserved_code", "code %q is reserved: the map uses it as a filter of its own", in.Code)
+	}
 	var err error
 	if in.Label, err = CheckText("label", in.Label, 100, true); err != nil {
 		return in, err

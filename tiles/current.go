@@ -23,7 +23,7 @@ type current struct {
 	mu    sync.Mutex // one refresh at a time
 	v     atomic.Pointer[currentState]
 	// onChange runs when a newer release is found.
-	onChange func()
+	onChange func(ReleaseInfo)
 	last     atomic.Int64 // the id last served
 }
 
@@ -74,7 +74,7 @@ func (c *current) refresh(ctx context.Context, seen *currentState) (*currentStat
 	st := &currentState{info: info, ok: ok, checked: time.Now()}
 	c.v.Store(st)
 	if ok && c.last.Swap(info.ID) != info.ID && c.onChange != nil {
-		c.onChange()
+		c.onChange(info)
 	}
 	return st, nil
 }

@@ -106,7 +106,7 @@ func (s *Service) checkLayerCategory(ctx context.Context, layer ctxmap.Layer, ca
 	if !layer.Valid() {
 		return "", "", errInvalid("layer_unsupported", "layer %q is not supported; use %s", ctxmap.Truncate(string(layer), echoRunes), layerList())
 	}
-	if category == "" {
+	if category == "" || category == ctxmap.AllCategories {
 		return layer, "", nil
 	}
 	known := false
@@ -118,7 +118,7 @@ func (s *Service) checkLayerCategory(ctx context.Context, layer ctxmap.Layer, ca
 	}
 	if !known {
 		return "", "", errInvalid("category_unsupported",
-			"category %q is not supported; give one harm category code, or none for all categories", ctxmap.Truncate(category, echoRunes))
+			"category %q is not supported; give one harm category code, or all (or none) for all categories", ctxmap.Truncate(category, echoRunes))
 	}
 	return layer, category, nil
 }

@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	// contexts, so it is passed in; nil refuses every category filter
 	// (only "all categories" is then allowed).
 	Categories Categories
+	// Logger gets one line each time the service starts serving a newer
+	// release, so an operator can tell when each replica switched; nil
+	// means slog.Default().
+	Logger *slog.Logger
 }
 
 // Service produces the anonymised heat outputs (tiles, cells, trends,
@@ -93,7 +98,15 @@ func NewService(store ReleaseStore, cfg Config) (*Service, error) {
 	}
 	// Cached sets and tiles of an older release are never served again
 	// (their keys name the release); dropping them frees the memory.
-	svc.current.onChange = svc.purge
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	svc.current.onChange = func(info ReleaseInfo) {
+		svc.purge()
+		log.Info("serving release", "release", info.ID, "data_time", info.DataTime.UTC().Format(time.RFC3339),
+			"first_month", info.Window.First.String(), "last_month", info.Window.Last.String())
+	}
 	return svc, nil
 }
 

@@ -503,3 +503,22 @@ type filterCategories struct{}
 func (filterCategories) Known(_ context.Context, c string) (bool, error) {
 	return c == "cse" || c == "cce", nil
 }
+
+// TestCategoryAllIsNoCategory: "all" is the word for what omitting the
+// category gives, byte for byte; "all" in a list or with another code is
+// still refused.
+func TestCategoryAllIsNoCategory(t *testing.T) {
+	s := newFilterService(t, filterRecords())
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
+		none := cellsJSON(t, s, r, tiles.Filter{Period: "2026-Q1"})
+		all := cellsJSON(t, s, r, tiles.Filter{Category: ctxmap.AllCategories, Period: "2026-Q1"})
+		if !reflect.DeepEqual(none, all) || len(all) == 0 {
+			t.Fatalf("res %d: category=all has %d cells, none %d", r, len(all), len(none))
+		}
+	}
+	for _, c := range []string{"all,cse", "-all", "ALL"} {
+		if _, err := s.Published(context.Background(), tiles.Filter{Category: c, Period: "2026-Q1"}); err == nil {
+			t.Errorf("category %q accepted", c)
+		}
+	}
+}

@@ -60,9 +60,11 @@ func toReleaseJSON(in tiles.ReleaseInfo) releaseJSON {
 }
 
 // releaseLabel says in words which release a view shows, e.g. "Data release
-// 5 Dec 2026, covering to November 2026; next due 5 Jan 2027".
+// 5 Dec 2026 (no. 4), covering to November 2026; next due 5 Jan 2027". The
+// number tells apart releases made on one day (forced by the operator).
 func releaseLabel(in tiles.ReleaseInfo, next time.Time) string {
-	l := fmt.Sprintf("Data release %s, covering to %s", in.DataTime.UTC().Format("2 Jan 2006"), in.Window.Last.Start().Format("January 2006"))
+	l := fmt.Sprintf("Data release %s (no. %d), covering to %s", in.DataTime.UTC().Format("2 Jan 2006"), in.ID,
+		in.Window.Last.Start().Format("January 2006"))
 	if !next.IsZero() {
 		l += "; next due " + next.UTC().Format("2 Jan 2006")
 	}

@@ -116,8 +116,12 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		for _, r := range rels {
-			fmt.Fprintf(stdout, "%d\t%s\t%s..%s\t%s\t%d cells\t%d changed\n", r.ID, r.DataTime.UTC().Format(time.RFC3339),
-				r.Window.First, r.Window.Last, r.How, r.PublishedCells, r.ChangedCells)
+			changed := "first kept release" // nothing earlier to compare with
+			if r.ChangedCells >= 0 {
+				changed = fmt.Sprintf("%d changed", r.ChangedCells)
+			}
+			fmt.Fprintf(stdout, "%d\t%s\t%s..%s\t%s\t%d cells\t%s\n", r.ID, r.DataTime.UTC().Format(time.RFC3339),
+				r.Window.First, r.Window.Last, r.How, r.PublishedCells, changed)
 		}
 		return nil
 	}

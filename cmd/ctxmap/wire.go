@@ -120,7 +120,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	store := postgres.NewReleases(pool)
-	heat, err := tiles.NewService(store, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats, ReleasePoll: c.ReleasePoll})
+	heat, err := tiles.NewService(store, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats, ReleasePoll: c.ReleasePoll, Logger: log})
 	if err != nil {
 		return nil, err
 	}
