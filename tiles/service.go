@@ -57,6 +57,10 @@ type Service struct {
 	tiles      *lru[tileKey, *Tile]
 	setFlight  flight[setKey, *heatSet]
 	tileFlight flight[tileKey, *Tile]
+	// Hot spot analyses and their tiles, per release like the tiles.
+	hotResults *lru[hotspotKey, *HotspotResult]
+	hotTiles   *lru[hotTileKey, *Tile]
+	hotFlight  flight[hotspotKey, *HotspotResult]
 	// bounds keeps hexagon boundaries across data generations: the same
 	// cells are published again and again.
 	bounds *geo.BoundaryCache
@@ -94,6 +98,8 @@ func NewService(store ReleaseStore, cfg Config) (*Service, error) {
 		categories: cfg.Categories,
 		sets:       newLRU[setKey, *heatSet](cfg.PublishedCacheBytes),
 		tiles:      newLRU[tileKey, *Tile](cfg.CacheBytes),
+		hotResults: newLRU[hotspotKey, *HotspotResult](64 << 20),
+		hotTiles:   newLRU[hotTileKey, *Tile](16 << 20),
 		bounds:     geo.NewBoundaryCache(200_000),
 	}
 	// Cached sets and tiles of an older release are never served again
@@ -123,6 +129,8 @@ func (s *Service) ReleaseMade() { s.current.forget() }
 func (s *Service) purge() {
 	s.tiles.purge()
 	s.sets.purge()
+	s.hotResults.purge()
+	s.hotTiles.purge()
 }
 
 // Release is the release the service currently serves.

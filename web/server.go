@@ -75,6 +75,7 @@ type Server struct {
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
 	releases   Releases
+	areas      areaCache // the boundary's cells per resolution (analytics.go)
 	// now is the clock of the token cache and the login limiter; tests
 	// move it instead of sleeping through their windows.
 	now    func() time.Time
@@ -176,6 +177,7 @@ func (s *Server) routes() {
 	s.adminRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
+	s.analyticsRoutes(r, api)
 	s.releaseRoutes(api)
 
 	s.staticRoutes(r)
