@@ -126,15 +126,29 @@ func FuzzFindPersonalData(f *testing.F) {
 	})
 }
 
+// FuzzParseOccurred checks a harm location's occurred date or month: a
+// refusal is a 400 or a 422 naming the field, an accepted value lies in the
+// window of what happened and its String parses back to itself.
 func FuzzParseOccurred(f *testing.F) {
-	for _, s := range []string{"2026-03-14", "2026-03", "0000-00", "9999-12-31"} {
+	for _, s := range []string{"2026-03-14", "2026-03", "0000-00", "9999-12-31", "0000-01-01", "1999-12-31", "2000-01-01",
+		"2026-03-20", "2026-03-21", "2026-04", " 2026-02 ", "2026-02-30", "2026-3-1", "26-03-14", "２０２６-03-14", ""} {
 		f.Add(s)
 	}
 	now := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
 		o, err := ParseOccurred(s, now)
-		if err == nil && (o.Date.After(now) || o.Date.Before(earliestDate)) {
+		if err != nil {
+			var e *ctxmap.Error
+			if !errors.As(err, &e) || (e.Kind != ctxmap.KindInvalid && e.Kind != ctxmap.KindUnprocessable) || e.Details["field"] != "occurred" {
+				t.Fatalf("ParseOccurred(%q): %v", s, err)
+			}
+			return
+		}
+		if o.Date.After(now) || o.Date.Before(earliestDate) {
 			t.Fatalf("%q accepted as %v", s, o)
+		}
+		if back, err := ParseOccurred(o.String(), now); err != nil || back != o {
+			t.Fatalf("%q -> %v, whose String parses to %v, %v", s, o, back, err)
 		}
 	})
 }

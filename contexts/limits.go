@@ -1,6 +1,7 @@
 package contexts
 
 import (
+	"context"
 	"time"
 
 	"github.com/ctxmap/ctxmap"
@@ -61,6 +62,51 @@ type IdempotencyKey struct {
 type StoredResponse struct {
 	Status int
 	Body   []byte
+}
+
+// KeyedCreate is the Idempotency-Key of the create a request makes, carried
+// in its context from the web middleware (which claimed the key) to the
+// store, which stores the answer in the create's own transaction: the
+// created rows and the answer a retry will get commit together or not at
+// all, so no crash between them can let a retry create the record twice
+// (issue 11, finding 7).
+type KeyedCreate struct {
+	Key IdempotencyKey
+	// Answer renders the answer to the request from what the create made
+	// (the value the store's create method returns). An error rolls the
+	// create back.
+	Answer func(created any) (StoredResponse, error)
+
+	stored *StoredResponse
+}
+
+// Render is Answer, remembering its result: the answer the store is about
+// to commit with the created rows, which the caller then sends.
+func (k *KeyedCreate) Render(created any) (StoredResponse, error) {
+	resp, err := k.Answer(created)
+	if err != nil {
+		return StoredResponse{}, err
+	}
+	k.stored = &resp
+	return resp, nil
+}
+
+// Stored is the answer last rendered for storing, or nil if the create
+// never reached its commit.
+func (k *KeyedCreate) Stored() *StoredResponse { return k.stored }
+
+type keyedCreateKey struct{}
+
+// WithKeyedCreate returns ctx carrying k for the create it runs.
+func WithKeyedCreate(ctx context.Context, k *KeyedCreate) context.Context {
+	return context.WithValue(ctx, keyedCreateKey{}, k)
+}
+
+// KeyedCreateFrom returns the KeyedCreate ctx carries, or nil when the
+// request has no Idempotency-Key.
+func KeyedCreateFrom(ctx context.Context) *KeyedCreate {
+	k, _ := ctx.Value(keyedCreateKey{}).(*KeyedCreate)
+	return k
 }
 
 var (

@@ -1,7 +1,9 @@
 package tiles
 
 import (
+	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,22 +158,82 @@ func FuzzParsePeriod(f *testing.F) {
 }
 
 // FuzzParseTile checks that tile path segments are either refused with
-// KindInvalid or give an in-range tile.
+// KindInvalid (a short message) or give an in-range tile whose decimal
+// path parses back to the same tile, and that CheckTile agrees.
 func FuzzParseTile(f *testing.F) {
-	f.Add("12", "2020", "1300")
-	f.Add("0", "0", "0")
-	f.Add("23", "0", "0")
-	f.Add("1", "-1", "0")
+	for _, s := range [][3]string{{"12", "2020", "1300"}, {"0", "0", "0"}, {"23", "0", "0"}, {"1", "-1", "0"},
+		{"20", "1048575", "1048575"}, {"20", "1048576", "0"}, {"012", "0", "0"}, {"3", "07", "7"}, {"", "", ""},
+		{"1e1", "0", "0"}, {"+1", "0", "0"}, {"14", "８１９２", "5448"}, {"99", "99999999", "999999999"}} {
+		f.Add(s[0], s[1], s[2])
+	}
 	f.Fuzz(func(t *testing.T, z, x, y string) {
 		tl, err := ParseTile(z, x, y)
 		if err != nil {
-			if ctxmap.KindOf(err) != ctxmap.KindInvalid {
+			var e *ctxmap.Error
+			if !errors.As(err, &e) || e.Kind != ctxmap.KindInvalid || len(e.Message) > 300 {
 				t.Fatalf("ParseTile(%q, %q, %q): %v", z, x, y, err)
 			}
 			return
 		}
-		if tl.Z > MaxZoom || !tl.Valid() {
+		if tl.Z > MaxZoom || !tl.Valid() || CheckTile(tl) != nil {
 			t.Fatalf("ParseTile(%q, %q, %q) = %v", z, x, y, tl)
+		}
+		back, err := ParseTile(strconv.Itoa(int(tl.Z)), strconv.Itoa(int(tl.X)), strconv.Itoa(int(tl.Y)))
+		if err != nil || back != tl {
+			t.Fatalf("ParseTile(%q, %q, %q) = %v, whose path parses to %v, %v", z, x, y, tl, back, err)
+		}
+	})
+}
+
+// FuzzParseMonth checks the month grammar under every period: a refusal,
+// or a month whose String parses back to itself.
+func FuzzParseMonth(f *testing.F) {
+	for _, s := range []string{"2025-12", "2025-13", "0000-01", "9999-12", "2025-1", "2025-012", " 2025-01", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMonth(s)
+		if err != nil {
+			if ctxmap.KindOf(err) != ctxmap.KindInvalid {
+				t.Fatalf("ParseMonth(%q): %v", s, err)
+			}
+			return
+		}
+		if back, err := ParseMonth(m.String()); err != nil || back != m || m.Start().Day() != 1 {
+			t.Fatalf("ParseMonth(%q) = %v, reparsed %v, %v", s, m, back, err)
+		}
+	})
+}
+
+// knownCategories is a taxonomy of two codes and the extra-familial filter.
+type knownCategories struct{}
+
+func (knownCategories) Known(_ context.Context, code string) (bool, error) {
+	return code == "cse" || code == "cce" || code == ctxmap.ExtraFamilial, nil
+}
+
+// FuzzCheckLayerCategory checks the layer and category filter every heat
+// output takes: refused with KindInvalid, or a valid layer (the default
+// for none) and either all categories or one the taxonomy knows.
+func FuzzCheckLayerCategory(f *testing.F) {
+	for _, s := range [][2]string{{"harm", "cse"}, {"", ""}, {"unsafe", "extra_familial"}, {"harm", "cse,cce"},
+		{"harm", "!cse"}, {"HARM", "cse"}, {"harm", "CSE"}, {"harm", "*"}, {"both", ""}, {"harm", "cse\x00"}} {
+		f.Add(s[0], s[1])
+	}
+	s := &Service{categories: knownCategories{}}
+	f.Fuzz(func(t *testing.T, layer, category string) {
+		l, c, err := s.checkLayerCategory(context.Background(), ctxmap.Layer(layer), category)
+		if err != nil {
+			if ctxmap.KindOf(err) != ctxmap.KindInvalid {
+				t.Fatalf("(%q, %q): %v", layer, category, err)
+			}
+			return
+		}
+		if !l.Valid() || (layer != "" && string(l) != layer) || c != category {
+			t.Fatalf("(%q, %q) accepted as (%q, %q)", layer, category, l, c)
+		}
+		if ok, _ := (knownCategories{}).Known(context.Background(), c); c != "" && !ok {
+			t.Fatalf("unknown category %q accepted", c)
 		}
 	})
 }

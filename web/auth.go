@@ -338,13 +338,16 @@ type sessionResponse struct {
 	Capabilities []Capability `json:"capabilities"`
 }
 
+// loginRequest is the body of a password sign-in.
+type loginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
 // login handles POST /api/v1/session: a password sign-in that sets the
 // session cookie and returns the CSRF token for later writes.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name     string `json:"name"`
-		Password string `json:"password"`
-	}
+	var req loginRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}

@@ -213,11 +213,14 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// markReadRequest is the body of POST /api/v1/me/notifications/read.
+type markReadRequest struct {
+	UpTo int64 `json:"up_to"`
+}
+
 // markNotificationsRead handles POST /api/v1/me/notifications/read.
 func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		UpTo int64 `json:"up_to"`
-	}
+	var in markReadRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}

@@ -127,14 +127,14 @@ type LoginLimiter interface {
 
 // IdempotencyKeys keep the first answer to each create sent with an
 // Idempotency-Key, per user and route, so a retry gets that answer and
-// writes nothing (see idempotency.go for the protocol).
+// writes nothing (see idempotency.go for the protocol). The answer itself
+// is stored by the create, in its own transaction, from the
+// contexts.KeyedCreate its context carries.
 type IdempotencyKeys interface {
 	// ClaimIdempotencyKey returns nil, nil when the request is to run, the
 	// stored answer of a finished one with the same body, or
 	// contexts.ErrIdempotencyKeyReused / ErrIdempotencyInProgress.
 	ClaimIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) (*contexts.StoredResponse, error)
-	// CompleteIdempotencyKey stores the answer of the claim's request.
-	CompleteIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey, resp contexts.StoredResponse) error
 	// ReleaseIdempotencyKey drops the claim of a request that wrote nothing.
 	ReleaseIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) error
 }

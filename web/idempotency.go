@@ -20,15 +20,20 @@ import (
 // instead of a second record. The protocol, per user, route (method and
 // path) and key:
 //
-//   - the first request claims the key (IdempotencyKeys.Claim...), runs, and
-//     stores its answer if it succeeded (2xx); a refusal stores nothing, so
-//     a retry runs afresh (it wrote nothing either);
+//   - the first request claims the key (IdempotencyKeys.ClaimIdempotencyKey)
+//     and runs with a contexts.KeyedCreate in its context; the store's
+//     create renders its answer and stores it on the key in the same
+//     transaction as the created rows, so the record and the answer a retry
+//     gets commit together or not at all, whenever the server dies; a
+//     refusal stores nothing and frees the key, so a retry runs afresh (it
+//     wrote nothing either);
 //   - a retry with the same body gets the stored answer, with
 //     Idempotent-Replayed: true, and writes nothing;
 //   - the same key with another body is 422 idempotency_key_reused;
 //   - a retry while the first request runs is 409 idempotency_in_progress
-//     (Retry-After: 1); a claim whose request never finished blocks retries
-//     for contexts.IdempotencyLease only;
+//     (Retry-After: 1); a claim whose request never finished (so never
+//     committed) blocks retries for contexts.IdempotencyLease only, and a
+//     create whose claim was taken over after that rolls back;
 //   - answers are kept for contexts.IdempotencyTTL (24 h).
 //
 // The header is optional: without it a create behaves as before.
@@ -55,14 +60,14 @@ var (
 // idempotent is the middleware of the create routes: it runs next at most
 // once per key and replays its answer to retries. It runs after
 // authorisation, since keys belong to the signed-in user.
-func (s *Server) idempotent(next http.Handler) http.Handler {
+func (s *Server) idempotent(op Op, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys := r.Header.Values(idempotencyHeader)
 		if len(keys) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := s.runOnce(w, r, next, keys); err != nil {
+		if err := s.runOnce(w, r, op, next, keys); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -81,7 +86,7 @@ func validIdempotencyKey(keys []string) bool {
 	return true
 }
 
-func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, next http.Handler, keys []string) error {
+func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, op Op, next http.Handler, keys []string) error {
 	if !validIdempotencyKey(keys) {
 		return errIdempotencyKeyInvalid
 	}
@@ -110,8 +115,11 @@ func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, next http.Handl
 		_, _ = w.Write(stored.Body)
 		return nil
 	}
-	// The answer is kept, or the claim dropped, even if the client has
-	// gone: that is the case keys are for.
+	kc := &contexts.KeyedCreate{Key: k, Answer: func(created any) (contexts.StoredResponse, error) {
+		return keyedAnswer(op, created)
+	}}
+	r = r.WithContext(contexts.WithKeyedCreate(r.Context(), kc))
+	// The claim is dropped after a refusal even if the client has gone.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	rec := &bufferedWriter{header: w.Header()}
@@ -128,17 +136,41 @@ func (s *Server) runOnce(w http.ResponseWriter, r *http.Request, next http.Handl
 		rec.status = http.StatusOK
 	}
 	if rec.status >= 200 && rec.status < 300 {
-		if err := s.idem.CompleteIdempotencyKey(ctx, k, contexts.StoredResponse{Status: rec.status, Body: rec.body.Bytes()}); err != nil {
-			// The write happened; its answer still goes out. A retry
-			// within the lease is told to wait, after it runs again.
-			s.log.ErrorContext(ctx, "storing an idempotent answer", "err", err, "request_id", requestID(ctx))
+		if stored := kc.Stored(); stored != nil {
+			// What the create committed, exactly as retries will get it.
+			w.WriteHeader(stored.Status)
+			_, _ = w.Write(stored.Body)
+			return nil
 		}
-	} else {
-		s.releaseKey(ctx, k)
+		// A create whose store kept no answer: retries run it again, as
+		// without a key. Every store create keeps one; this is a bug.
+		s.log.ErrorContext(ctx, "a keyed create stored no answer", "route", k.Route, "request_id", requestID(ctx))
 	}
+	s.releaseKey(ctx, k)
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(rec.body.Bytes())
 	return nil
+}
+
+// keyedAnswer is the answer to a keyed create of op that made created: the
+// status and the bytes its handler writes.
+func keyedAnswer(op Op, created any) (contexts.StoredResponse, error) {
+	v := created
+	if op.Answer != nil {
+		var err error
+		if v, err = op.Answer(created); err != nil {
+			return contexts.StoredResponse{}, err
+		}
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		return contexts.StoredResponse{}, err
+	}
+	status := op.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return contexts.StoredResponse{Status: status, Body: body}, nil
 }
 
 func (s *Server) releaseKey(ctx context.Context, k contexts.IdempotencyKey) {
@@ -147,9 +179,9 @@ func (s *Server) releaseKey(ctx context.Context, k contexts.IdempotencyKey) {
 	}
 }
 
-// bufferedWriter holds a create's answer until it is stored, so a client
-// never sees an answer a retry could not get. Headers go straight to the
-// real writer's map.
+// bufferedWriter holds a create's answer until the create is over, so a
+// client never sees an answer a retry could not get. Headers go straight to
+// the real writer's map.
 type bufferedWriter struct {
 	header http.Header
 	status int

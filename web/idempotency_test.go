@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ctxmap/ctxmap/contexts"
@@ -229,5 +230,56 @@ func TestCreatesDocumentTheIdempotencyKey(t *testing.T) {
 	}
 	if n < 7 {
 		t.Fatalf("only %d create routes", n)
+	}
+}
+
+// diesAfterCreate is a records store whose server dies (the connection is
+// aborted) after its first harm location has been created, before any
+// answer.
+type diesAfterCreate struct {
+	Records
+	died *atomic.Bool
+}
+
+func (d diesAfterCreate) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error) {
+	h, err := d.Records.CreateHarmLocation(ctx, a, in)
+	if err == nil && d.died.CompareAndSwap(false, true) {
+		panic(http.ErrAbortHandler)
+	}
+	return h, err
+}
+
+// A server that dies after the create committed and before it answered:
+// the client sees a reset, and its retry with the same key gets the
+// record that was committed instead of making a second one. (Before the
+// answer was stored in the create's transaction, the dying request freed
+// its key and the retry created the record twice.)
+func TestRetryAfterADeathBetweenCommitAndAnswerGetsTheCommittedRecord(t *testing.T) {
+	rs := newRecordsServerWrapped(t, func(r Records) Records { return diesAfterCreate{r, new(atomic.Bool)} })
+	P := rs.tokens[contexts.RolePractitioner]
+	req, err := http.NewRequest("POST", rs.URL+"/api/v1/harm-locations", strings.NewReader(harmBody("DIES-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+P)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(idempotencyHeader, "dies-1")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the dying request was answered %d", resp.StatusCode)
+	}
+	if n := rs.count(t, "harm_locations"); n != 1 {
+		t.Fatalf("%d harm locations committed before the death, want 1", n)
+	}
+	var committed int64
+	if err := rs.pool.QueryRow(context.Background(), `SELECT id FROM harm_locations`).Scan(&committed); err != nil {
+		t.Fatal(err)
+	}
+	status, body, replayed := rs.keyed(t, P, "dies-1", "POST", "/api/v1/harm-locations", harmBody("DIES-1"))
+	if status != 201 || !replayed || idOf(t, body) != committed {
+		t.Fatalf("the retry: %d %s (replayed %v), want the committed record %d", status, body, replayed, committed)
+	}
+	if n := rs.count(t, "harm_locations"); n != 1 {
+		t.Fatalf("%d harm locations after the retry, want 1", n)
 	}
 }

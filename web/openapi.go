@@ -40,7 +40,11 @@ type Op struct {
 	// Idempotent marks a create: it honours the Idempotency-Key header
 	// (idempotency.go), which the document then lists with its errors.
 	Idempotent bool
-	Errors     []int
+	// Answer turns what a keyed create made (the value its store method
+	// returns) into the body the handler writes, for the store to keep
+	// for retries; nil when the handler writes that value itself.
+	Answer func(created any) (any, error)
+	Errors []int
 }
 
 // Param is a path or query parameter in the OpenAPI document.
@@ -98,7 +102,7 @@ func (s *Server) adapt(op Op, h apiFunc) http.Handler {
 		}
 	})
 	if op.Idempotent {
-		inner = s.idempotent(inner)
+		inner = s.idempotent(op, inner)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !op.Public {

@@ -26,6 +26,13 @@ type recordsServer struct {
 
 func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 	t.Helper()
+	return newRecordsServerWrapped(t, nil, opts...)
+}
+
+// newRecordsServerWrapped is newRecordsServer with the records store seen
+// through wrap, for tests that make it misbehave.
+func newRecordsServerWrapped(t *testing.T, wrap func(Records) Records, opts ...postgres.Option) *recordsServer {
+	t.Helper()
 	pool := pgtest.New(t)
 	geocoder := contexts.GeocoderFunc(func(_ context.Context, pcs []string) ([]contexts.Geocoded, error) {
 		out := make([]contexts.Geocoded, len(pcs))
@@ -55,7 +62,11 @@ func newRecordsServer(t *testing.T, opts ...postgres.Option) *recordsServer {
 		}
 		rs.tokens[role] = tok
 	}
-	srv := New(Config{}, Deps{Users: users, Records: records, Audit: records, Alerts: records,
+	var recs Records = records
+	if wrap != nil {
+		recs = wrap(records)
+	}
+	srv := New(Config{}, Deps{Users: users, Records: recs, Audit: records, Alerts: records,
 		Idempotency: postgres.NewIdempotency(pool)})
 	rs.Server = httptest.NewServer(srv)
 	t.Cleanup(rs.Close)

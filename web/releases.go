@@ -25,7 +25,7 @@ type Releases interface {
 func (s *Server) releaseRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/releases", Tag: "releases",
 		Summary: "The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)"}, s.listReleases)
-	s.route(api, Op{Method: "POST", Path: "/releases", Tag: "releases", Roles: []contexts.Role{contexts.RoleAdmin}, Status: http.StatusCreated, Idempotent: true,
+	s.route(api, Op{Method: "POST", Path: "/releases", Tag: "releases", Roles: []contexts.Role{contexts.RoleAdmin}, Status: http.StatusCreated, Idempotent: true, Answer: releaseAnswer,
 		Summary: "Make a release now; refused (429, with the earliest allowed time) within the minimum interval of the latest, across all replicas",
 		Errors:  []int{429}}, s.makeRelease)
 }
@@ -57,6 +57,16 @@ func toReleaseJSON(in tiles.ReleaseInfo) releaseJSON {
 		out.ChangedCells = &in.ChangedCells
 	}
 	return out
+}
+
+// releaseAnswer is the body makeRelease writes, for a keyed request's
+// stored answer.
+func releaseAnswer(created any) (any, error) {
+	in, ok := created.(tiles.ReleaseInfo)
+	if !ok {
+		return nil, fmt.Errorf("release answer from a %T", created)
+	}
+	return toReleaseJSON(in), nil
 }
 
 // releaseLabel says in words which release a view shows, e.g. "Data release

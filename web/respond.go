@@ -88,11 +88,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := encodeJSON(v)
+	if err != nil {
 		slog.Debug("write json", "err", err)
 	}
+	_, _ = w.Write(body)
+}
+
+// encodeJSON is the bytes writeJSON sends for v: also the answer a keyed
+// create stores for its retries, so both are the same to the byte.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return b.Bytes(), err
 }
 
 // decode reads one JSON value into v, refusing unknown fields and trailing

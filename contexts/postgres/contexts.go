@@ -24,6 +24,10 @@ const sameSpotM = 25
 // (code "context_exists") or closed (code "context_closed_exists": reopen it
 // instead, so the chronology is never split).
 func (s *Store) CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.Context, error) { return s.createContext(ctx, a, in) })
+}
+
+func (s *Store) createContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error) {
 	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,10 @@ import (
 // person id is hashed before it reaches the database. Nothing is written
 // unless every field is valid.
 func (s *Store) CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.HarmLocation, error) { return s.createHarmLocation(ctx, a, in) })
+}
+
+func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error) {
 	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ type Idempotency struct {
 // NewIdempotency returns the idempotency key store on pool.
 func NewIdempotency(pool *pgxpool.Pool) *Idempotency { return &Idempotency{pool: pool} }
 
-// ClaimIdempotencyKey starts the request k names. It returns nil, nil when
+// ClaimIdempotencyKey starts the request k names, outside any create's
+// transaction: the claim writes no record, and its answer is stored by the
+// create itself (keyed, storeAnswer). It returns nil, nil when
 // the request is to run: the key is new, expired, or its first request was
 // abandoned (its lease passed with no answer) with the same body. It
 // returns the stored answer of a finished request with the same body,
@@ -69,17 +71,6 @@ func (s *Idempotency) ClaimIdempotencyKey(ctx context.Context, k contexts.Idempo
 	return nil, contexts.ErrIdempotencyInProgress
 }
 
-// CompleteIdempotencyKey stores the answer of the request that claimed k,
-// for retries until the key expires.
-func (s *Idempotency) CompleteIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey, resp contexts.StoredResponse) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE idempotency_keys SET status = $5, body = $6, claim = NULL
-		WHERE user_id = $1 AND route = $2 AND key = $3 AND claim = $4`,
-		k.UserID, k.Route, k.Key, k.Claim, resp.Status, resp.Body); err != nil {
-		return fmt.Errorf("storing an idempotent answer: %w", err)
-	}
-	return nil
-}
-
 // ReleaseIdempotencyKey forgets the claim on k of a request that wrote
 // nothing (it was refused), so a retry runs afresh.
 func (s *Idempotency) ReleaseIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) error {
@@ -97,4 +88,62 @@ func (s *Idempotency) PruneIdempotencyKeys(ctx context.Context, now time.Time) (
 		return 0, fmt.Errorf("pruning idempotency keys: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// keyed runs create, one of the Store's creates, for the request ctx
+// carries. Without an Idempotency-Key that is just create. With one, create
+// runs on a copy of the Store whose statements all go to one transaction
+// (its own transactions become savepoints in it), and the answer it renders
+// is stored on the key in that transaction, after the created rows and
+// their read-back: a crash before the commit leaves neither, a crash after
+// it leaves the answer a retry gets (issue 11, finding 7).
+func keyed[T any](ctx context.Context, s *Store, create func(*Store) (T, error)) (T, error) {
+	kc := contexts.KeyedCreateFrom(ctx)
+	if kc == nil || s.keyed {
+		return create(s)
+	}
+	var out T
+	var createErr error
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		in := *s
+		in.db, in.keyed = tx, true
+		out, createErr = create(&in)
+		if createErr != nil {
+			// A refused create's own transaction has rolled back; what it
+			// wrote outside it (the audit of a refusal) is kept, as
+			// without a key.
+			return nil
+		}
+		return storeAnswer(ctx, tx, kc, out)
+	})
+	if createErr == nil {
+		createErr = err
+	}
+	if createErr != nil {
+		var zero T
+		return zero, createErr
+	}
+	return out, nil
+}
+
+// storeAnswer renders the answer to kc's request from what it created and
+// stores it on the key in tx, the create's transaction. The key must still
+// be held by this request's claim: one taken over after its lease belongs
+// to a retry that is creating the record itself, so this create rolls back.
+func storeAnswer(ctx context.Context, tx pgx.Tx, kc *contexts.KeyedCreate, created any) error {
+	resp, err := kc.Render(created)
+	if err != nil {
+		return fmt.Errorf("rendering an idempotent answer: %w", err)
+	}
+	k := kc.Key
+	tag, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status = $5, body = $6, claim = NULL
+		WHERE user_id = $1 AND route = $2 AND key = $3 AND claim = $4`,
+		k.UserID, k.Route, k.Key, k.Claim, resp.Status, resp.Body)
+	if err != nil {
+		return fmt.Errorf("storing an idempotent answer: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return contexts.ErrIdempotencyInProgress
+	}
+	return nil
 }

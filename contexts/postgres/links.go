@@ -17,6 +17,10 @@ import (
 // context changes, and other teams see only that one more young person is
 // linked by this team.
 func (s *Store) LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.LinkInput) (*contexts.Link, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.Link, error) { return s.linkYoungPerson(ctx, a, contextID, in) })
+}
+
+func (s *Store) linkYoungPerson(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.LinkInput) (*contexts.Link, error) {
 	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}

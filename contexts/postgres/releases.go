@@ -82,8 +82,16 @@ func (r *Releases) InRelease(ctx context.Context, wait bool, fn func(context.Con
 	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
 		return true, fmt.Errorf("release: %w", err)
 	}
-	if err := fn(ctx, &releaseTx{tx: tx}); err != nil {
+	rt := &releaseTx{tx: tx}
+	if err := fn(ctx, rt); err != nil {
 		return true, err
+	}
+	// A release an admin asked for with an Idempotency-Key commits with
+	// its answer, like every other keyed create.
+	if kc := contexts.KeyedCreateFrom(ctx); kc != nil && rt.made != nil {
+		if err := storeAnswer(ctx, tx, kc, *rt.made); err != nil {
+			return true, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return true, fmt.Errorf("release: commit: %w", err)
@@ -159,6 +167,9 @@ func (r *Releases) Set(ctx context.Context, release int64, k tiles.SetKey) ([]by
 // releaseTx is the work of one release inside InRelease's transaction.
 type releaseTx struct {
 	tx pgx.Tx
+	// made is the release written in tx: the answer to an admin's keyed
+	// request, stored with it.
+	made *tiles.ReleaseInfo
 }
 
 func (t *releaseTx) Now(ctx context.Context) (time.Time, error) {
@@ -283,6 +294,9 @@ func (t *releaseTx) Write(ctx context.Context, info tiles.ReleaseInfo, sets []ti
 	if err != nil {
 		return 0, fmt.Errorf("write release sets: %w", err)
 	}
+	written := info
+	written.ID = id
+	t.made = &written
 	return id, nil
 }
 

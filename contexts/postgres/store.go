@@ -45,6 +45,9 @@ type Store struct {
 	// only while seeding (see SeedDemo).
 	demo bool
 	at   *time.Time
+	// keyed marks the copy of a Store that runs one create sent with an
+	// Idempotency-Key, its db the create's transaction (see keyed).
+	keyed bool
 	// subjectCap is how many young people new to a user the user may
 	// record in 24 hours; burstAlert how many of them at one place raise
 	// an admin alert; k the disclosure threshold small link counts are

@@ -15,6 +15,10 @@ import (
 // differ (some split sexual and criminal exploitation, some have a
 // catch-all), so the list is theirs to extend; codes are permanent.
 func (s *Store) AddCategory(ctx context.Context, a *contexts.Actor, in contexts.CategoryInput) (*contexts.Taxonomy, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.Taxonomy, error) { return s.addCategory(ctx, a, in) })
+}
+
+func (s *Store) addCategory(ctx context.Context, a *contexts.Actor, in contexts.CategoryInput) (*contexts.Taxonomy, error) {
 	if err := contexts.Require(a, contexts.RoleAdmin); err != nil {
 		return nil, err
 	}

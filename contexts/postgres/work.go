@@ -15,6 +15,10 @@ import (
 // AddAssessment files a thematic note under one side of the context's
 // triangle.
 func (s *Store) AddAssessment(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.AssessmentInput) (*contexts.Assessment, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.Assessment, error) { return s.addAssessment(ctx, a, contextID, in) })
+}
+
+func (s *Store) addAssessment(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.AssessmentInput) (*contexts.Assessment, error) {
 	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}
@@ -75,6 +79,10 @@ func scanIntervention(r pgx.CollectableRow) (contexts.Intervention, error) {
 // AddIntervention plans an action with a partner agency against one side
 // of the triangle.
 func (s *Store) AddIntervention(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.InterventionInput) (*contexts.Intervention, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.Intervention, error) { return s.addIntervention(ctx, a, contextID, in) })
+}
+
+func (s *Store) addIntervention(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.InterventionInput) (*contexts.Intervention, error) {
 	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
 		return nil, err
 	}

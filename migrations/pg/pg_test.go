@@ -3,6 +3,7 @@ package pg_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -120,6 +121,27 @@ func TestRuntimeRoleCannotRewriteTheAuditLog(t *testing.T) {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || (pgErr.Code != "42501" && pgErr.Code != "42P01") {
 			t.Errorf("as ctxmap_app, %s: got %v, want insufficient_privilege", stmt, err)
+		}
+	}
+}
+
+// Issue 11, finding 1: the cluster scripts/pg.sh made for make run and make
+// test wrote synchronous_commit = off, and a crash lost acknowledged writes.
+// The suite's database must commit durably (the crash test itself runs on a
+// cluster of its own), unless started with the explicit test-only switch.
+func TestSuiteDatabaseCommitsDurably(t *testing.T) {
+	pool := pgtest.New(t)
+	want := "on"
+	if os.Getenv("CTXMAP_PG_UNSAFE_NO_SYNC") == "1" {
+		want = "off"
+	}
+	for _, name := range []string{"synchronous_commit", "fsync"} {
+		var got string
+		if err := pool.QueryRow(context.Background(), "SHOW "+name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %s, want %s: a crash would lose writes the server acknowledged (scripts/pg.sh start rewrites it)", name, got, want)
 		}
 	}
 }
