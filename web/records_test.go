@@ -67,7 +67,7 @@ func newRecordsServerWrapped(t *testing.T, wrap func(Records) Records, opts ...p
 		recs = wrap(records)
 	}
 	srv := New(Config{}, Deps{Users: users, Records: recs, Audit: records, Alerts: records,
-		Idempotency: postgres.NewIdempotency(pool)})
+		Idempotency: postgres.NewIdempotency(pool, []byte("web-test-secret-0123456789abcdef"))})
 	rs.Server = httptest.NewServer(srv)
 	t.Cleanup(rs.Close)
 	return rs

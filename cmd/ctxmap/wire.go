@@ -142,7 +142,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	idem := postgres.NewIdempotency(pool)
+	idem := postgres.NewIdempotency(pool, []byte(c.Secret))
 	go pruneLimits(ctx, log, logins, idem)
 	cfg := web.Config{
 		Version:            version,

@@ -3,6 +3,8 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -18,11 +20,24 @@ import (
 // answer instead of a second record, whichever replica it reaches (issue
 // 11, finding 7).
 type Idempotency struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	secret []byte
 }
 
-// NewIdempotency returns the idempotency key store on pool.
-func NewIdempotency(pool *pgxpool.Pool) *Idempotency { return &Idempotency{pool: pool} }
+// NewIdempotency returns the idempotency key store on pool. The request
+// hashes it stores are keyed with the deployment secret: a create's body
+// holds a young person's id, and a plain digest of it could be matched
+// against guessed ids by anyone who reads the database (PRIVACY.md rule 2).
+func NewIdempotency(pool *pgxpool.Pool, secret []byte) *Idempotency {
+	return &Idempotency{pool: pool, secret: secret}
+}
+
+// keyed is the stored form of a request digest.
+func (s *Idempotency) keyed(digest []byte) []byte {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write(digest)
+	return m.Sum(nil)
+}
 
 // ClaimIdempotencyKey starts the request k names, outside any create's
 // transaction: the claim writes no record, and its answer is stored by the
@@ -34,6 +49,7 @@ func NewIdempotency(pool *pgxpool.Pool) *Idempotency { return &Idempotency{pool:
 // while the first request runs. Concurrent claims of one key are decided
 // by the primary key: exactly one inserts or takes over.
 func (s *Idempotency) ClaimIdempotencyKey(ctx context.Context, k contexts.IdempotencyKey) (*contexts.StoredResponse, error) {
+	k.RequestHash = s.keyed(k.RequestHash)
 	for range 3 {
 		tag, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys AS i
 				(user_id, route, key, request_hash, claim, locked_until, created_at, expires_at)

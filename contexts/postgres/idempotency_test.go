@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -61,7 +62,7 @@ func mustClaim(t *testing.T, idem *Idempotency, k contexts.IdempotencyKey) {
 // takes over once its lease has passed, creating the record once.
 func TestKeyedCreateFailingBeforeCommitLeavesNeitherRowNorAnswer(t *testing.T) {
 	f := newFixture(t)
-	idem := NewIdempotency(f.pool)
+	idem := NewIdempotency(f.pool, testSecret)
 	route, body := "POST /api/v1/harm-locations", `{"subject":"ATOM-1"}`
 	k := keyFor(f.pracA, route, "atomic-1", body, "claim-1", testNow)
 	mustClaim(t, idem, k)
@@ -117,7 +118,7 @@ func TestKeyedCreateFailingBeforeCommitLeavesNeitherRowNorAnswer(t *testing.T) {
 // keyed create of the store, and a keyed release, commits its answer.
 func TestKeyedCreateCommittedIsReplayedAfterADeathBeforeAnswering(t *testing.T) {
 	f := newFixture(t)
-	idem := NewIdempotency(f.pool)
+	idem := NewIdempotency(f.pool, testSecret)
 	bg := context.Background()
 	open, err := f.store.CreateContext(bg, f.lead, contexts.ContextInput{Kind: "group", Name: "Keyed base"})
 	if err != nil {
@@ -193,7 +194,7 @@ func TestKeyedCreateCommittedIsReplayedAfterADeathBeforeAnswering(t *testing.T) 
 // is the one record.
 func TestKeyedCreateWhoseClaimWasTakenOverRollsBack(t *testing.T) {
 	f := newFixture(t)
-	idem := NewIdempotency(f.pool)
+	idem := NewIdempotency(f.pool, testSecret)
 	route, body := "POST /api/v1/harm-locations", `{"subject":"SLOW-1"}`
 	slow := keyFor(f.pracA, route, "slow", body, "slow", testNow)
 	mustClaim(t, idem, slow)
@@ -219,7 +220,7 @@ func TestKeyedCreateWhoseClaimWasTakenOverRollsBack(t *testing.T) {
 // key, and stores no answer.
 func TestKeyedRefusalKeepsItsAuditAndStoresNoAnswer(t *testing.T) {
 	f := newFixture(t)
-	idem := NewIdempotency(f.pool)
+	idem := NewIdempotency(f.pool, testSecret)
 	k := keyFor(f.lead, "POST /api/v1/contexts/1/assessments", "refused", "{}", "c", testNow)
 	mustClaim(t, idem, k)
 	open, err := f.store.CreateContext(context.Background(), f.lead, contexts.ContextInput{Kind: "group", Name: "Refusals"})
@@ -267,4 +268,31 @@ func count(t *testing.T, f *fixture, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestIdempotencyHashIsKeyed: the stored request hash is keyed with the
+// deployment secret, so the young person's id in a create's body cannot be
+// found by hashing guesses (insider review 2, finding F2).
+func TestIdempotencyHashIsKeyed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	body := `{"subject":"NAMED-CHILD-1","categories":["cse"]}`
+	k := keyFor(f.pracA, "POST /api/v1/harm-locations", "key-1", body, "claim-1", testNow)
+	if _, err := NewIdempotency(f.pool, testSecret).ClaimIdempotencyKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	var stored []byte
+	if err := f.pool.QueryRow(ctx, `SELECT request_hash FROM idempotency_keys WHERE key = 'key-1'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	plain := sha256.Sum256([]byte(body))
+	if bytes.Equal(stored, plain[:]) || bytes.Contains(stored, []byte("NAMED")) {
+		t.Fatal("the stored request hash is the plain digest of the body")
+	}
+	// The same body under another secret does not match: the key matters.
+	other := keyFor(f.pracA, "POST /api/v1/harm-locations", "key-1", body, "claim-2", testNow)
+	_, err := NewIdempotency(f.pool, []byte("another-secret-0123456789abcdef-01")).ClaimIdempotencyKey(ctx, other)
+	if !errors.Is(err, contexts.ErrIdempotencyKeyReused) {
+		t.Fatalf("another secret's hash matched: %v", err)
+	}
 }
