@@ -213,10 +213,15 @@ func TestRecordRoutesAnswers(t *testing.T) {
 	if status != 200 || out["unlinked"] != true {
 		t.Fatalf("unlink: %d %v", status, out)
 	}
-	status, out = rs.call(t, A, "GET", fmt.Sprintf("/api/v1/contexts/%d/chronology", int(id)), "")
+	status, out = rs.call(t, P, "GET", fmt.Sprintf("/api/v1/contexts/%d/chronology", int(id)), "")
 	events, _ := out["events"].([]any)
 	if status != 200 || len(events) != 3 {
 		t.Fatalf("chronology: %d %v", status, out)
+	}
+	// An analyst sees link events only once a release is made.
+	status, out = rs.call(t, A, "GET", fmt.Sprintf("/api/v1/contexts/%d/chronology", int(id)), "")
+	if events, _ = out["events"].([]any); status != 200 || len(events) != 1 {
+		t.Fatalf("analyst's chronology before a release: %d %v", status, out)
 	}
 	status, out = rs.call(t, P, "GET", "/api/v1/subjects/W-404/harm-locations", "")
 	if list, ok := out["harm_locations"].([]any); status != 200 || !ok || len(list) != 0 {

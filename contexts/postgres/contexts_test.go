@@ -49,7 +49,9 @@ func TestContextLifecycle(t *testing.T) {
 	_, err = s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: " mosaic-1001 ", Reason: "again"})
 	wantCode(t, err, ctxmap.KindConflict, "already_linked")
 	// Rule 14: the analyst sees the teams but, under k, only "fewer than
-	// k"; a practitioner sees the exact counts by team.
+	// k"; a practitioner sees the exact counts by team. The analyst sees
+	// links as of the latest release.
+	f.markReleased(t)
 	sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.analyst, park.ID))
 	if sum.YoungPeople.Count != nil || sum.YoungPeople.FewerThan != 10 || strings.Join(sum.Teams, ",") != "Hackney North,Hackney South" {
 		t.Fatalf("analyst's summary %+v", sum)
@@ -94,6 +96,12 @@ func TestContextLifecycle(t *testing.T) {
 	if err := s.UnlinkYoungPerson(ctx, f.pracA, park.ID, l1.ID, contexts.UnlinkInput{Reason: "Moved out of the area"}); err != nil {
 		t.Fatal(err)
 	}
+	// The lead sees the unlink once a release is made, not before.
+	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
+	if strings.Join(sum.Teams, ",") != "Hackney North,Hackney South" {
+		t.Fatalf("context lead's summary right after the unlink %+v", sum)
+	}
+	f.markReleased(t)
 	sum = must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
 	if sum.YoungPeople.Count != nil || sum.YoungPeople.FewerThan != 10 || strings.Join(sum.Teams, ",") != "Hackney South" {
 		t.Fatalf("context lead's summary after unlink %+v", sum)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -161,9 +162,15 @@ func (s *Store) linkSummary(ctx context.Context, q querier, a *contexts.Actor, c
 	// teams: a distinct count across teams would let a practitioner link an
 	// id, see the count not move, and so learn that another team already
 	// works with that child.
+	asOf, err := linksAsOf(ctx, q, a)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := q.Query(ctx, `SELECT t.name, count(DISTINCT l.subject_id)
 		FROM context_links l JOIN teams t ON t.id = l.team_id
-		WHERE l.context_id = $1 AND l.unlinked_at IS NULL GROUP BY t.name`, contextID)
+		WHERE l.context_id = $1 AND (CASE WHEN $2::timestamptz IS NULL THEN l.unlinked_at IS NULL
+			ELSE l.linked_at <= $2 AND (l.unlinked_at IS NULL OR l.unlinked_at > $2) END)
+		GROUP BY t.name`, contextID, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("link summary: %w", err)
 	}
@@ -175,6 +182,28 @@ func (s *Store) linkSummary(ctx context.Context, q querier, a *contexts.Actor, c
 	}
 	sum := contexts.NewLinkSummary(byTeam).ForRole(a.Role, s.k)
 	return &sum, nil
+}
+
+// linksAsOf is the instant a's view of a context's links stands at: nil
+// (live) for practitioners, who see exact counts and times anyway; for every
+// other role the data time of the latest release, so link counts and link
+// events change for them only when a release is made, as published values
+// do (PRIVACY.md rule 12). A live count re-read after each link would show
+// the moment a team's count crosses k, and so that it was k-1 just before
+// (insider review 2, F3). Before the first release nothing is linked yet.
+func linksAsOf(ctx context.Context, q querier, a *contexts.Actor) (*time.Time, error) {
+	if a.Role == contexts.RolePractitioner {
+		return nil, nil
+	}
+	var t *time.Time
+	if err := q.QueryRow(ctx, `SELECT max(data_time) FROM releases`).Scan(&t); err != nil {
+		return nil, fmt.Errorf("links as of the latest release: %w", err)
+	}
+	if t == nil {
+		never := time.Unix(0, 0).UTC()
+		t = &never
+	}
+	return t, nil
 }
 
 // Notifications lists the actor's latest notifications, newest first.

@@ -184,3 +184,41 @@ func TestCategoryLabelsAreScreened(t *testing.T) {
 	f.wantAudited(t, before, f.counts(t), "screening.refused")
 	must[*contexts.Taxonomy](t)(f.store.AddCategory(ctx, f.admin, contexts.CategoryInput{Code: "named", Label: "Exploitation online"}))
 }
+
+// TestLinkViewsMoveOnlyAtReleases: insider review 2, F3. A context lead
+// re-reading the summary and chronology after every link would see a team's
+// count cross k (so it was k-1 a moment before) and time each link; for
+// every role but practitioners both stand as of the latest release.
+func TestLinkViewsMoveOnlyAtReleases(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithDisclosureThreshold(5))
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA"}))
+	for i := range 4 {
+		must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: fmt.Sprintf("B-%d", i), Reason: "Seen here"}))
+	}
+	f.markReleased(t)
+	view := func() string {
+		sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
+		chron := must[[]contexts.ChronologyEntry](t)(s.Chronology(ctx, f.lead, park.ID))
+		return fmt.Sprintf("%+v %d", sum, len(chron))
+	}
+	before := view()
+	// The fifth link takes Hackney South to k; Hackney North's first link
+	// adds a chronology entry. Neither shows before the next release.
+	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "B-4", Reason: "Seen here"}))
+	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "A-1", Reason: "Seen here"}))
+	if got := view(); got != before {
+		t.Fatalf("the lead's view moved with a link:\n%s\n%s", before, got)
+	}
+	// Practitioners see their links at once.
+	if sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.pracA, park.ID)); sum.YoungPeople.Count == nil || *sum.YoungPeople.Count != 6 {
+		t.Fatalf("practitioner %+v", sum)
+	}
+	f.markReleased(t)
+	sum := must[*contexts.LinkSummary](t)(s.LinkSummary(ctx, f.lead, park.ID))
+	if sum.YoungPeople.AtLeast != 6 || sum.ByTeam[1].YoungPeople.Count == nil || *sum.ByTeam[1].YoungPeople.Count != 5 {
+		t.Fatalf("after the release %+v", sum)
+	}
+}

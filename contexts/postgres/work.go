@@ -284,11 +284,19 @@ func (s *Store) Chronology(ctx context.Context, a *contexts.Actor, contextID int
 	if err := s.requireContext(ctx, contextID); err != nil {
 		return nil, err
 	}
+	asOf, err := linksAsOf(ctx, s.db, a)
+	if err != nil {
+		return nil, err
+	}
+	// Link events reach roles other than practitioners as of the latest
+	// release only, like the link counts (linksAsOf).
 	rows, err := s.db.Query(ctx, `SELECT e.id, e.at, e.event,
 			CASE WHEN e.event IN ('young_person_linked', 'young_person_unlinked') THEN '' ELSE coalesce(e.actor_name, '') END,
 			coalesce(t.name, ''), e.summary, e.detail
 		FROM context_events e LEFT JOIN teams t ON t.id = e.team_id
-		WHERE e.context_id = $1 ORDER BY e.id`, contextID)
+		WHERE e.context_id = $1 AND ($2::timestamptz IS NULL OR e.at <= $2
+			OR e.event NOT IN ('young_person_linked', 'young_person_unlinked'))
+		ORDER BY e.id`, contextID, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("read chronology: %w", err)
 	}
