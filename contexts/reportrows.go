@@ -278,7 +278,8 @@ func (r *ReviewsReport) Table() [][]string {
 
 // table writes n rows under cols: a header of the column keys, each code
 // column followed by "<key>_label" with the code's label, so a spreadsheet
-// reads words and a program reads codes.
+// reads words and a program reads codes. Text that a spreadsheet would take
+// for a formula (=, +, -, @ first) is written with a leading apostrophe.
 func table(cols []ReportColumn, n int, row func(i int) map[string]string) [][]string {
 	vocab := ReportVocab()
 	var head []string
@@ -293,7 +294,12 @@ func table(cols []ReportColumn, n int, row func(i int) map[string]string) [][]st
 		vals := row(i)
 		line := make([]string, 0, len(head))
 		for _, c := range cols {
-			line = append(line, vals[c.Key])
+			v := vals[c.Key]
+			if c.Type == "text" && strings.ContainsAny(v[:min(len(v), 1)], "=+-@\t\r") {
+				// Free text a spreadsheet would run as a formula.
+				v = "'" + v
+			}
+			line = append(line, v)
 			if c.Type == "code" {
 				label, _ := termLabel(vocab[c.Key], vals[c.Key])
 				line = append(line, label)

@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
 	s.releaseRoutes(api)
+	s.reportRoutes(api)
 
 	s.staticRoutes(r)
 }

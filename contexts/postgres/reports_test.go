@@ -124,6 +124,23 @@ func wantEqual(t *testing.T, what string, got, want any) {
 	}
 }
 
+// Short constructors for the expected rows.
+func ic(month, agency, status, side string, n int) contexts.InterventionCount {
+	return contexts.InterventionCount{Month: month, PartnerAgency: agency, Status: status, Side: side, Interventions: n}
+}
+
+func mi(month string, n int) contexts.MonthInterventions {
+	return contexts.MonthInterventions{Month: month, Interventions: n}
+}
+
+func ao(agency string, n int) contexts.AgencyOverdue {
+	return contexts.AgencyOverdue{PartnerAgency: agency, Interventions: n}
+}
+
+func ca(month, kind, ltype string, opened, closed, reopened int) contexts.ContextActivity {
+	return contexts.ContextActivity{Month: month, Kind: kind, LocationType: ltype, Opened: opened, Closed: closed, Reopened: reopened}
+}
+
 func TestReports(t *testing.T) {
 	f := newFixture(t)
 	d := newReportData(t, f)
@@ -132,22 +149,22 @@ func TestReports(t *testing.T) {
 	t.Run("interventions by agency, status and side per month", func(t *testing.T) {
 		r := report[*contexts.InterventionsReport](t, f, f.analyst, "interventions", "from=2025-06&to=2026-02")
 		wantEqual(t, "rows", r.Rows, []contexts.InterventionCount{
-			{"2025-07", "licensing", "planned", "environment", 1},
-			{"2025-10", "parks", "in_progress", "environment", 1},
-			{"2025-10", "police", "planned", "environment", 1},
-			{"2025-11", "parks", "done", "environment", 1},
-			{"2025-11", "police", "dropped", "guardianship", 1},
-			{"2025-11", "transport", "planned", "guardianship", 1},
-			{"2025-12", "youth_services", "planned", "needs", 1},
-			{"2026-01", "school", "planned", "needs", 1},
+			ic("2025-07", "licensing", "planned", "environment", 1),
+			ic("2025-10", "parks", "in_progress", "environment", 1),
+			ic("2025-10", "police", "planned", "environment", 1),
+			ic("2025-11", "parks", "done", "environment", 1),
+			ic("2025-11", "police", "dropped", "guardianship", 1),
+			ic("2025-11", "transport", "planned", "guardianship", 1),
+			ic("2025-12", "youth_services", "planned", "needs", 1),
+			ic("2026-01", "school", "planned", "needs", 1),
 		})
-		wantEqual(t, "summary", r.Summary, []contexts.MonthInterventions{{"2025-06", 0}, {"2025-07", 1}, {"2025-08", 0}, {"2025-09", 0},
-			{"2025-10", 2}, {"2025-11", 3}, {"2025-12", 1}, {"2026-01", 1}, {"2026-02", 0}})
+		wantEqual(t, "summary", r.Summary, []contexts.MonthInterventions{mi("2025-06", 0), mi("2025-07", 1), mi("2025-08", 0), mi("2025-09", 0),
+			mi("2025-10", 2), mi("2025-11", 3), mi("2025-12", 1), mi("2026-01", 1), mi("2026-02", 0)})
 		if r.From != "2025-06" || r.To != "2026-02" || r.AsOf != "2026-03-20" || len(r.Columns) != 5 {
 			t.Fatalf("header %+v", r.ReportHeader)
 		}
 		r = report[*contexts.InterventionsReport](t, f, f.lead, "interventions", "from=2025-11&to=2025-11&by=status")
-		wantEqual(t, "by status", r.Rows, []contexts.InterventionCount{{"2025-11", "", "done", "", 1}, {"2025-11", "", "dropped", "", 1}, {"2025-11", "", "planned", "", 1}})
+		wantEqual(t, "by status", r.Rows, []contexts.InterventionCount{ic("2025-11", "", "done", "", 1), ic("2025-11", "", "dropped", "", 1), ic("2025-11", "", "planned", "", 1)})
 		r = report[*contexts.InterventionsReport](t, f, f.admin, "interventions", "from=2025-10&to=2025-12&by=")
 		wantEqual(t, "ungrouped", r.Rows, []contexts.InterventionCount{{Month: "2025-10", Interventions: 2}, {Month: "2025-11", Interventions: 3}, {Month: "2025-12", Interventions: 1}})
 		// The default window is the 12 complete months before March 2026.
@@ -175,27 +192,27 @@ func TestReports(t *testing.T) {
 			{d.park, d.i1, "police", "planned", "2026-02-01", 47, f10, []string{"Hackney North", "Hackney South"}},
 			{d.park, d.i2, "parks", "in_progress", "2026-03-19", 1, f10, []string{"Hackney North", "Hackney South"}},
 		})
-		wantEqual(t, "by agency", r.Summary, []contexts.AgencyOverdue{{"police", 1}, {"youth_services", 1}, {"parks", 1}})
+		wantEqual(t, "by agency", r.Summary, []contexts.AgencyOverdue{ao("police", 1), ao("youth_services", 1), ao("parks", 1)})
 	})
 
 	t.Run("contexts opened, closed and reopened per month", func(t *testing.T) {
 		r := report[*contexts.ContextActivityReport](t, f, f.analyst, "contexts", "from=2025-06&to=2026-03")
 		wantEqual(t, "rows", r.Rows, []contexts.ContextActivity{
-			{"2025-07", "location", "takeaway", 1, 0, 0},
-			{"2025-10", "location", "park", 1, 0, 0},
-			{"2025-11", "location", "bus_stop", 1, 0, 0},
-			{"2025-12", "group", "", 1, 0, 0},
-			{"2026-01", "group", "", 0, 1, 0},
-			{"2026-01", "school", "", 1, 0, 0},
-			{"2026-02", "group", "", 0, 1, 2},
-			{"2026-03", "school", "", 0, 1, 0},
+			ca("2025-07", "location", "takeaway", 1, 0, 0),
+			ca("2025-10", "location", "park", 1, 0, 0),
+			ca("2025-11", "location", "bus_stop", 1, 0, 0),
+			ca("2025-12", "group", "", 1, 0, 0),
+			ca("2026-01", "group", "", 0, 1, 0),
+			ca("2026-01", "school", "", 1, 0, 0),
+			ca("2026-02", "group", "", 0, 1, 2),
+			ca("2026-03", "school", "", 0, 1, 0),
 		})
 		if len(r.Summary) != 10 || r.Summary[0] != (contexts.ContextActivity{Month: "2025-06"}) ||
 			r.Summary[8] != (contexts.ContextActivity{Month: "2026-02", Closed: 1, Reopened: 2}) {
 			t.Fatalf("summary %+v", r.Summary)
 		}
 		r = report[*contexts.ContextActivityReport](t, f, f.analyst, "contexts", "from=2026-01&to=2026-01&by=kind")
-		wantEqual(t, "by kind", r.Rows, []contexts.ContextActivity{{"2026-01", "group", "", 0, 1, 0}, {"2026-01", "school", "", 1, 0, 0}})
+		wantEqual(t, "by kind", r.Rows, []contexts.ContextActivity{ca("2026-01", "group", "", 0, 1, 0), ca("2026-01", "school", "", 1, 0, 0)})
 	})
 
 	t.Run("time to close, median and mean days", func(t *testing.T) {
