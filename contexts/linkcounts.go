@@ -2,6 +2,7 @@ package contexts
 
 import (
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -92,6 +93,18 @@ func (s LinkSummary) ForRole(role Role, k int) LinkSummary {
 		out.YoungPeople = LinkCount{AtLeast: atLeast}
 	}
 	return out
+}
+
+// Text is the count in words, as a table or an export shows it: "12",
+// "fewer than 10" or "at least 11".
+func (c LinkCount) Text() string {
+	switch {
+	case c.Count != nil:
+		return strconv.Itoa(*c.Count)
+	case c.AtLeast > 0:
+		return "at least " + strconv.Itoa(c.AtLeast)
+	}
+	return "fewer than " + strconv.Itoa(c.FewerThan)
 }
 
 func (c LinkCount) value() int {

@@ -18,14 +18,15 @@ const (
 	CapManage   Capability = "manage"   // open and work on context records
 	CapTrend    Capability = "trend"    // monthly trend of a hexagon
 	CapExport   Capability = "export"   // CSV export of published cells
+	CapReports  Capability = "reports"  // reports for commissioning (/reports.html)
 )
 
 // roleCapabilities is the one table of what each role is offered.
 var roleCapabilities = map[contexts.Role][]Capability{
 	contexts.RolePractitioner: {CapContexts, CapSearch, CapRecord, CapLink},
-	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend},
-	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport},
-	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport},
+	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapReports},
+	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport, CapReports},
+	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapReports},
 }
 
 // capabilitiesOf lists what a signed-in user is offered; none when nobody

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -56,12 +57,20 @@ type Links interface {
 	MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo int64) (int64, error)
 }
 
+// Reports are the reports for commissioning, read from the context
+// records (contexts/reports.go). Both check the actor; the caller audits.
+type Reports interface {
+	ReportCatalogue(ctx context.Context, a *contexts.Actor) (*contexts.ReportCatalogue, error)
+	Report(ctx context.Context, a *contexts.Actor, name string, q url.Values) (contexts.ReportAnswer, error)
+}
+
 // Records is the records store as the record routes use it.
 type Records interface {
 	Taxonomies
 	HarmLocations
 	ContextRecords
 	Links
+	Reports
 }
 
 // Users signs people in and lists accounts.

@@ -179,6 +179,7 @@ func (s *Server) routes() {
 	s.heatRoutes(r, api)
 	s.analyticsRoutes(r, api)
 	s.releaseRoutes(api)
+	s.reportRoutes(api)
 
 	s.staticRoutes(r)
 }

@@ -158,6 +158,17 @@ func (s *Store) LinkSummary(ctx context.Context, a *contexts.Actor, contextID in
 }
 
 func (s *Store) linkSummary(ctx context.Context, q querier, a *contexts.Actor, contextID int64) (*contexts.LinkSummary, error) {
+	sums, err := s.linkSummaries(ctx, q, a, []int64{contextID})
+	if err != nil {
+		return nil, err
+	}
+	sum := sums[contextID]
+	return &sum, nil
+}
+
+// linkSummaries is the link summary of each context in ids as a may see
+// it (a context without links gets the summary of none), in one query.
+func (s *Store) linkSummaries(ctx context.Context, q querier, a *contexts.Actor, ids []int64) (map[int64]contexts.LinkSummary, error) {
 	// Young people are counted once per team that linked them, never across
 	// teams: a distinct count across teams would let a practitioner link an
 	// id, see the count not move, and so learn that another team already
@@ -166,22 +177,32 @@ func (s *Store) linkSummary(ctx context.Context, q querier, a *contexts.Actor, c
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT t.name, count(DISTINCT l.subject_id)
+	rows, err := q.Query(ctx, `SELECT l.context_id, t.name, count(DISTINCT l.subject_id)
 		FROM context_links l JOIN teams t ON t.id = l.team_id
-		WHERE l.context_id = $1 AND (CASE WHEN $2::timestamptz IS NULL THEN l.unlinked_at IS NULL
+		WHERE l.context_id = ANY($1) AND (CASE WHEN $2::timestamptz IS NULL THEN l.unlinked_at IS NULL
 			ELSE l.linked_at <= $2 AND (l.unlinked_at IS NULL OR l.unlinked_at > $2) END)
-		GROUP BY t.name`, contextID, asOf)
+		GROUP BY l.context_id, t.name`, ids, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("link summary: %w", err)
 	}
-	byTeam := map[string]int{}
+	byContext := map[int64]map[string]int{}
+	var cid int64
 	var team string
 	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&team, &n}, func() error { byTeam[team] += n; return nil }); err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&cid, &team, &n}, func() error {
+		if byContext[cid] == nil {
+			byContext[cid] = map[string]int{}
+		}
+		byContext[cid][team] += n
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("link summary: %w", err)
 	}
-	sum := contexts.NewLinkSummary(byTeam).ForRole(a.Role, s.k)
-	return &sum, nil
+	out := make(map[int64]contexts.LinkSummary, len(ids))
+	for _, id := range ids {
+		out[id] = contexts.NewLinkSummary(byContext[id]).ForRole(a.Role, s.k)
+	}
+	return out, nil
 }
 
 // linksAsOf is the instant a's view of a context's links stands at: nil

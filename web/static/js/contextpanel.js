@@ -341,7 +341,7 @@ function closureEvidence(c, sides) {
 // below the disclosure threshold for everyone but practitioners only
 // {count: null, fewer_than: k} (PRIVACY.md rule 14), or for a total that
 // holds a hidden team count {count: null, at_least: n}.
-function countWords(c) {
+export function countWords(c) {
   if (c.count !== null) return String(c.count);
   return c.at_least ? `at least ${c.at_least}` : `fewer than ${c.fewer_than}`;
 }
