@@ -222,3 +222,33 @@ func TestLinkViewsMoveOnlyAtReleases(t *testing.T) {
 		t.Fatalf("after the release %+v", sum)
 	}
 }
+
+// TestBurstAlertCountsReusedIds: a probe that reuses the same synthetic ids
+// at place after place adds no young person new to the user, yet is a burst
+// at each place (insider review 2, F1).
+func TestBurstAlertCountsReusedIds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithBurstAlert(3))
+	for i := range 3 {
+		must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput(fmt.Sprintf("REUSE-%d", i))))
+	}
+	// Two days later the ids are no longer new to her; she records them again elsewhere.
+	now = testNow.Add(48 * time.Hour)
+	for i := range 3 {
+		in := harmInput(fmt.Sprintf("REUSE-%d", i))
+		in.Postcode = "E9 6EE"
+		must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, in))
+	}
+	got := must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{}))
+	places := map[string]bool{}
+	for _, a := range got {
+		if a.Kind == contexts.AlertSubjectBurst {
+			places[a.Place] = true
+		}
+	}
+	if len(places) != 2 {
+		t.Fatalf("burst alerts at %d places, want 2 (the second place reuses ids): %+v", len(places), got)
+	}
+}
