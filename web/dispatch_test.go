@@ -2,11 +2,13 @@ package web
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The heat tile route served by dispatch, ahead of the router, answers
@@ -48,6 +50,13 @@ func TestHeatTileDispatchAnswersAsTheRouter(t *testing.T) {
 		{"GET", tile + "?period=2099", []string{tileAuth}},
 		{"GET", tile + "?layer=%zz", []string{tileAuth}},
 		{"GET", tile + "?x=a%00b", []string{tileAuth}},
+		{"GET", tile + "?layer=harm&&period=last-12m&", []string{tileAuth, gz}},
+		{"GET", tile + "?=x&layer&cb=1+2", []string{tileAuth, gz}},
+		{"GET", tile + "?period=last-12m&period=last-12m", []string{tileAuth}},
+		{"GET", tile + "?layer=harm;period=last-12m", []string{tileAuth}},
+		{"GET", tile + "?layer=%68arm", []string{tileAuth, gz}},
+		{"GET", tile + "?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&from=1", []string{tileAuth}},
+		{"GET", tile + "?layer=\xff", []string{tileAuth}},
 		{"POST", tile, []string{tileAuth}},
 		{"DELETE", tile, []string{tileAuth}},
 		{"GET", "/tiles/heat/a/0/0.mvt", []string{tileAuth}},
@@ -142,6 +151,70 @@ func FuzzHeatTileCoords(f *testing.F) {
 		}
 		if ok && (got[0] != m[1] || got[1] != m[2] || got[2] != m[3]) {
 			t.Fatalf("%q: %v, the pattern's %v", path, got, m[1:])
+		}
+	})
+}
+
+// noFilterTricks names the first refused parameter in its table's order,
+// then the first repeated one, whatever the query's order; parameters a
+// route allows, and unknown ones, pass.
+func TestNoFilterTricksNamesTheFirstOffender(t *testing.T) {
+	for _, c := range []struct {
+		query   string
+		allowed []string
+		want    string // the quoted name in the message; "" for no error
+	}{
+		{"layer=harm&period=last-12m&cb=1", nil, ""},
+		{"group=a&from=2025-01&subject=1", nil, `"from" is not a supported filter`},
+		{"subject=1&group=a", nil, `"subject" is not a supported filter`},
+		{"from=2025-01&to=2025-02&group=a", []string{"from", "to"}, `"group" is not a supported filter`},
+		{"from=2025-01&to=2025-02", []string{"from", "to"}, ""},
+		{"period=a&period=b&layer=a&layer=b", nil, `give "layer" at most once`},
+		{"to=a&to=b&h3=a&h3=b", []string{"from", "to"}, `give "h3" at most once`},
+		{"layer=a&layer=b&k=3", nil, `"k" is not a supported filter`},
+		{"cb=1&cb=2", nil, ""},
+	} {
+		q, err := url.ParseQuery(c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 { // map order varies from call to call
+			err := noFilterTricks(q, c.allowed...)
+			if got := fmt.Sprint(err); (c.want == "") != (err == nil) || !strings.Contains(got, c.want) {
+				t.Fatalf("%s (allowed %v): %v, want %s", c.query, c.allowed, err, c.want)
+			}
+		}
+	}
+}
+
+// A query plainQuery accepts is one url.ParseQuery parses without error to
+// the same names, first values and counts, and one checkRequest would pass.
+func FuzzPlainQuery(f *testing.F) {
+	for _, s := range []string{"layer=harm&period=last-12m", "a=1&&b=2&", "=x&y", "a=1;b=2", "a=%41", "a+b=c", "a=\x00", "a=\xff",
+		"a=1&a=2&b", "layer=a=b", strings.Repeat("a=1&", 9)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		p, ok := plainQuery(raw)
+		if !ok {
+			return
+		}
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			t.Fatalf("%q: plain, but ParseQuery says %v", raw, err)
+		}
+		if !utf8.ValidString(raw) || strings.ContainsRune(raw, 0) {
+			t.Fatalf("%q: plain, but checkRequest would refuse it", raw)
+		}
+		for name, vs := range q {
+			if p.get(name) != vs[0] || p.count(name) != len(vs) {
+				t.Fatalf("%q: %s is %q (%d times), ParseQuery's %q", raw, name, p.get(name), p.count(name), vs)
+			}
+		}
+		for _, kv := range p.kv[:p.n] {
+			if _, ok := q[kv[0]]; !ok {
+				t.Fatalf("%q: %s is not in ParseQuery's %v", raw, kv[0], q)
+			}
 		}
 	})
 }

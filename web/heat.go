@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -137,45 +136,17 @@ func withTaxonomyHint(h apiFunc) apiFunc {
 	}
 }
 
-// noFilterTricks refuses parameters that would ask for more than PRIVACY.md
-// allows (date ranges, negations, polygons) and repeated filter
-// parameters, so a caller is told plainly rather than silently ignored.
-// Other unknown parameters (cache busters) are ignored: they cannot change
-// the answer.
-func noFilterTricks(q url.Values, allowed ...string) error {
-	refused := []string{"from", "to", "start", "end", "since", "until", "date", "days", "weeks", "exclude", "except", "not",
-		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override",
-		"familial", "extra_familial", "source", "location_type", "team", "context", "context_id", "kind", "status",
-		"age", "gender", "ethnicity", "school", "group"}
-	for _, name := range refused {
-		if _, ok := q[name]; ok && !slices.Contains(allowed, name) {
-			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",
-				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (%s) only", name, tiles.PeriodForms)
-		}
-	}
-	for _, name := range []string{"layer", "category", "period", "res", "bbox", "h3", "from", "to", "status"} {
-		if len(q[name]) > 1 {
-			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported", "give %q at most once", name)
-		}
-	}
-	return nil
-}
-
-func filterOf(q url.Values) tiles.Filter {
-	return tiles.Filter{Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), Period: q.Get("period")}
-}
-
 // heatTile handles GET /tiles/heat/{z}/{x}/{y}.mvt.
 func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
-	q := query(r)
-	if err := noFilterTricks(q); err != nil {
+	f, err := tileFilter(r)
+	if err != nil {
 		return err
 	}
 	tile, err := tiles.ParseTile(tileCoords(r))
 	if err != nil {
 		return err
 	}
-	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Tile: tile, Filter: filterOf(q)})
+	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Tile: tile, Filter: f})
 	if err != nil {
 		return err
 	}
@@ -223,7 +194,7 @@ func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag st
 	} else {
 		body, etag = raw, rawETag
 	}
-	h.Set("ETag", etag)
+	h["Etag"] = []string{etag} // Set("ETag") would canonicalise the key each time
 	if r.Header.Get("Range") != "" {
 		http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
 		return

@@ -35,7 +35,8 @@ type reqInfo struct {
 	viaSession bool
 	// clientID is the X-Request-Id the client sent, if it is a sane one.
 	clientID string
-	// query is the parsed query string (checkRequest parses it once).
+	// query is the parsed query string, parsed at most once (by
+	// checkRequest, or by query when a handler first asks).
 	query url.Values
 	// quiet puts a successful request's access-log line at debug level
 	// (heat tiles: counted and timed in /metrics instead).
@@ -48,10 +49,11 @@ type reqInfo struct {
 
 // query returns the request's parsed query, parsing it only once.
 func query(r *http.Request) url.Values {
-	if q := info(r.Context()).query; q != nil {
-		return q
+	ri := info(r.Context())
+	if ri.query == nil {
+		ri.query = r.URL.Query()
 	}
-	return r.URL.Query()
+	return ri.query
 }
 
 // requestIDs makes request ids: a random prefix per process and a counter,
@@ -238,13 +240,19 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWrit
 // characters, which PostgreSQL cannot store in text, and bytes that are not
 // UTF-8 anywhere in the path, the query or a header (the database would
 // refuse them deep in a query, as an internal error).
+//
+// A plain query string (plainQueryString: nothing to decode, nothing to
+// refuse) passes as it is and is parsed only if a handler asks (query).
 func checkRequest(r *http.Request, ri *reqInfo) error {
 	u := r.URL
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
+	var q url.Values
+	if !plainQueryString(u.RawQuery) {
+		var err error
+		if q, err = url.ParseQuery(u.RawQuery); err != nil {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
+		}
+		ri.query = q
 	}
-	ri.query = q
 	if strings.ContainsRune(u.Path, 0) {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_path", "the path contains a NUL character")
 	}

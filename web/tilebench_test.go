@@ -19,10 +19,14 @@ func (w *discardWriter) WriteHeader(int)             {}
 // chain (request id, checks, routing, token, metrics, log level), what the
 // benchmark against a fixed-body control measures over HTTP.
 func BenchmarkCachedHeatTile(b *testing.B) {
-	for _, enc := range []string{"gzip", "identity"} {
+	for _, enc := range []string{"gzip", "identity", "noquery"} {
 		b.Run(enc, func(b *testing.B) {
 			us := newTileServer(b, newHeatStore(b, time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)))
-			req := httptest.NewRequest("GET", heatTilePathAt(12)+"?layer=harm&period=last-12m", nil)
+			path := heatTilePathAt(12) + "?layer=harm&period=last-12m"
+			if enc == "noquery" {
+				path = heatTilePathAt(12)
+			}
+			req := httptest.NewRequest("GET", path, nil)
 			req.Header.Set("Authorization", "Bearer "+analystToken)
 			if enc == "gzip" {
 				req.Header.Set("Accept-Encoding", "gzip")
