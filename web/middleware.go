@@ -140,10 +140,22 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // reqState is what observe allocates for a request, in one piece: the
 // request's info, the status recorder and the X-Request-Id header's value.
+// It is also the context layer that holds the info, so that needs no
+// context.WithValue of its own.
 type reqState struct {
+	context.Context
 	info reqInfo
 	sw   statusWriter
 	id   [1]string
+}
+
+// Value answers keyInfo with the request's info and any other key from the
+// request's own context.
+func (st *reqState) Value(key any) any {
+	if k, ok := key.(ctxKey); ok && k == keyInfo {
+		return &st.info
+	}
+	return st.Context.Value(key)
 }
 
 // observe wraps the whole router: request id, panic recovery, body limit,
@@ -155,10 +167,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// chosen by a client; a client's own id is kept beside it for
 		// correlation, in the access log only.
 		id := s.ids.next()
-		st := &reqState{info: reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}}
+		st := &reqState{Context: r.Context(), info: reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}}
 		ri := &st.info
-		ctx := context.WithValue(r.Context(), keyInfo, ri)
-		ctx = contexts.WithRequestID(ctx, id)
+		ctx := contexts.WithRequestID(st, id)
 		r = r.WithContext(ctx)
 		// Set would allocate the value's slice; the key is canonical.
 		st.id[0] = id
