@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,9 +15,9 @@ import (
 
 // The cache keeps an actor for exactly its TTL, per token.
 func TestTokenCacheExpiresAfterTTL(t *testing.T) {
-	c := &tokenCache{ttl: 5 * time.Second, entries: map[[32]byte]tokenEntry{}}
+	c := &tokenCache{ttl: 5 * time.Second, entries: map[string]tokenEntry{}}
 	a := &contexts.Actor{UserID: 1, Name: "a"}
-	key, other := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
+	key, other := "one", "two"
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.put(key, a, t0)
 	if got := c.get(key, t0.Add(5*time.Second)); got != a {
@@ -34,11 +33,11 @@ func TestTokenCacheExpiresAfterTTL(t *testing.T) {
 
 // A token's use is audited once per interval, each token on its own.
 func TestTokenCacheAuditsOncePerInterval(t *testing.T) {
-	c := &tokenCache{auditEvery: 10 * time.Minute, audited: map[[32]byte]time.Time{}}
-	key, other := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
+	c := &tokenCache{auditEvery: 10 * time.Minute, audited: map[string]time.Time{}}
+	key, other := "one", "two"
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, step := range []struct {
-		key  [32]byte
+		key  string
 		at   time.Duration
 		want bool
 	}{

@@ -130,7 +130,7 @@ type unitServer struct {
 	clock time.Time
 }
 
-func newUnitServer(t *testing.T, cfg Config, heat *tiles.Service) *unitServer {
+func newUnitServer(t testing.TB, cfg Config, heat *tiles.Service) *unitServer {
 	t.Helper()
 	us := &unitServer{users: newFakeUsers(), logs: &bytes.Buffer{}, clock: time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)}
 	us.Server = New(cfg, Deps{Users: us.users, Heat: heat, Logger: slog.New(slog.NewJSONHandler(us.logs, nil))})

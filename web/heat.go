@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +27,51 @@ const heatTilePath = "/tiles/heat/{z}/{x}/{y}.mvt"
 
 // tileRoute turns a {z}/{x}/{y} template into a route pattern of digits.
 var tileRoute = strings.NewReplacer("{z}", "{z:[0-9]+}", "{x}", "{x:[0-9]+}", "{y}", "{y:[0-9]+}")
+
+// heatTileRoute is the heat tile route's pattern, its name in logs and
+// metrics.
+var heatTileRoute = tileRoute.Replace(heatTilePath)
+
+// heatTileCoords matches a path against heatTileRoute without a regexp:
+// "/tiles/heat/", then z, x and y as runs of ASCII digits separated by "/",
+// then ".mvt" and nothing after. It returns z, x and y as written; whether
+// they name a tile is tiles.ParseTile's to say.
+func heatTileCoords(path string) (zxy [3]string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/tiles/heat/")
+	if !ok {
+		return zxy, false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".mvt"); !ok {
+		return zxy, false
+	}
+	for i := range zxy {
+		n := 0
+		for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+			n++
+		}
+		if n == 0 {
+			return zxy, false
+		}
+		zxy[i], rest = rest[:n], rest[n:]
+		if i < len(zxy)-1 {
+			if rest == "" || rest[0] != '/' {
+				return zxy, false
+			}
+			rest = rest[1:]
+		}
+	}
+	return zxy, rest == ""
+}
+
+// tileCoords are a tile route's z, x and y: from dispatch for a heat tile,
+// else from the router.
+func tileCoords(r *http.Request) (z, x, y string) {
+	if c := info(r.Context()).tile; c[0] != "" {
+		return c[0], c[1], c[2]
+	}
+	v := mux.Vars(r)
+	return v["z"], v["x"], v["y"]
+}
 
 var filterParams = []Param{
 	Q("layer", layerChoices()),
@@ -55,7 +99,7 @@ func layerChoices() string {
 
 func (s *Server) heatRoutes(root, api *mux.Router) {
 	tileParams := append([]Param{P("z", "zoom 0.."+strconv.Itoa(tiles.MaxZoom)), P("x", "tile column"), P("y", "tile row")}, filterParams...)
-	s.route(root, Op{Method: "GET", Path: tileRoute.Replace(heatTilePath), Tag: "heat",
+	s.tileHandler = s.route(root, Op{Method: "GET", Path: heatTileRoute, Tag: "heat",
 		Summary: "Anonymised heat tile (MVT layer heat: one polygon per published H3 cell with h3, res, value)",
 		Params:  tileParams, Produces: mvtType, NotModified: true, Errors: []int{400}}, withTaxonomyHint(s.heatTile))
 	s.route(root, Op{Method: "GET", Path: tileRoute.Replace("/tiles/contexts/{z}/{x}/{y}.mvt"), Tag: "contexts",
@@ -79,6 +123,9 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 func withTaxonomyHint(h apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := h(w, r)
+		if err == nil {
+			return nil // without the errors.As below, whose target escapes
+		}
 		var e *ctxmap.Error
 		if errors.As(err, &e) && e.Code == "category_unsupported" {
 			hinted := *e
@@ -89,46 +136,17 @@ func withTaxonomyHint(h apiFunc) apiFunc {
 	}
 }
 
-// noFilterTricks refuses parameters that would ask for more than PRIVACY.md
-// allows (date ranges, negations, polygons) and repeated filter
-// parameters, so a caller is told plainly rather than silently ignored.
-// Other unknown parameters (cache busters) are ignored: they cannot change
-// the answer.
-func noFilterTricks(q url.Values, allowed ...string) error {
-	refused := []string{"from", "to", "start", "end", "since", "until", "date", "days", "weeks", "exclude", "except", "not",
-		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override",
-		"familial", "extra_familial", "source", "location_type", "team", "context", "context_id", "kind", "status",
-		"age", "gender", "ethnicity", "school", "group"}
-	for _, name := range refused {
-		if _, ok := q[name]; ok && !slices.Contains(allowed, name) {
-			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported",
-				"%q is not a supported filter: heat data is available by layer, one category (or all) and period (%s) only", name, tiles.PeriodForms)
-		}
-	}
-	for _, name := range []string{"layer", "category", "period", "res", "bbox", "h3", "from", "to", "status"} {
-		if len(q[name]) > 1 {
-			return ctxmap.Errorf(ctxmap.KindInvalid, "filter_unsupported", "give %q at most once", name)
-		}
-	}
-	return nil
-}
-
-func filterOf(q url.Values) tiles.Filter {
-	return tiles.Filter{Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), Period: q.Get("period")}
-}
-
 // heatTile handles GET /tiles/heat/{z}/{x}/{y}.mvt.
 func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
-	q := query(r)
-	if err := noFilterTricks(q); err != nil {
-		return err
-	}
-	v := mux.Vars(r)
-	tile, err := tiles.ParseTile(v["z"], v["x"], v["y"])
+	f, err := tileFilter(r)
 	if err != nil {
 		return err
 	}
-	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Tile: tile, Filter: filterOf(q)})
+	tile, err := tiles.ParseTile(tileCoords(r))
+	if err != nil {
+		return err
+	}
+	t, err := s.heat.HeatTile(r.Context(), tiles.TileRequest{Tile: tile, Filter: f})
 	if err != nil {
 		return err
 	}
@@ -151,22 +169,32 @@ func serveTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string) {
 	serveEncodedTile(w, r, gz, etag, raw, tiles.IdentityETag(etag))
 }
 
+// Header values every tile response shares, assigned rather than Set so a
+// cached tile allocates no slices for them. net/http only reads header
+// values, and each slice has a capacity of one, so an Add copies it.
+var (
+	tileContentType  = []string{mvtType}
+	tileCacheControl = []string{"private, no-cache"}
+	tileVary         = []string{"Accept-Encoding, Cookie, Authorization"}
+	gzipEncoding     = []string{"gzip"}
+)
+
 // serveEncodedTile serves a tile in the encoding the client accepts, from
 // bytes already encoded both ways (cached heat tiles), with its ETag so a
 // revalidation gets a 304.
 func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string, raw []byte, rawETag string) {
 	h := w.Header()
-	h.Set("Content-Type", mvtType)
+	h["Content-Type"] = tileContentType
 	// Private: tiles need a sign-in; revalidate so a new release shows at once.
-	h.Set("Cache-Control", "private, no-cache")
-	h.Set("Vary", "Accept-Encoding, Cookie, Authorization")
+	h["Cache-Control"] = tileCacheControl
+	h["Vary"] = tileVary
 	body := gz
 	if acceptsGzip(r) || raw == nil {
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = gzipEncoding
 	} else {
 		body, etag = raw, rawETag
 	}
-	h.Set("ETag", etag)
+	h["Etag"] = []string{etag} // Set("ETag") would canonicalise the key each time
 	if r.Header.Get("Range") != "" {
 		http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
 		return
@@ -174,7 +202,7 @@ func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag st
 	// The cached path, written directly: http.ServeContent would copy the
 	// body through a buffer on every request.
 	if etagMatch(r.Header.Get("If-None-Match"), etag) {
-		h.Del("Content-Encoding")
+		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -210,8 +238,7 @@ const maxContextsPerTile = 2000
 // are thematic (places, groups, schools), so every signed-in role sees
 // them; nothing about linked young people is in the tile.
 func (s *Server) contextsTile(w http.ResponseWriter, r *http.Request) error {
-	v := mux.Vars(r)
-	t, err := tiles.ParseTile(v["z"], v["x"], v["y"])
+	t, err := tiles.ParseTile(tileCoords(r))
 	if err != nil {
 		return err
 	}

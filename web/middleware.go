@@ -8,15 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
@@ -38,19 +35,25 @@ type reqInfo struct {
 	viaSession bool
 	// clientID is the X-Request-Id the client sent, if it is a sane one.
 	clientID string
-	// query is the parsed query string (checkRequest parses it once).
+	// query is the parsed query string, parsed at most once (by
+	// checkRequest, or by query when a handler first asks).
 	query url.Values
 	// quiet puts a successful request's access-log line at debug level
 	// (heat tiles: counted and timed in /metrics instead).
 	quiet bool
+	// metrics, when set, are the route's series, bound once.
+	metrics *routeMetrics
+	// tile is a heat tile's z, x and y when dispatch matched its path.
+	tile [3]string
 }
 
 // query returns the request's parsed query, parsing it only once.
 func query(r *http.Request) url.Values {
-	if q := info(r.Context()).query; q != nil {
-		return q
+	ri := info(r.Context())
+	if ri.query == nil {
+		ri.query = r.URL.Query()
 	}
-	return r.URL.Query()
+	return ri.query
 }
 
 // requestIDs makes request ids: a random prefix per process and a counter,
@@ -135,27 +138,24 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// metrics are per Server, not global, so tests can build many servers.
-type metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+// reqState is what observe allocates for a request, in one piece: the
+// request's info, the status recorder and the X-Request-Id header's value.
+// It is also the context layer that holds the info, so that needs no
+// context.WithValue of its own.
+type reqState struct {
+	context.Context
+	info reqInfo
+	sw   statusWriter
+	id   [1]string
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ctxmap_http_requests_total", Help: "HTTP requests by route and status.",
-		}, []string{"route", "method", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ctxmap_http_request_duration_seconds", Help: "HTTP request latency by route.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"route", "method"}),
+// Value answers keyInfo with the request's info and any other key from the
+// request's own context.
+func (st *reqState) Value(key any) any {
+	if k, ok := key.(ctxKey); ok && k == keyInfo {
+		return &st.info
 	}
-	m.registry.MustRegister(m.requests, m.duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
+	return st.Context.Value(key)
 }
 
 // observe wraps the whole router: request id, panic recovery, body limit,
@@ -167,15 +167,18 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// chosen by a client; a client's own id is kept beside it for
 		// correlation, in the access log only.
 		id := s.ids.next()
-		ri := &reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}
-		ctx := context.WithValue(r.Context(), keyInfo, ri)
-		ctx = contexts.WithRequestID(ctx, id)
+		st := &reqState{Context: r.Context(), info: reqInfo{id: id, route: "unmatched", clientID: clientRequestID(r.Header.Get("X-Request-Id"))}}
+		ri := &st.info
+		ctx := contexts.WithRequestID(st, id)
 		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", id)
+		// Set would allocate the value's slice; the key is canonical.
+		st.id[0] = id
+		w.Header()["X-Request-Id"] = st.id[:]
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &st.sw
+		sw.ResponseWriter = w
 		if err := checkRequest(r, ri); err != nil {
 			s.writeError(sw, r, err)
 			s.logRequest(ctx, r, sw, ri, start)
@@ -193,27 +196,47 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			s.logRequest(ctx, r, sw, ri, start)
 		}()
-		next.ServeHTTP(sw, r)
+		s.dispatch(sw, r, ri, next)
 		if sw.status < 500 && ri.route != "unmatched" {
 			s.requestSucceeded(ctx)
 		}
 	})
 }
 
+// dispatch sends a heat tile straight to its handler, ahead of the router,
+// and everything else through next (the router). A map view asks for dozens
+// of tiles, and gorilla/mux's regexps, vars map and two request copies were
+// a measurable share of a cached tile's cost. heatTileCoords matches exactly
+// the paths the tile route's pattern matches, so the router would have
+// chosen the same handler; other methods go to the router for its 405.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri *reqInfo, next http.Handler) {
+	if s.tileHandler != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if c, ok := heatTileCoords(r.URL.Path); ok {
+			ri.route, ri.metrics, ri.tile = heatTileRoute, s.heatTileMetrics, c
+			s.tileHandler.ServeHTTP(w, r)
+			return
+		}
+	}
+	next.ServeHTTP(w, r)
+}
+
 // logRequest writes the access log line and the metrics of one request.
 func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWriter, ri *reqInfo, start time.Time) {
-	user := ""
-	if ri.actor != nil {
-		user = ri.actor.Name
-	}
 	d := time.Since(start)
-	s.metrics.requests.WithLabelValues(ri.route, r.Method, strconv.Itoa(sw.status)).Inc()
-	s.metrics.duration.WithLabelValues(ri.route, r.Method).Observe(d.Seconds())
+	if ri.metrics != nil {
+		ri.metrics.observe(r.Method, sw.status, d)
+	} else {
+		s.metrics.observe(ri.route, r.Method, sw.status, d)
+	}
 	level := slog.LevelInfo
 	if ri.quiet && sw.status < 400 {
 		level = slog.LevelDebug
 	}
 	if s.log.Enabled(ctx, level) {
+		user := ""
+		if ri.actor != nil {
+			user = ri.actor.Name
+		}
 		// The query string is left out: it can carry a subject id.
 		s.log.LogAttrs(ctx, level, "http",
 			slog.String("method", r.Method), slog.String("route", ri.route), slog.String("path", safePath(r.URL.Path, ri.route)),
@@ -228,13 +251,19 @@ func (s *Server) logRequest(ctx context.Context, r *http.Request, sw *statusWrit
 // characters, which PostgreSQL cannot store in text, and bytes that are not
 // UTF-8 anywhere in the path, the query or a header (the database would
 // refuse them deep in a query, as an internal error).
+//
+// A plain query string (plainQueryString: nothing to decode, nothing to
+// refuse) passes as it is and is parsed only if a handler asks (query).
 func checkRequest(r *http.Request, ri *reqInfo) error {
 	u := r.URL
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
+	var q url.Values
+	if !plainQueryString(u.RawQuery) {
+		var err error
+		if q, err = url.ParseQuery(u.RawQuery); err != nil {
+			return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_query", "the query string is malformed: %v", err)
+		}
+		ri.query = q
 	}
-	ri.query = q
 	if strings.ContainsRune(u.Path, 0) {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_path", "the path contains a NUL character")
 	}

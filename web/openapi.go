@@ -67,19 +67,21 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // route registers h on rt behind the access rule of op, and records op for
 // the OpenAPI document.
-func (s *Server) route(rt *mux.Router, op Op, h apiFunc) {
+func (s *Server) route(rt *mux.Router, op Op, h apiFunc) http.Handler {
 	methods := []string{op.Method}
 	if op.Method == http.MethodGet {
 		// Load balancers probe with HEAD; net/http drops the body.
 		methods = append(methods, http.MethodHead)
 	}
-	rt.Handle(op.Path, s.adapt(op, h)).Methods(methods...)
+	handler := s.adapt(op, h)
+	rt.Handle(op.Path, handler).Methods(methods...)
 	op.Path = s.prefixes[rt] + op.Path
 	if op.Idempotent {
 		op.Params = append(append([]Param(nil), op.Params...), idempotencyParam)
 		op.Errors = withStatuses(op.Errors, http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
 	}
 	s.ops = append(s.ops, op)
+	return handler
 }
 
 // withStatuses adds the codes missing from errs, in order.

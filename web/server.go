@@ -88,9 +88,13 @@ type Server struct {
 	limiter     LoginLimiter
 	idem        IdempotencyKeys
 	ops         []Op
-	prefixes    map[*mux.Router]string
-	router      *mux.Router
-	handler     http.Handler
+	// tileHandler is the heat tile route's handler, which dispatch calls
+	// ahead of the router, with its metrics bound once.
+	tileHandler     http.Handler
+	heatTileMetrics *routeMetrics
+	prefixes        map[*mux.Router]string
+	router          *mux.Router
+	handler         http.Handler
 }
 
 // New builds a Server and its routes.
@@ -118,7 +122,7 @@ func New(cfg Config, d Deps) *Server {
 		metrics:     newMetrics(),
 		ids:         newRequestIDs(),
 		tokens: &tokenCache{ttl: 5 * time.Second, auditEvery: 10 * time.Minute,
-			entries: map[[32]byte]tokenEntry{}, audited: map[[32]byte]time.Time{}},
+			entries: map[string]tokenEntry{}, audited: map[string]time.Time{}},
 		limiter:  d.Logins,
 		idem:     d.Idempotency,
 		prefixes: map[*mux.Router]string{},
@@ -132,6 +136,7 @@ func New(cfg Config, d Deps) *Server {
 	if s.heat != nil {
 		s.metrics.registry.MustRegister(heatMetrics(s.heat)...)
 	}
+	s.heatTileMetrics = s.metrics.forRoute(heatTileRoute)
 	s.routes()
 	s.handler = s.observe(s.router)
 	return s

@@ -96,7 +96,7 @@ func heatTilePathAt(z maptile.Zoom) string {
 
 // newHeatStore holds one release made from 300 records: 20 young people in
 // each of 15 cells around heatPlace, in the last two complete months.
-func newHeatStore(t *testing.T, now time.Time) *fakeReleases {
+func newHeatStore(t testing.TB, now time.Time) *fakeReleases {
 	t.Helper()
 	f := &fakeReleases{now: now, sets: map[int64][]tiles.StoredSet{}}
 	last := tiles.MonthOf(now).Add(-1)
@@ -124,7 +124,7 @@ func newHeatStore(t *testing.T, now time.Time) *fakeReleases {
 }
 
 // newTileServer is a Server whose heat service reads store's releases.
-func newTileServer(t *testing.T, store *fakeReleases) *unitServer {
+func newTileServer(t testing.TB, store *fakeReleases) *unitServer {
 	t.Helper()
 	heat, err := tiles.NewService(store, tiles.Config{Clock: func() time.Time { return store.now }})
 	if err != nil {
