@@ -197,6 +197,12 @@ func TestScreeningReadsTheNormalisedText(t *testing.T) {
 	// The young person's own id, typed in full-width, in a link reason.
 	err := th.CheckFreeText(ctx, "AB12", TextField{Name: "reason", Text: "seen with ＡＢ１２ at the park"})
 	wantErr(t, "full-width own id", err, ctxmap.KindUnprocessable, "personal_data")
+	// Unicode dashes and Cyrillic or Greek look-alike letters read as the
+	// Latin id (insider review 2, F5).
+	for _, typed := range []string{"YJT‐K1", "YJT–K1", "YJТ-K1", "ΥJT-K1"} {
+		err := th.CheckFreeText(ctx, "YJT-K1", TextField{Name: "reason", Text: "seen with " + typed + " at the park"})
+		wantErr(t, "look-alike "+typed, err, ctxmap.KindUnprocessable, "personal_data")
+	}
 	if err := th.Check(ctx, TextField{Name: "note", Text: "Ｔｈｅ ３８ bus stops here"}); err != nil {
 		t.Errorf("harmless full-width text refused: %v", err)
 	}

@@ -66,11 +66,29 @@ func screeningForm(s string) string {
 		case unicode.Is(unicode.Cf, r):
 		case unicode.IsDigit(r):
 			b.WriteByte('0' + digitValue(r))
+		case unicode.Is(unicode.Pd, r):
+			b.WriteByte('-') // hyphens and dashes of every kind: "P‐1234", "P–1234"
 		default:
-			b.WriteRune(r)
+			if l, ok := lookalikes[r]; ok {
+				b.WriteByte(l)
+			} else {
+				b.WriteRune(r)
+			}
 		}
 	}
 	return b.String()
+}
+
+// lookalikes maps the Cyrillic and Greek capitals and small letters that
+// look like Latin ones (the usual confusables) to those Latin letters, so an
+// id typed with one of them ("РЈ-1234" in Cyrillic) still matches. NFKC does
+// not do this: they are different letters, not compatibility forms.
+var lookalikes = map[rune]byte{
+	'А': 'A', 'В': 'B', 'Е': 'E', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P', 'С': 'C', 'Т': 'T', 'Х': 'X',
+	'У': 'Y', 'Ј': 'J', 'Ѕ': 'S', 'І': 'I', 'Ԁ': 'D',
+	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'і': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h',
+	'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M', 'Ν': 'N', 'Ο': 'O', 'Ρ': 'P',
+	'Τ': 'T', 'Υ': 'Y', 'Χ': 'X', 'ο': 'o', 'ν': 'v', 'κ': 'k',
 }
 
 // digitValue is the value of a decimal digit (category Nd). Unicode encodes
