@@ -326,6 +326,14 @@ func (s *Server) hotspotTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Unlike a heat tile (a view of the cells /heat/cells serves, audited
+	// there), one low-zoom hot spot tile can carry a whole study area's
+	// analysis, so each is a bulk read of analytics (PRIVACY.md rule 11;
+	// insider review 2, F4). The layer is asked for a few tiles a view.
+	if err := s.audit.Audit(r.Context(), actor(r), "hotspots.tile", "", "", map[string]any{
+		"z": tile.Z, "x": tile.X, "y": tile.Y, "res": res, "layer": req.Layer, "category": req.Category, "step": req.Step}); err != nil {
+		return err
+	}
 	serveEncodedTile(w, r, t.Bytes, t.ETag, t.Raw, t.RawETag)
 	info(r.Context()).quiet = true
 	return nil
