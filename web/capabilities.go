@@ -18,14 +18,18 @@ const (
 	CapManage   Capability = "manage"   // open and work on context records
 	CapTrend    Capability = "trend"    // monthly trend of a hexagon
 	CapExport   Capability = "export"   // CSV export of published cells
+	// CapHotspots offers the emerging hot spot view: the route lets every
+	// signed-in role read it, but it is the work of analysts and of the
+	// leads who take places to a MACE panel.
+	CapHotspots Capability = "hotspots"
 )
 
 // roleCapabilities is the one table of what each role is offered.
 var roleCapabilities = map[contexts.Role][]Capability{
 	contexts.RolePractitioner: {CapContexts, CapSearch, CapRecord, CapLink},
-	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend},
-	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport},
-	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport},
+	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapHotspots},
+	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport, CapHotspots},
+	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapHotspots},
 }
 
 // capabilitiesOf lists what a signed-in user is offered; none when nobody

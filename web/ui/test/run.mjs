@@ -3,10 +3,11 @@
 // Usage: node test/run.mjs [name-filter]
 import { launch } from './lib.mjs';
 import { tests as mapTests } from './map.test.mjs';
+import { hotspotTests } from './hotspots.test.mjs';
 import { fieldTests } from './fields.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...fieldTests];
+const tests = [...mapTests, ...hotspotTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
