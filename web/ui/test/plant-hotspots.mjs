@@ -2,7 +2,9 @@
 // `ctxmap import harm-locations`) with two planted clusters near the map's
 // default centre over the 36 months before this one: in the first, to the
 // north-west, young people per month rise; in the second, to the south-east,
-// they fall. Spots around them get a few young people in some months. The
+// they fall (each over a disc of 2.5 km radius, so several resolution 8
+// cells of the Hackney boundary, when it is imported, take part). Spots
+// around them get a few young people in some months. The
 // demo data alone publishes too few cells for an emerging hot spot analysis
 // to find anything, so scripts/browser-test.sh imports this and makes a
 // release before the hot spot browser test runs. Deterministic (seeded).
