@@ -3,7 +3,7 @@
 # against the real server and a fresh PostGIS database:
 #   build bin/ctxmap (or use $CTXMAP_BIN), create database ctxmap_browser_<random>, migrate, load
 #   the demo data (and, when ../shared/data exists, the Hackney boundary and
-#   the Code-Point Open "E" postcode area), serve on a free 127.0.0.1 port,
+#   the Code-Point Open "E" postcode area) and planted hot spots, serve on a free 127.0.0.1 port,
 #   wait for /readyz, run web/ui/test/run.mjs, then stop the server (by its
 #   PID) and drop the database.
 #
@@ -109,6 +109,12 @@ if [ -f "$SHARED/boundaries/london/ward/E09000012.geojson" ]; then
 fi
 log "loading the demo data"
 "$BIN" seed-demo >"$WORK/seed.log"
+# The demo data alone publishes too few cells for the hot spot analysis to
+# find anything: plant a rising and a falling cluster, then release them.
+log "planting hot spots (web/ui/test/plant-hotspots.mjs) and making a release"
+node web/ui/test/plant-hotspots.mjs >"$WORK/hotspots.csv"
+"$BIN" import harm-locations --as demo-practitioner "$WORK/hotspots.csv" >"$WORK/plant.log"
+"$BIN" release --force >>"$WORK/plant.log"
 
 "$BIN" serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!

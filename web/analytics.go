@@ -50,6 +50,37 @@ func (s *Server) analyticsRoutes(root, api *mux.Router) {
 		Produces: mvtType, NotModified: true, Errors: []int{400}}, withTaxonomyHint(s.hotspotTile))
 }
 
+// hotspotOptions is what the map's hot spot view may ask for, so the JS
+// holds no list of its own: the resolutions and steps the analysis
+// accepts, with the defaults the view starts from.
+type hotspotOptions struct {
+	Resolutions []int         `json:"resolutions"`
+	DefaultRes  int           `json:"default_res"`
+	Steps       []hotspotStep `json:"steps"`
+	Alpha       float64       `json:"alpha"`
+	Tiles       string        `json:"tiles"`
+	Layer       string        `json:"layer"`
+}
+
+type hotspotStep struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// hotspotDefaultRes is the resolution the map's view starts at: about
+// 5 km² cells, fine enough to name a place, coarse enough that most
+// months publish.
+const hotspotDefaultRes = 7
+
+func hotspotConfig() hotspotOptions {
+	o := hotspotOptions{DefaultRes: hotspotDefaultRes, Alpha: tiles.DefaultHotspotAlpha, Tiles: hotspotTilePath, Layer: tiles.HotspotsLayer,
+		Steps: []hotspotStep{{tiles.StepMonth, "Months"}, {tiles.StepQuarter, "Quarters (whole quarters only)"}}}
+	for r := geo.MinRes; r <= geo.MaxRes; r++ {
+		o.Resolutions = append(o.Resolutions, r)
+	}
+	return o
+}
+
 // hotspotsJSON is the JSON answer of GET /api/v1/hotspots.
 type hotspotsJSON struct {
 	Release   releaseJSON `json:"release"`

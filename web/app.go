@@ -18,7 +18,8 @@ func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
 		Response: Fields{"basemap": Fields{"tiles": []string{}, "attribution": ""}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
-			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{}}}, s.mapConfig)
+			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
+			"hotspots": hotspotOptions{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
@@ -59,6 +60,7 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"zoom_resolutions": zoomResolutions(),
 		"heat_zoom":        map[string]int{"min": tiles.TileJSONMinZoom, "max": tiles.TileJSONMaxZoom},
 		"trend":            trendRange(rel.DataTime),
+		"hotspots":         hotspotConfig(),
 	})
 	return nil
 }

@@ -19,14 +19,18 @@ const (
 	CapTrend    Capability = "trend"    // monthly trend of a hexagon
 	CapExport   Capability = "export"   // CSV export of published cells
 	CapReports  Capability = "reports"  // reports for commissioning (/reports.html)
+	// CapHotspots offers the emerging hot spot view: the route lets every
+	// signed-in role read it, but it is the work of analysts and of the
+	// leads who take places to a MACE panel.
+	CapHotspots Capability = "hotspots"
 )
 
 // roleCapabilities is the one table of what each role is offered.
 var roleCapabilities = map[contexts.Role][]Capability{
 	contexts.RolePractitioner: {CapContexts, CapSearch, CapRecord, CapLink},
-	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapReports},
-	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport, CapReports},
-	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapReports},
+	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapReports, CapHotspots},
+	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport, CapReports, CapHotspots},
+	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapReports, CapHotspots},
 }
 
 // capabilitiesOf lists what a signed-in user is offered; none when nobody

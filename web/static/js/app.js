@@ -15,6 +15,7 @@ import { setupDialog } from './dialog.js';
 import { HeatView } from './heatview.js';
 import { MapControls } from './mapcontrols.js';
 import { OpenContext } from './opencontext.js';
+import { Hotspots } from './hotspots.js';
 
 // How a role is named in the header: words for people, not a rule.
 const roleNames = {
@@ -128,6 +129,7 @@ class App {
     if (this.can('record')) this.records = new Records(this);
     if (this.can('link')) this.notifications = new Notifications(this);
     if (this.can('manage')) this.openContextForm = new OpenContext(this);
+    if (this.can('hotspots')) this.hotspots = new Hotspots(this);
     if (this.can('trend')) $('#trend-centre').addEventListener('click', () => this.trendAtCentre());
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && this.pick) this.stopPick(true); });
     window.addEventListener('hashchange', () => this.applyHash());

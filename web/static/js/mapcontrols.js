@@ -115,6 +115,7 @@ export class MapControls {
     const url = (err && err.url) || '';
     let message;
     if (/\/tiles\/heat\//.test(url)) message = `The heat map could not be loaded${status ? ` (HTTP ${status})` : ''}.`;
+    else if (/\/tiles\/hotspots\//.test(url)) message = `The hot spot layer could not be loaded${status ? ` (HTTP ${status})` : ''}.`;
     else if (/\/tiles\/contexts\//.test(url)) message = `The context records could not be loaded${status ? ` (HTTP ${status})` : ''}.`;
     else message = `The map reported a problem: ${(err && err.message) || 'unknown error'}.`;
     if (status === 401) { this.sessionEnded(); return; }
@@ -150,6 +151,7 @@ export class MapControls {
         return;
       }
     }
+    if (this.hotspots && this.hotspots.click(e)) return;
     const hex = map.getLayer('heat') ? map.queryRenderedFeatures(e.point, { layers: ['heat'] }) : [];
     if (hex.length && this.can('trend')) {
       this.selectCell(hex[0].properties.h3, { value: hex[0].properties.value });

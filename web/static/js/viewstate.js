@@ -3,7 +3,7 @@
 // The hash never carries anything about a young person (no subject ids, no
 // search text), so a shared link discloses nothing the map doesn't.
 
-const keys = ['layer', 'category', 'period', 'status', 'heat', 'contexts', 'cell', 'context'];
+const keys = ['layer', 'category', 'period', 'status', 'heat', 'contexts', 'cell', 'context', 'hot'];
 
 export function readView(hash = location.hash) {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
