@@ -176,6 +176,8 @@ func (s *Server) routes() {
 	s.adminRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
+	s.beforeAfterRoutes(api)
+	s.rateRoutes(api)
 	s.releaseRoutes(api)
 
 	s.staticRoutes(r)

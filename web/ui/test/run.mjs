@@ -4,9 +4,10 @@
 import { launch } from './lib.mjs';
 import { tests as mapTests } from './map.test.mjs';
 import { fieldTests } from './fields.test.mjs';
+import { tests as beforeAfterTests } from './beforeafter.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...fieldTests];
+const tests = [...mapTests, ...beforeAfterTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
