@@ -7,6 +7,7 @@
 // server's words.
 import { h } from './dom.js';
 import { monthLabel } from './heat.js';
+import { niceCeil } from './trend.js';
 
 const phaseWords = { before: 'Before', month: 'Month of interest', after: 'After' };
 
@@ -75,13 +76,6 @@ export function renderBeforeAfter(data, { title }) {
     svg,
     table,
     h('p', { class: 'note', text: `${data.caveat} The area is ${data.area.basis}. ${data.release_label}.` }));
-}
-
-function niceCeil(v) {
-  if (v <= 10) return 10;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
 }
 
 function shortMonth(m) {
