@@ -22,7 +22,8 @@ import (
 // style contract.
 const HotspotsLayer = "hotspots"
 
-// Steps of a hot spot analysis: each is one published set of the release.
+// Steps of a series (hot spots, rates): each is one published set of the
+// release.
 const (
 	StepMonth   = "month"
 	StepQuarter = "quarter"

@@ -121,10 +121,12 @@ type ReleaseInput struct {
 	Records       []ReleaseRecord
 }
 
-// ReleaseSet is one computed set of a release.
+// ReleaseSet is one computed set of a release: its cells and its
+// partnership total (rates.go).
 type ReleaseSet struct {
 	Key       SetKey
 	Published *Published
+	Total     Total
 }
 
 // BuildRelease computes every set of a release under the policy. It is pure:
@@ -206,7 +208,7 @@ func (p Policy) BuildRelease(in ReleaseInput) ([]ReleaseSet, error) {
 				pub.Layer, pub.Category = string(j.key.Layer), j.key.Category
 				pub.Period = Period{Spec: periodSpec(j.key.First, j.key.Last), First: j.key.First, Last: j.key.Last}
 				pub.DataTime = in.DataTime
-				out[i] = ReleaseSet{Key: j.key, Published: pub}
+				out[i] = ReleaseSet{Key: j.key, Published: pub, Total: p.PublishTotal(obs, pub)}
 			}
 		}()
 	}

@@ -154,3 +154,15 @@ func (t *memTx) Audit(_ context.Context, info ReleaseInfo, forced bool) error {
 	t.m.forced = append(t.m.forced, forced)
 	return nil
 }
+
+func (m *memReleases) Totals(_ context.Context, id int64, category string) ([]StoredTotal, error) {
+	m.data.Lock()
+	defer m.data.Unlock()
+	var out []StoredTotal
+	for _, s := range m.sets[id] {
+		if s.Key.Category == category {
+			out = append(out, StoredTotal{Key: s.Key, Total: s.Total})
+		}
+	}
+	return out, nil
+}

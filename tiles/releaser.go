@@ -50,13 +50,18 @@ type ReleaseInfo struct {
 	// for the first release.
 	ChangedCells int
 	Duration     time.Duration
+	// Totals says the release carries partnership totals (rates.go); a
+	// release made before they existed has none, rather than all absent.
+	Totals bool
 }
 
-// StoredSet is one set of a release in its stored form (EncodeSet).
+// StoredSet is one set of a release in its stored form (EncodeSet), with
+// its published partnership total.
 type StoredSet struct {
 	Key   SetKey
 	Cells int
 	Data  []byte
+	Total Total
 }
 
 // ReleaseStore keeps releases. It is declared here, by its consumer; the
@@ -74,6 +79,9 @@ type ReleaseStore interface {
 	// Set returns one stored set of a release; ok is false when the release
 	// has no such set.
 	Set(ctx context.Context, release int64, k SetKey) (data []byte, ok bool, err error)
+	// Totals returns the partnership totals of a release's sets for one
+	// filter ("" for all categories), every layer and period.
+	Totals(ctx context.Context, release int64, category string) ([]StoredTotal, error)
 }
 
 // ReleaseTx is the work of making one release, inside the transaction
@@ -221,10 +229,10 @@ func (r *Releaser) makeIn(ctx context.Context, tx ReleaseTx, req MakeRequest) (R
 	}
 	stored := make([]StoredSet, len(sets))
 	info := ReleaseInfo{DataTime: now, Window: w, K: r.policy.K(), How: req.How, MadeByID: req.ByID, MadeBy: req.ByName,
-		Sets: len(sets), ChangedCells: -1}
+		Sets: len(sets), ChangedCells: -1, Totals: true}
 	for i, s := range sets {
 		n := s.Published.TotalCells()
-		stored[i] = StoredSet{Key: s.Key, Cells: n, Data: EncodeSet(s.Published)}
+		stored[i] = StoredSet{Key: s.Key, Cells: n, Data: EncodeSet(s.Published), Total: s.Total}
 		info.PublishedCells += n
 	}
 	if ok {

@@ -183,6 +183,8 @@ func (s *Server) routes() {
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
 	s.analyticsRoutes(r, api)
+	s.beforeAfterRoutes(api)
+	s.rateRoutes(api)
 	s.releaseRoutes(api)
 	s.reportRoutes(api)
 

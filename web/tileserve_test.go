@@ -61,6 +61,17 @@ func (f *fakeReleases) Set(_ context.Context, id int64, k tiles.SetKey) ([]byte,
 	return nil, false, nil
 }
 
+func (f *fakeReleases) Totals(_ context.Context, id int64, category string) ([]tiles.StoredTotal, error) {
+	sets, _ := f.Sets(context.Background(), id)
+	var out []tiles.StoredTotal
+	for _, s := range sets {
+		if s.Key.Category == category {
+			out = append(out, tiles.StoredTotal{Key: s.Key, Total: s.Total})
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeReleases) Now(context.Context) (time.Time, error) { return f.now, nil }
 
 func (f *fakeReleases) Input(context.Context, tiles.Window) (tiles.ReleaseInput, error) {

@@ -100,14 +100,14 @@ func (r *Releases) InRelease(ctx context.Context, wait bool, fn func(context.Con
 }
 
 const releaseColumns = `id, data_time, first_month, last_month, k, how, made_by, coalesce(made_by_name, ''),
-	sets, published_cells, coalesce(changed_cells, -1), duration_ms`
+	sets, published_cells, coalesce(changed_cells, -1), duration_ms, totals`
 
 func scanRelease(row pgx.Row) (tiles.ReleaseInfo, error) {
 	var in tiles.ReleaseInfo
 	var first, last time.Time
 	var ms int64
 	err := row.Scan(&in.ID, &in.DataTime, &first, &last, &in.K, &in.How, &in.MadeByID, &in.MadeBy,
-		&in.Sets, &in.PublishedCells, &in.ChangedCells, &ms)
+		&in.Sets, &in.PublishedCells, &in.ChangedCells, &ms, &in.Totals)
 	in.Window = tiles.Window{First: tiles.MonthOf(first), Last: tiles.MonthOf(last)}
 	in.Duration = time.Duration(ms) * time.Millisecond
 	return in, err
@@ -162,6 +162,37 @@ func (r *Releases) Set(ctx context.Context, release int64, k tiles.SetKey) ([]by
 		return nil, false, fmt.Errorf("release set %s: %w", k, err)
 	}
 	return b, true, nil
+}
+
+// Totals returns the partnership totals of a release's sets for one filter.
+func (r *Releases) Totals(ctx context.Context, release int64, category string) ([]tiles.StoredTotal, error) {
+	rows, err := r.pool.Query(ctx, `SELECT layer, first_month, last_month, total FROM release_sets
+		WHERE release_id = $1 AND category = $2 ORDER BY layer, first_month, last_month`, release, category)
+	if err != nil {
+		return nil, fmt.Errorf("release totals: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tiles.StoredTotal, error) {
+		var st tiles.StoredTotal
+		var layer string
+		var first, last time.Time
+		var total *int
+		err := row.Scan(&layer, &first, &last, &total)
+		st.Key = tiles.SetKey{Layer: ctxmap.Layer(layer), Category: category, First: tiles.MonthOf(first), Last: tiles.MonthOf(last)}
+		st.Total = totalOf(total)
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("release totals: %w", err)
+	}
+	return out, nil
+}
+
+// totalOf reads a stored total: NULL is absent.
+func totalOf(v *int) tiles.Total {
+	if v == nil {
+		return tiles.Total{}
+	}
+	return tiles.Total{Value: *v, Published: true}
 }
 
 // releaseTx is the work of one release inside InRelease's transaction.
@@ -248,7 +279,7 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 }
 
 func (t *releaseTx) Sets(ctx context.Context, release int64) ([]tiles.StoredSet, error) {
-	rows, err := t.tx.Query(ctx, `SELECT layer, category, first_month, last_month, cell_count, cells
+	rows, err := t.tx.Query(ctx, `SELECT layer, category, first_month, last_month, cell_count, cells, total
 		FROM release_sets WHERE release_id = $1`, release)
 	if err != nil {
 		return nil, fmt.Errorf("release sets: %w", err)
@@ -257,8 +288,10 @@ func (t *releaseTx) Sets(ctx context.Context, release int64) ([]tiles.StoredSet,
 		var s tiles.StoredSet
 		var layer string
 		var first, last time.Time
-		err := row.Scan(&layer, &s.Key.Category, &first, &last, &s.Cells, &s.Data)
+		var total *int
+		err := row.Scan(&layer, &s.Key.Category, &first, &last, &s.Cells, &s.Data, &total)
 		s.Key.Layer, s.Key.First, s.Key.Last = ctxmap.Layer(layer), tiles.MonthOf(first), tiles.MonthOf(last)
+		s.Total = totalOf(total)
 		return s, err
 	})
 	if err != nil {
@@ -278,18 +311,23 @@ func (t *releaseTx) Write(ctx context.Context, info tiles.ReleaseInfo, sets []ti
 	}
 	var id int64
 	err := t.tx.QueryRow(ctx, `INSERT INTO releases (data_time, first_month, last_month, k, how, made_by, made_by_name,
-			sets, published_cells, changed_cells, duration_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			sets, published_cells, changed_cells, duration_ms, totals)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		info.DataTime, info.Window.First.Start(), info.Window.Last.Start(), info.K, info.How, info.MadeByID, made,
-		info.Sets, info.PublishedCells, changed, info.Duration.Milliseconds()).Scan(&id)
+		info.Sets, info.PublishedCells, changed, info.Duration.Milliseconds(), info.Totals).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("write release: %w", err)
 	}
 	_, err = t.tx.CopyFrom(ctx, pgx.Identifier{"release_sets"},
-		[]string{"release_id", "layer", "category", "first_month", "last_month", "cell_count", "cells"},
+		[]string{"release_id", "layer", "category", "first_month", "last_month", "cell_count", "cells", "total"},
 		pgx.CopyFromSlice(len(sets), func(i int) ([]any, error) {
 			s := sets[i]
-			return []any{id, string(s.Key.Layer), s.Key.Category, s.Key.First.Start(), s.Key.Last.Start(), s.Cells, s.Data}, nil
+			var total *int32
+			if s.Total.Published {
+				v := int32(s.Total.Value)
+				total = &v
+			}
+			return []any{id, string(s.Key.Layer), s.Key.Category, s.Key.First.Start(), s.Key.Last.Start(), s.Cells, s.Data, total}, nil
 		}))
 	if err != nil {
 		return 0, fmt.Errorf("write release sets: %w", err)

@@ -4,10 +4,12 @@
 // leads open, edit, close, reopen and add notes and interventions here;
 // practitioners link one of their young people. Every action's result is
 // announced, and errors show the server's message.
-import { api, get, post, patch } from './api.js';
+import { api, get, post, patch, withQuery } from './api.js';
 import { h, fill, $, announce, formatTime, formatDate, humanise } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
+import { renderBeforeAfter } from './beforeafter.js';
+import { monthLabel } from './heat.js';
 
 export class ContextPanel {
   constructor(app) {
@@ -159,7 +161,45 @@ export class ContextPanel {
 
     fill(this.body, facts, description ? h('p', { text: description }) : null, actions,
       h('p', { class: 'note', text: 'A context record is thematic: it never names the young people linked to it.' }),
-      triangle, interventions, linked, chronology);
+      triangle, interventions, app.can('trend') ? this.beforeAfterSection(c) : null, linked, chronology);
+  }
+
+  /**
+   * Before and after the first intervention: the published values of the
+   * place's hexagon and its neighbours, as a chart and a table.
+   */
+  beforeAfterSection(c) {
+    const section = h('section', { 'aria-labelledby': 'detail-before-after' },
+      h('h3', { id: 'detail-before-after', text: 'Before and after' }));
+    if (c.lat === undefined || c.lon === undefined) {
+      section.append(h('p', { class: 'note', text: 'This record has no place on the map, so there is no area to compare.' }));
+      return section;
+    }
+    if (!c.interventions.length) {
+      section.append(h('p', { class: 'note', text: 'No intervention is recorded yet: before and after compares the months around the first one.' }));
+      return section;
+    }
+    const out = h('div', { id: 'detail-ba-body', 'aria-live': 'polite' });
+    const select = h('select', { id: 'ba-window', onchange: () => this.loadBeforeAfter(c, out, Number(select.value)) },
+      [3, 6, 12].map((n) => h('option', { value: String(n), text: `${n} months` })));
+    select.value = '6';
+    section.append(h('label', { for: 'ba-window', text: 'Months before and after: ' }), select, out);
+    this.loadBeforeAfter(c, out, 6);
+    return section;
+  }
+
+  async loadBeforeAfter(c, out, months) {
+    const id = this.id;
+    fill(out, h('p', { class: 'note', text: 'Loading the published values\u2026' }));
+    try {
+      const data = await get(withQuery('/api/v1/before-after', { context: c.id, window: months }));
+      if (id !== this.id) return;
+      fill(out, renderBeforeAfter(data, {
+        title: `Young people harmed near ${nameOf(c)}, ${data.window} months before and after ${monthLabel(data.month)}`,
+      }));
+    } catch (e) {
+      if (id === this.id) fill(out, h('p', { class: 'note', text: e.message }));
+    }
   }
 
   /** A practitioner's own team's links (ids and dates only) with Unlink. */

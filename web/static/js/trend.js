@@ -60,7 +60,7 @@ export function renderTrend({ points, title, k }) {
     table);
 }
 
-function niceCeil(v) {
+export function niceCeil(v) {
   if (v <= 10) return 10;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
