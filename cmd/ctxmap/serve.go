@@ -47,10 +47,14 @@ func waitForDatabase(ctx context.Context, pool *pgxpool.Pool, wait time.Duration
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if time.Now().Add(backoff).After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return fmt.Errorf("the database is unreachable (after %d attempts over %s): %v; check DATABASE_URL and that PostgreSQL is running (make run starts the private cluster)",
 				attempt, wait.Round(time.Second), err)
 		}
+		// The last sleep ends at the deadline, for one more attempt then:
+		// the wait is the whole wait asked for, never less.
+		backoff = min(backoff, left)
 		if attempt == 1 {
 			log.Warn("waiting for the database", "err", err, "up_to", wait.String())
 		}
