@@ -104,3 +104,29 @@ func (s *Server) endOutage() {
 	s.outage.down.Store(false)
 	s.log.Info("database available again", "outage_seconds", time.Since(s.outage.since).Seconds())
 }
+
+// readinessFailed logs a failed readiness check: an outage once, at its
+// start (a load balancer probes every few seconds, and one line per probe
+// would bury the outage's own lines); anything else, such as a database
+// not migrated, every time, since it is a deployment's mistake to fix.
+func (s *Server) readinessFailed(ctx context.Context, err error) {
+	if s.unavailable != nil && s.unavailable(err) {
+		s.outage.mu.Lock()
+		s.startOutage(err)
+		s.outage.mu.Unlock()
+		return
+	}
+	s.log.WarnContext(ctx, "not ready", "err", err)
+}
+
+// readinessPassed ends an outage a readiness check finds over.
+func (s *Server) readinessPassed() {
+	if !s.outage.down.Load() {
+		return
+	}
+	s.outage.mu.Lock()
+	defer s.outage.mu.Unlock()
+	if s.outage.down.Load() {
+		s.endOutage()
+	}
+}

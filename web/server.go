@@ -210,10 +210,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready.Ready(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready", "err", err)
+		s.readinessFailed(ctx, err)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: errorDetail{Code: "not_ready", Message: "database unreachable or not migrated", RequestID: requestID(ctx)}})
 		return nil
 	}
+	s.readinessPassed()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
