@@ -9,7 +9,7 @@ import { fieldReads, assert, baseURL } from './lib.mjs';
 // Routes the flows must have read from, or the check would prove little.
 const mustCover = ['POST /api/v1/session', 'GET /api/v1/config', 'GET /api/v1/taxonomy', 'GET /api/v1/contexts',
   'GET /api/v1/contexts/{id}', 'GET /api/v1/contexts/{id}/chronology', 'GET /api/v1/subjects/{subject}/harm-locations',
-  'GET /api/v1/trends'];
+  'GET /api/v1/trends', 'GET /api/v1/boundary/wards'];
 
 /** Whether a field path like "contexts[].display_name" is described by schema. */
 export function described(schema, field) {
