@@ -1,6 +1,7 @@
 # ctxmap: two commands matter.
 #   make run    set up everything (PostGIS, UI packages), migrate, load demo data once, serve the map
-#   make test   the same set-up, then every check and test (Go unit + PostGIS integration + browser)
+#   make test   the same set-up, then every check and test (Go unit + PostGIS integration + browser);
+#               scripts/tools.sh installs the test tools (GDAL's ogrinfo) on a fresh machine
 # DATABASE_URL, when set, points everything at an existing PostGIS instead of the private cluster.
 
 SHELL := /bin/bash
@@ -65,6 +66,7 @@ check:
 	@echo "== staticcheck"; $(GO) run $(STATICCHECK) ./...
 
 unit:
+	@bash scripts/tools.sh
 	@$(PG_ENV); export CI="$${CI:-true}"; \
 	echo "== go test -race $(RACE_PKGS)"; $(GO) test -race -count=1 $(RACE_PKGS); \
 	echo "== go test $(PLAIN_PKGS)"; $(GO) test -count=1 $(PLAIN_PKGS)

@@ -179,7 +179,7 @@ func BenchmarkExportCSV(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if err := s.ExportCSV(ctx, io.Discard, ExportRequest{Filter: req.Filter}); err != nil {
+		if _, err := s.ExportCSV(ctx, io.Discard, ExportRequest{Filter: req.Filter}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,7 +14,7 @@ type Cell struct {
 }
 
 // CellsRequest asks for the published cells at one resolution, optionally
-// only those whose hexagon intersects BBox (lon/lat).
+// only the whole cells whose hexagon meets BBox (lon/lat; see inView).
 type CellsRequest struct {
 	Res int
 	Filter
@@ -44,7 +44,7 @@ func (s *Service) Cells(ctx context.Context, req CellsRequest) ([]Cell, ReleaseI
 func (s *Service) cellsOf(h *heatSet, res int, bbox *orb.Bound) []Cell {
 	var cvs []CellValue
 	if bbox != nil {
-		cvs = s.inBound(h, res, *bbox)
+		cvs = s.inView(h, res, *bbox)
 	} else {
 		cvs = h.pub.Cells(res)
 	}

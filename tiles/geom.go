@@ -5,6 +5,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
+	"github.com/paulmach/orb/planar"
 
 	"github.com/ctxmap/ctxmap"
 )
@@ -80,4 +81,48 @@ func (p projector) point(lon, lat float64) orb.Point {
 // the area whose cells a tile carries.
 func bufferedBound(t maptile.Tile) orb.Bound {
 	return t.Bound(float64(Buffer) / Extent)
+}
+
+// ringMeetsBound reports whether a convex ring (a hexagon, in lon/lat)
+// and a rectangle share any point, taking both as planar figures in
+// lon/lat, as GeoJSON clients draw them. The cells and exports of a map
+// view use it, so a cell whose bounding box reaches into the view but
+// whose hexagon does not is left out.
+func ringMeetsBound(r orb.Ring, b orb.Bound) bool {
+	if !r.Bound().Intersects(b) {
+		return false
+	}
+	for _, p := range r {
+		if b.Contains(p) {
+			return true
+		}
+	}
+	corners := [4]orb.Point{b.Min, {b.Max[0], b.Min[1]}, b.Max, {b.Min[0], b.Max[1]}}
+	for _, c := range corners {
+		if planar.RingContains(r, c) {
+			return true
+		}
+	}
+	for i := 0; i+1 < len(r); i++ {
+		for j := range corners {
+			if segmentsCross(r[i], r[i+1], corners[j], corners[(j+1)%4]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// segmentsCross reports whether segments ab and cd share a point.
+func segmentsCross(a, b, c, d orb.Point) bool {
+	side := func(p, q, r orb.Point) float64 { return (q[0]-p[0])*(r[1]-p[1]) - (q[1]-p[1])*(r[0]-p[0]) }
+	d1, d2 := side(c, d, a), side(c, d, b)
+	d3, d4 := side(a, b, c), side(a, b, d)
+	if (d1 > 0) != (d2 > 0) && (d3 > 0) != (d4 > 0) && d1 != 0 && d2 != 0 && d3 != 0 && d4 != 0 {
+		return true
+	}
+	on := func(p, q, r orb.Point) bool { // r on segment pq, given collinear
+		return min(p[0], q[0]) <= r[0] && r[0] <= max(p[0], q[0]) && min(p[1], q[1]) <= r[1] && r[1] <= max(p[1], q[1])
+	}
+	return d1 == 0 && on(c, d, a) || d2 == 0 && on(c, d, b) || d3 == 0 && on(a, b, c) || d4 == 0 && on(a, b, d)
 }

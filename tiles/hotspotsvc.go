@@ -22,12 +22,6 @@ import (
 // style contract.
 const HotspotsLayer = "hotspots"
 
-// Steps of a series (hot spots, rates): each is one published set of the
-// release.
-const (
-	StepMonth   = "month"
-	StepQuarter = "quarter"
-)
 
 // Limits on a hot spot request. A trend test on fewer than four steps
 // says nothing (ArcGIS recommends at least ten); the cell limit bounds the
@@ -174,12 +168,12 @@ func (s *Service) hotspotPlan(ctx context.Context, req HotspotRequest) (hotspotK
 	if err := checkRes(req.Res); err != nil {
 		return fail(err)
 	}
-	step := req.Step
+	step := Step(req.Step)
 	if step == "" {
 		step = StepMonth
 	}
 	if step != StepMonth && step != StepQuarter {
-		return fail(errInvalid("step_unsupported", "step %q is not supported; use %s or %s", ctxmap.Truncate(step, echoRunes), StepMonth, StepQuarter))
+		return fail(errInvalid("step_unsupported", "step %q is not supported; use %s or %s", ctxmap.Truncate(string(step), echoRunes), StepMonth, StepQuarter))
 	}
 	alpha := req.Alpha
 	if alpha == 0 {
@@ -202,7 +196,7 @@ func (s *Service) hotspotPlan(ctx context.Context, req HotspotRequest) (hotspotK
 			return fail(err)
 		}
 	}
-	k.release, k.layer, k.category, k.res, k.step, k.alpha = rel.ID, layer, category, req.Res, step, alpha
+	k.release, k.layer, k.category, k.res, k.step, k.alpha = rel.ID, layer, category, req.Res, string(step), alpha
 	k.from, k.to = steps[0].First, steps[len(steps)-1].Last
 	return k, steps, area, rel, nil
 }
@@ -233,7 +227,7 @@ func studyArea(in []h3.Cell, res int) ([]h3.Cell, [32]byte, error) {
 // hotspotSteps lists the steps of a range inside the release's window.
 // Quarter steps are whole quarters only: a quarter the window covers in
 // part is not a step, since its fewer months would look like a fall.
-func hotspotSteps(rel ReleaseInfo, step, from, to string) ([]HotspotStep, error) {
+func hotspotSteps(rel ReleaseInfo, step Step, from, to string) ([]HotspotStep, error) {
 	w := rel.Window
 	var first, last Month
 	var err error

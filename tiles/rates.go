@@ -119,12 +119,12 @@ type Rates struct {
 // month by month or quarter by quarter over its window, harm and unsafe side
 // by side.
 func (s *Service) Rates(ctx context.Context, req RatesRequest) (*Rates, error) {
-	step := req.Step
+	step := Step(req.Step)
 	if step == "" {
 		step = StepMonth
 	}
 	if step != StepMonth && step != StepQuarter {
-		return nil, errInvalid("step_unsupported", "step %q is not supported; use %s or %s", ctxmap.Truncate(step, echoRunes), StepMonth, StepQuarter)
+		return nil, errInvalid("step_unsupported", "step %q is not supported; use %s or %s", ctxmap.Truncate(string(step), echoRunes), StepMonth, StepQuarter)
 	}
 	cat := req.Category
 	if cat == "" {
@@ -150,7 +150,7 @@ func (s *Service) Rates(ctx context.Context, req RatesRequest) (*Rates, error) {
 	for _, st := range stored {
 		byKey[st.Key] = st.Total
 	}
-	out := &Rates{Release: rel, Step: step, Category: cat}
+	out := &Rates{Release: rel, Step: string(step), Category: cat}
 	for _, per := range rateSteps(rel, step) {
 		pt := RatePoint{Period: per.Spec, First: per.First.String(), Last: per.Last.String(), Months: per.NumMonths()}
 		for _, l := range ctxmap.Layers() {
@@ -179,7 +179,7 @@ func (s *Service) Rates(ctx context.Context, req RatesRequest) (*Rates, error) {
 // rateSteps lists the months of a release's window, or the quarters that
 // start inside it (the one holding the release's month clamped to its
 // complete months, as ParsePeriod clamps): each is a set of the release.
-func rateSteps(rel ReleaseInfo, step string) []Period {
+func rateSteps(rel ReleaseInfo, step Step) []Period {
 	var out []Period
 	for m := rel.Window.First; !rel.Window.Last.Before(m); m = m.Add(1) {
 		if step == StepMonth {

@@ -206,6 +206,21 @@ func (s *Service) inBound(h *heatSet, res int, b orb.Bound) []CellValue {
 	return out
 }
 
+// inView lists the published cells at res whose hexagon meets b (not just
+// its bounding box): the whole cells a map view shows, for the cells JSON
+// and the exports. Tiles keep the cheaper inBound: a few extra hexagons in
+// a tile's buffer are drawn outside it anyway.
+func (s *Service) inView(h *heatSet, res int, b orb.Bound) []CellValue {
+	cvs := s.inBound(h, res, b)
+	out := cvs[:0]
+	for _, cv := range cvs {
+		if ringMeetsBound(s.bounds.Boundary(cv.Cell).Ring, b) {
+			out = append(out, cv)
+		}
+	}
+	return out
+}
+
 // Published returns the published set for a filter: the one source every
 // heat output is computed from. Code that derives statistics (hotspots,
 // comparisons) must start here, never from raw observations.

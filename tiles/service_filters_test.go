@@ -204,7 +204,7 @@ func cellsJSON(t *testing.T, s *tiles.Service, res int, f tiles.Filter) map[stri
 func exportRows(t *testing.T, s *tiles.Service, f tiles.Filter) (map[string]int, int) {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := s.ExportCSV(context.Background(), &buf, tiles.ExportRequest{Filter: f}); err != nil {
+	if _, err := s.ExportCSV(context.Background(), &buf, tiles.ExportRequest{Filter: f}); err != nil {
 		t.Fatal(err)
 	}
 	out, rows := map[string]int{}, 0
@@ -212,11 +212,8 @@ func exportRows(t *testing.T, s *tiles.Service, f tiles.Filter) (map[string]int,
 	header := false
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
 		if !header {
-			if line != "h3,res,value,lat,lon" {
+			if line != "h3,res,value,period,layer,category,release,lat,lon" {
 				t.Fatalf("CSV header %q", line)
 			}
 			header = true
@@ -224,7 +221,7 @@ func exportRows(t *testing.T, s *tiles.Service, f tiles.Filter) (map[string]int,
 		}
 		fields := strings.Split(line, ",")
 		v, err := strconv.Atoi(fields[2])
-		if len(fields) != 5 || err != nil {
+		if len(fields) != 9 || err != nil {
 			t.Fatalf("CSV row %q", line)
 		}
 		if _, dup := out[fields[0]]; dup {

@@ -386,8 +386,12 @@ func TestRefusedRequests(t *testing.T) {
 		wantInvalid(t, fmt.Sprintf("HeatTile %+v", bf), err)
 		_, _, err = s.Cells(ctx, CellsRequest{Res: 8, Filter: bf})
 		wantInvalid(t, fmt.Sprintf("Cells %+v", bf), err)
-		err = s.ExportCSV(ctx, &bytes.Buffer{}, ExportRequest{Filter: bf})
+		_, err = s.ExportCSV(ctx, &bytes.Buffer{}, ExportRequest{Filter: bf})
 		wantInvalid(t, fmt.Sprintf("ExportCSV %+v", bf), err)
+		_, err = s.ExportGeoJSON(ctx, &bytes.Buffer{}, ExportRequest{Filter: bf})
+		wantInvalid(t, fmt.Sprintf("ExportGeoJSON %+v", bf), err)
+		_, err = s.ExportMetadata(ctx, ExportRequest{Filter: bf})
+		wantInvalid(t, fmt.Sprintf("ExportMetadata %+v", bf), err)
 		_, err = s.TileJSON(ctx, "http://x/tiles/heat/{z}/{x}/{y}.mvt", bf)
 		wantInvalid(t, fmt.Sprintf("TileJSON %+v", bf), err)
 	}
@@ -426,9 +430,15 @@ func TestRefusedRequests(t *testing.T) {
 		{Cells: []string{c8}, Layer: "all"},
 		{Cells: []string{c8}, Category: "cse|cce"},
 		{Cells: slices.Repeat([]string{c8}, MaxTrendCells+1)},
+		{Cells: []string{c8}, Step: "week"},
+		{Cells: []string{c8}, Step: "year"},
+		{Cells: []string{c8}, From: "2025-Q1"},
+		{Cells: []string{c8}, Step: StepQuarter, From: "2025-Q5"},
+		{Cells: []string{c8}, Step: StepQuarter, From: "2025-02", To: "2025-03"},
+		{Cells: []string{c8}, Step: StepQuarter, From: "2023-Q1"},
 	}
 	for _, tr := range badTrends {
-		_, _, err := s.Trend(ctx, tr)
+		_, err := s.Trend(ctx, tr)
 		wantInvalid(t, fmt.Sprintf("Trend %+v", tr), err)
 	}
 	if _, err := NewService(newMemReleases(time.Now), Config{K: 4}); ctxmap.KindOf(err) != ctxmap.KindInvalid {
@@ -552,97 +562,6 @@ func TestLRUBytes(t *testing.T) {
 	c.purge()
 	if n, used, _, _ := c.stats(); n != 0 || used != 0 {
 		t.Fatal("purge left entries")
-	}
-}
-
-func TestTrend(t *testing.T) {
-	s := newTestService(t, &fakeSource{recs: testRecords(7, 4000)})
-	ctx := context.Background()
-	f := Filter{Layer: ctxmap.LayerHarm, Period: "2026-03"}
-	pub, err := s.Published(ctx, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cells := pub.Cells(7)
-	if len(cells) < 2 {
-		t.Fatalf("only %d res-7 cells published in 2026-03", len(cells))
-	}
-	area := []string{cells[0].Cell.String(), cells[1].Cell.String(), cells[0].Cell.String()}
-	pts, _, err := s.Trend(ctx, TrendRequest{Cells: area, Layer: ctxmap.LayerHarm, From: "2025-10", To: "2026-06"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pts) != 6 || pts[0].Month != "2025-10" || pts[5].Month != "2026-03" {
-		t.Fatalf("months %+v (want 2025-10..2026-03: clamped to complete months)", pts)
-	}
-	for _, p := range pts {
-		got, _, err := s.Cells(ctx, CellsRequest{Res: 7, Filter: Filter{Layer: ctxmap.LayerHarm, Period: p.Month}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, n := 0, 0
-		for _, c := range got {
-			if c.H3 == area[0] || c.H3 == area[1] {
-				sum += c.Value
-				n++
-			}
-		}
-		if p.Value != sum || p.PublishedCells != n || p.Published != (n > 0) {
-			t.Fatalf("%s: trend %+v, published cells sum to %d over %d", p.Month, p, sum, n)
-		}
-	}
-	if pts[5].PublishedCells != 2 {
-		t.Fatalf("2026-03: %+v", pts[5])
-	}
-	def, _, err := s.Trend(ctx, TrendRequest{Cells: area[:1]})
-	if err != nil || len(def) != 12 || def[11].Month != "2026-03" {
-		t.Fatalf("default trend: %v %v", def, err)
-	}
-}
-
-func TestExportCSV(t *testing.T) {
-	s := newTestService(t, &fakeSource{recs: testRecords(8, 2000)})
-	ctx := context.Background()
-	f := Filter{Layer: ctxmap.LayerHarm, Period: "2026-Q1"}
-	var buf bytes.Buffer
-	if err := s.ExportCSV(ctx, &buf, ExportRequest{Filter: f}); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	for _, want := range []string{"# layer: harm", "# category: all categories", "# period: 2026-Q1 (2026-01 to 2026-03)",
-		"fewer than 10", "nearest 5", PerturbationSeed, "# release: 1, data time 2026-04-15T10:00:00Z, covering 2023-04 to 2026-03", "\nh3,res,value,lat,lon\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("export lacks %q:\n%s", want, out[:min(len(out), 1500)])
-		}
-	}
-	rows := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, "h3,") {
-			continue
-		}
-		fields := strings.Split(line, ",")
-		if len(fields) != 5 {
-			t.Fatalf("row %q", line)
-		}
-		rows[fields[0]] = fields[2]
-	}
-	total := 0
-	for res := geo.MinRes; res <= geo.MaxRes; res++ {
-		cells, _, _ := s.Cells(ctx, CellsRequest{Res: res, Filter: f})
-		total += len(cells)
-		for _, c := range cells {
-			if rows[c.H3] != fmt.Sprint(c.Value) {
-				t.Fatalf("export has %s = %q, published %d", c.H3, rows[c.H3], c.Value)
-			}
-		}
-	}
-	if total != len(rows) || total == 0 {
-		t.Fatalf("export has %d rows, %d cells published", len(rows), total)
-	}
-	var again bytes.Buffer
-	s.ExportCSV(ctx, &again, ExportRequest{Filter: f})
-	if again.String() != out {
-		t.Fatal("the same export differs")
 	}
 }
 

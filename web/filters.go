@@ -19,7 +19,7 @@ var (
 		"categories", "polygon", "geometry", "within", "radius", "point", "subject", "k", "threshold", "res_override",
 		"familial", "extra_familial", "source", "location_type", "team", "context", "context_id", "kind", "status",
 		"age", "gender", "ethnicity", "school", "group")
-	onceFilters = indexOf("layer", "category", "period", "res", "bbox", "h3", "from", "to", "status")
+	onceFilters = indexOf("layer", "category", "period", "res", "bbox", "h3", "ward", "step", "from", "to", "status")
 )
 
 // indexOf numbers names by their position.

@@ -110,12 +110,8 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 		Params: filterParams, Errors: []int{400}}, withTaxonomyHint(s.heatTileJSON))
 	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
 		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, withTaxonomyHint(s.heatCells))
-	s.route(api, Op{Method: "GET", Path: "/trends", Tag: "heat", Summary: "Monthly published series for a cell or an area of whole cells",
-		Params: []Param{RQ("h3", "one or more H3 cells of one resolution, comma-separated"), filterParams[0], filterParams[1],
-			Q("from", "first month YYYY-MM"), Q("to", "last month YYYY-MM (default: last complete month)")}, Errors: []int{400}, Response: Fields{"points": []tiles.TrendPoint{}, "k": 0, "release": int64(0)}}, withTaxonomyHint(s.trends))
-	s.route(api, Op{Method: "GET", Path: "/exports/heat.csv", Tag: "heat", Summary: "CSV of published cells with a metadata header; audit-logged",
-		Params:   append([]Param{Q("res", tiles.ResList()+"; omit for all"), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...),
-		Produces: "text/csv", Errors: []int{400}}, withTaxonomyHint(s.exportHeat))
+	s.areaTrendRoutes(api)
+	s.exportRoutes(api)
 }
 
 // withTaxonomyHint points a refused category at the route that lists the
@@ -336,57 +332,6 @@ func (s *Server) heatCells(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"cells": cells, "k": s.heat.Policy().K(), "release": rel.ID})
 	return nil
-}
-
-// trends handles GET /api/v1/trends.
-func (s *Server) trends(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if err := noFilterTricks(q, "from", "to"); err != nil {
-		return err
-	}
-	if q.Get("period") != "" {
-		return badParam("period", "trends take from and to months (YYYY-MM), not a period")
-	}
-	var cells []string
-	for _, c := range strings.Split(q.Get("h3"), ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			cells = append(cells, c)
-		}
-	}
-	pts, rel, err := s.heat.Trend(r.Context(), tiles.TrendRequest{Cells: cells, Layer: ctxmap.Layer(q.Get("layer")), Category: q.Get("category"), From: q.Get("from"), To: q.Get("to")})
-	if err != nil {
-		return err
-	}
-	if err := s.audit.Audit(r.Context(), actor(r), "heat.trend", fmt.Sprintf("release:%d", rel.ID), "",
-		map[string]any{"layer": q.Get("layer"), "category": q.Get("category"), "from": q.Get("from"), "to": q.Get("to"), "cells": len(cells)}); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"points": pts, "k": s.heat.Policy().K(), "release": rel.ID})
-	return nil
-}
-
-// exportHeat handles GET /api/v1/exports/heat.csv. Exports are audited
-// (PRIVACY.md rule 11) before any byte is sent.
-func (s *Server) exportHeat(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	res, bbox, err := cellArea(q, false)
-	if err != nil {
-		return err
-	}
-	req := tiles.ExportRequest{Res: res, Filter: filterOf(q), BBox: bbox}
-	var buf bytes.Buffer
-	if err := s.heat.ExportCSV(r.Context(), &buf, req); err != nil {
-		return err
-	}
-	if err := s.audit.Audit(r.Context(), actor(r), "export.heat_csv", "", "",
-		map[string]any{"layer": q.Get("layer"), "category": q.Get("category"), "period": q.Get("period"), "res": res, "bbox": q.Get("bbox")}); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="ctxmap-heat.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(buf.Bytes())
-	return err
 }
 
 // heatMetrics exports the heat service's cache counters (tiles.Stats), for

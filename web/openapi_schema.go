@@ -107,6 +107,12 @@ func structFields(t reflect.Type, seen map[reflect.Type]bool, props map[string]a
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = typeSchema(f.Type, seen)
+		sc := typeSchema(f.Type, seen)
+		if f.Type.Kind() == reflect.Pointer && !strings.Contains(tag, "omitempty") {
+			// encoding/json writes a nil pointer as null (a trend step
+			// with no published cell): say so.
+			sc["nullable"] = true
+		}
+		props[name] = sc
 	}
 }

@@ -36,7 +36,7 @@ func TestResponseSchemaFollowsEncodingJSON(t *testing.T) {
 	}
 	item := props["x"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)
 	want := map[string]any{
-		"a": map[string]any{"type": "integer"}, "b": map[string]any{"type": "string"}, "c": map[string]any{"type": "number"},
+		"a": map[string]any{"type": "integer"}, "b": map[string]any{"type": "string"}, "c": map[string]any{"type": "number", "nullable": true},
 		"m": map[string]any{"type": "string"}, "t": map[string]any{"type": "string", "format": "date-time"},
 		"l":   map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"a": map[string]any{"type": "integer"}}}},
 		"map": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}},

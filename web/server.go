@@ -151,6 +151,10 @@ func (s *Server) Router() *mux.Router { return s.router }
 // Ops lists every documented operation.
 func (s *Server) Ops() []Op { return s.ops }
 
+// apiPrefix is where the JSON API lives; links between its routes (an
+// export's description) are made from it.
+const apiPrefix = "/api/v1"
+
 func (s *Server) routes() {
 	r := mux.NewRouter()
 	r.Use(routeName)
@@ -172,8 +176,8 @@ func (s *Server) routes() {
 		metrics.ServeHTTP(w, r)
 	})).Methods("GET")
 
-	api := r.PathPrefix("/api/v1").Subrouter()
-	s.prefixes[api] = "/api/v1"
+	api := r.PathPrefix(apiPrefix).Subrouter()
+	s.prefixes[api] = apiPrefix
 	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
 		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)

@@ -13,6 +13,7 @@ import { Records } from './records.js';
 import { Notifications } from './notifications.js';
 import { setupDialog } from './dialog.js';
 import { HeatView } from './heatview.js';
+import { AreaTrend } from './areatrend.js';
 import { MapControls } from './mapcontrols.js';
 import { OpenContext } from './opencontext.js';
 import { Hotspots } from './hotspots.js';
@@ -28,7 +29,7 @@ class App {
     this.capabilities = []; // what the role is offered, from the session
     this.view = {};
     this.pick = null;
-    this.selectedCell = '';
+    this.area = null; // the area whose trend is shown (areatrend.js)
   }
 
   /** Whether the UI offers cap; the server sends the list with the session and decides for real. */
@@ -130,7 +131,7 @@ class App {
     if (this.can('link')) this.notifications = new Notifications(this);
     if (this.can('manage')) this.openContextForm = new OpenContext(this);
     if (this.can('hotspots')) this.hotspots = new Hotspots(this);
-    if (this.can('trend')) $('#trend-centre').addEventListener('click', () => this.trendAtCentre());
+    if (this.can('trend')) this.setupAreaTrend();
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && this.pick) this.stopPick(true); });
     window.addEventListener('hashchange', () => this.applyHash());
     announce(`Signed in as ${u.name}. The map shows ${this.heatDescription()}.`);
@@ -168,7 +169,7 @@ class App {
 // The App's other areas live in their own modules as classes whose methods
 // are mixed into App, so each reads as one responsibility while they share
 // one `this`.
-for (const part of [HeatView, MapControls]) {
+for (const part of [HeatView, AreaTrend, MapControls]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(App.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name));
   }

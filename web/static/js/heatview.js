@@ -1,13 +1,13 @@
 // The heat layer's controls and what they show: the filters (layer,
-// category, period, all read from /api/v1/config and the taxonomy), the CSV
-// export link, the hexagons in view, the selected hexagon and its trend.
+// category, period, all read from /api/v1/config and the taxonomy), the
+// export links (CSV, GeoJSON and their description), the hexagons in view
+// and the selected hexagon (its trend is areatrend.js).
 // HeatView's methods are mixed into App (see app.js).
-import { get, withQuery } from './api.js';
+import { withQuery } from './api.js';
 import { h, fill, $, announce, showError, formatTime } from './dom.js';
 import { labelOf } from './taxonomy.js';
-import { bandOf, renderLegend, disclosureNote, monthLabel } from './heat.js';
+import { bandOf, renderLegend, disclosureNote } from './heat.js';
 import { setVisible, reducedMotion } from './mapview.js';
-import { renderTrend } from './trend.js';
 
 // How each layer is put in a sentence; the layer codes come from the server.
 const layerWords = {
@@ -53,6 +53,7 @@ export class HeatView {
 
     $('#heat-form').addEventListener('change', () => this.heatChanged());
     $('#export-res').addEventListener('change', () => { this.exportResChosen = true; this.updateExportLink(); });
+    $('#export-view').addEventListener('change', () => this.updateExportLink());
   }
 
   heatFilters() {
@@ -107,15 +108,23 @@ export class HeatView {
     this.cellsSignature = '';
     showError($('#map-error'), '');
     $('#cell-info').hidden = true; // its value belonged to the old filters
-    if (this.selectedCell && this.can('trend')) this.showTrend(this.selectedCell, { focus: false });
+    if (this.can('trend')) this.refreshTrend();
     announce(visible ? `Heat map now shows ${this.heatDescription()}.` : 'Heat map hidden.');
   }
 
+  /** The export links follow the filters, the resolution and, when asked, the map's view. */
   updateExportLink() {
     if (!this.can('export')) return;
     if (!this.exportResChosen && this.map) $('#export-res').value = String(this.resForZoom(this.map.getZoom()));
-    const href = withQuery('/api/v1/exports/heat.csv', { ...this.heatParams(), res: $('#export-res').value });
-    $('#export-link').setAttribute('href', href);
+    const q = { ...this.heatParams(), res: $('#export-res').value };
+    if ($('#export-view').checked && this.map) {
+      const b = this.map.getBounds();
+      const clamp = (v, lim) => Math.max(-lim, Math.min(lim, v));
+      q.bbox = [clamp(b.getWest(), 180), clamp(b.getSouth(), 90), clamp(b.getEast(), 180), clamp(b.getNorth(), 90)].map((v) => v.toFixed(5)).join(',');
+    }
+    $('#export-link').setAttribute('href', withQuery('/api/v1/exports/heat.csv', q));
+    $('#export-geojson-link').setAttribute('href', withQuery('/api/v1/exports/heat.geojson', q));
+    $('#export-meta-link').setAttribute('href', withQuery('/api/v1/exports/heat-metadata.json', q));
   }
 
   describeCell(props) {
@@ -157,7 +166,8 @@ export class HeatView {
         h('td', {}, h('span', { class: 'swatch', style: `display:inline-block;vertical-align:middle;margin-right:4px;background:${b.colour}`, 'aria-hidden': 'true' }), `${b.index}: ${b.label}`),
         h('td', {},
           h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Show hexagon ${p.h3} on the map`, onclick: () => this.showCell(f) }, 'Show'),
-          this.can('trend') ? h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Trend for hexagon ${p.h3}`, onclick: () => this.selectCell(p.h3, { value: p.value }) }, 'Trend') : null));
+          this.can('trend') ? h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Trend for hexagon ${p.h3}`, onclick: () => this.selectCell(p.h3, { value: p.value }) }, 'Trend') : null,
+          this.can('trend') ? h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Add hexagon ${p.h3} to the area's trend, or take it out`, onclick: () => this.selectCell(p.h3, { value: p.value, add: true }) }, 'Add') : null));
     }));
   }
 
@@ -167,64 +177,6 @@ export class HeatView {
     this.map.setFilter('heat-selected', ['==', ['get', 'h3'], f.properties.h3]);
     this.describeCell(f.properties);
   }
-
-  trendAtCentre() {
-    const map = this.map;
-    const p = map.project(map.getCenter());
-    const hits = map.queryRenderedFeatures(p, { layers: ['heat'] });
-    if (!hits.length) {
-      fill($('#trend'), h('p', { class: 'note', text: 'No published hexagon at the map centre. Move the map or change the filters.' }));
-      announce('No published hexagon at the map centre.');
-      return;
-    }
-    this.selectCell(hits[0].properties.h3, { value: hits[0].properties.value });
-  }
-
-  selectCell(h3, { focus = true, value } = {}) {
-    this.selectedCell = h3;
-    if (value !== undefined) this.describeCell({ h3, value });
-    if (this.map.getLayer('heat-selected')) this.map.setFilter('heat-selected', ['==', ['get', 'h3'], h3]);
-    this.setView({ cell: h3 });
-    return this.showTrend(h3, { focus });
-  }
-
-  async showTrend(h3, { focus = true } = {}) {
-    const panel = $('#panel-trend');
-    panel.open = true;
-    const out = $('#trend');
-    const f = this.heatParams();
-    const { from, to } = this.config.trend;
-    fill(out, h('p', { class: 'note', text: 'Loading the trend\u2026' }));
-    let data;
-    try {
-      data = await get(withQuery('/api/v1/trends', { h3, layer: f.layer, category: f.category, from, to }));
-    } catch (err) {
-      fill(out, h('p', { class: 'error', role: 'alert', text: err.message }));
-      return;
-    }
-    if (h3 !== this.selectedCell) return;
-    const cat = f.category ? this.categoryLabel(f.category) : 'all categories';
-    const title = `Hexagon ${h3}: ${layerWords[f.layer].what}, ${cat}, ${monthLabel(from)} to ${monthLabel(to)}`;
-    fill(out, renderTrend({ points: data.points, title, k: data.k }),
-      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.clearCell() }, 'Clear the selected hexagon')));
-    if (focus) {
-      panel.scrollIntoView({ block: 'nearest' });
-      const heading = out.querySelector('h3');
-      if (heading) { heading.tabIndex = -1; heading.focus(); }
-    }
-    announce(`Trend for hexagon ${h3} loaded. ${out.querySelector('.note') ? out.querySelector('.note').textContent : ''}`);
-  }
-
-  clearCell() {
-    this.selectedCell = '';
-    this.map.setFilter('heat-selected', ['==', ['get', 'h3'], '']);
-    $('#cell-info').hidden = true;
-    this.setView({ cell: '' });
-    fill($('#trend'));
-    $('#trend-centre').focus();
-    announce('Hexagon cleared.');
-  }
-
 }
 
 function centroidOf(g) {

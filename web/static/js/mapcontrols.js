@@ -91,7 +91,7 @@ export class MapControls {
       setVisible(map, ['heat', 'heat-outline', 'heat-selected'], $('#heat-visible').checked);
       if (this.can('contexts')) setVisible(map, ['contexts', 'contexts-selected'], $('#contexts-visible').checked);
       this.loadBoundary();
-      if (v.cell && this.can('trend')) this.selectCell(v.cell, { focus: false });
+      if (this.can('trend')) this.restoreArea();
       if (v.context && this.can('contexts')) this.detail.open(v.context, { focus: false });
     });
     map.on('moveend', () => {
@@ -100,6 +100,17 @@ export class MapControls {
     });
     map.on('idle', () => this.updateCellsInView());
     map.on('click', (e) => this.mapClick(e));
+    // Shift-click adds a hexagon to the area whose trend is shown. MapLibre
+    // keeps shift for box zoom, and the browser then reports no click at
+    // all, so a shift press and release in one place counts as one (a
+    // shift-drag still zooms to a box).
+    const el = map.getCanvasContainer();
+    let down = null;
+    el.addEventListener('mousedown', (e) => { down = e.shiftKey && e.button === 0 ? [e.clientX, e.clientY] : null; }, true);
+    el.addEventListener('mouseup', (e) => {
+      if (down && e.shiftKey && Math.abs(e.clientX - down[0]) + Math.abs(e.clientY - down[1]) <= 4) this.mapShiftClick(e);
+      down = null;
+    }, true);
     map.on('mousemove', (e) => {
       const layers = this.pick ? [] : ['heat', ...(this.can('contexts') ? ['contexts'] : [])].filter((l) => map.getLayer(l));
       const hit = layers.length && map.queryRenderedFeatures(e.point, { layers }).length;
@@ -154,6 +165,7 @@ export class MapControls {
     if (this.hotspots && this.hotspots.click(e)) return;
     const hex = map.getLayer('heat') ? map.queryRenderedFeatures(e.point, { layers: ['heat'] }) : [];
     if (hex.length && this.can('trend')) {
+      if (e.originalEvent && e.originalEvent.shiftKey) return; // mapShiftClick has it
       this.selectCell(hex[0].properties.h3, { value: hex[0].properties.value });
       return;
     }
@@ -164,7 +176,16 @@ export class MapControls {
     }
   }
 
-  /** Say a hexagon's value in words, on screen and to screen readers. */
+  /** A shift-click on a hexagon adds it to the trend's area, or takes it out. */
+  mapShiftClick(e) {
+    const map = this.map;
+    if (this.pick || !this.can('trend') || !map.getLayer('heat')) return;
+    const r = map.getCanvas().getBoundingClientRect();
+    const hex = map.queryRenderedFeatures([e.clientX - r.left, e.clientY - r.top], { layers: ['heat'] });
+    if (hex.length) this.selectCell(hex[0].properties.h3, { value: hex[0].properties.value, add: true });
+  }
+
+
   // ---- picking a point on the map ------------------------------------------------
 
   startPick(message, callback, button) {

@@ -1,23 +1,38 @@
-// A hexagon's monthly trend of *published* values: a small SVG bar chart and
-// the same numbers as a table (the table is the accessible equivalent; the
-// chart is labelled and described for screen readers too). Months that were
-// not published (under the threshold, or no data: the two look the same)
-// are drawn as dashed outlines, never as zero bars, and say so in the table.
+// An area's trend of *published* values, by month or quarter: a small SVG
+// bar chart, the same numbers as a table (the accessible equivalent; the
+// chart is labelled and described for screen readers too) and a CSV of the
+// table. Steps that were not published (under the threshold, or no data:
+// the two look the same) carry no value: they are drawn as dashed outlines,
+// never as zero bars, and say so in the table and the CSV (an empty value).
+// Labels come from the server ("Apr 2025", "Q2 2025"), so April and August
+// never share a letter.
 import { h } from './dom.js';
-import { monthLabel } from './heat.js';
 
-export function renderTrend({ points, title, k }) {
-  const pts = points.map((p) => ({ month: p.month, value: p.value, published: p.published }));
-  const published = pts.filter((p) => p.published);
+/**
+ * trend: the /api/v1/trends answer; title: the heading; what: extra CSV
+ * columns describing the filters ({layer, category}).
+ */
+export function renderTrend({ trend, title, what }) {
+  const { k, step } = trend;
+  const pts = trend.points.map((p) => ({
+    period: p.period, label: p.label, first: p.first_month, last: p.last_month, value: p.value, cells: p.published_cells,
+  }));
+  const n = trend.area.cells.length;
+  const stepWord = step === 'quarter' ? 'quarter' : 'month';
+  const published = pts.filter((p) => p.value !== null);
   const max = Math.max(k, ...published.map((p) => p.value));
   const yMax = niceCeil(max);
-  const W = 340, H = 170, L = 34, R = 6, T = 10, B = 34;
+  const W = 340, H = 180, L = 34, R = 8, T = 10, B = 44;
   const cw = (W - L - R) / Math.max(pts.length, 1);
   const y = (v) => T + (H - T - B) * (1 - v / yMax);
   const idBase = `trend-${Math.random().toString(36).slice(2, 8)}`;
+  const last = published[published.length - 1];
   const summary = published.length
-    ? `${published.length} of ${pts.length} months published; highest ${Math.max(...published.map((p) => p.value))}, latest published ${published[published.length - 1].value} in ${monthLabel(published[published.length - 1].month)}.`
-    : `No month in this range was published for this hexagon.`;
+    ? `${published.length} of ${pts.length} ${stepWord}s published; highest ${Math.max(...published.map((p) => p.value))}, latest published ${last.value} in ${last.label}.`
+    : `No ${stepWord} in this range was published for this area.`;
+  const partly = n > 1 ? ' Where only some hexagons were published, the value is the sum of those published (the table says how many); the others are unknown, not zero.' : '';
+  // At most about five axis labels, always the last: "Apr 2025" is wide.
+  const every = Math.max(1, Math.ceil(pts.length / 5));
 
   const svg = h('svg', { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${idBase}-t ${idBase}-d` },
     h('title', { id: `${idBase}-t`, text: title }),
@@ -29,46 +44,67 @@ export function renderTrend({ points, title, k }) {
       h('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end', text: String(v) }))),
     pts.map((p, i) => {
       const x = L + i * cw + cw * 0.15, w = Math.max(1, cw * 0.7);
-      const bar = p.published
+      const bar = p.value !== null
         ? h('rect', { class: 'bar', x, y: y(p.value), width: w, height: Math.max(0, H - B - y(p.value)) },
-          h('title', { text: `${monthLabel(p.month)}: ${p.value}` }))
+          h('title', { text: `${p.label}: ${p.value}` }))
         : h('rect', { class: 'gap', x, y: H - B - 6, width: w, height: 6 },
-          h('title', { text: `${monthLabel(p.month)}: not published` }));
-      const label = (i % Math.max(1, Math.ceil(pts.length / 6)) === 0 || i === pts.length - 1)
-        ? h('text', { x: x + w / 2, y: H - B + 13, 'text-anchor': 'middle', text: shortMonth(p.month) })
-        : null;
+          h('title', { text: `${p.label}: not published` }));
+      const show = (pts.length - 1 - i) % every === 0;
+      const label = show ? h('text', { class: 'tick', x: x + w / 2, y: H - B + 13, 'text-anchor': 'middle', text: tickLabel(p) }) : null;
       return h('g', {}, bar, label);
     }),
-    h('text', { x: L + (W - L - R) / 2, y: H - 4, 'text-anchor': 'middle', text: 'Month' }),
+    h('text', { x: L + (W - L - R) / 2, y: H - 6, 'text-anchor': 'middle', text: step === 'quarter' ? 'Quarter' : 'Month' }),
   );
 
-  const table = h('table', { class: 'data-table' },
-    h('caption', { text: 'The same values by month' }),
+  const head = step === 'quarter' ? 'Quarter' : 'Month';
+  const table = h('table', { class: 'data-table', id: 'trend-table' },
+    h('caption', { text: `The same values by ${stepWord}` }),
     h('thead', {}, h('tr', {},
-      h('th', { scope: 'col', text: 'Month' }),
+      h('th', { scope: 'col', text: head }),
       h('th', { scope: 'col', class: 'num', text: 'Young people' }),
       h('th', { scope: 'col', text: 'Published' }))),
     h('tbody', {}, pts.map((p) => h('tr', {},
-      h('th', { scope: 'row', text: monthLabel(p.month) }),
-      h('td', { class: 'num', text: p.published ? String(p.value) : '\u2014' }),
-      h('td', { text: p.published ? 'yes' : `no (fewer than ${k}, or none)` })))));
+      h('th', { scope: 'row', text: p.label }),
+      h('td', { class: 'num', text: p.value !== null ? String(p.value) : '\u2014' }),
+      h('td', { text: published_(p, n, k) })))));
+
+  const csv = trendCSV(trend, pts, what);
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+  const file = `ctxmap-trend-release-${trend.release}-${step}.csv`;
+  const download = h('a', { class: 'btn btn-small', id: 'trend-csv', href: url, download: file }, 'Download this table (CSV)');
 
   return h('div', { class: 'trend' },
     h('h3', { text: title }),
-    h('p', { class: 'note', text: summary }),
+    h('p', { class: 'note', id: 'trend-summary', text: summary + partly }),
     svg,
-    table);
+    table,
+    h('p', { class: 'actions' }, download));
 }
+
+function published_(p, n, k) {
+  if (p.value === null) return `no (fewer than ${k}, or none)`;
+  return n > 1 ? `${p.cells} of ${n} hexagons` : 'yes';
+}
+
+/** "Apr 2025" for months, "Q2 2025" for quarters (without the "only" note). */
+function tickLabel(p) { return p.label.replace(/ \(.*\)$/, ''); }
+
+/** The table as CSV, first line its header; a null value is an empty field, never 0. */
+export function trendCSV(trend, pts, what = {}) {
+  const rows = [['period', 'label', 'first_month', 'last_month', 'value', 'published_cells', 'cells', 'area', 'res', 'layer', 'category', 'release']];
+  const area = trend.area.kind === 'ward' ? `ward ${trend.area.ward.name}` : 'hexagons';
+  for (const p of pts) {
+    rows.push([p.period, p.label, p.first, p.last, p.value === null ? '' : String(p.value), String(p.cells),
+      String(trend.area.cells.length), area, String(trend.area.res), what.layer || '', what.category || 'all', String(trend.release)]);
+  }
+  return `${rows.map((r) => r.map(csvField).join(',')).join('\n')}\n`;
+}
+
+function csvField(v) { return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v; }
 
 export function niceCeil(v) {
   if (v <= 10) return 10;
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
-}
-
-function shortMonth(m) {
-  const x = /^(\d{4})-(\d{2})$/.exec(m);
-  if (!x) return m;
-  return `${['J', 'F', 'M', 'A', 'M', 'J', 'J', 'A', 'S', 'O', 'N', 'D'][Number(x[2]) - 1]} ${x[1].slice(2)}`;
 }

@@ -3,7 +3,7 @@
 // The hash never carries anything about a young person (no subject ids, no
 // search text), so a shared link discloses nothing the map doesn't.
 
-const keys = ['layer', 'category', 'period', 'status', 'heat', 'contexts', 'cell', 'context', 'hot'];
+const keys = ['layer', 'category', 'period', 'status', 'heat', 'contexts', 'cell', 'ward', 'wres', 'step', 'context', 'hot'];
 
 export function readView(hash = location.hash) {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
@@ -18,7 +18,8 @@ export function readView(hash = location.hash) {
   }
   for (const k of keys) {
     const v = p.get(k);
-    if (v !== null && /^[A-Za-z0-9_.:-]{1,64}$/.test(v)) view[k] = v;
+    // cell may list an area's hexagons: a, b, c (ids of 15 hex digits).
+    if (v !== null && (/^[A-Za-z0-9_.:-]{1,64}$/.test(v) || (k === 'cell' && /^[0-9a-f]{15}(,[0-9a-f]{15}){1,99}$/.test(v)))) view[k] = v;
   }
   return view;
 }

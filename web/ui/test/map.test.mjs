@@ -52,14 +52,15 @@ async function waitForHexagons(page) {
   await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['heat'] }).length > 0, null, { timeout: 30000, polling: 200 });
 }
 
-/** A screen point on a drawn hexagon with no context symbol near it. */
-async function hexagonPoint(page) {
-  return page.evaluate(() => {
+/** A screen point on a drawn hexagon with no context symbol near it, other than those in skip. */
+async function hexagonPoint(page, skip = []) {
+  return page.evaluate((skip) => {
     const map = window.ctxmapMap;
     const canvas = map.getCanvas().getBoundingClientRect();
     const feats = map.queryRenderedFeatures({ layers: ['heat'] })
       .sort((a, b) => Number(b.properties.value) - Number(a.properties.value)); // busiest first
     for (const f of feats) {
+      if (skip.includes(f.properties.h3)) continue;
       const g = f.geometry;
       const ring = g.type === 'Polygon' ? g.coordinates[0] : g.coordinates[0][0];
       let x = 0, y = 0;
@@ -74,7 +75,7 @@ async function hexagonPoint(page) {
       return { x: canvas.left + p.x, y: canvas.top + p.y, h3: f.properties.h3, value: f.properties.value };
     }
     return null;
-  });
+  }, skip);
 }
 
 test('sign-in: a wrong password shows the server\'s message; the right one shows the map', async (open) => {
@@ -316,7 +317,21 @@ test('practitioner: links a young person to a context; the record shows how many
   await screenshot(page, 'practitioner-link');
 });
 
-test('analyst: a click on a hexagon opens its monthly trend as a chart and a table; the CSV link follows the filters', async (open) => {
+/** The trend table's rows as [label, value text]. */
+async function trendRows(page) {
+  return page.$$eval('#trend-table tbody tr', (trs) => trs.map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]));
+}
+
+/** A download started by clicking selector, read as text. */
+async function downloadText(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.click(selector)]);
+  const { readFileSync } = await import('node:fs');
+  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
+}
+
+const monthTick = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}$/;
+
+test('analyst: a hexagon\'s trend, then shift-click makes an area whose trend sums its hexagons; axes say month and year; quarters; CSV of the table', async (open) => {
   const page = await open();
   await login(page, users.analyst);
   // Resolution 7 (z10-11): monthly values of a busy cell pass the threshold.
@@ -327,15 +342,46 @@ test('analyst: a click on a hexagon opens its monthly trend as a chart and a tab
   assert(pt, 'a hexagon is visible away from context symbols');
   await page.mouse.click(pt.x, pt.y);
   await page.locator('#trend svg.trend-chart').waitFor({ state: 'visible', timeout: 20000 });
-  const rows = await page.$$eval('#trend table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  const rows = await trendRows(page);
   assert(rows.length >= 12, `a table of months: ${rows.length}`);
+  assert(rows.every(([label]) => monthTick.test(label)), `months named with their year: ${rows.map((r) => r[0]).join(', ')}`);
+  const ticks = await page.$$eval('#trend svg text.tick', (ts) => ts.map((t) => t.textContent));
+  assert(ticks.length >= 3 && ticks.every((t) => monthTick.test(t)) && new Set(ticks).size === ticks.length, `axis labels: ${ticks.join(', ')}`);
   const title = await page.textContent('#trend h3');
   assert(title.includes(pt.h3), `the trend names the hexagon: ${title}`);
   assert(await page.evaluate(() => location.hash.includes('cell=')), 'the selected cell is in the URL');
-  const href = await page.getAttribute('#export-link', 'href');
-  assert(/^\/api\/v1\/exports\/heat\.csv\?/.test(href) && /layer=harm/.test(href) && /period=/.test(href) && /res=\d/.test(href), `CSV link: ${href}`);
-  const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { status: r.status, type: r.headers.get('content-type'), text: (await r.text()).slice(0, 400) }; }, href);
-  assert(csv.status === 200 && /csv/.test(csv.type), `CSV download works: ${csv.status} ${csv.type} ${csv.text.slice(0, 120)}`);
+
+  // Shift-click a second hexagon: the area's trend is the sum of the two hexagons' published values.
+  const pt2 = await hexagonPoint(page, [pt.h3]);
+  assert(pt2, 'a second hexagon is visible');
+  await page.keyboard.down('Shift');
+  await page.mouse.click(pt2.x, pt2.y);
+  await page.keyboard.up('Shift');
+  await page.waitForFunction(() => /Area of 2 hexagons/.test(document.querySelector('#trend h3')?.textContent || ''), null, { timeout: 20000 });
+  const area = await trendRows(page);
+  const sums = await page.evaluate(async ([a, b]) => {
+    const one = async (c) => (await (await fetch(`/api/v1/trends?h3=${c}&${new URLSearchParams(window.ctxmapApp.trendQuery()).toString().replace(/(^|&)h3=[^&]*/, '')}`)).json()).points;
+    const [pa, pb] = [await one(a), await one(b)];
+    return pa.map((p, i) => (p.value === null && pb[i].value === null ? null : (p.value || 0) + (pb[i].value || 0)));
+  }, [pt.h3, pt2.h3]);
+  assert(area.length === sums.length, `area rows ${area.length}, single-cell rows ${sums.length}`);
+  area.forEach(([label, v], i) => assert(v === (sums[i] === null ? '\u2014' : String(sums[i])), `${label}: area ${v}, the hexagons' published values sum to ${sums[i]}`));
+
+  // Quarters.
+  await page.check('input[name="trend-step"][value="quarter"]');
+  await page.waitForFunction(() => /by quarter/.test(document.querySelector('#trend h3')?.textContent || ''), null, { timeout: 20000 });
+  const quarters = await trendRows(page);
+  assert(quarters.length >= 7 && quarters.every(([label]) => /^Q[1-4] \d{4}/.test(label)), `quarters: ${quarters.map((r) => r[0]).join(', ')}`);
+
+  // The table as CSV: header first, one row per quarter, null as an empty value.
+  const csv = await downloadText(page, '#trend-csv');
+  const lines = csv.text.trim().split('\n');
+  assert(/\.csv$/.test(csv.name) && lines[0].startsWith('period,label,first_month,last_month,value,published_cells,'), `trend CSV ${csv.name}: ${lines[0]}`);
+  assert(lines.length === quarters.length + 1, `trend CSV rows ${lines.length - 1}, table rows ${quarters.length}`);
+  quarters.forEach(([label, v], i) => {
+    const f = lines[i + 1].split(',');
+    assert(f[1] === label && f[4] === (v === '\u2014' ? '' : v), `CSV row ${lines[i + 1]} for ${label} ${v}`);
+  });
   await page.locator('#panel-trend').scrollIntoViewIfNeeded();
   const shot = await screenshot(page, 'map-trend');
   const docs = process.env.CTXMAP_DOCS;
@@ -343,6 +389,57 @@ test('analyst: a click on a hexagon opens its monthly trend as a chart and a tab
     mkdirSync(docs, { recursive: true });
     copyFileSync(shot, join(docs, 'screenshot-map.png'));
   }
+});
+
+test('analyst: a ward from the server\'s list shows its trend; when every month is suppressed quarters are offered', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await page.locator('#panel-trend summary').click();
+  await page.locator('#trend-ward-field').waitFor({ state: 'visible', timeout: 10000 });
+  const wards = await page.$$eval('#trend-ward option', (os) => os.map((o) => ({ id: o.value, name: o.textContent })).filter((o) => o.id));
+  assert(wards.length >= 15, `wards listed: ${wards.length}`);
+  await page.selectOption('#trend-ward', wards[0].id);
+  await page.waitForFunction((n) => (document.querySelector('#trend h3')?.textContent || '').startsWith(`Ward ${n}`), wards[0].name, { timeout: 20000 });
+  const title = await page.textContent('#trend h3');
+  assert(/hexagons? of resolution 8 whose centres fall inside/.test(title), `the title says what the ward stands for: ${title}`);
+  const rows = await trendRows(page);
+  assert(rows.length >= 12 && rows.every(([label]) => monthTick.test(label)), `ward months: ${rows.length}`);
+  const offered = await page.isVisible('#trend-offer-quarters');
+  const allNull = rows.every(([, v]) => v === '\u2014');
+  assert(offered === allNull, `quarters offered ${offered}, every month suppressed ${allNull}`);
+  if (offered) {
+    await page.click('#trend-offer-quarters');
+    await page.waitForFunction(() => /by quarter/.test(document.querySelector('#trend h3')?.textContent || ''), null, { timeout: 20000 });
+    assert(await page.isChecked('input[name="trend-step"][value="quarter"]'), 'the step control follows');
+    const q = await trendRows(page);
+    assert(q.length >= 7 && q.every(([label]) => /^Q[1-4] \d{4}/.test(label)), `ward quarters: ${q.map((r) => r[0]).join(', ')}`);
+  }
+  assert(await page.evaluate(() => location.hash.includes('ward=')), 'the ward is in the URL');
+  await screenshot(page, 'map-ward-trend');
+});
+
+test('analyst: the exports follow the filters and the view; the GeoJSON download holds the view\'s hexagons', async (open) => {
+  const page = await open();
+  await login(page, users.analyst);
+  await page.evaluate(() => window.ctxmapMap.jumpTo({ zoom: 12.5 }));
+  await waitForMap(page);
+  await waitForHexagons(page);
+  await page.evaluate(() => window.ctxmapApp.updateExportLink());
+  const href = await page.getAttribute('#export-link', 'href');
+  assert(/^\/api\/v1\/exports\/heat\.csv\?/.test(href) && /layer=harm/.test(href) && /period=/.test(href) && /res=8/.test(href) && /bbox=/.test(href), `CSV link: ${href}`);
+  const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { status: r.status, type: r.headers.get('content-type'), text: await r.text() }; }, href);
+  assert(csv.status === 200 && /csv/.test(csv.type) && csv.text.startsWith('h3,res,value,period,layer,category,release,lat,lon\n'), `CSV starts with its header: ${csv.text.slice(0, 120)}`);
+  const meta = await page.evaluate(async (u) => (await fetch(u)).json(), await page.getAttribute('#export-meta-link', 'href'));
+  assert(meta.cells === csv.text.trim().split('\n').length - 1 && meta.bbox && meta.bbox.length === 4, `metadata: ${JSON.stringify(meta).slice(0, 200)}`);
+  const gj = await downloadText(page, '#export-geojson-link');
+  const doc = JSON.parse(gj.text);
+  assert(/\.geojson$/.test(gj.name) && doc.type === 'FeatureCollection' && doc.features.length === meta.cells && meta.cells > 0, `GeoJSON ${gj.name}: ${doc.features.length} features, metadata ${meta.cells}`);
+  const f = doc.features[0];
+  assert(f.geometry.type === 'Polygon' && f.geometry.coordinates[0].length === 7 && typeof f.properties.h3 === 'string' && f.properties.release === meta.release.id,
+    `a hexagon feature: ${JSON.stringify(f).slice(0, 200)}`);
+  // Without the view limit the link drops the bbox.
+  await page.uncheck('#export-view');
+  assert(!/bbox=/.test(await page.getAttribute('#export-geojson-link', 'href')), 'unchecked: the whole map');
 });
 
 test('context lead: finds a record with the keyboard only, adds an assessment note and sees it', async (open) => {
