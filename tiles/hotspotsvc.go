@@ -22,7 +22,6 @@ import (
 // style contract.
 const HotspotsLayer = "hotspots"
 
-
 // Limits on a hot spot request. A trend test on fewer than four steps
 // says nothing (ArcGIS recommends at least ten); the cell limit bounds the
 // work a boundary at resolution 8 can cause.
