@@ -14,6 +14,7 @@ import { Notifications } from './notifications.js';
 import { setupDialog } from './dialog.js';
 import { HeatView } from './heatview.js';
 import { AreaTrend } from './areatrend.js';
+import { AreaBeforeAfter } from './areabeforeafter.js';
 import { MapControls } from './mapcontrols.js';
 import { OpenContext } from './opencontext.js';
 import { Hotspots } from './hotspots.js';
@@ -169,7 +170,7 @@ class App {
 // The App's other areas live in their own modules as classes whose methods
 // are mixed into App, so each reads as one responsibility while they share
 // one `this`.
-for (const part of [HeatView, AreaTrend, MapControls]) {
+for (const part of [HeatView, AreaTrend, AreaBeforeAfter, MapControls]) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
     if (name !== 'constructor') Object.defineProperty(App.prototype, name, Object.getOwnPropertyDescriptor(part.prototype, name));
   }

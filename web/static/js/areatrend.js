@@ -2,7 +2,8 @@
 // or Add in the table of hexagons in view) or a ward of the imported
 // boundary (from the list the server serves), by month or by quarter. The
 // server sums the published values of the area's whole cells; this module
-// only shows them, as a chart, a table and a CSV. When no month is
+// only shows them, as a chart, a table and a CSV, and offers before and
+// after for the same cells (areabeforeafter.js). When no month is
 // published it offers quarters, which the release publishes on their own.
 // AreaTrend's methods are mixed into App (see app.js).
 import { get, withQuery } from './api.js';
@@ -146,6 +147,7 @@ export class AreaTrend {
         h('button', { type: 'button', class: 'btn btn-small', id: 'trend-offer-quarters', onclick: () => this.setStep('quarter') }, 'Show quarters'))
       : null;
     fill(out, offer, renderTrend({ trend: data, title, what: { layer: f.layer, category: f.category } }),
+      this.areaBeforeAfter({ cells, where, what: `${layerWhat[f.layer] || f.layer}, ${cat}` }),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.clearArea() }, 'Clear the area')));
     if (focus) {
       panel.scrollIntoView({ block: 'nearest' });

@@ -1,19 +1,24 @@
 // Before and after: an area's published values for the months around a month
 // of interest (a context's first intervention), from /api/v1/before-after.
 // A small SVG bar chart with the month marked, and the same values as a table
-// (the accessible equivalent). A month with no published value is drawn as a
+// (the accessible equivalent) with a CSV of the table. A month with no published value is drawn as a
 // dashed outline and says so, never as a zero bar; a month the release does
 // not cover yet says that instead. The caveat and the release are the
 // server's words.
 import { h } from './dom.js';
 import { monthLabel } from './heat.js';
 import { niceCeil } from './trend.js';
+import { csvLink } from './csv.js';
 
 const phaseWords = { before: 'Before', month: 'Month of interest', after: 'After' };
 
-export function renderBeforeAfter(data, { title }) {
+/**
+ * data: the /api/v1/before-after answer; title: the chart's name; csvId: the
+ * id of the CSV link (the context panel and the area panel may both show one).
+ */
+export function renderBeforeAfter(data, { title, csvId }) {
   const pts = data.points.map((p) => ({
-    month: p.month, phase: p.phase, released: p.released, value: p.value, cells: p.published_cells,
+    month: p.month, phase: p.phase, offset: p.offset, released: p.released, value: p.value, cells: p.published_cells,
   }));
   const k = data.k;
   const shown = pts.filter((p) => p.value !== null);
@@ -70,12 +75,26 @@ export function renderBeforeAfter(data, { title }) {
       h('td', { text: phaseWords[p.phase] || p.phase }),
       h('td', { class: 'num', text: p.value !== null ? String(p.value) : '\u2014' }),
       h('td', { text: p.value !== null ? `yes (${p.cells} ${p.cells === 1 ? 'hexagon' : 'hexagons'})` : p.released ? `no (fewer than ${k}, or none)` : 'not released yet' })))));
+  const download = csvLink(beforeAfterRows(data, pts), {
+    id: csvId, className: 'ba-csv', file: `ctxmap-before-after-release-${data.release}-${data.month}-${data.window}m.csv`,
+  });
 
   return h('div', { class: 'trend before-after' },
     h('p', { class: 'note', text: summary }),
     svg,
     table,
+    h('p', { class: 'actions' }, download),
     h('p', { class: 'note', text: `${data.caveat} The area is ${data.area.basis}. ${data.release_label}.` }));
+}
+
+/** The table's rows for its CSV, header first; an unpublished month's value is null (an empty field). */
+function beforeAfterRows(data, pts) {
+  const rows = [['month', 'label', 'phase', 'offset', 'released', 'value', 'published_cells', 'cells', 'res', 'layer', 'category', 'month_of_interest', 'release']];
+  for (const p of pts) {
+    rows.push([p.month, monthLabel(p.month), p.phase, p.offset, p.released, p.value, p.cells,
+      data.area.cells.length, data.area.res, data.layer, data.category, data.month, data.release]);
+  }
+  return rows;
 }
 
 function shortMonth(m) {

@@ -196,6 +196,7 @@ export class ContextPanel {
       if (id !== this.id) return;
       fill(out, renderBeforeAfter(data, {
         title: `Young people harmed near ${nameOf(c)}, ${data.window} months before and after ${monthLabel(data.month)}`,
+        csvId: 'detail-ba-csv',
       }));
     } catch (e) {
       if (id === this.id) fill(out, h('p', { class: 'note', text: e.message }));

@@ -7,6 +7,7 @@
 // Labels come from the server ("Apr 2025", "Q2 2025"), so April and August
 // never share a letter.
 import { h } from './dom.js';
+import { csvLink } from './csv.js';
 
 /**
  * trend: the /api/v1/trends answer; title: the heading; what: extra CSV
@@ -68,10 +69,7 @@ export function renderTrend({ trend, title, what }) {
       h('td', { class: 'num', text: p.value !== null ? String(p.value) : '\u2014' }),
       h('td', { text: published_(p, n, k) })))));
 
-  const csv = trendCSV(trend, pts, what);
-  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
-  const file = `ctxmap-trend-release-${trend.release}-${step}.csv`;
-  const download = h('a', { class: 'btn btn-small', id: 'trend-csv', href: url, download: file }, 'Download this table (CSV)');
+  const download = csvLink(trendRows(trend, pts, what), { id: 'trend-csv', file: `ctxmap-trend-release-${trend.release}-${step}.csv` });
 
   return h('div', { class: 'trend' },
     h('h3', { text: title }),
@@ -89,18 +87,16 @@ function published_(p, n, k) {
 /** "Apr 2025" for months, "Q2 2025" for quarters (without the "only" note). */
 function tickLabel(p) { return p.label.replace(/ \(.*\)$/, ''); }
 
-/** The table as CSV, first line its header; a null value is an empty field, never 0. */
-export function trendCSV(trend, pts, what = {}) {
+/** The table's rows for its CSV, header first; a null value stays null (an empty field). */
+function trendRows(trend, pts, what = {}) {
   const rows = [['period', 'label', 'first_month', 'last_month', 'value', 'published_cells', 'cells', 'area', 'res', 'layer', 'category', 'release']];
   const area = trend.area.kind === 'ward' ? `ward ${trend.area.ward.name}` : 'hexagons';
   for (const p of pts) {
-    rows.push([p.period, p.label, p.first, p.last, p.value === null ? '' : String(p.value), String(p.cells),
-      String(trend.area.cells.length), area, String(trend.area.res), what.layer || '', what.category || 'all', String(trend.release)]);
+    rows.push([p.period, p.label, p.first, p.last, p.value, p.cells,
+      trend.area.cells.length, area, trend.area.res, what.layer || '', what.category || 'all', trend.release]);
   }
-  return `${rows.map((r) => r.map(csvField).join(',')).join('\n')}\n`;
+  return rows;
 }
-
-function csvField(v) { return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v; }
 
 export function niceCeil(v) {
   if (v <= 10) return 10;

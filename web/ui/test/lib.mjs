@@ -1,8 +1,8 @@
 // Helpers for the browser tests: Chromium launched exactly as TESTING.md
 // says, a page that records every request and console error, sign-in, and
-// waiting for the map.
+// waiting for the map, picking a drawn hexagon and reading a download.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -123,4 +123,58 @@ export function checkClean(page) {
   assert(page.foreign.length === 0, `requests to other hosts: ${page.foreign.slice(0, 5).join(', ')}`);
   assert(page.errors.length === 0, `console errors: ${page.errors.slice(0, 5).join(' | ')}`);
   assert(page.failed.length === 0, `failed requests: ${page.failed.slice(0, 5).join(' | ')}`);
+}
+
+/** Wait until the heat layer has drawn at least one hexagon. */
+export async function waitForHexagons(page) {
+  await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['heat'] }).length > 0, null, { timeout: 30000, polling: 200 });
+}
+
+/** A screen point on a drawn hexagon with no context symbol near it, other than those in skip. */
+export async function hexagonPoint(page, skip = []) {
+  return page.evaluate((skip) => {
+    const map = window.ctxmapMap;
+    const canvas = map.getCanvas().getBoundingClientRect();
+    const feats = map.queryRenderedFeatures({ layers: ['heat'] })
+      .sort((a, b) => Number(b.properties.value) - Number(a.properties.value)); // busiest first
+    for (const f of feats) {
+      if (skip.includes(f.properties.h3)) continue;
+      const g = f.geometry;
+      const ring = g.type === 'Polygon' ? g.coordinates[0] : g.coordinates[0][0];
+      let x = 0, y = 0;
+      for (const [lon, lat] of ring) { x += lon; y += lat; }
+      const p = map.project([x / ring.length, y / ring.length]);
+      if (p.x < 40 || p.y < 40 || p.x > canvas.width - 60 || p.y > canvas.height - 60) continue;
+      const hits = map.queryRenderedFeatures(p, { layers: ['heat'] });
+      if (!hits.length || hits[0].properties.h3 !== f.properties.h3) continue;
+      const near = map.getLayer('contexts')
+        ? map.queryRenderedFeatures([[p.x - 14, p.y - 14], [p.x + 14, p.y + 14]], { layers: ['contexts'] }) : [];
+      if (near.length) continue;
+      return { x: canvas.left + p.x, y: canvas.top + p.y, h3: f.properties.h3, value: f.properties.value };
+    }
+    return null;
+  }, skip);
+}
+
+/** Zoom to 11.5 (resolution 7), where monthly values of busy cells pass the threshold, and wait for hexagons. */
+export async function zoomToResolution7(page) {
+  await page.evaluate(() => window.ctxmapMap.jumpTo({ zoom: 11.5 }));
+  await waitForMap(page);
+  await waitForHexagons(page);
+}
+
+/** Click a drawn hexagon not in skip (with Shift when add: it joins the area); its point and h3. */
+export async function clickHexagon(page, { skip = [], add = false } = {}) {
+  const pt = await hexagonPoint(page, skip);
+  assert(pt, `a hexagon${skip.length ? ' other than the ones picked' : ''} is visible away from context symbols`);
+  if (add) await page.keyboard.down('Shift');
+  await page.mouse.click(pt.x, pt.y);
+  if (add) await page.keyboard.up('Shift');
+  return pt;
+}
+
+/** A download started by clicking selector, read as text. */
+export async function downloadText(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.click(selector)]);
+  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
 }

@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   openPage, login, waitForMap, heatFeatures, screenshot, assert, checkClean, lastCompleteMonth, baseURL,
+  waitForHexagons, downloadText, zoomToResolution7, clickHexagon,
 } from './lib.mjs';
 
 const users = {
@@ -46,36 +47,6 @@ async function waitForTileRequests(page, kind, since, timeout = 15000) {
   }
   await waitForMap(page);
   return tileRequests(page, kind, since);
-}
-
-async function waitForHexagons(page) {
-  await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['heat'] }).length > 0, null, { timeout: 30000, polling: 200 });
-}
-
-/** A screen point on a drawn hexagon with no context symbol near it, other than those in skip. */
-async function hexagonPoint(page, skip = []) {
-  return page.evaluate((skip) => {
-    const map = window.ctxmapMap;
-    const canvas = map.getCanvas().getBoundingClientRect();
-    const feats = map.queryRenderedFeatures({ layers: ['heat'] })
-      .sort((a, b) => Number(b.properties.value) - Number(a.properties.value)); // busiest first
-    for (const f of feats) {
-      if (skip.includes(f.properties.h3)) continue;
-      const g = f.geometry;
-      const ring = g.type === 'Polygon' ? g.coordinates[0] : g.coordinates[0][0];
-      let x = 0, y = 0;
-      for (const [lon, lat] of ring) { x += lon; y += lat; }
-      const p = map.project([x / ring.length, y / ring.length]);
-      if (p.x < 40 || p.y < 40 || p.x > canvas.width - 60 || p.y > canvas.height - 60) continue;
-      const hits = map.queryRenderedFeatures(p, { layers: ['heat'] });
-      if (!hits.length || hits[0].properties.h3 !== f.properties.h3) continue;
-      const near = map.getLayer('contexts')
-        ? map.queryRenderedFeatures([[p.x - 14, p.y - 14], [p.x + 14, p.y + 14]], { layers: ['contexts'] }) : [];
-      if (near.length) continue;
-      return { x: canvas.left + p.x, y: canvas.top + p.y, h3: f.properties.h3, value: f.properties.value };
-    }
-    return null;
-  }, skip);
 }
 
 test('sign-in: a wrong password shows the server\'s message; the right one shows the map', async (open) => {
@@ -322,25 +293,13 @@ async function trendRows(page) {
   return page.$$eval('#trend-table tbody tr', (trs) => trs.map((tr) => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]));
 }
 
-/** A download started by clicking selector, read as text. */
-async function downloadText(page, selector) {
-  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.click(selector)]);
-  const { readFileSync } = await import('node:fs');
-  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
-}
-
 const monthTick = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}$/;
 
 test('analyst: a hexagon\'s trend, then shift-click makes an area whose trend sums its hexagons; axes say month and year; quarters; CSV of the table', async (open) => {
   const page = await open();
   await login(page, users.analyst);
-  // Resolution 7 (z10-11): monthly values of a busy cell pass the threshold.
-  await page.evaluate(() => window.ctxmapMap.jumpTo({ zoom: 11.5 }));
-  await waitForMap(page);
-  await waitForHexagons(page);
-  const pt = await hexagonPoint(page);
-  assert(pt, 'a hexagon is visible away from context symbols');
-  await page.mouse.click(pt.x, pt.y);
+  await zoomToResolution7(page);
+  const pt = await clickHexagon(page);
   await page.locator('#trend svg.trend-chart').waitFor({ state: 'visible', timeout: 20000 });
   const rows = await trendRows(page);
   assert(rows.length >= 12, `a table of months: ${rows.length}`);
@@ -352,11 +311,7 @@ test('analyst: a hexagon\'s trend, then shift-click makes an area whose trend su
   assert(await page.evaluate(() => location.hash.includes('cell=')), 'the selected cell is in the URL');
 
   // Shift-click a second hexagon: the area's trend is the sum of the two hexagons' published values.
-  const pt2 = await hexagonPoint(page, [pt.h3]);
-  assert(pt2, 'a second hexagon is visible');
-  await page.keyboard.down('Shift');
-  await page.mouse.click(pt2.x, pt2.y);
-  await page.keyboard.up('Shift');
+  const pt2 = await clickHexagon(page, { skip: [pt.h3], add: true });
   await page.waitForFunction(() => /Area of 2 hexagons/.test(document.querySelector('#trend h3')?.textContent || ''), null, { timeout: 20000 });
   const area = await trendRows(page);
   const sums = await page.evaluate(async ([a, b]) => {
