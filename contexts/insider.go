@@ -71,6 +71,10 @@ const (
 	// threshold of one user's texts within 24 hours: someone trying ids,
 	// numbers or dates against it.
 	AlertScreeningRefusals = "screening_refusals"
+	// AlertSubjectLimitRefusals: the daily cap refused at least the burst
+	// threshold of one user's writes within 24 hours: someone trying ids
+	// after the cap, or writing in bulk.
+	AlertSubjectLimitRefusals = "subject_limit_refusals"
 )
 
 // UserPlace is the place of an alert about a user's requests as a whole

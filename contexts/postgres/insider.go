@@ -96,6 +96,9 @@ func (s *Store) auditSubjectLimit(ctx context.Context, a *contexts.Actor, op str
 		map[string]any{"operation": op, "limit": s.subjectCap}); aerr != nil {
 		return errors.Join(err, aerr)
 	}
+	if aerr := s.refusalAlert(ctx, a, "subject_limit.refused", contexts.AlertSubjectLimitRefusals); aerr != nil {
+		return errors.Join(err, aerr)
+	}
 	return err
 }
 
@@ -172,17 +175,19 @@ func (s *Store) raiseBurst(ctx context.Context, tx pgx.Tx, a *contexts.Actor, pl
 	return nil
 }
 
-// screeningAlert raises (or brings up to date) the day's alert when
-// screening has refused the burst threshold's worth of a's texts in the last
-// 24 hours (counted in the audit log, on its clock, which wrote them).
-func (s *Store) screeningAlert(ctx context.Context, a *contexts.Actor) error {
+// refusalAlert raises (or brings up to date) the day's alert of kind when
+// the audit log holds the burst threshold's worth of a's refusals with
+// action in the last 24 hours (on the log's clock, which wrote them): a
+// refusal is an oracle only if it can be asked often, so asking often is
+// itself what administrators are told about.
+func (s *Store) refusalAlert(ctx context.Context, a *contexts.Actor, action, kind string) error {
 	if a == nil || a.UserID == 0 {
 		return nil
 	}
 	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE user_id = $1 AND action = 'screening.refused'
-		AND at > clock_timestamp() - interval '24 hours'`, a.UserID).Scan(&n); err != nil {
-		return fmt.Errorf("screening alert: %w", err)
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE user_id = $1 AND action = $2
+		AND at > clock_timestamp() - interval '24 hours'`, a.UserID, action).Scan(&n); err != nil {
+		return fmt.Errorf("refusal alert: %w", err)
 	}
 	if n < s.burstAlert {
 		return nil
@@ -192,9 +197,9 @@ func (s *Store) screeningAlert(ctx context.Context, a *contexts.Actor) error {
 		VALUES ($1, $2, $3, $4, $5, jsonb_build_object('refusals', $5::int, 'within_hours', 24), $6, $6)
 		ON CONFLICT (kind, user_id, place, day) DO UPDATE SET count = greatest(admin_alerts.count, excluded.count),
 			detail = excluded.detail, updated_at = excluded.updated_at`,
-		contexts.AlertScreeningRefusals, a.UserID, contexts.UserPlace(a.UserID), contexts.UKDay(now), n, now)
+		kind, a.UserID, contexts.UserPlace(a.UserID), contexts.UKDay(now), n, now)
 	if err != nil {
-		return fmt.Errorf("screening alert: %w", err)
+		return fmt.Errorf("refusal alert: %w", err)
 	}
 	return nil
 }

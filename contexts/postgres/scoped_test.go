@@ -252,3 +252,31 @@ func TestBurstAlertCountsReusedIds(t *testing.T) {
 		t.Fatalf("burst alerts at %d places, want 2 (the second place reuses ids): %+v", len(places), got)
 	}
 }
+
+// TestCapRefusalsInVolumeAlertAdmins: insider review 2, F7. Hundreds of
+// 429s over the daily cap were audit rows only; the burst threshold's worth
+// in a day now raises one alert about the user, naming no young person.
+func TestCapRefusalsInVolumeAlertAdmins(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithSubjectDailyCap(1), WithBurstAlert(3))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("CAP-0")))
+	for i := 1; i <= 4; i++ {
+		_, err := s.CreateHarmLocation(ctx, f.pracA, harmInput(fmt.Sprintf("TRY-%d", i)))
+		wantCode(t, err, ctxmap.KindRateLimited, "subject_limit")
+		var got []contexts.AdminAlert
+		for _, a := range must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{})) {
+			if a.Kind == contexts.AlertSubjectLimitRefusals {
+				got = append(got, a)
+			}
+		}
+		switch {
+		case i < 3 && len(got) != 0:
+			t.Fatalf("alert after %d refusals: %+v", i, got)
+		case i >= 3 && (len(got) != 1 || got[0].Count != i || got[0].Place != contexts.UserPlace(f.pracA.UserID) ||
+			strings.Contains(string(got[0].Detail), "TRY")):
+			t.Fatalf("after %d refusals: %+v", i, got)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (s *Store) auditRefusal(ctx context.Context, a *contexts.Actor, record stri
 	if aerr := audit(ctx, s.db, a, "screening.refused", record, "", map[string]any{"field": field, "what": what}); aerr != nil {
 		return aerr
 	}
-	if aerr := s.screeningAlert(ctx, a); aerr != nil {
+	if aerr := s.refusalAlert(ctx, a, "screening.refused", contexts.AlertScreeningRefusals); aerr != nil {
 		return errors.Join(err, aerr)
 	}
 	return err
