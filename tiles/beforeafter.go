@@ -137,16 +137,7 @@ func (s *Service) BeforeAfter(ctx context.Context, req BeforeAfterRequest) (*Bef
 			if err != nil {
 				return nil, err
 			}
-			sum := 0
-			for _, c := range cells {
-				if v, ok := h.pub.Value(c); ok {
-					sum += v
-					pt.PublishedCells++
-				}
-			}
-			if pt.PublishedCells > 0 {
-				pt.Value = &sum
-			}
+			pt.Value, pt.PublishedCells = h.areaValue(cells)
 		}
 		out.Points = append(out.Points, pt)
 	}

@@ -134,19 +134,27 @@ func (s *Service) Trend(ctx context.Context, req TrendRequest) (*Trend, error) {
 			return nil, err
 		}
 		pt := st.point()
-		sum := 0
-		for _, c := range cells {
-			if v, ok := h.pub.Value(c); ok {
-				sum += v
-				pt.PublishedCells++
-			}
-		}
-		if pt.PublishedCells > 0 {
-			pt.Value = &sum
-		}
+		pt.Value, pt.PublishedCells = h.areaValue(cells)
 		out.Points = append(out.Points, pt)
 	}
 	return out, nil
+}
+
+// areaValue is the one rule for an area of whole cells in a published set:
+// the sum of its published cells' values and how many were published, or
+// nil when none was (suppressed and empty cells are unknown, never 0).
+func (h *heatSet) areaValue(cells []h3.Cell) (*int, int) {
+	sum, n := 0, 0
+	for _, c := range cells {
+		if v, ok := h.pub.Value(c); ok {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	return &sum, n
 }
 
 // trendRange resolves a trend's first and last months against a release.
