@@ -7,7 +7,7 @@
 // server's words.
 import { h } from './dom.js';
 import { monthLabel } from './heat.js';
-import { niceCeil } from './trend.js';
+import { chartFrame, niceCeil } from './trend.js';
 import { csvLink } from './csv.js';
 
 const phaseWords = { before: 'Before', month: 'Month of interest', after: 'After' };
@@ -36,14 +36,7 @@ export function renderBeforeAfter(data, { title, csvId }) {
     + (unreleased ? `; ${unreleased} ${unreleased === 1 ? 'month is' : 'months are'} not in the current release yet.` : '.');
   const mid = pts.findIndex((p) => p.phase === 'month');
 
-  const svg = h('svg', { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${idBase}-t ${idBase}-d` },
-    h('title', { id: `${idBase}-t`, text: title }),
-    h('desc', { id: `${idBase}-d`, text: summary }),
-    h('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }),
-    h('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }),
-    [0, yMax / 2, yMax].map((v) => h('g', {},
-      h('line', { class: 'axis', x1: L - 3, y1: y(v), x2: L, y2: y(v) }),
-      h('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end', text: String(v) }))),
+  const svg = chartFrame({ idBase, title, summary, W, H, L, T, R, B, y, yMax },
     mid >= 0 ? h('line', { class: 'marker', x1: L + (mid + 0.5) * cw, y1: T - 8, x2: L + (mid + 0.5) * cw, y2: H - B }) : null,
     pts.map((p, i) => {
       const x = L + i * cw + cw * 0.15, w = Math.max(1, cw * 0.7);

@@ -35,14 +35,7 @@ export function renderTrend({ trend, title, what }) {
   // At most about five axis labels, always the last: "Apr 2025" is wide.
   const every = Math.max(1, Math.ceil(pts.length / 5));
 
-  const svg = h('svg', { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${idBase}-t ${idBase}-d` },
-    h('title', { id: `${idBase}-t`, text: title }),
-    h('desc', { id: `${idBase}-d`, text: summary }),
-    h('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }),
-    h('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }),
-    [0, yMax / 2, yMax].map((v) => h('g', {},
-      h('line', { class: 'axis', x1: L - 3, y1: y(v), x2: L, y2: y(v) }),
-      h('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end', text: String(v) }))),
+  const svg = chartFrame({ idBase, title, summary, W, H, L, T, R, B, y, yMax },
     pts.map((p, i) => {
       const x = L + i * cw + cw * 0.15, w = Math.max(1, cw * 0.7);
       const bar = p.value !== null
@@ -96,6 +89,22 @@ function trendRows(trend, pts, what = {}) {
       trend.area.cells.length, area, trend.area.res, what.layer || '', what.category || 'all', trend.release]);
   }
   return rows;
+}
+
+/**
+ * The frame every bar chart shares: an accessible SVG (its title and a
+ * description in words), both axes and three value ticks, around content.
+ */
+export function chartFrame({ idBase, title, summary, W, H, L, T, R, B, y, yMax }, ...content) {
+  return h('svg', { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${idBase}-t ${idBase}-d` },
+    h('title', { id: `${idBase}-t`, text: title }),
+    h('desc', { id: `${idBase}-d`, text: summary }),
+    h('line', { class: 'axis', x1: L, y1: T, x2: L, y2: H - B }),
+    h('line', { class: 'axis', x1: L, y1: H - B, x2: W - R, y2: H - B }),
+    [0, yMax / 2, yMax].map((v) => h('g', {},
+      h('line', { class: 'axis', x1: L - 3, y1: y(v), x2: L, y2: y(v) }),
+      h('text', { x: L - 5, y: y(v) + 3, 'text-anchor': 'end', text: String(v) }))),
+    ...content);
 }
 
 export function niceCeil(v) {
