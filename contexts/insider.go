@@ -75,7 +75,17 @@ const (
 	// threshold of one user's writes within 24 hours: someone trying ids
 	// after the cap, or writing in bulk.
 	AlertSubjectLimitRefusals = "subject_limit_refusals"
+	// AlertRevisionBurst: one user recorded at least the burst threshold of
+	// young people at one place within RevisionWindow, each in a month a
+	// release had already published: back-dated records watched across
+	// releases (insider review 2, F1).
+	AlertRevisionBurst = "revision_burst"
 )
+
+// RevisionWindow is how far back a revision burst is counted: longer than
+// the monthly release schedule, so a probe that adds a few back-dated young
+// people before each release adds up.
+const RevisionWindow = 35 * 24 * time.Hour
 
 // UserPlace is the place of an alert about a user's requests as a whole
 // rather than one cell or context.

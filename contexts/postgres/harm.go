@@ -77,6 +77,9 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		if err := s.burstAtCell(ctx, tx, a, r6, r7, r8); err != nil {
 			return err
 		}
+		if err := s.revisionBurstAtCell(ctx, tx, a, r6, r7, r8); err != nil {
+			return err
+		}
 		if ctxID != nil {
 			if err := s.burstAtContext(ctx, tx, a, *ctxID); err != nil {
 				return err

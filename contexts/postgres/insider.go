@@ -112,6 +112,56 @@ func (s *Store) burstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, r
 	if s.demo {
 		return nil
 	}
+	return s.burstAtFinestCell(r6, r7, r8, func(column string, cell int64) (int, error) {
+		var n int
+		// Young people new to the user in the window, or recorded by the
+		// user at this place in the window (on the database's clock, which
+		// stamps the records): a probe that reuses the same synthetic ids
+		// place after place is a burst too (insider review 2, F1).
+		err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM harm_locations h
+			WHERE h.created_by = $1 AND h.`+column+` = $3 AND (h.created_at > now() - interval '24 hours'
+				OR EXISTS (SELECT 1 FROM user_subjects us WHERE us.user_id = $1 AND us.subject_id = h.subject_id AND us.first_at > $2))`,
+			a.UserID, s.now().Add(-contexts.SubjectWindow), cell).Scan(&n)
+		if err != nil || n < s.burstAlert {
+			return n, err
+		}
+		return n, s.raiseBurst(ctx, tx, a, contexts.AlertSubjectBurst, contexts.CellPlace(cell), n, contexts.SubjectWindow,
+			map[string]any{"cell": fmt.Sprintf("%x", cell)})
+	})
+}
+
+// revisionBurstAtCell raises the day's revision alert when a has recorded, within
+// contexts.RevisionWindow, at least the burst threshold of young people at one
+// of the record's cells (the finest reaching it) in months a release had
+// already published when each record was made. That is the signature of the
+// probe that outlives the daily cap and the 24-hour burst (insider review 2,
+// F1): back-dated synthetic young people at one quiet place, a few more before
+// each release, watching when the cell appears. Late records are ordinary in
+// casework, so this alerts rather than refuses. Call it in the write's
+// transaction, after the insert.
+func (s *Store) revisionBurstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, r6 int64, r7, r8 *int64) error {
+	if s.demo {
+		return nil
+	}
+	return s.burstAtFinestCell(r6, r7, r8, func(column string, cell int64) (int, error) {
+		var n int
+		err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM harm_locations h
+			WHERE h.created_by = $1 AND h.`+column+` = $2 AND h.created_at > now() - make_interval(secs => $3)
+			  AND h.occurred_on < (SELECT r.last_month + interval '1 month' FROM releases r
+			                       WHERE r.made_at <= h.created_at ORDER BY r.id DESC LIMIT 1)`,
+			a.UserID, cell, contexts.RevisionWindow.Seconds()).Scan(&n)
+		if err != nil || n < s.burstAlert {
+			return n, err
+		}
+		return n, s.raiseBurst(ctx, tx, a, contexts.AlertRevisionBurst, contexts.CellPlace(cell), n, contexts.RevisionWindow,
+			map[string]any{"cell": fmt.Sprintf("%x", cell), "released_months": true})
+	})
+}
+
+// burstAtFinestCell asks count about a record's cells from the finest to
+// the coarsest and stops at the first that reaches the burst threshold, so
+// one burst raises one alert, at the most precise place that shows it.
+func (s *Store) burstAtFinestCell(r6 int64, r7, r8 *int64, count func(column string, cell int64) (int, error)) error {
 	type level struct {
 		column string
 		cell   *int64
@@ -120,20 +170,12 @@ func (s *Store) burstAtCell(ctx context.Context, tx pgx.Tx, a *contexts.Actor, r
 		if l.cell == nil {
 			continue
 		}
-		var n int
-		// Young people new to the user in the window, or recorded by the
-		// user at this place in the window (on the database's clock, which
-		// stamps the records): a probe that reuses the same synthetic ids
-		// place after place is a burst too (insider review 2, F1).
-		err := tx.QueryRow(ctx, `SELECT count(DISTINCT h.subject_id) FROM harm_locations h
-			WHERE h.created_by = $1 AND h.`+l.column+` = $3 AND (h.created_at > now() - interval '24 hours'
-				OR EXISTS (SELECT 1 FROM user_subjects us WHERE us.user_id = $1 AND us.subject_id = h.subject_id AND us.first_at > $2))`,
-			a.UserID, s.now().Add(-contexts.SubjectWindow), *l.cell).Scan(&n)
+		n, err := count(l.column, *l.cell)
 		if err != nil {
 			return fmt.Errorf("burst alert: %w", err)
 		}
 		if n >= s.burstAlert {
-			return s.raiseBurst(ctx, tx, a, contexts.CellPlace(*l.cell), n, map[string]any{"cell": fmt.Sprintf("%x", *l.cell)})
+			return nil
 		}
 	}
 	return nil
@@ -154,21 +196,24 @@ func (s *Store) burstAtContext(ctx context.Context, tx pgx.Tx, a *contexts.Actor
 	if err != nil {
 		return fmt.Errorf("burst alert: %w", err)
 	}
-	return s.raiseBurst(ctx, tx, a, contexts.ContextPlace(contextID), n, map[string]any{"context_id": contextID})
+	return s.raiseBurst(ctx, tx, a, contexts.AlertSubjectBurst, contexts.ContextPlace(contextID), n, contexts.SubjectWindow,
+		map[string]any{"context_id": contextID})
 }
 
-func (s *Store) raiseBurst(ctx context.Context, tx pgx.Tx, a *contexts.Actor, place string, n int, detail map[string]any) error {
+// raiseBurst raises (or brings up to date) the day's alert of kind about a's
+// n young people at place within window.
+func (s *Store) raiseBurst(ctx context.Context, tx pgx.Tx, a *contexts.Actor, kind, place string, n int, window time.Duration, detail map[string]any) error {
 	if n < s.burstAlert {
 		return nil
 	}
 	now := s.now()
 	detail["young_people"] = n
-	detail["within_hours"] = int(contexts.SubjectWindow.Hours())
+	detail["within_hours"] = int(window.Hours())
 	_, err := tx.Exec(ctx, `INSERT INTO admin_alerts (kind, user_id, place, day, count, detail, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 		ON CONFLICT (kind, user_id, place, day) DO UPDATE SET count = greatest(admin_alerts.count, excluded.count),
 			detail = excluded.detail, updated_at = excluded.updated_at`,
-		contexts.AlertSubjectBurst, a.UserID, place, contexts.UKDay(now), n, detail, now)
+		kind, a.UserID, place, contexts.UKDay(now), n, detail, now)
 	if err != nil {
 		return fmt.Errorf("burst alert: %w", err)
 	}

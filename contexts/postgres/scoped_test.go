@@ -253,6 +253,49 @@ func TestBurstAlertCountsReusedIds(t *testing.T) {
 	}
 }
 
+// TestRevisionBurstAlertsBackDatedRecordsAcrossReleases: insider review 2,
+// F1. The probe that outlives the daily cap adds a few back-dated young
+// people to an already released month at one place before each release;
+// once the burst threshold's worth of them is recorded there within the
+// revision window, admins are told, whether the ids are new or reused.
+// Records for months not yet released, and records made before the
+// release, are ordinary and do not count.
+func TestRevisionBurstAlertsBackDatedRecordsAcrossReleases(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithBurstAlert(3))
+	revisions := func() []contexts.AdminAlert {
+		var got []contexts.AdminAlert
+		for _, a := range must[[]contexts.AdminAlert](t)(s.AdminAlerts(ctx, f.admin, contexts.AlertQuery{})) {
+			if a.Kind == contexts.AlertRevisionBurst {
+				got = append(got, a)
+			}
+		}
+		return got
+	}
+	for i := range 2 {
+		must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput(fmt.Sprintf("REV-%d", i))))
+	}
+	f.markReleased(t) // publishes months up to February 2026
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("REV-2")))
+	march := harmInput("REV-3")
+	march.Occurred = "2026-03-05" // not yet released: not a revision
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, march))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("REV-0")))
+	if got := revisions(); len(got) != 0 {
+		t.Fatalf("alert after 2 back-dated young people: %+v", got)
+	}
+	// A colleague's back-dated record there is hers, not the probe's.
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("OTHER-1")))
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("REV-1")))
+	got := revisions()
+	if len(got) != 1 || got[0].Count != 3 || got[0].UserID != f.pracA.UserID || !strings.HasPrefix(got[0].Place, "cell:") ||
+		strings.Contains(string(got[0].Detail), "REV") {
+		t.Fatalf("revision alerts %+v, want one for 3 young people at one cell naming none", got)
+	}
+}
+
 // TestCapRefusalsInVolumeAlertAdmins: insider review 2, F7. Hundreds of
 // 429s over the daily cap were audit rows only; the burst threshold's worth
 // in a day now raises one alert about the user, naming no young person.
