@@ -295,9 +295,8 @@ func table(cols []ReportColumn, n int, row func(i int) map[string]string) [][]st
 		line := make([]string, 0, len(head))
 		for _, c := range cols {
 			v := vals[c.Key]
-			if c.Type == "text" && strings.ContainsAny(v[:min(len(v), 1)], "=+-@\t\r") {
-				// Free text a spreadsheet would run as a formula.
-				v = "'" + v
+			if c.Type == "text" {
+				v = SpreadsheetSafe(v)
 			}
 			line = append(line, v)
 			if c.Type == "code" {
@@ -308,6 +307,16 @@ func table(cols []ReportColumn, n int, row func(i int) map[string]string) [][]st
 		out = append(out, line)
 	}
 	return out
+}
+
+// SpreadsheetSafe writes text a spreadsheet would run as a formula (=, +,
+// -, @, tab or carriage return first) with a leading apostrophe, for every
+// CSV that people open in Excel.
+func SpreadsheetSafe(v string) string {
+	if strings.ContainsAny(v[:min(len(v), 1)], "=+-@\t\r") {
+		return "'" + v
+	}
+	return v
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -54,6 +54,9 @@ type Taxonomy struct {
 	ArchiveReasons       []Term        `json:"archive_reasons"`
 	InterventionStatuses []Term        `json:"intervention_statuses"`
 	PartnerAgencies      []Term        `json:"partner_agencies"`
+	// ReadPurposes are the answers to "why are you reading this young
+	// person's records?" (purpose.go).
+	ReadPurposes []Term `json:"read_purposes"`
 }
 
 // category returns the category with code, retired or not.
@@ -238,6 +241,7 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		ArchiveReasons:       archiveReasonTerms,
 		InterventionStatuses: interventionStatusTerms,
 		PartnerAgencies:      partnerAgencies,
+		ReadPurposes:         readPurposeTerms,
 	}
 }
 

@@ -72,6 +72,19 @@ func (c *tokenCache) get(key string, now time.Time) *contexts.Actor {
 	return e.actor
 }
 
+// forget drops every cached token of user id, so a disabled or reset
+// account's old token stops working in this process at once (other
+// replicas within the cache's few seconds).
+func (c *tokenCache) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if e.actor.UserID == id {
+			delete(c.entries, k)
+		}
+	}
+}
+
 func (c *tokenCache) put(key string, a *contexts.Actor, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

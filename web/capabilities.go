@@ -23,14 +23,20 @@ const (
 	// signed-in role read it, but it is the work of analysts and of the
 	// leads who take places to a MACE panel.
 	CapHotspots Capability = "hotspots"
+	// CapAdmin offers the administration page (/admin.html): audit search,
+	// users, taxonomy and retention.
+	CapAdmin Capability = "admin"
+	// CapReviews offers the list of contexts past their review date (on
+	// the administration page), to the leads who own the reviews too.
+	CapReviews Capability = "reviews"
 )
 
 // roleCapabilities is the one table of what each role is offered.
 var roleCapabilities = map[contexts.Role][]Capability{
 	contexts.RolePractitioner: {CapContexts, CapSearch, CapRecord, CapLink},
-	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapReports, CapHotspots},
+	contexts.RoleContextLead:  {CapContexts, CapSearch, CapManage, CapTrend, CapReports, CapHotspots, CapReviews},
 	contexts.RoleAnalyst:      {CapContexts, CapSearch, CapTrend, CapExport, CapReports, CapHotspots},
-	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapReports, CapHotspots},
+	contexts.RoleAdmin:        {CapContexts, CapSearch, CapTrend, CapExport, CapReports, CapHotspots, CapAdmin, CapReviews},
 }
 
 // capabilitiesOf lists what a signed-in user is offered; none when nobody

@@ -26,7 +26,7 @@ type Taxonomies interface {
 // HarmLocations records where young people were harmed or feel unsafe.
 type HarmLocations interface {
 	CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error)
-	SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string) ([]contexts.HarmLocation, error)
+	SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) ([]contexts.HarmLocation, error)
 	ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
 }
 
@@ -82,14 +82,35 @@ type Users interface {
 	SessionActor(ctx context.Context, id string) (*contexts.Actor, string, error)
 	DeleteSession(ctx context.Context, a *contexts.Actor, id string) error
 	ListUsers(ctx context.Context) ([]contexts.User, error)
+	// CreateUser, DisableUser and ResetUser are the users screen's
+	// changes; each checks the actor and is audited. Credentials hold the
+	// new password and token, which are never retrievable again.
+	CreateUser(ctx context.Context, by *contexts.Actor, in contexts.UserInput) (*contexts.Credentials, error)
+	DisableUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.User, error)
+	ResetUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.Credentials, error)
 }
 
 // AuditLog writes what users did outside the records store's own writes
-// (exports, audit searches) and lets administrators search it. Both check
-// the actor.
+// (exports of aggregates) and lets administrators search it: a page of
+// the screen, or (export) the entries of a CSV, the search audited by the
+// store itself. Every method checks the actor.
 type AuditLog interface {
 	Audit(ctx context.Context, a *contexts.Actor, action, record, reason string, detail any) error
-	SearchAudit(ctx context.Context, a *contexts.Actor, q contexts.AuditQuery) ([]contexts.AuditEntry, error)
+	SearchAudit(ctx context.Context, a *contexts.Actor, q contexts.AuditQuery, export bool) (*contexts.AuditPage, error)
+	AuditActions(ctx context.Context, a *contexts.Actor) ([]string, error)
+}
+
+// Reviews is the oversight of review dates: the open contexts past theirs.
+// It checks the actor and audits the read.
+type Reviews interface {
+	OverdueReviews(ctx context.Context, a *contexts.Actor) (*contexts.OverdueReviews, error)
+}
+
+// Retention describes the retention policy, its runs and what is due; runs
+// themselves happen on the server's schedule or on the host (ctxmap
+// retention), never through the API. It checks the actor and audits.
+type Retention interface {
+	Status(ctx context.Context, a *contexts.Actor) (*contexts.RetentionStatus, error)
 }
 
 // Alerts are the insider alerts for administrators (bursts of new young

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -180,4 +181,16 @@ func sessionCookieOf(t *testing.T, w *httptest.ResponseRecorder) *http.Cookie {
 	}
 	t.Fatalf("no %s cookie in %v", sessionCookie, w.Header())
 	return nil
+}
+
+func (u *fakeUsers) CreateUser(context.Context, *contexts.Actor, contexts.UserInput) (*contexts.Credentials, error) {
+	return nil, errors.New("fakeUsers: CreateUser is not faked")
+}
+
+func (u *fakeUsers) DisableUser(context.Context, *contexts.Actor, int64) (*contexts.User, error) {
+	return nil, errors.New("fakeUsers: DisableUser is not faked")
+}
+
+func (u *fakeUsers) ResetUser(context.Context, *contexts.Actor, int64) (*contexts.Credentials, error) {
+	return nil, errors.New("fakeUsers: ResetUser is not faked")
 }

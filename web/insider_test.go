@@ -33,7 +33,7 @@ func TestSubjectLimitAnswers429(t *testing.T) {
 		!regexp.MustCompile(`2 young people new to you in the last 24 hours.*nothing was saved.*from 2026-03-21 12:00 UTC`).MatchString(msg) {
 		t.Fatalf("over the cap: %d %v", status, out)
 	}
-	if status, out := rs.call(t, P, "GET", "/api/v1/subjects/CAP-3/harm-locations", ""); status != 200 || len(out["harm_locations"].([]any)) != 0 {
+	if status, out := rs.call(t, P, "GET", "/api/v1/subjects/CAP-3/harm-locations?purpose=assessment", ""); status != 200 || len(out["harm_locations"].([]any)) != 0 {
 		t.Fatalf("the refused record was written: %d %v", status, out)
 	}
 }

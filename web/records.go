@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,8 +38,8 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
 		Errors:  []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
 	s.route(api, Op{Method: "GET", Path: "/subjects/{subject}/harm-locations", Tag: "records", Roles: practitionersOnly,
-		Summary: "Your team's records for one young person (audited)",
-		Params:  []Param{P("subject", "the case management system's person id")}, Errors: []int{400}, Response: Fields{"harm_locations": []contexts.HarmLocation{}}}, s.subjectHarmLocations)
+		Summary: "Your team's records for one young person, audited with why you read them (purpose, required: 400 purpose_required or invalid_purpose naming the allowed values)",
+		Params:  append([]Param{P("subject", "the case management system's person id")}, purposeParams()...), Errors: []int{400, 422}, Response: Fields{"harm_locations": []contexts.HarmLocation{}}}, s.subjectHarmLocations)
 	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/archive", Tag: "records", Roles: practitionersOnly,
 		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
 		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
@@ -105,6 +106,29 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return id, nil
 }
 
+// purposeParams document the purpose of a read of a young person's
+// records, from the one list of purposes.
+func purposeParams() []Param {
+	var codes []string
+	for _, t := range contexts.ReadPurposes() {
+		codes = append(codes, t.Code)
+	}
+	return []Param{
+		RQ("purpose", "why you read these records: "+strings.Join(codes, ", ")+" (the taxonomy's read_purposes); logged with the read"),
+		Q("purpose_note", fmt.Sprintf("for purpose other: a short reason, at most %d characters, no names or ids (screened)", contexts.PurposeNoteMax)),
+	}
+}
+
+// readPurpose reads the purpose of a read of a young person's records from
+// the query (purpose, purpose_note), each at most once.
+func readPurpose(r *http.Request) (contexts.ReadPurpose, error) {
+	q := r.URL.Query()
+	if len(q["purpose"]) > 1 || len(q["purpose_note"]) > 1 {
+		return contexts.ReadPurpose{}, badParam("purpose", "give purpose and purpose_note once")
+	}
+	return contexts.ParseReadPurpose(q.Get("purpose"), q.Get("purpose_note"))
+}
+
 // getTaxonomy handles GET /api/v1/taxonomy.
 func (s *Server) getTaxonomy(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.records.Taxonomy(r.Context())
@@ -159,7 +183,11 @@ func (s *Server) subjectHarmLocations(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return badParam("subject", "not a valid path segment")
 	}
-	list, err := s.records.SubjectHarmLocations(r.Context(), actor(r), subject)
+	purpose, err := readPurpose(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.records.SubjectHarmLocations(r.Context(), actor(r), subject, purpose)
 	if err != nil {
 		return err
 	}

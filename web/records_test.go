@@ -104,7 +104,7 @@ func TestRecordRoutesRoleMatrix(t *testing.T) {
 		{"POST", "/api/v1/taxonomy/categories", `{"code":"x_%s","label":"X","extra_familial":true}`, []contexts.Role{D}},
 		{"POST", "/api/v1/taxonomy/categories/nope/retire", "", []contexts.Role{D}},
 		{"POST", "/api/v1/harm-locations", `{"subject":"W-2","categories":["cce"],"familial":"extra","layer":"unsafe","occurred":"2026-01-02","source":"safety_map","lat":51.55,"lon":-0.06,"location_type":"street"}`, []contexts.Role{P}},
-		{"GET", "/api/v1/subjects/W-1/harm-locations", "", []contexts.Role{P}},
+		{"GET", "/api/v1/subjects/W-1/harm-locations?purpose=assessment", "", []contexts.Role{P}},
 		{"POST", fmt.Sprintf("/api/v1/harm-locations/%d/archive", hid), `{"reason":"never_an_issue","note":"x"}`, []contexts.Role{P}},
 		{"POST", "/api/v1/contexts", `{"kind":"group","name":"Group %s"}`, []contexts.Role{L}},
 		{"GET", "/api/v1/contexts?near=E8%203AA&radius_m=500", "", []contexts.Role{P, L, A, D}},
@@ -223,7 +223,7 @@ func TestRecordRoutesAnswers(t *testing.T) {
 	if events, _ = out["events"].([]any); status != 200 || len(events) != 1 {
 		t.Fatalf("analyst's chronology before a release: %d %v", status, out)
 	}
-	status, out = rs.call(t, P, "GET", "/api/v1/subjects/W-404/harm-locations", "")
+	status, out = rs.call(t, P, "GET", "/api/v1/subjects/W-404/harm-locations?purpose=assessment", "")
 	if list, ok := out["harm_locations"].([]any); status != 200 || !ok || len(list) != 0 {
 		t.Fatalf("unknown subject: %d %v", status, out)
 	}

@@ -49,7 +49,9 @@ type Deps struct {
 	Users       Users
 	Records     Records
 	Audit       AuditLog
-	Alerts      Alerts // nil: the alert routes answer 503
+	Alerts      Alerts    // nil: the alert routes answer 503
+	Reviews     Reviews   // nil: the overdue reviews answer 503
+	Retention   Retention // nil: the retention route answers 503
 	Boundaries  Boundaries
 	Postcodes   PostcodeDirectory
 	Heat        *tiles.Service
@@ -71,6 +73,8 @@ type Server struct {
 	records    Records
 	audit      AuditLog
 	alerts     Alerts
+	reviews    Reviews
+	retention  Retention
 	boundaries Boundaries
 	postcodes  PostcodeDirectory
 	heat       *tiles.Service
@@ -114,6 +118,8 @@ func New(cfg Config, d Deps) *Server {
 		records:     d.Records,
 		audit:       d.Audit,
 		alerts:      d.Alerts,
+		reviews:     d.Reviews,
+		retention:   d.Retention,
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
 		heat:        d.Heat,

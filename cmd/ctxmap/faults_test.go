@@ -293,7 +293,7 @@ func TestServerRunsAsTheRuntimeRole(t *testing.T) {
 	for i := range k {
 		ts.recordAs(t, ts.tokens[contexts.RolePractitioner], fmt.Sprintf("APP-%d", i), cat)
 	}
-	if status, out := ts.do(t, contexts.RolePractitioner, "GET", "/api/v1/subjects/APP-1/harm-locations", ""); status != 200 {
+	if status, out := ts.do(t, contexts.RolePractitioner, "GET", "/api/v1/subjects/APP-1/harm-locations?purpose=assessment", ""); status != 200 {
 		t.Fatalf("own young person's list: %d %v", status, out)
 	}
 	ts.release(t)

@@ -63,6 +63,7 @@ usage:
   ctxmap import boundary --name NAME FILE.geojson
   ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
   ctxmap release [--force] [--list]            make a data release now (the map changes only with releases)
+  ctxmap retention --dry-run | run             list, or erase, what the retention policy says is due now
   ctxmap version
 
 Configuration comes from flags or the environment (flags win):
@@ -85,6 +86,9 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_RELEASE_MIN_INTERVAL   least time between releases an admin may cause (default 168h, >= 24h)
   CTXMAP_RELEASE_WINDOW_MONTHS  complete months a release covers (default 36)
   CTXMAP_RELEASE_KEEP           releases kept (default 24)
+  CTXMAP_RETENTION_YOUNG_PERSON_YEARS   erase a young person's records this long after their last (default 7; 0 never)
+  CTXMAP_RETENTION_CLOSED_CONTEXT_YEARS erase a context this long after its closure (default 6; 0 never)
+  CTXMAP_RETENTION_SCHEDULE     daily (default) or off
 `, contexts.MinSecretLen, tiles.DefaultK, tiles.MinK)
 
 // Config is everything the commands need, from flags and environment.
@@ -112,6 +116,7 @@ type Config struct {
 	TrustedProxies     []netip.Prefix
 	trustedProxiesText string
 	release            releaseFlags
+	retention          retentionFlags
 	centerText         func() string
 	kText              func() string
 }
@@ -167,6 +172,7 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		"reverse proxies, CIDRs or addresses comma-separated, whose X-Forwarded-For (client address for the login limit) and X-Forwarded-Proto (Secure cookies) are believed; empty trusts none (CTXMAP_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
+	bindRetentionFlags(c, fs)
 	c.centerText = func() string { return center }
 	c.kText = func() string { return kText }
 	return c
@@ -320,6 +326,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSeedDemo(ctx, rest, stdout, stderr)
 	case "release":
 		return runRelease(ctx, rest, stdout, stderr)
+	case "retention":
+		return runRetention(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "ctxmap", version)
 		return nil

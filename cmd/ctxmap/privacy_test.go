@@ -444,7 +444,7 @@ func TestPrivacyAdversarial(t *testing.T) {
 	t.Run("an analyst never gets an individual record", func(t *testing.T) {
 		forbidden := []struct{ method, path, body string }{
 			{"POST", "/api/v1/harm-locations", `{"subject":"x"}`},
-			{"GET", "/api/v1/subjects/hackney-1/harm-locations", ""},
+			{"GET", "/api/v1/subjects/hackney-1/harm-locations?purpose=assessment", ""},
 			{"POST", "/api/v1/harm-locations/1/archive", `{"reason":"never_an_issue","note":"x"}`},
 			{"POST", "/api/v1/contexts/1/links", `{"subject":"hackney-1","reason":"x"}`},
 			{"DELETE", "/api/v1/contexts/1/links/1", `{"reason":"x"}`},

@@ -137,6 +137,13 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		return nil, fmt.Errorf("making the first data release: %w", err)
 	}
 	go releaser.RunSchedule(ctx, releaseCheck)
+	retention, err := newRetention(c, pool, records)
+	if err != nil {
+		return nil, err
+	}
+	if _, scheduled, _ := c.retentionPolicy(); scheduled {
+		go retention.RunSchedule(ctx, retentionCheck)
+	}
 	go cats.run(ctx, log)
 	logins, err := postgres.NewLogins(pool, contexts.DefaultLoginLimits)
 	if err != nil {
@@ -162,6 +169,8 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Audit:       records,
 		Releases:    releaser,
 		Alerts:      records,
+		Reviews:     records,
+		Retention:   retention,
 		Boundaries:  postgres.NewBoundaries(pool),
 		Postcodes:   dir,
 		Heat:        heat,

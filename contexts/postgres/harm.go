@@ -94,13 +94,18 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 	return s.harmLocation(ctx, a, id)
 }
 
-// contextExists refuses a reference to a context that does not exist.
+// contextExists refuses a reference to a context that does not exist, and
+// holds a key-share lock on it until q's transaction ends, so a retention
+// run cannot erase the context under a record that names it.
 func contextExists(ctx context.Context, q querier, id int64) error {
-	ok, err := contextFound(ctx, q, id)
-	if err == nil && !ok {
-		err = contexts.Unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
+	err := q.QueryRow(ctx, `SELECT id FROM contexts WHERE id = $1 FOR KEY SHARE`, id).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return contexts.Unprocessable("context_id", "unknown_context", "there is no context record with id %d", id)
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("check context: %w", err)
+	}
+	return nil
 }
 
 // requireContext answers 404 for a context that does not exist.
@@ -121,22 +126,37 @@ func contextFound(ctx context.Context, q querier, id int64) (bool, error) {
 	return ok, nil
 }
 
-// upsertSubject returns the id of the subject with this hash, creating it.
+// upsertSubject returns the id of the subject with this hash, creating it,
+// and holds a key-share lock on its row until tx ends: a retention run
+// erasing that young person (which locks the row FOR UPDATE) either waits
+// for this write to commit and then finds them recorded again, or has
+// erased them already, when the upsert is tried again and makes a new
+// subject. So no acknowledged write is erased or left pointing at nobody.
 // While seeding, the subject is marked as demo data.
 func (s *Store) upsertSubject(ctx context.Context, tx pgx.Tx, sh [32]byte, key uint8) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO subjects (hash, cell_key, demo) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING RETURNING id)
-		SELECT id FROM ins UNION ALL SELECT id FROM subjects WHERE hash = $1 LIMIT 1`, sh[:], int16(key), s.demo).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("upsert subject: %w", err)
-	}
-	if s.demo {
-		if _, err := tx.Exec(ctx, `UPDATE subjects SET demo = true WHERE id = $1 AND NOT demo`, id); err != nil {
+	for range 3 {
+		var id int64
+		err := tx.QueryRow(ctx, `WITH ins AS (
+				INSERT INTO subjects (hash, cell_key, demo) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING RETURNING id)
+			SELECT id FROM ins UNION ALL SELECT id FROM subjects WHERE hash = $1 LIMIT 1`, sh[:], int16(key), s.demo).Scan(&id)
+		if err != nil {
 			return 0, fmt.Errorf("upsert subject: %w", err)
 		}
+		err = tx.QueryRow(ctx, `SELECT id FROM subjects WHERE id = $1 FOR KEY SHARE`, id).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // erased by retention meanwhile: record them anew
+		}
+		if err != nil {
+			return 0, fmt.Errorf("upsert subject: %w", err)
+		}
+		if s.demo {
+			if _, err := tx.Exec(ctx, `UPDATE subjects SET demo = true WHERE id = $1 AND NOT demo`, id); err != nil {
+				return 0, fmt.Errorf("upsert subject: %w", err)
+			}
+		}
+		return id, nil
 	}
-	return id, nil
+	return 0, fmt.Errorf("upsert subject: erased three times while being recorded")
 }
 
 const harmColumns = `h.id, h.categories, h.familial, h.layer, h.occurred_on, h.occurred_precision, h.source,
@@ -178,9 +198,14 @@ func (s *Store) harmLocation(ctx context.Context, a *contexts.Actor, id int64) (
 // person, archived ones included (with why), oldest incident first. Other
 // teams' records are never returned, and an unknown young person looks
 // exactly like one with no records for this team, so nobody can learn
-// whether another team works with them. Every call is audited.
-func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string) ([]contexts.HarmLocation, error) {
+// whether another team works with them. Every call is audited with its
+// purpose (why the records are read), which must be given; the note of an
+// "other" purpose is screened for personal data like any free text.
+func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) ([]contexts.HarmLocation, error) {
 	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
+		return nil, err
+	}
+	if err := contexts.RequirePurpose(purpose); err != nil {
 		return nil, err
 	}
 	norm, err := contexts.NormalizeSubject(subject)
@@ -188,6 +213,11 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, sub
 		return nil, err
 	}
 	sh := contexts.NewSubjectHasher(s.secret).Hash(norm)
+	if purpose.Note != "" {
+		if err := s.screenFreeText(ctx, a, contexts.AuditSubject(sh), norm, contexts.TextField{Name: "purpose_note", Text: purpose.Note}); err != nil {
+			return nil, err
+		}
+	}
 	var out []contexts.HarmLocation
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+harmColumns+harmFrom+`
@@ -199,7 +229,7 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, sub
 		if out, err = pgx.CollectRows(rows, scanHarm); err != nil {
 			return fmt.Errorf("list harm locations: %w", err)
 		}
-		return audit(ctx, tx, a, "harm_locations.read", contexts.AuditSubject(sh), "", map[string]any{"count": len(out)})
+		return auditRead(ctx, tx, a, "harm_locations.read", contexts.AuditSubject(sh), purpose, map[string]any{"count": len(out)})
 	})
 	if err != nil {
 		return nil, err

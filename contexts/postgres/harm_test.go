@@ -138,20 +138,20 @@ func TestHarmLocationsAreTeamScoped(t *testing.T) {
 	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("mosaic-77")))
 
 	// Same team, any practitioner, any spelling of the id: both records.
-	got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracA2, " mosaic-77"))
+	got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracA2, " mosaic-77", forAssessment))
 	if len(got) != 2 || got[0].Occurred != "2025-11" || got[0].Match != "latlon" || got[1].ID != h.ID {
 		t.Fatalf("team A sees %+v", got)
 	}
 	// The other team sees only its own; an unknown young person looks the same as none.
-	if got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracB, "MOSAIC-77")); len(got) != 1 || got[0].Team != "Hackney South" {
+	if got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracB, "MOSAIC-77", forAssessment)); len(got) != 1 || got[0].Team != "Hackney South" {
 		t.Fatalf("team B sees %+v", got)
 	}
-	if got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracB, "NOBODY")); got == nil || len(got) != 0 {
+	if got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracB, "NOBODY", forAssessment)); got == nil || len(got) != 0 {
 		t.Fatalf("unknown subject %+v", got)
 	}
-	_, err := s.SubjectHarmLocations(ctx, f.analyst, "MOSAIC-77")
+	_, err := s.SubjectHarmLocations(ctx, f.analyst, "MOSAIC-77", forAssessment)
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
-	_, err = s.SubjectHarmLocations(ctx, f.lead, "MOSAIC-77")
+	_, err = s.SubjectHarmLocations(ctx, f.lead, "MOSAIC-77", forAssessment)
 	wantCode(t, err, ctxmap.KindForbidden, "forbidden")
 
 	// No person id is stored anywhere.
@@ -328,7 +328,7 @@ func TestTaxonomyVersions(t *testing.T) {
 		t.Fatalf("new record version %d", h.TaxonomyVersion)
 	}
 	// The old record still reads, with its retired category.
-	got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracA, "T1"))
+	got := must[[]contexts.HarmLocation](t)(s.SubjectHarmLocations(ctx, f.pracA, "T1", forAssessment))
 	if len(got) != 2 || got[0].ID != old.ID || strings.Join(got[0].Categories, ",") != "cce,county_lines" || got[0].TaxonomyVersion != 1 {
 		t.Fatalf("old record %+v", got)
 	}

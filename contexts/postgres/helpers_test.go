@@ -223,3 +223,6 @@ func (f *fixture) markReleased(t testing.TB) {
 		t.Fatal(err)
 	}
 }
+
+// forAssessment is the purpose store tests read a young person's records for.
+var forAssessment = contexts.ReadPurpose{Code: contexts.PurposeAssessment}

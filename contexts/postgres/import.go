@@ -113,6 +113,13 @@ func (s *Store) importWrite(ctx context.Context, b *contexts.HarmBatch, a *conte
 		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = '30min'`); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
+		// No retention run erases while an import runs, nor the other way
+		// round: a shared hold on the lock a run takes exclusively, cheaper
+		// for a million rows than locking every subject row as a single
+		// write does (upsertSubject).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, retentionLock); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_subjects (ord integer, hash bytea, cell_key smallint) ON COMMIT DROP`); err != nil {
 			return fmt.Errorf("import subjects: %w", err)
 		}

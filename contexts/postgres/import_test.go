@@ -35,15 +35,15 @@ func TestImportHarmCSV(t *testing.T) {
 		t.Fatalf("counts %v -> %v", before, after)
 	}
 	// Imported records are the team's, read like any other.
-	got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA2, "P-1"))
+	got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA2, "P-1", forAssessment))
 	if len(got) != 2 || got[0].Occurred != "2026-02-01" || got[1].Occurred != "2026-02" || got[0].Match != "unit" ||
 		strings.Join(got[0].Categories, ",") != "cse,county_lines" {
 		t.Fatalf("P-1 records %+v", got)
 	}
-	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA, "P-3")); len(got) != 1 || got[0].Match != "sector" {
+	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracA, "P-3", forAssessment)); len(got) != 1 || got[0].Match != "sector" {
 		t.Fatalf("P-3 records %+v", got)
 	}
-	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracB, "P-1")); len(got) != 0 {
+	if got := must[[]contexts.HarmLocation](t)(f.store.SubjectHarmLocations(ctx, f.pracB, "P-1", forAssessment)); len(got) != 0 {
 		t.Fatalf("other team sees imported records: %+v", got)
 	}
 	// The same subject imported twice and created through the API is one subject.

@@ -17,6 +17,50 @@ import (
 	"github.com/ctxmap/ctxmap/tiles"
 )
 
+// sessionLock takes advisory lock key as a session lock on a connection of
+// its own, so it is released if the process dies: the lock of work exactly
+// one replica may do at a time (a release, a retention run). With wait it
+// polls until granted or ctx ends (never blocking in pg_advisory_lock, so
+// waiting is bounded by ctx and not by the pool's statement timeout);
+// without, it returns locked false at once when another session holds it.
+// unlock releases the lock and the connection.
+func sessionLock(ctx context.Context, pool *pgxpool.Pool, key int64, wait bool) (conn *pgxpool.Conn, unlock func(), locked bool, err error) {
+	conn, err = pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("advisory lock: %w", err)
+	}
+	for {
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&locked); err != nil {
+			conn.Release()
+			return nil, nil, false, fmt.Errorf("advisory lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		if !wait {
+			conn.Release()
+			return nil, nil, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			conn.Release()
+			return nil, nil, false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return conn, func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			// A connection that may still hold the lock must not go
+			// back to the pool: closing it releases the lock.
+			_ = conn.Hijack().Close(uctx)
+			return
+		}
+		conn.Release()
+	}, true, nil
+}
+
 // releaseLock is the advisory lock key every process takes to make a
 // release ("ctxmap-release" as a number), so one replica makes it at a time
 // and the minimum interval is checked against the newest release of all.
@@ -38,42 +82,11 @@ var _ tiles.ReleaseStore = (*Releases)(nil)
 // REPEATABLE READ transaction begun after the lock was granted: its snapshot
 // therefore includes any release another process finished while we waited.
 func (r *Releases) InRelease(ctx context.Context, wait bool, fn func(context.Context, tiles.ReleaseTx) error) (bool, error) {
-	conn, err := r.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("release: %w", err)
+	conn, unlock, locked, err := sessionLock(ctx, r.pool, releaseLock, wait)
+	if err != nil || !locked {
+		return false, err
 	}
-	locked := false
-	defer func() {
-		if locked {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, releaseLock); err != nil {
-				// A connection that may still hold the lock must not go
-				// back to the pool: closing it releases the lock.
-				_ = conn.Hijack().Close(uctx)
-				return
-			}
-		}
-		conn.Release()
-	}()
-	// Poll rather than block in pg_advisory_lock, so waiting is bounded by
-	// ctx and never by the pool's statement timeout.
-	for {
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, releaseLock).Scan(&locked); err != nil {
-			return false, fmt.Errorf("release lock: %w", err)
-		}
-		if locked {
-			break
-		}
-		if !wait {
-			return false, nil
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	defer unlock()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		return true, fmt.Errorf("release: %w", err)

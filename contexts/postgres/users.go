@@ -67,8 +67,8 @@ func (u *Users) AddUser(ctx context.Context, by *contexts.Actor, name string, ro
 	if name == "" || team == "" {
 		return nil, "", ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "a user needs a name and a team")
 	}
-	if !role.Valid() {
-		return nil, "", ctxmap.Errorf(ctxmap.KindInvalid, "invalid_role", "role %q is not one of practitioner, context_lead, analyst, admin", role)
+	if _, err := contexts.ParseRole(string(role)); err != nil {
+		return nil, "", err
 	}
 	var hash *string
 	if password != "" {
@@ -113,9 +113,12 @@ func (u *Users) AddUser(ctx context.Context, by *contexts.Actor, name string, ro
 	return a, token, nil
 }
 
-// ListUsers lists every account.
+// ListUsers lists every account, with when it was made, disabled and last
+// active.
 func (u *Users) ListUsers(ctx context.Context) ([]contexts.User, error) {
-	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL
+	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL, u.created_at, u.disabled_at,
+			greatest((SELECT max(k.last_used_at) FROM api_tokens k WHERE k.user_id = u.id),
+				(SELECT max(s.created_at) FROM sessions s WHERE s.user_id = u.id))
 		FROM users u JOIN teams t ON t.id = u.team_id ORDER BY u.name`)
 	if err != nil {
 		return nil, err
@@ -123,10 +126,134 @@ func (u *Users) ListUsers(ctx context.Context) ([]contexts.User, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.User, error) {
 		var x contexts.User
 		var role string
-		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword)
+		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword, &x.CreatedAt, &x.DisabledAt, &x.LastActive)
 		x.Role = contexts.Role(role)
 		return x, err
 	})
+}
+
+// CreateUser is an administrator adding an account on the users screen:
+// the server makes its browser password and its API token, which the
+// answer shows once; only their hashes are stored. Audited as user.add.
+func (u *Users) CreateUser(ctx context.Context, by *contexts.Actor, in contexts.UserInput) (*contexts.Credentials, error) {
+	if err := contexts.Require(by, contexts.RoleAdmin); err != nil {
+		return nil, err
+	}
+	in, role, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	password := randomPassword()
+	a, token, err := u.AddUser(ctx, by, in.Name, role, in.Team, password)
+	if err != nil {
+		return nil, err
+	}
+	created, err := u.user(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &contexts.Credentials{User: *created, Password: password, Token: token}, nil
+}
+
+// DisableUser disables the account with id (see Disable), refusing the
+// administrator's own, so nobody locks the last admin out by a slip.
+func (u *Users) DisableUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.User, error) {
+	if err := contexts.Require(by, contexts.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if id == by.UserID {
+		return nil, ctxmap.Errorf(ctxmap.KindConflict, "cannot_disable_self", "you cannot disable your own account; ask another administrator")
+	}
+	err := u.changeUser(ctx, by, "user.disable", `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1 RETURNING id`,
+		[]any{id}, func(tx pgx.Tx, id int64) error { return revokeTokens(ctx, tx, id) })
+	if err != nil {
+		return nil, userNotFound(err, id)
+	}
+	return u.user(ctx, id)
+}
+
+// ResetUser gives an enabled account a new browser password and a new API
+// token, shown once in the answer: every earlier token is revoked and every
+// session ends, so whoever held the old secrets is signed out. A disabled
+// account is refused (409): it stays disabled until someone decides
+// otherwise. Audited as user.reset.
+func (u *Users) ResetUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.Credentials, error) {
+	if err := contexts.Require(by, contexts.RoleAdmin); err != nil {
+		return nil, err
+	}
+	password, token := randomPassword(), tokenPrefix+randomSecret()
+	h, err := argon2id.CreateHash(password, argonParams)
+	if err != nil {
+		return nil, err
+	}
+	err = u.changeUser(ctx, by, "user.reset", `UPDATE users SET password_hash = $2 WHERE id = $1 AND disabled_at IS NULL RETURNING id`,
+		[]any{id, h}, func(tx pgx.Tx, id int64) error {
+			if err := revokeTokens(ctx, tx, id); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)`, id, hashSecret(token))
+			return err
+		})
+	if ctxmap.KindOf(err) == ctxmap.KindNotFound {
+		var disabled bool
+		if qerr := u.pool.QueryRow(ctx, `SELECT disabled_at IS NOT NULL FROM users WHERE id = $1`, id).Scan(&disabled); qerr == nil && disabled {
+			return nil, ctxmap.Errorf(ctxmap.KindConflict, "user_disabled", "user %d is disabled; a disabled account is not reset", id)
+		}
+	}
+	if err != nil {
+		return nil, userNotFound(err, id)
+	}
+	x, err := u.user(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &contexts.Credentials{User: *x, Password: password, Token: token}, nil
+}
+
+// user reads one account as ListUsers lists it.
+func (u *Users) user(ctx context.Context, id int64) (*contexts.User, error) {
+	list, err := u.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range list {
+		if x.UserID == id {
+			return &x, nil
+		}
+	}
+	return nil, contexts.NotFound("user", id)
+}
+
+// userNotFound words changeUser's 404 for an account named by id.
+func userNotFound(err error, id int64) error {
+	if ctxmap.KindOf(err) == ctxmap.KindNotFound {
+		return contexts.NotFound("user", id)
+	}
+	return err
+}
+
+// revokeTokens revokes every live API token of user id in tx.
+func revokeTokens(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
+	return err
+}
+
+// passwordAlphabet leaves out letters and digits people confuse (0/O, 1/l/I).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+
+// randomPassword is a new browser password: four groups of five characters
+// from passwordAlphabet (100 bits), easy to read out and type once.
+func randomPassword() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 && i%5 == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(passwordAlphabet[int(c)%len(passwordAlphabet)])
+	}
+	return sb.String()
 }
 
 // ActiveUser returns the enabled user called name, for commands that act on
@@ -142,11 +269,8 @@ func (u *Users) ActiveUser(ctx context.Context, name string) (*contexts.Actor, e
 
 // Disable stops a user signing in: their sessions end and tokens are revoked.
 func (u *Users) Disable(ctx context.Context, by *contexts.Actor, name string) error {
-	return u.changeUser(ctx, by, "user.disable", name, `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`,
-		nil, func(tx pgx.Tx, id int64) error {
-			_, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
-			return err
-		})
+	return userNamed(u.changeUser(ctx, by, "user.disable", `UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1 RETURNING id`,
+		[]any{name}, func(tx pgx.Tx, id int64) error { return revokeTokens(ctx, tx, id) }), name)
 }
 
 // SetPassword sets a user's browser password.
@@ -159,22 +283,29 @@ func (u *Users) SetPassword(ctx context.Context, by *contexts.Actor, name, passw
 		return err
 	}
 	// A new password ends the old sessions.
-	return u.changeUser(ctx, by, "user.set_password", name, `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`,
-		[]any{h}, nil)
+	return userNamed(u.changeUser(ctx, by, "user.set_password", `UPDATE users SET password_hash = $2 WHERE name = $1 RETURNING id`,
+		[]any{name, h}, nil), name)
+}
+
+// userNamed words changeUser's 404 for an account named by name.
+func userNamed(err error, name string) error {
+	if ctxmap.KindOf(err) == ctxmap.KindNotFound {
+		return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
+	}
+	return err
 }
 
 // changeUser is the shape of every change to an account that must end its
-// sessions: in one transaction it runs update (an UPDATE of the user called
-// name, $1, RETURNING id, with args from $2 on), answers 404 for no such
-// user, deletes the user's sessions, runs more (when not nil) and audits
-// action by by.
-func (u *Users) changeUser(ctx context.Context, by *contexts.Actor, action, name, update string, args []any,
+// sessions: in one transaction it runs update (an UPDATE of one user,
+// RETURNING id, with args), answers 404 for no such user, deletes the
+// user's sessions, runs more (when not nil) and audits action by by.
+func (u *Users) changeUser(ctx context.Context, by *contexts.Actor, action, update string, args []any,
 	more func(tx pgx.Tx, id int64) error) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
 		var id int64
-		err := tx.QueryRow(ctx, update, append([]any{name}, args...)...).Scan(&id)
+		err := tx.QueryRow(ctx, update, args...).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no user called %q", name)
+			return ctxmap.Errorf(ctxmap.KindNotFound, "user_not_found", "no such user")
 		} else if err != nil {
 			return err
 		}
