@@ -160,13 +160,15 @@ func (s *Store) auditSubjectName(subject string) (string, error) {
 var auditSubjectPrefix = contexts.AuditSubject([32]byte{})[:len("subject-records:")]
 
 // auditFilters is what a search of the log asked for, as its own entry's
-// detail: the filters (the subject only in its hashed form) and how many
-// entries it returned.
+// detail: how many entries it returned and, under "filters", what it asked
+// (the subject only in its hashed form). Nested, so the search's own entry
+// is never taken for a read of the young person or one with that purpose.
 func auditFilters(q contexts.AuditQuery, n int) map[string]any {
-	d := map[string]any{"entries": n, "limit": q.Limit}
+	fl := map[string]any{"limit": q.Limit}
+	d := map[string]any{"entries": n, "filters": fl}
 	add := func(k string, v any, set bool) {
 		if set {
-			d[k] = v
+			fl[k] = v
 		}
 	}
 	add("user", q.UserID, q.UserID != 0)
