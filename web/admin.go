@@ -40,8 +40,8 @@ func (s *Server) adminRoutes(api *mux.Router) {
 		Response: adminCatalogue{}}, s.adminCatalogue)
 	s.route(api, Op{Method: "GET", Path: "/users", Summary: "List user accounts (audited)", Tag: "admin", Roles: adminOnly,
 		Response: Fields{"users": []contexts.User{}}}, s.listUsers)
-	s.route(api, Op{Method: "POST", Status: 201, Path: "/users", Tag: "admin", Roles: adminOnly,
-		Summary: "Add a user (audited). The answer holds their browser password and API token, shown this once: only hashes are stored",
+	s.route(api, Op{Method: "POST", Status: 201, SecretAnswer: true, Path: "/users", Tag: "admin", Roles: adminOnly,
+		Summary: "Add a user (audited). The answer holds their browser password and API token, shown this once: only hashes are stored, and no Idempotency-Key is taken (a repeat is 409 user_exists)",
 		Body:    "{name, role, team}", Errors: []int{400, 409, 413, 422}, Response: contexts.Credentials{}}, s.createUser)
 	s.route(api, Op{Method: "POST", Path: "/users/{id:[0-9]+}/disable", Tag: "admin", Roles: adminOnly,
 		Summary: "Disable a user (audited): they cannot sign in, their sessions end and their tokens are revoked; not your own account",
@@ -236,7 +236,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 }
 
 // createUser handles POST /api/v1/users. It is deliberately not an
-// idempotent create: a kept answer would keep the password and token.
+// idempotent create (Op.SecretAnswer): a kept answer would keep the
+// password and token.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var in contexts.UserInput
 	if err := decode(r, &in); err != nil {

@@ -213,6 +213,9 @@ func TestCreatesDocumentTheIdempotencyKey(t *testing.T) {
 			continue
 		}
 		n++
+		if op.SecretAnswer && !op.Idempotent {
+			continue // its answer is never kept (Op.SecretAnswer)
+		}
 		if !op.Idempotent {
 			t.Errorf("%s %s answers 201 but does not honour %s", op.Method, op.Path, idempotencyHeader)
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 )
 
@@ -44,7 +45,12 @@ type Op struct {
 	// returns) into the body the handler writes, for the store to keep
 	// for retries; nil when the handler writes that value itself.
 	Answer func(created any) (any, error)
-	Errors []int
+	// SecretAnswer marks a create whose answer holds secrets shown once (a
+	// new user's password and API token). Such an answer is never kept, so
+	// the route takes no Idempotency-Key (400 if one is sent); a retry is a
+	// duplicate and refused as one (409).
+	SecretAnswer bool
+	Errors       []int
 }
 
 // Param is a path or query parameter in the OpenAPI document.
@@ -106,6 +112,16 @@ func (s *Server) adapt(op Op, h apiFunc) http.Handler {
 	if op.Idempotent {
 		inner = s.idempotent(op, inner)
 	}
+	if op.SecretAnswer {
+		next := inner
+		inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get(idempotencyHeader) != "" {
+				s.writeError(w, r, errSecretAnswerKey)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !op.Public {
 			if err := s.authorize(r, op.Roles); err != nil {
@@ -116,6 +132,9 @@ func (s *Server) adapt(op Op, h apiFunc) http.Handler {
 		inner.ServeHTTP(w, r)
 	})
 }
+
+var errSecretAnswerKey = ctxmap.Errorf(ctxmap.KindInvalid, "idempotency_key_unsupported",
+	"this create answers with secrets shown once, which are never kept for a retry: send it without "+idempotencyHeader+"; a repeat is refused as a duplicate")
 
 var muxVar = regexp.MustCompile(`\{([a-zA-Z_]+)(:[^}]*)?\}`)
 

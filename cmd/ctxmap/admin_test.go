@@ -151,6 +151,10 @@ func TestUsersOverHTTP(t *testing.T) {
 	if pw == "" || tok == "" {
 		t.Fatalf("credentials %v", out)
 	}
+	if resp, body := ts.raw(t, A, "POST", "/api/v1/users", "application/json", `{"name":"keyed","role":"analyst","team":"x"}`,
+		"Idempotency-Key", "k-1"); resp.StatusCode != 400 || !strings.Contains(body, "idempotency_key_unsupported") {
+		t.Errorf("a keyed user create: %d %s (its secrets would be kept for the retry)", resp.StatusCode, body)
+	}
 	me := func(token string) int {
 		s, _ := webtest.Call(t, ts.URL, token, "GET", "/api/v1/me", "")
 		return s
