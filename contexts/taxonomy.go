@@ -57,6 +57,10 @@ type Taxonomy struct {
 	// ReadPurposes are the answers to "why are you reading this young
 	// person's records?" (purpose.go).
 	ReadPurposes []Term `json:"read_purposes"`
+	// PurposeNoteFor is the purpose that needs a reason in words, of at
+	// most PurposeNoteMax characters.
+	PurposeNoteFor string `json:"purpose_note_for"`
+	PurposeNoteMax int    `json:"purpose_note_max"`
 }
 
 // category returns the category with code, retired or not.
@@ -242,6 +246,8 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		InterventionStatuses: interventionStatusTerms,
 		PartnerAgencies:      partnerAgencies,
 		ReadPurposes:         readPurposeTerms,
+		PurposeNoteFor:       PurposeOther,
+		PurposeNoteMax:       PurposeNoteMax,
 	}
 }
 

@@ -269,7 +269,16 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 			in.Lat, in.Lon = &la, &lo
 		}
 		g.at(opened)
+		// Every sixth context missed its review: its date was set when it
+		// was opened, three months on, and has passed, so the oversight
+		// list of reviews overdue has something to show.
+		overdue := i%6 == 5
+		if overdue {
+			in.ReviewDate = contexts.UKDay(opened).AddDate(0, 3, 0).Format("2006-01-02")
+			g.s.now = func() time.Time { return opened }
+		}
 		c, err := g.s.CreateContext(ctx, by, in)
+		g.s.now = func() time.Time { return g.o.Now }
 		if err != nil {
 			return fmt.Errorf("demo context: %w", err)
 		}

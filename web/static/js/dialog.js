@@ -8,9 +8,10 @@ let current = null;
 /**
  * fields: [{name, label, type: text|textarea|select|date|month|number, options:[{value,label}],
  *           required, value, hint}]
- * onSubmit(values) may throw an Error whose message is shown in the dialog.
+ * onSubmit(values) may throw an Error whose message is shown in the dialog;
+ * onCancel() runs when the dialog closes without a successful submit.
  */
-export function openDialog({ title, fields, submitLabel = 'Save', onSubmit }) {
+export function openDialog({ title, fields, submitLabel = 'Save', onSubmit, onCancel }) {
   const dlg = $('#dialog');
   const form = $('#dialog-form');
   const opener = document.activeElement;
@@ -20,7 +21,7 @@ export function openDialog({ title, fields, submitLabel = 'Save', onSubmit }) {
   fill($('#dialog-fields'), fields.map((f) => field(f)));
   // Where focus goes if the opener is re-rendered away by the save.
   const region = opener && opener.closest ? opener.closest('#detail, #sidebar') : null;
-  current = { onSubmit, fields, opener, region };
+  current = { onSubmit, onCancel, fields, opener, region, done: false };
   dlg.showModal();
   const first = dlg.querySelector('#dialog-fields input, #dialog-fields select, #dialog-fields textarea');
   if (first) first.focus();
@@ -71,6 +72,7 @@ export function setupDialog() {
     ok.disabled = true;
     try {
       await current.onSubmit(v);
+      current.done = true;
       close();
     } catch (err) {
       showError($('#dialog-error'), err.message);
@@ -80,8 +82,9 @@ export function setupDialog() {
   });
   $('#dialog-cancel').addEventListener('click', close);
   dlg.addEventListener('close', () => {
-    const { opener, region } = current || {};
+    const { opener, region, onCancel, done } = current || {};
     current = null;
+    if (!done && onCancel) onCancel();
     if (!opener) return;
     if (document.contains(opener)) { opener.focus(); return; }
     // The panel re-rendered after the save: focus the new copy of the button,

@@ -3,15 +3,17 @@
 // that young person's records. The subject id is the case system's person id;
 // the server keeps only a keyed hash of it. Records are listed, never drawn
 // as points: the map shows hexagons only.
-import { get, post } from './api.js';
+import { get, post, withQuery } from './api.js';
 import { h, fill, $, $$, announce, showError, formatDate, formatTime, humanise } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
+import { Purposes } from './purpose.js';
 
 export class Records {
   constructor(app) {
     this.app = app;
     const tax = app.taxonomy;
+    this.purposes = new Purposes(tax.readPurposes); // why each young person's records are read
     const list = $('#rec-category-list');
     fill(list, tax.categories.length
       ? tax.categories.map((c, i) => h('label', {},
@@ -148,10 +150,16 @@ export class Records {
       $('#subject-id').focus();
       return;
     }
+    const why = await this.purposes.for(subject);
+    if (!why) {
+      showError(err, "The records were not opened: say why you are opening them.");
+      return;
+    }
     let data;
     try {
-      data = await get(`/api/v1/subjects/${encodeURIComponent(subject)}/harm-locations`);
+      data = await get(withQuery(`/api/v1/subjects/${encodeURIComponent(subject)}/harm-locations`, why));
     } catch (e) {
+      this.purposes.forget(subject);
       fill(out);
       showError(err, e.message);
       return;

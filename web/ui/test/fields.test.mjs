@@ -10,7 +10,8 @@ import { fieldReads, assert, baseURL } from './lib.mjs';
 const mustCover = ['POST /api/v1/session', 'GET /api/v1/config', 'GET /api/v1/taxonomy', 'GET /api/v1/contexts',
   'GET /api/v1/contexts/{id}', 'GET /api/v1/contexts/{id}/chronology', 'GET /api/v1/subjects/{subject}/harm-locations',
   'GET /api/v1/trends', 'GET /api/v1/reports', 'GET /api/v1/reports/reviews', 'GET /api/v1/hotspots',
-  'GET /api/v1/before-after', 'GET /api/v1/boundary/wards'];
+  'GET /api/v1/before-after', 'GET /api/v1/boundary/wards', 'GET /api/v1/audit', 'GET /api/v1/admin/catalogue', 'GET /api/v1/users',
+  'POST /api/v1/users', 'GET /api/v1/reviews/overdue', 'GET /api/v1/admin/retention'];
 
 /** Whether a field path like "contexts[].display_name" is described by schema. */
 export function described(schema, field) {

@@ -242,6 +242,12 @@ test('practitioner: records a harm location and sees it on the young person\'s l
     await page.waitForFunction(() => document.querySelector('#rec-lat').value !== '');
   }
   await page.click('#record-form button[type=submit]');
+  // Opening the young person's list asks why (the server logs the purpose with the read).
+  await page.waitForFunction(() => document.querySelector('#dialog').open || !document.querySelector('#record-error').hidden, null, { timeout: 20000 });
+  if (await page.evaluate(() => document.querySelector('#dialog').open)) {
+    await page.selectOption('#dlg-purpose', 'assessment');
+    await page.click('#dialog-ok');
+  }
   await page.waitForFunction(() => document.querySelectorAll('#subject-table tbody tr').length > 0 || !document.querySelector('#record-error').hidden, null, { timeout: 20000 });
   const err = await page.$eval('#record-error', (e) => (e.hidden ? '' : e.textContent));
   assert(!err, `record error: ${err}`);
