@@ -101,14 +101,11 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := c.parseK(); err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, c, stderr, pg.Options{StatementTimeout: 10 * time.Minute})
+	pool, err := openMigratedDB(ctx, c, stderr, pg.Options{StatementTimeout: 10 * time.Minute})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pg.Current(ctx, pool); err != nil {
-		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up`", err)
-	}
 	store := postgres.NewReleases(pool)
 	if *list {
 		rels, err := store.List(ctx)

@@ -99,14 +99,11 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := c.needSecret(); err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, c, stderr, pg.Options{StatementTimeout: 10 * time.Minute})
+	pool, err := openMigratedDB(ctx, c, stderr, pg.Options{StatementTimeout: 10 * time.Minute})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pg.Current(ctx, pool); err != nil {
-		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up`", err)
-	}
 	records, err := newRecords(c, pool, postcodes.NewStore(pool))
 	if err != nil {
 		return err

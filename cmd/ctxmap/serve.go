@@ -31,6 +31,21 @@ func openDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (
 	return pg.Connect(ctx, c.DatabaseURL, log, opts)
 }
 
+// openMigratedDB is openDB for one-off commands that need the schema at the
+// newest migration (release, retention): it refuses an older one and names
+// the command that fixes it.
+func openMigratedDB(ctx context.Context, c *Config, stderr io.Writer, opts pg.Options) (*pgxpool.Pool, error) {
+	pool, err := openDB(ctx, c, stderr, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.Current(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database not ready (%v): run `ctxmap migrate up`", err)
+	}
+	return pool, nil
+}
+
 // waitForDatabase pings the database until it answers or wait has passed,
 // backing off from 100 ms to 2 s, so a server started with (or just before)
 // its database comes up by itself; when it gives up it names the cause.

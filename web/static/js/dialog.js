@@ -51,7 +51,21 @@ function values() {
   return out;
 }
 
+/** The dialog's markup, for a page that does not carry it (admin.html). */
+function ensureDialog() {
+  if ($('#dialog')) return;
+  document.body.append(h('dialog', { id: 'dialog', 'aria-labelledby': 'dialog-title' },
+    h('form', { id: 'dialog-form', method: 'dialog', novalidate: true },
+      h('h2', { id: 'dialog-title' }),
+      h('div', { id: 'dialog-fields' }),
+      h('p', { id: 'dialog-error', class: 'error', role: 'alert', hidden: true }),
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'btn btn-primary', id: 'dialog-ok', value: 'ok' }, 'Save'),
+        h('button', { type: 'button', class: 'btn', id: 'dialog-cancel' }, 'Cancel')))));
+}
+
 export function setupDialog() {
+  ensureDialog();
   const dlg = $('#dialog');
   const form = $('#dialog-form');
   form.addEventListener('submit', async (e) => {

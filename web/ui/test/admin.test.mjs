@@ -7,7 +7,7 @@
 // offered the page at all. Every page also asks no other host and logs no
 // console error.
 import { readFileSync } from 'node:fs';
-import { openPage, login, assert, checkClean, screenshot } from './lib.mjs';
+import { login, assert, screenshot, suite } from './lib.mjs';
 
 const users = {
   practitioner: process.env.CTXMAP_PRACTITIONER || 'demo-practitioner',
@@ -16,22 +16,8 @@ const users = {
   admin: process.env.CTXMAP_ADMIN || 'demo-admin',
 };
 
-export const adminTests = [];
-function test(name, fn) {
-  adminTests.push({
-    name,
-    fn: async (browser) => {
-      const pages = [];
-      const open = async (opts) => { const p = await openPage(browser, opts); pages.push(p); return p; };
-      try {
-        await fn(open);
-        for (const p of pages) checkClean(p);
-      } finally {
-        for (const p of pages) await p.context().close();
-      }
-    },
-  });
-}
+const { tests: adminTests, test } = suite();
+export { adminTests };
 
 /** Sign in on the map and open the administration page from its link. */
 async function openAdmin(page, who) {

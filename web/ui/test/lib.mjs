@@ -178,3 +178,26 @@ export async function downloadText(page, selector) {
   const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 20000 }), page.click(selector)]);
   return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
 }
+
+/**
+ * A list of tests and the test(name, fn) that adds to it: fn(open) gets
+ * open(opts), which makes a fresh page (openPage); after fn every page it
+ * opened must be clean (checkClean) and all are closed, pass or fail.
+ */
+export function suite() {
+  const tests = [];
+  const test = (name, fn) => tests.push({
+    name,
+    fn: async (browser) => {
+      const pages = [];
+      const open = async (opts) => { const p = await openPage(browser, opts); pages.push(p); return p; };
+      try {
+        await fn(open);
+        for (const p of pages) checkClean(p);
+      } finally {
+        for (const p of pages) await p.context().close();
+      }
+    },
+  });
+  return { tests, test };
+}

@@ -4,8 +4,8 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  openPage, login, waitForMap, heatFeatures, screenshot, assert, checkClean, lastCompleteMonth, baseURL,
-  waitForHexagons, downloadText, zoomToResolution7, clickHexagon,
+  login, waitForMap, heatFeatures, screenshot, assert, lastCompleteMonth, baseURL,
+  waitForHexagons, downloadText, zoomToResolution7, clickHexagon, suite,
 } from './lib.mjs';
 
 const users = {
@@ -16,22 +16,8 @@ const users = {
 };
 const postcode = process.env.CTXMAP_TEST_POSTCODE || '';
 
-export const tests = [];
-function test(name, fn) {
-  tests.push({
-    name,
-    fn: async (browser) => {
-      const pages = [];
-      const open = async (opts) => { const p = await openPage(browser, opts); pages.push(p); return p; };
-      try {
-        await fn(open);
-        for (const p of pages) checkClean(p);
-      } finally {
-        for (const p of pages) await p.context().close();
-      }
-    },
-  });
-}
+const { tests, test } = suite();
+export { tests };
 
 /** Tile URLs of one kind the page requested, from index `since` on. */
 function tileRequests(page, kind, since = 0) {
