@@ -19,8 +19,8 @@ func (s *Server) adminRoutes(api *mux.Router) {
 			Q("user", "user id"), Q("record", `record name such as "context:42"`),
 			Q("from", "RFC 3339 time or YYYY-MM-DD, inclusive"), Q("to", "RFC 3339 time or YYYY-MM-DD, exclusive"),
 			{Name: "limit", In: "query", Type: "integer", Desc: "1..1000, default 200"},
-		}, Errors: []int{400}}, s.searchAudit)
-	s.route(api, Op{Method: "GET", Path: "/users", Summary: "List user accounts", Tag: "admin", Roles: adminOnly}, s.listUsers)
+		}, Errors: []int{400}, Response: Fields{"entries": []contexts.AuditEntry{}}}, s.searchAudit)
+	s.route(api, Op{Method: "GET", Path: "/users", Summary: "List user accounts", Tag: "admin", Roles: adminOnly, Response: Fields{"users": []contexts.User{}}}, s.listUsers)
 	s.route(api, Op{Method: "GET", Path: "/admin/alerts", Tag: "admin", Roles: adminOnly,
 		Summary: "Insider alerts, newest first (audited): kind subject_burst (one user recorded many young people new to them at one H3 cell or context within 24 hours), quick_archive (harm locations archived within 24 hours of creation), screening_refusals (free-text screening refused many of one user's texts within 24 hours), subject_limit_refusals (the daily cap refused many of one user's writes within 24 hours) or revision_burst (one user recorded many young people at one H3 cell within 35 days, each in a month already released: back-dated records watched across releases); one per kind, user, place and day, never naming a young person",
 		Params: []Param{Q("unread", "true: only alerts nobody has marked read"),

@@ -38,6 +38,11 @@ type Config struct {
 	CenterLon          float64
 	CenterLat          float64
 	Zoom               float64
+	// ValidateResponses checks every API response against the OpenAPI
+	// document and logs each one that breaks it (ViolationLog): the
+	// end-to-end suites run with it on. Not for production: it buffers
+	// every response.
+	ValidateResponses bool
 }
 
 // Deps are the services the handlers call (see deps.go).
@@ -139,6 +144,15 @@ func New(cfg Config, d Deps) *Server {
 	s.heatTileMetrics = s.metrics.forRoute(heatTileRoute)
 	s.routes()
 	s.handler = s.observe(s.router)
+	if cfg.ValidateResponses {
+		c, err := s.newConformance()
+		if err != nil {
+			// A document that does not load is itself the violation.
+			s.log.Error(ViolationLog, "err", err)
+		} else {
+			s.handler = c.wrap(s.handler)
+		}
+	}
 	return s
 }
 
@@ -163,8 +177,8 @@ func (s *Server) routes() {
 	s.router = r
 	s.prefixes[r] = ""
 
-	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true}, s.healthz)
-	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}}, s.readyz)
+	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true, Response: Fields{"status": ""}}, s.healthz)
+	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}, Response: Fields{"status": ""}}, s.readyz)
 	// Metrics say how busy each route is and when releases land: an admin's
 	// business only (Prometheus sends an admin's bearer token).
 	metrics := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
@@ -178,9 +192,10 @@ func (s *Server) routes() {
 
 	api := r.PathPrefix(apiPrefix).Subrouter()
 	s.prefixes[api] = apiPrefix
-	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
+	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true, Response: map[string]any{}}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
-		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
+		Tag: "auth", Public: true, Body: "{name, password}",
+		Request: loginRequest{}, Example: loginRequest{Name: "demo-practitioner", Password: "correct horse battery"}, Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
 	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth", Response: sessionResponse{}}, s.me)
 	s.adminRoutes(api)

@@ -251,6 +251,7 @@ var matrixBodies = map[string]string{
 	"POST /api/v1/contexts/{id}/links":                `{"subject":"MATRIX-3","reason":"Seen there"}`,
 	"POST /api/v1/contexts/{id}/close":                `{"reason":"Safer","evidence":{"needs":"a","guardianship":"b","environment":"c"}}`,
 	"POST /api/v1/contexts/{id}/reopen":               `{"reason":"Back again"}`,
+	"DELETE /api/v1/contexts/{id}/links/{lid}":        `{"reason":"Moved away"}`,
 	"POST /api/v1/geocode":                            `{"queries":[{"postcode":"E8 3AA","location_type":"park"}]}`,
 	"POST /api/v1/me/notifications/read":              `{"up_to":1}`,
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
+	"github.com/ctxmap/ctxmap/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -64,6 +65,7 @@ usage:
   ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
   ctxmap release [--force] [--list]            make a data release now (the map changes only with releases)
   ctxmap version
+  ctxmap openapi                               print the OpenAPI 3 document (web/apiclient is generated from it)
 
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
@@ -109,7 +111,9 @@ type Config struct {
 	DBWait             time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the server believes (parseTrustedProxies).
-	TrustedProxies     []netip.Prefix
+	TrustedProxies []netip.Prefix
+	// ValidateResponses is serve --validate-responses, for test suites.
+	ValidateResponses  bool
 	trustedProxiesText string
 	release            releaseFlags
 	centerText         func() string
@@ -323,6 +327,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version":
 		fmt.Fprintln(stdout, "ctxmap", version)
 		return nil
+	case "openapi":
+		// The API's document, for client generators; it needs no
+		// database (web/apiclient is generated from it).
+		b, err := web.New(web.Config{}, web.Deps{}).OpenAPI()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -154,6 +154,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
 		TrustedProxies:     c.TrustedProxies,
+		ValidateResponses:  c.ValidateResponses,
 	}
 	return web.New(cfg, web.Deps{
 		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
