@@ -39,6 +39,8 @@ type Op struct {
 	// OptionalBody: the body may be left out (an unlink's reason may come
 	// as ?reason= instead).
 	OptionalBody bool
+	// CSV: the body may also be text/csv (the allocations feed).
+	CSV bool
 	// Produces is the success content type; JSON when empty.
 	Produces string
 	// Response is a sample of the JSON success body (a zero value of the
@@ -232,7 +234,11 @@ func (s *Server) openAPI() map[string]any {
 			if op.Example != nil {
 				media["example"] = op.Example
 			}
-			o["requestBody"] = map[string]any{"required": !op.OptionalBody, "description": op.Body, "content": map[string]any{"application/json": media}}
+			content := map[string]any{"application/json": media}
+			if op.CSV {
+				content["text/csv"] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			o["requestBody"] = map[string]any{"required": !op.OptionalBody, "description": op.Body, "content": content}
 		}
 		if op.Public {
 			o["security"] = []any{}

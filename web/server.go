@@ -55,6 +55,8 @@ type Deps struct {
 	Records     Records
 	Audit       AuditLog
 	Alerts      Alerts // nil: the alert routes answer 503
+	// Allocations takes the case system's feed; nil: its routes answer 503.
+	Allocations Allocations
 	Boundaries  Boundaries
 	Postcodes   PostcodeDirectory
 	Heat        *tiles.Service
@@ -69,18 +71,20 @@ type Deps struct {
 
 // Server holds the handlers' dependencies. Build it with New.
 type Server struct {
-	cfg        Config
-	log        *slog.Logger
-	ready      Readiness
-	users      Users
-	records    Records
-	audit      AuditLog
-	alerts     Alerts
-	boundaries Boundaries
-	postcodes  PostcodeDirectory
-	heat       *tiles.Service
-	releases   Releases
-	areas      areaCache // the boundary's cells per resolution (analytics.go)
+	cfg     Config
+	log     *slog.Logger
+	ready   Readiness
+	users   Users
+	records Records
+	audit   AuditLog
+	alerts  Alerts
+	// allocations is Deps.Allocations.
+	allocations Allocations
+	boundaries  Boundaries
+	postcodes   PostcodeDirectory
+	heat        *tiles.Service
+	releases    Releases
+	areas       areaCache // the boundary's cells per resolution (analytics.go)
 	// now is the clock of the token cache and the login limiter; tests
 	// move it instead of sleeping through their windows.
 	now    func() time.Time
@@ -119,6 +123,7 @@ func New(cfg Config, d Deps) *Server {
 		records:     d.Records,
 		audit:       d.Audit,
 		alerts:      d.Alerts,
+		allocations: d.Allocations,
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
 		heat:        d.Heat,
@@ -199,6 +204,7 @@ func (s *Server) routes() {
 	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth", Response: sessionResponse{}}, s.me)
 	s.adminRoutes(api)
+	s.allocationRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
 	s.analyticsRoutes(r, api)

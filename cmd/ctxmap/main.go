@@ -62,6 +62,7 @@ usage:
   ctxmap import postcodes --format onspd|codepoint PATH...
   ctxmap import harm-locations --as USER FILE.csv
   ctxmap import boundary --name NAME FILE.geojson
+  ctxmap import allocations FILE.csv             the case system's allocations feed (subject, team)
   ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
   ctxmap release [--force] [--list]            make a data release now (the map changes only with releases)
   ctxmap version
@@ -113,11 +114,14 @@ type Config struct {
 	// X-Forwarded-Proto the server believes (parseTrustedProxies).
 	TrustedProxies []netip.Prefix
 	// ValidateResponses is serve --validate-responses, for test suites.
-	ValidateResponses  bool
-	trustedProxiesText string
-	release            releaseFlags
-	centerText         func() string
-	kText              func() string
+	ValidateResponses bool
+	// AllocationsRequired: practitioners record for and link only young
+	// people the case system's allocations feed gives their team.
+	AllocationsRequired bool
+	trustedProxiesText  string
+	release             releaseFlags
+	centerText          func() string
+	kText               func() string
 }
 
 func env(name, def string) string {
@@ -169,6 +173,18 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		"young people new to one user at one place within 24 hours that alert the admins (CTXMAP_BURST_ALERT)")
 	fs.StringVar(&c.trustedProxiesText, "trusted-proxy", env("CTXMAP_TRUSTED_PROXIES", ""),
 		"reverse proxies, CIDRs or addresses comma-separated, whose X-Forwarded-For (client address for the login limit) and X-Forwarded-Proto (Secure cookies) are believed; empty trusts none (CTXMAP_TRUSTED_PROXIES)")
+	fs.Func("allocations", "required: practitioners may record for and link only young people the case system's allocations feed allocates to their team; off (default) (CTXMAP_ALLOCATIONS)", func(v string) error {
+		switch v {
+		case "required":
+			c.AllocationsRequired = true
+		case "off", "":
+			c.AllocationsRequired = false
+		default:
+			return fmt.Errorf("--allocations must be required or off, not %q", v)
+		}
+		return nil
+	})
+	c.AllocationsRequired = env("CTXMAP_ALLOCATIONS", "off") == "required"
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	c.centerText = func() string { return center }

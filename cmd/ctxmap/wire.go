@@ -111,7 +111,8 @@ const releaseCheck = time.Minute
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
 	records, err := newRecords(c, pool, dir, postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
-		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert))
+		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert),
+		postgres.WithAllocationsRequired(c.AllocationsRequired))
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +164,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Audit:       records,
 		Releases:    releaser,
 		Alerts:      records,
+		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
 		Postcodes:   dir,
 		Heat:        heat,

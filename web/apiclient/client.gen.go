@@ -63,6 +63,21 @@ type AgencyOverdue struct {
 	PartnerAgency string `json:"partner_agency"`
 }
 
+// AllocationReport defines model for AllocationReport.
+type AllocationReport struct {
+	Errors      *[]RowError `json:"errors,omitempty"`
+	LoadedAt    time.Time   `json:"loaded_at"`
+	Rows        int64       `json:"rows"`
+	Teams       int64       `json:"teams"`
+	YoungPeople int64       `json:"young_people"`
+}
+
+// AllocationStatus defines model for AllocationStatus.
+type AllocationStatus struct {
+	Latest   *AllocationReport `json:"latest,omitempty"`
+	Required bool              `json:"required"`
+}
+
 // Archive defines model for Archive.
 type Archive struct {
 	At     time.Time `json:"at"`
@@ -669,6 +684,14 @@ type ReviewsReport struct {
 	To             *string         `json:"to,omitempty"`
 }
 
+// RowError defines model for RowError.
+type RowError struct {
+	Code    string  `json:"code"`
+	Field   *string `json:"field,omitempty"`
+	Line    int64   `json:"line"`
+	Message string  `json:"message"`
+}
+
 // SessionResponse defines model for SessionResponse.
 type SessionResponse struct {
 	Capabilities *[]string `json:"capabilities"`
@@ -805,6 +828,14 @@ type GetApiV1AdminAlertsParams struct {
 
 	// Limit 1..1000, default 200
 	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// PutApiV1AllocationsJSONBody defines parameters for PutApiV1Allocations.
+type PutApiV1AllocationsJSONBody struct {
+	Allocations []struct {
+		Subject string `json:"subject"`
+		Team    string `json:"team"`
+	} `json:"allocations"`
 }
 
 // GetApiV1AuditParams defines parameters for GetApiV1Audit.
@@ -1302,6 +1333,9 @@ type GetTilesHotspotsByZByXByYMvtParams struct {
 	Alpha *string `form:"alpha,omitempty" json:"alpha,omitempty"`
 }
 
+// PutApiV1AllocationsJSONRequestBody defines body for PutApiV1Allocations for application/json ContentType.
+type PutApiV1AllocationsJSONRequestBody PutApiV1AllocationsJSONBody
+
 // PostApiV1ContextsJSONRequestBody defines body for PostApiV1Contexts for application/json ContentType.
 type PostApiV1ContextsJSONRequestBody PostApiV1ContextsJSONBody
 
@@ -1492,6 +1526,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/admin/alerts/{id}/read (the `PostApiV1AdminAlertsByIdRead` operationId).
 	PostApiV1AdminAlertsByIdRead(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1Allocations Whether allocations are required here, and what the latest feed held (when, lines, young people, teams)
+	//
+	// Corresponds with GET /api/v1/allocations (the `GetApiV1Allocations` operationId).
+	GetApiV1Allocations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutApiV1AllocationsWithBody Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+	PutApiV1AllocationsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutApiV1Allocations Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+	PutApiV1Allocations(ctx context.Context, body PutApiV1AllocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1Audit Search the append-only audit log (data protection officers)
 	//
@@ -1929,6 +1982,55 @@ func (c *Client) GetApiV1AdminAlerts(ctx context.Context, params *GetApiV1AdminA
 // Corresponds with POST /api/v1/admin/alerts/{id}/read (the `PostApiV1AdminAlertsByIdRead` operationId).
 func (c *Client) PostApiV1AdminAlertsByIdRead(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1AdminAlertsByIdReadRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1Allocations Whether allocations are required here, and what the latest feed held (when, lines, young people, teams)
+//
+// Corresponds with GET /api/v1/allocations (the `GetApiV1Allocations` operationId).
+func (c *Client) GetApiV1Allocations(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AllocationsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutApiV1AllocationsWithBody Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+func (c *Client) PutApiV1AllocationsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutApiV1AllocationsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutApiV1Allocations Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+func (c *Client) PutApiV1Allocations(ctx context.Context, body PutApiV1AllocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutApiV1AllocationsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3160,6 +3262,73 @@ func NewPostApiV1AdminAlertsByIdReadRequest(server string, id int64) (*http.Requ
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetApiV1AllocationsRequest constructs an http.Request for the GetApiV1Allocations method
+func NewGetApiV1AllocationsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/allocations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutApiV1AllocationsRequest calls the generic PutApiV1Allocations builder with application/json body
+func NewPutApiV1AllocationsRequest(server string, body PutApiV1AllocationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutApiV1AllocationsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPutApiV1AllocationsRequestWithBody constructs an http.Request for the PutApiV1Allocations method, with any body, and a specified content type
+func NewPutApiV1AllocationsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/allocations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6574,6 +6743,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/admin/alerts/{id}/read (the `PostApiV1AdminAlertsByIdRead` operationId).
 	PostApiV1AdminAlertsByIdReadWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*PostApiV1AdminAlertsByIdReadResponse, error)
 
+	// GetApiV1AllocationsWithResponse Whether allocations are required here, and what the latest feed held (when, lines, young people, teams)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/allocations (the `GetApiV1Allocations` operationId).
+	GetApiV1AllocationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AllocationsResponse, error)
+
+	// PutApiV1AllocationsWithBodyWithResponse Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+	PutApiV1AllocationsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutApiV1AllocationsResponse, error)
+
+	// PutApiV1AllocationsWithResponse Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+	PutApiV1AllocationsWithResponse(ctx context.Context, body PutApiV1AllocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiV1AllocationsResponse, error)
+
 	// GetApiV1AuditWithResponse Search the append-only audit log (data protection officers)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7229,6 +7419,179 @@ func (r PostApiV1AdminAlertsByIdReadResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1AdminAlertsByIdReadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiV1AllocationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AllocationStatus
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON200() *AllocationStatus {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AllocationsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AllocationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AllocationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AllocationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AllocationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutApiV1AllocationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AllocationReport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON200() *AllocationReport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutApiV1AllocationsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutApiV1AllocationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutApiV1AllocationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutApiV1AllocationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutApiV1AllocationsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12154,6 +12517,45 @@ func (c *ClientWithResponses) PostApiV1AdminAlertsByIdReadWithResponse(ctx conte
 	return ParsePostApiV1AdminAlertsByIdReadResponse(rsp)
 }
 
+// GetApiV1AllocationsWithResponse Whether allocations are required here, and what the latest feed held (when, lines, young people, teams)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/allocations (the `GetApiV1Allocations` operationId).
+func (c *ClientWithResponses) GetApiV1AllocationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AllocationsResponse, error) {
+	rsp, err := c.GetApiV1Allocations(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AllocationsResponse(rsp)
+}
+
+// PutApiV1AllocationsWithBodyWithResponse Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+func (c *ClientWithResponses) PutApiV1AllocationsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutApiV1AllocationsResponse, error) {
+	rsp, err := c.PutApiV1AllocationsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutApiV1AllocationsResponse(rsp)
+}
+
+// PutApiV1AllocationsWithResponse Load the case management system's allocations feed (young person id -> team), replacing the previous one in one transaction; one bad line or unknown team loads nothing (422 with every bad line). With allocations required, practitioners can record for and link only young people allocated to their team (403 not_allocated otherwise). Ids are stored as keyed hashes only
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/allocations (the `PutApiV1Allocations` operationId).
+func (c *ClientWithResponses) PutApiV1AllocationsWithResponse(ctx context.Context, body PutApiV1AllocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutApiV1AllocationsResponse, error) {
+	rsp, err := c.PutApiV1Allocations(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutApiV1AllocationsResponse(rsp)
+}
+
 // GetApiV1AuditWithResponse Search the append-only audit log (data protection officers)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13188,6 +13590,149 @@ func ParsePostApiV1AdminAlertsByIdReadResponse(rsp *http.Response) (*PostApiV1Ad
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AllocationsResponse parses an HTTP response from a GetApiV1AllocationsWithResponse call
+func ParseGetApiV1AllocationsResponse(rsp *http.Response) (*GetApiV1AllocationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AllocationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AllocationStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutApiV1AllocationsResponse parses an HTTP response from a PutApiV1AllocationsWithResponse call
+func ParsePutApiV1AllocationsResponse(rsp *http.Response) (*PutApiV1AllocationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutApiV1AllocationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AllocationReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
