@@ -141,3 +141,33 @@ func FuzzParseHarmCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAllocationsCSV: the allocations feed (issue 15) is a file from
+// another system; whatever it holds, parsing answers allocations or a 4xx,
+// and checking them answers clean lines or row errors, never a panic.
+func FuzzParseAllocationsCSV(f *testing.F) {
+	f.Add("subject,team\nYP-1,Hackney North\nYP-2,Hackney South\n")
+	f.Add("\ufeffTeam,Person,Subject\nHackney North,x,YP-1\n")
+	f.Add("subject\nYP-1\n")
+	f.Add("subject,team\n\"YP-1,Hackney\n")
+	f.Add("subject,team\n,\n yp 1 ,\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, body string) {
+		rows, err := ParseAllocationsCSV(strings.NewReader(body))
+		if err != nil {
+			if ctxmap.KindOf(err) == ctxmap.KindInternal {
+				t.Fatalf("an unclassified error: %v", err)
+			}
+			return
+		}
+		clean, errs := CheckAllocations(rows, 2)
+		for _, a := range clean {
+			if _, err := NormalizeSubject(a.Subject); err != nil || strings.TrimSpace(a.Team) != a.Team || a.Team == "" {
+				t.Fatalf("a bad allocation passed: %+v", a)
+			}
+		}
+		if len(clean)+len(errs) > len(rows) && len(errs) < MaxReportedErrors {
+			t.Fatalf("%d clean + %d errors from %d rows", len(clean), len(errs), len(rows))
+		}
+	})
+}

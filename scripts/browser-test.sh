@@ -116,7 +116,9 @@ node web/ui/test/plant-hotspots.mjs >"$WORK/hotspots.csv"
 "$BIN" import harm-locations --as demo-practitioner "$WORK/hotspots.csv" >"$WORK/plant.log"
 "$BIN" release --force >>"$WORK/plant.log"
 
-"$BIN" serve --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.log" &
+# Every response the browser gets is checked against the OpenAPI document
+# (issue 15); a violation fails the run below.
+"$BIN" serve --listen 127.0.0.1:0 --validate-responses >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
@@ -135,4 +137,11 @@ ready || { log "FAIL: $URL/readyz never answered 200"; exit 1; }
 log "server ready at $URL (pid $SERVER_PID)"
 
 export CTXMAP_URL="$URL" CTXMAP_CHROMIUM="$CHROMIUM" CTXMAP_SCREENSHOTS="$ROOT/screenshots" CTXMAP_DOCS="$ROOT/docs"
-node web/ui/test/run.mjs "$@"
+rc=0
+node web/ui/test/run.mjs "$@" || rc=$?
+if grep -q "openapi violation" "$WORK/server.log"; then
+  log "FAIL: $(grep -c "openapi violation" "$WORK/server.log") responses broke the OpenAPI document:"
+  grep "openapi violation" "$WORK/server.log" | sed -E 's/^time=[^ ]+ //' | sort | uniq -c | sort -rn | head -n 20 >&2
+  [ $rc -ne 0 ] || rc=1
+fi
+exit $rc

@@ -42,7 +42,8 @@ func (s *Server) adminRoutes(api *mux.Router) {
 		Response: Fields{"users": []contexts.User{}}}, s.listUsers)
 	s.route(api, Op{Method: "POST", Status: 201, SecretAnswer: true, Path: "/users", Tag: "admin", Roles: adminOnly,
 		Summary: "Add a user (audited). The answer holds their browser password and API token, shown this once: only hashes are stored, and no Idempotency-Key is taken (a repeat is 409 user_exists)",
-		Body:    "{name, role, team}", Errors: []int{400, 409, 413, 422}, Response: contexts.Credentials{}}, s.createUser)
+		Body:    "{name, role, team}", Request: contexts.UserInput{}, Example: contexts.UserInput{Name: "j.okafor", Role: "practitioner", Team: "Hackney North"},
+		Errors: []int{400, 409, 413, 422}, Response: contexts.Credentials{}}, s.createUser)
 	s.route(api, Op{Method: "POST", Path: "/users/{id:[0-9]+}/disable", Tag: "admin", Roles: adminOnly,
 		Summary: "Disable a user (audited): they cannot sign in, their sessions end and their tokens are revoked; not your own account",
 		Params:  []Param{P("id", "user id")}, Errors: []int{404, 409}, Response: contexts.User{}}, s.disableUser)

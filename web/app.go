@@ -16,7 +16,7 @@ import (
 // appRoutes registers the API areas; each area lives in its own file.
 func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
-		Response: Fields{"basemap": Fields{"tiles": []string{}, "attribution": ""}, "attribution": "", "center": []float64{}, "zoom": 0.0,
+		Response: Fields{"basemap": Nullable{Fields{"tiles": []string{}, "attribution": ""}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
 			"hotspots": hotspotOptions{}}}, s.mapConfig)

@@ -107,9 +107,10 @@ func (s *Server) heatRoutes(root, api *mux.Router) {
 		Params:   []Param{P("z", "zoom 0.."+strconv.Itoa(tiles.MaxZoom)), P("x", "tile column"), P("y", "tile row"), Q("status", "open, closed or all (default)")},
 		Produces: mvtType, NotModified: true, Errors: []int{400}}, s.contextsTile)
 	s.route(root, Op{Method: "GET", Path: "/tiles/heat.json", Tag: "heat", Summary: "TileJSON 3.0.0 for the heat layer",
-		Params: filterParams, Errors: []int{400}}, withTaxonomyHint(s.heatTileJSON))
+		Params: filterParams, Errors: []int{400}, Response: tiles.TileJSON{}}, withTaxonomyHint(s.heatTileJSON))
 	s.route(api, Op{Method: "GET", Path: "/heat/cells", Tag: "heat", Summary: "Published cells as JSON: the same values as the tiles",
-		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400}}, withTaxonomyHint(s.heatCells))
+		Params: append([]Param{RQ("res", tiles.ResList()), Q("bbox", "min_lon,min_lat,max_lon,max_lat")}, filterParams...), Errors: []int{400},
+		Response: Fields{"cells": []tiles.Cell{}, "k": 0, "release": int64(0)}}, withTaxonomyHint(s.heatCells))
 	s.areaTrendRoutes(api)
 	s.exportRoutes(api)
 }

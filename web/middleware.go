@@ -175,7 +175,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		st.id[0] = id
 		w.Header()["X-Request-Id"] = st.id[:]
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+			limit := s.cfg.MaxBodyBytes
+			if r.URL.Path == allocationsPath {
+				limit = max(limit, MaxFeedBytes) // a whole caseload
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		sw := &st.sw
 		sw.ResponseWriter = w

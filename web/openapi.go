@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -26,8 +27,21 @@ type Op struct {
 	Roles  []contexts.Role
 	Public bool
 	Params []Param
-	// Body describes the JSON request body, if any.
+	// Body says in words what the JSON request body holds, if there is one.
 	Body string
+	// Request is a sample of the value the handler decodes the body into
+	// (a zero value of its type, or OneOf several), from which the document
+	// derives the body's schema; every route with a Body has one.
+	Request any
+	// Example is a body the handler accepts, shown in the document; the
+	// tests decode it strictly into Request's type and validate it against
+	// the schema, so it cannot drift either.
+	Example any
+	// OptionalBody: the body may be left out (an unlink's reason may come
+	// as ?reason= instead).
+	OptionalBody bool
+	// CSV: the body may also be text/csv (the allocations feed).
+	CSV bool
 	// Produces is the success content type; JSON when empty.
 	Produces string
 	// Response is a sample of the JSON success body (a zero value of the
@@ -144,7 +158,7 @@ func openAPIPath(p string) string { return muxVar.ReplaceAllString(p, "{$1}") }
 var statusText = map[int]string{
 	400: "bad request: malformed input", 401: "not signed in", 403: "role not allowed",
 	404: "not found", 409: "conflicts with an existing record", 413: "body or batch too large",
-	422: "well-formed but unacceptable", 429: "too many attempts", 503: "not ready",
+	415: "the body is not JSON", 422: "well-formed but unacceptable", 429: "too many attempts", 503: "not ready",
 }
 
 // openAPI builds the OpenAPI 3 document from the registered operations.
@@ -152,6 +166,7 @@ func (s *Server) openAPI() map[string]any {
 	paths := map[string]any{}
 	ops := append([]Op(nil), s.ops...)
 	sort.Slice(ops, func(i, j int) bool { return ops[i].Path+ops[i].Method < ops[j].Path+ops[j].Method })
+	defs := newComponents()
 	errorRef := map[string]any{"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 	for _, op := range ops {
 		p := openAPIPath(op.Path)
@@ -173,32 +188,58 @@ func (s *Server) openAPI() map[string]any {
 			responses["204"] = map[string]any{"description": "done, no body"}
 		} else {
 			media := map[string]any{}
-			if op.Response != nil {
-				media["schema"] = responseSchema(op.Response)
+			switch {
+			case op.Response != nil:
+				media["schema"] = defs.responseSchema(op.Response)
+			case produces != "application/json":
+				// Tiles, CSV, GeoJSON downloads, the UI's files: bytes
+				// whose format the content type names.
+				media["schema"] = map[string]any{"type": "string", "format": "binary"}
 			}
 			responses[strconv.Itoa(status)] = map[string]any{"description": "success", "content": map[string]any{produces: media}}
 		}
 		if op.NotModified {
 			responses["304"] = map[string]any{"description": "not modified: the If-None-Match ETag still matches"}
 		}
-		errs := append([]int(nil), op.Errors...)
+		// Every route can refuse a malformed query string or path (400)
+		// and answer 503 while the database is down; a signed-in route,
+		// 401 without a session and 403 for a role or a cookie write
+		// without its CSRF header; a route with a body, 413 when it is
+		// too large or not JSON; a route with a path variable, 404.
+		errs := withStatuses(op.Errors, 400, 503)
 		if !op.Public {
-			errs = append(errs, 401)
-			if op.Roles != nil {
-				errs = append(errs, 403)
-			}
+			errs = withStatuses(errs, 401, 403)
+		}
+		if op.Body != "" {
+			errs = withStatuses(errs, 413, 415)
+		}
+		if strings.Contains(op.Path, "{") {
+			// A path variable the router refuses (letters for an id) or
+			// that names nothing.
+			errs = withStatuses(errs, 404)
 		}
 		for _, code := range errs {
 			responses[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": errorRef["content"]}
 		}
 		responses["500"] = map[string]any{"description": "internal error (quote the request id)", "content": errorRef["content"]}
 		var params []any
+		numeric := map[string]bool{} // path variables the router allows only digits in
+		for _, m := range muxVar.FindAllStringSubmatch(op.Path, -1) {
+			numeric[m[1]] = m[2] == ":[0-9]+"
+		}
 		for _, prm := range op.Params {
 			typ := prm.Type
+			if typ == "" && prm.In == "path" && numeric[prm.Name] {
+				typ = "integer"
+			}
 			if typ == "" {
 				typ = "string"
 			}
-			params = append(params, map[string]any{"name": prm.Name, "in": prm.In, "required": prm.Required, "description": prm.Desc, "schema": map[string]any{"type": typ}})
+			sc := map[string]any{"type": typ}
+			if typ == "integer" {
+				sc["format"] = "int64" // ids: a generated client must not narrow them
+			}
+			params = append(params, map[string]any{"name": prm.Name, "in": prm.In, "required": prm.Required, "description": prm.Desc, "schema": sc})
 		}
 		o := map[string]any{"summary": op.Summary, "responses": responses, "operationId": operationID(op)}
 		if op.Tag != "" {
@@ -208,7 +249,15 @@ func (s *Server) openAPI() map[string]any {
 			o["parameters"] = params
 		}
 		if op.Body != "" {
-			o["requestBody"] = map[string]any{"required": true, "description": op.Body, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}}
+			media := map[string]any{"schema": requestSchema(op.Request)}
+			if op.Example != nil {
+				media["example"] = op.Example
+			}
+			content := map[string]any{"application/json": media}
+			if op.CSV {
+				content["text/csv"] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			o["requestBody"] = map[string]any{"required": !op.OptionalBody, "description": op.Body, "content": content}
 		}
 		if op.Public {
 			o["security"] = []any{}
@@ -221,28 +270,56 @@ func (s *Server) openAPI() map[string]any {
 		}
 		item[strings.ToLower(op.Method)] = o
 	}
+	info := map[string]any{
+		"title":       "ctxmap",
+		"version":     APIVersion,
+		"description": "Contextual safeguarding map: geocoding, records of harm locations and contexts, anonymised H3 heat tiles. Errors are {\"error\":{\"code\",\"message\"}}.",
+	}
+	if s.cfg.Version != "" {
+		info["x-build"] = s.cfg.Version
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
-		"info": map[string]any{
-			"title":       "ctxmap",
-			"version":     s.cfg.Version,
-			"description": "Contextual safeguarding map: geocoding, records of harm locations and contexts, anonymised H3 heat tiles. Errors are {\"error\":{\"code\",\"message\"}}.",
-		},
-		"paths": paths,
+		"info":    info,
+		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
 			},
-			"schemas": map[string]any{
-				"Error": map[string]any{"type": "object", "properties": map[string]any{"error": map[string]any{
-					"type": "object", "required": []string{"code", "message"},
-					"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}, "request_id": map[string]any{"type": "string"}},
-				}}},
-			},
+			"schemas": withError(defs.schemas, map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{"error": map[string]any{
+				"type": "object", "required": []string{"code", "message"},
+				"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"},
+					"request_id": map[string]any{"type": "string"}, "details": map[string]any{"type": "object"}},
+			}}}),
 		},
 		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"session": []any{}}},
 	}
+}
+
+// withError adds the error body every failure answers with to the
+// response types' schemas. A Go type named Error would collide with it,
+// so none may be.
+func withError(schemas map[string]any, errorSchema map[string]any) map[string]any {
+	if _, dup := schemas["Error"]; dup {
+		panic("web: a response type named Error collides with the error schema")
+	}
+	schemas["Error"] = errorSchema
+	return schemas
+}
+
+// APIVersion is the version of the API the document describes: it changes
+// when a change would break a client generated from an earlier document.
+const APIVersion = "1"
+
+// OpenAPI is the OpenAPI 3 document, indented, as GET /api/v1/openapi.json
+// serves it; `ctxmap openapi` writes it for client generators.
+func (s *Server) OpenAPI() ([]byte, error) {
+	b, err := json.MarshalIndent(s.openAPI(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func operationID(op Op) string {

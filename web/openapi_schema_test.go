@@ -31,18 +31,24 @@ func TestResponseSchemaFollowsEncodingJSON(t *testing.T) {
 	_ = sample{}.hidden
 	got := responseSchema(Fields{"x": []sample{}, "n": 0})
 	props := got["properties"].(map[string]any)
-	if !reflect.DeepEqual(props["n"], map[string]any{"type": "integer"}) {
+	if !reflect.DeepEqual(props["n"], map[string]any{"type": "integer", "format": "int64"}) {
 		t.Errorf("n = %v", props["n"])
 	}
 	item := props["x"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)
 	want := map[string]any{
-		"a": map[string]any{"type": "integer"}, "b": map[string]any{"type": "string"}, "c": map[string]any{"type": "number", "nullable": true},
+		"a": map[string]any{"type": "integer", "format": "int64"}, "b": map[string]any{"type": "string"}, "c": map[string]any{"type": "number", "format": "double", "nullable": true},
 		"m": map[string]any{"type": "string"}, "t": map[string]any{"type": "string", "format": "date-time"},
-		"l":   map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"a": map[string]any{"type": "integer"}}}},
-		"map": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"}},
+		"l": map[string]any{"type": "array", "nullable": true, "items": map[string]any{"type": "object",
+			"properties": map[string]any{"a": map[string]any{"type": "integer", "format": "int64"}}, "required": []string{"a"}}},
+		"map": map[string]any{"type": "object", "nullable": true, "additionalProperties": map[string]any{"type": "string"}},
 		"raw": map[string]any{},
 	}
 	if !reflect.DeepEqual(item, want) {
 		t.Errorf("schema of sample =\n%v\nwant\n%v", item, want)
+	}
+	// encoding/json always writes the fields without omitempty: required.
+	req := props["x"].(map[string]any)["items"].(map[string]any)["required"]
+	if !reflect.DeepEqual(req, []string{"a", "c", "l", "m", "map", "raw", "t"}) {
+		t.Errorf("required = %v", req)
 	}
 }

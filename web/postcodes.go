@@ -46,7 +46,8 @@ func (s *Server) postcodeRoutes(api *mux.Router) {
 		}, Errors: []int{400}, Response: Fields{"postcodes": []geo.PostcodeResult{}}}, s.nearestPostcodes)
 	s.route(api, Op{Method: "POST", Path: "/geocode", Tag: "geocoding",
 		Summary: "Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres",
-		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`, Errors: []int{400, 413, 422}, Response: Fields{"results": []geocodeResult{}}}, s.bulkGeocode)
+		Body:    `{"queries":[{"postcode":"E8 3AA","location_type":"park"}, ...]} or the bare array`,
+		Request: OneOf{geocodeBody{}, []geocodeQuery{}}, Example: geocodeBody{Queries: []geocodeQuery{{Postcode: "E8 3AA", LocationType: "park"}}}, Errors: []int{400, 413, 422}, Response: Fields{"results": []geocodeResult{}}}, s.bulkGeocode)
 }
 
 // lookupPostcode handles GET /api/v1/postcodes/{postcode}.
@@ -119,6 +120,11 @@ func (s *Server) nearestPostcodes(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// geocodeBody is the bulk geocoder's request as an object.
+type geocodeBody struct {
+	Queries []geocodeQuery `json:"queries"`
+}
+
 type geocodeQuery struct {
 	Postcode     string `json:"postcode"`
 	LocationType string `json:"location_type,omitempty"`
@@ -144,9 +150,7 @@ func (s *Server) bulkGeocode(w http.ResponseWriter, r *http.Request) error {
 	if len(body) > 0 && body[0] == '[' {
 		err = strictUnmarshal(body, &queries)
 	} else {
-		var wrapped struct {
-			Queries []geocodeQuery `json:"queries"`
-		}
+		var wrapped geocodeBody
 		err = strictUnmarshal(body, &wrapped)
 		queries = wrapped.Queries
 	}

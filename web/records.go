@@ -28,6 +28,7 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Response: contexts.Taxonomy{}}, s.getTaxonomy)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/taxonomy/categories", Tag: "records", Roles: adminOnly,
 		Summary: "Add a harm category (a new taxonomy version)", Body: "{code, label, census_code?, extra_familial}",
+		Request: contexts.CategoryInput{}, Example: contexts.CategoryInput{Code: "knife_crime", Label: "Knife crime", ExtraFamilial: true},
 		Errors: []int{400, 409, 413, 422}, Response: contexts.Taxonomy{}}, s.addCategory)
 	s.route(api, Op{Method: "POST", Path: "/taxonomy/categories/{code}/retire", Tag: "records", Roles: adminOnly,
 		Summary: "Retire a harm category (a new taxonomy version); old records keep it",
@@ -36,18 +37,23 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a location of harm (layer harm) or a place a young person feels unsafe (layer unsafe) on a young person's record; it shows on the map from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)",
 		Body:    "{subject, categories[], familial, layer, occurred (YYYY-MM-DD or YYYY-MM), source, postcode | lat+lon, location_type, context_id?}",
-		Errors:  []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
+		Request: contexts.HarmLocationInput{}, Example: contexts.HarmLocationInput{Subject: "YP-1042", Categories: []string{"cce", "county_lines"},
+			Familial: "extra", Layer: "harm", Occurred: "2026-03", Source: "referral", Postcode: "E8 3AA", LocationType: "park"},
+		Errors: []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createHarmLocation)
 	s.route(api, Op{Method: "GET", Path: "/subjects/{subject}/harm-locations", Tag: "records", Roles: practitionersOnly,
 		Summary: "Your team's records for one young person, audited with why you read them (purpose, required: 400 purpose_required or invalid_purpose naming the allowed values)",
 		Params:  append([]Param{P("subject", "the case management system's person id")}, purposeParams()...), Errors: []int{400, 422}, Response: Fields{"harm_locations": []contexts.HarmLocation{}}}, s.subjectHarmLocations)
 	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/archive", Tag: "records", Roles: practitionersOnly,
 		Summary: "Archive a harm location (no_longer_an_issue or never_an_issue, with a note): it leaves every aggregate",
-		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
+		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}",
+		Request: contexts.ArchiveInput{}, Example: contexts.ArchiveInput{Reason: "no_longer_an_issue", Note: "Moved out of the area; reviewed at supervision"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
 
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
 		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
-		Errors:  []int{400, 409, 413, 422, 503}, Response: contexts.Context{}}, s.createContext)
+		Request: contexts.ContextInput{}, Example: contexts.ContextInput{Kind: "location", LocationType: "park", Postcode: "E8 3AA",
+			Description: "Evening gatherings by the skate park", ReviewDate: "2027-03-31"},
+		Errors: []int{400, 409, 413, 422, 503}, Response: contexts.Context{}}, s.createContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts", Tag: "contexts",
 		Summary: "Context records near a postcode or point, nearest first, with distance_m",
 		Params: []Param{RQ("near", `a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"`),
@@ -60,40 +66,51 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Params:  []Param{idP}, Errors: []int{404}, Response: contexts.Context{}}, s.getContext)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Change a context's name, description or review date", Params: []Param{idP},
-		Body: "{name?, description?, review_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.updateContext)
+		Body:    "{name?, description?, review_date?}",
+		Request: contexts.ContextUpdate{}, Example: contexts.ContextUpdate{ReviewDate: ptr("2027-06-30")}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.updateContext)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/assessments", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Add a thematic assessment note under one triangle side", Params: []Param{idP},
-		Body: "{side, note}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Assessment{}}, s.addAssessment)
+		Body:    "{side, note}",
+		Request: contexts.AssessmentInput{}, Example: contexts.AssessmentInput{Side: "guardianship", Note: "No staff presence after 6 pm; CCTV covers the entrance only"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Assessment{}}, s.addAssessment)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/interventions", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Plan an intervention with a partner agency", Params: []Param{idP},
-		Body: "{action, partner_agency, side, status?, due_date?, done_date?}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Intervention{}}, s.addIntervention)
+		Body:    "{action, partner_agency, side, status?, due_date?, done_date?}",
+		Request: contexts.InterventionInput{}, Example: contexts.InterventionInput{Action: "Detached youth work on Friday evenings", PartnerAgency: "youth_services",
+			Side: "guardianship", DueDate: "2027-01-31"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Intervention{}}, s.addIntervention)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
-		Body: "{action?, partner_agency?, side?, status?, due_date?, done_date?}", Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
+		Body:    "{action?, partner_agency?, side?, status?, due_date?, done_date?}",
+		Request: contexts.InterventionUpdate{}, Example: contexts.InterventionUpdate{Status: ptr("done"), DoneDate: ptr("2027-01-20")}, Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)", Params: []Param{idP},
-		Body: "{subject, reason}", Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
+		Body:    "{subject, reason}",
+		Request: contexts.LinkInput{}, Example: contexts.LinkInput{Subject: "YP-1042", Reason: "Seen here with older peers"}, Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}, Response: Fields{"links": []contexts.Link{}}}, s.teamLinks)
 	s.route(api, Op{Method: "DELETE", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
-		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")}, Errors: []int{400, 404, 409, 413, 422}, Response: Fields{"id": int64(0), "unlinked": true}}, s.unlinkYoungPerson)
+		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")},
+		Body:    "{reason}, or none with ?reason=", OptionalBody: true, Request: contexts.UnlinkInput{}, Example: contexts.UnlinkInput{Reason: "No longer attends"}, Errors: []int{400, 404, 409, 413, 422}, Response: Fields{"id": int64(0), "unlinked": true}}, s.unlinkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links/summary", Tag: "contexts",
 		Summary: "How many young people are linked, in total and by team, and which teams work with them; never who. Counts are {count} exactly for practitioners; for every other role a count under k is {count: null, fewer_than: k}, and a total that holds a hidden team count is {count: null, at_least: n}", Params: []Param{idP},
 		Errors: []int{404}, Response: contexts.LinkSummary{}}, s.linkSummary)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},
-		Body: `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.closeContext)
+		Body:    `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`,
+		Request: contexts.CloseInput{}, Example: contexts.CloseInput{Reason: "Gatherings stopped after the park's lighting was fixed",
+			Evidence: map[string]string{"needs": "No referrals since June", "guardianship": "Park warden patrols nightly", "environment": "Lighting and CCTV installed"}}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.closeContext)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/reopen", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Reopen a closed context with a reason; its chronology continues", Params: []Param{idP},
-		Body: "{reason}", Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.reopenContext)
+		Body:    "{reason}",
+		Request: contexts.ReopenInput{}, Example: contexts.ReopenInput{Reason: "Two new referrals name the park"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.reopenContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/chronology", Tag: "contexts",
 		Summary: "Every change to a context in order, with who and when (links by team only; for every role but practitioners, link events are one per team and month, at YYYY-MM)", Params: []Param{idP},
 		Errors: []int{404}, Response: Fields{"events": []contexts.ChronologyEntry{}}}, s.chronology)
 	s.route(api, Op{Method: "GET", Path: "/me/notifications", Tag: "contexts",
 		Summary: "Your notifications about contexts your young people are linked to, newest first", Response: Fields{"notifications": []contexts.Notification{}}}, s.notifications)
 	s.route(api, Op{Method: "POST", Path: "/me/notifications/read", Tag: "contexts",
-		Summary: "Mark your notifications up to an id as read", Body: "{up_to}", Errors: []int{400, 413}, Response: Fields{"marked": 0}}, s.markNotificationsRead)
+		Summary: "Mark your notifications up to an id as read", Body: "{up_to}",
+		Request: markReadRequest{}, Example: markReadRequest{UpTo: 42}, Errors: []int{400, 413}, Response: Fields{"marked": 0}}, s.markNotificationsRead)
 }
 
 // pathID reads a numeric path variable; the route pattern already refused

@@ -24,10 +24,11 @@ type Releases interface {
 
 func (s *Server) releaseRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/releases", Tag: "releases",
-		Summary: "The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)"}, s.listReleases)
+		Summary:  "The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)",
+		Response: Fields{"releases": []releaseJSON{}, "current": Optional{int64(0)}, "label": Optional{""}, "next_due": Optional{""}}}, s.listReleases)
 	s.route(api, Op{Method: "POST", Path: "/releases", Tag: "releases", Roles: []contexts.Role{contexts.RoleAdmin}, Status: http.StatusCreated, Idempotent: true, Answer: releaseAnswer,
 		Summary: "Make a release now; refused (429, with the earliest allowed time) within the minimum interval of the latest, across all replicas",
-		Errors:  []int{429}}, s.makeRelease)
+		Errors:  []int{429}, Response: releaseJSON{}}, s.makeRelease)
 }
 
 // releaseJSON is a release as the API shows it.

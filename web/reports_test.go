@@ -237,6 +237,9 @@ func TestReportCatalogueAndDocument(t *testing.T) {
 		}
 		get := op["get"].(map[string]any)
 		schema := get["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+		if ref, ok := schema["$ref"].(string); ok { // a named Go type is a component
+			schema = doc["components"].(map[string]any)["schemas"].(map[string]any)[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+		}
 		props := schema["properties"].(map[string]any)
 		for _, f := range []string{"rows", "summary", "columns", "summary_columns", "k", "as_of"} {
 			if props[f] == nil {

@@ -38,6 +38,11 @@ type Config struct {
 	CenterLon          float64
 	CenterLat          float64
 	Zoom               float64
+	// ValidateResponses checks every API response against the OpenAPI
+	// document and logs each one that breaks it (ViolationLog): the
+	// end-to-end suites run with it on. Not for production: it buffers
+	// every response.
+	ValidateResponses bool
 }
 
 // Deps are the services the handlers call (see deps.go).
@@ -49,7 +54,9 @@ type Deps struct {
 	Users       Users
 	Records     Records
 	Audit       AuditLog
-	Alerts      Alerts    // nil: the alert routes answer 503
+	Alerts      Alerts // nil: the alert routes answer 503
+	// Allocations takes the case system's feed; nil: its routes answer 503.
+	Allocations Allocations
 	Reviews     Reviews   // nil: the overdue reviews answer 503
 	Retention   Retention // nil: the retention route answers 503
 	Boundaries  Boundaries
@@ -66,20 +73,22 @@ type Deps struct {
 
 // Server holds the handlers' dependencies. Build it with New.
 type Server struct {
-	cfg        Config
-	log        *slog.Logger
-	ready      Readiness
-	users      Users
-	records    Records
-	audit      AuditLog
-	alerts     Alerts
-	reviews    Reviews
-	retention  Retention
-	boundaries Boundaries
-	postcodes  PostcodeDirectory
-	heat       *tiles.Service
-	releases   Releases
-	areas      areaCache // the boundary's cells per resolution (analytics.go)
+	cfg     Config
+	log     *slog.Logger
+	ready   Readiness
+	users   Users
+	records Records
+	audit   AuditLog
+	alerts  Alerts
+	// allocations is Deps.Allocations.
+	allocations Allocations
+	reviews     Reviews
+	retention   Retention
+	boundaries  Boundaries
+	postcodes   PostcodeDirectory
+	heat        *tiles.Service
+	releases    Releases
+	areas       areaCache // the boundary's cells per resolution (analytics.go)
 	// now is the clock of the token cache and the login limiter; tests
 	// move it instead of sleeping through their windows.
 	now    func() time.Time
@@ -120,6 +129,7 @@ func New(cfg Config, d Deps) *Server {
 		alerts:      d.Alerts,
 		reviews:     d.Reviews,
 		retention:   d.Retention,
+		allocations: d.Allocations,
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
 		heat:        d.Heat,
@@ -145,6 +155,15 @@ func New(cfg Config, d Deps) *Server {
 	s.heatTileMetrics = s.metrics.forRoute(heatTileRoute)
 	s.routes()
 	s.handler = s.observe(s.router)
+	if cfg.ValidateResponses {
+		c, err := s.newConformance()
+		if err != nil {
+			// A document that does not load is itself the violation.
+			s.log.Error(ViolationLog, "err", err)
+		} else {
+			s.handler = c.wrap(s.handler)
+		}
+	}
 	return s
 }
 
@@ -169,8 +188,8 @@ func (s *Server) routes() {
 	s.router = r
 	s.prefixes[r] = ""
 
-	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true}, s.healthz)
-	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}}, s.readyz)
+	s.route(r, Op{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up", Tag: "health", Public: true, Response: Fields{"status": ""}}, s.healthz)
+	s.route(r, Op{Method: "GET", Path: "/readyz", Summary: "Readiness: database reachable and migrated", Tag: "health", Public: true, Errors: []int{503}, Response: Fields{"status": ""}}, s.readyz)
 	// Metrics say how busy each route is and when releases land: an admin's
 	// business only (Prometheus sends an admin's bearer token).
 	metrics := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
@@ -184,12 +203,14 @@ func (s *Server) routes() {
 
 	api := r.PathPrefix(apiPrefix).Subrouter()
 	s.prefixes[api] = apiPrefix
-	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true}, s.openapiDoc)
+	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true, Response: map[string]any{}}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
-		Tag: "auth", Public: true, Body: "{name, password}", Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
+		Tag: "auth", Public: true, Body: "{name, password}",
+		Request: loginRequest{}, Example: loginRequest{Name: "demo-practitioner", Password: "correct horse battery"}, Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
 	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth", Response: sessionResponse{}}, s.me)
 	s.adminRoutes(api)
+	s.allocationRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
 	s.analyticsRoutes(r, api)

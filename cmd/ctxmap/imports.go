@@ -17,7 +17,7 @@ import (
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: ctxmap import postcodes|harm-locations|boundary ...")
+		fmt.Fprintln(stderr, "usage: ctxmap import postcodes|harm-locations|boundary|allocations ...")
 		return errUsage
 	}
 	switch args[0] {
@@ -27,8 +27,10 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return importHarm(ctx, args[1:], stdout, stderr)
 	case "postcodes":
 		return importPostcodes(ctx, args[1:], stdout, stderr)
+	case "allocations":
+		return importAllocations(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintln(stderr, "usage: ctxmap import postcodes|harm-locations|boundary ...")
+	fmt.Fprintln(stderr, "usage: ctxmap import postcodes|harm-locations|boundary|allocations ...")
 	return errUsage
 }
 
@@ -73,6 +75,51 @@ func importHarm(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "imported %d harm locations for %d young people (%d postcodes) in %s\n",
 		rep.Inserted, rep.Subjects, rep.Postcodes, rep.Timings.Total.Round(time.Millisecond))
+	return nil
+}
+
+// importAllocations loads the case management system's allocations feed
+// (CSV: subject, team) on the server's host, as PUT /api/v1/allocations
+// does: the whole feed replaces the previous one, or nothing changes.
+func importAllocations(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("import allocations", stderr)
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: ctxmap import allocations FILE.csv: %w", errUsage)
+	}
+	if err := c.needSecret(); err != nil {
+		return err
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rows, err := contexts.ParseAllocationsCSV(f)
+	if err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, c, stderr, pg.Options{})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	records, err := newRecords(c, pool, postcodes.NewStore(pool))
+	if err != nil {
+		return err
+	}
+	rep, err := records.ReplaceAllocations(ctx, nil, rows)
+	if rep != nil {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(stderr, "line %d: %s: %s\n", e.Line, e.Code, e.Message)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded %d allocations: %d young people in %d teams\n", rep.Rows, rep.YoungPeople, rep.Teams)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/tiles"
+	"github.com/ctxmap/ctxmap/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -61,10 +62,12 @@ usage:
   ctxmap import postcodes --format onspd|codepoint PATH...
   ctxmap import harm-locations --as USER FILE.csv
   ctxmap import boundary --name NAME FILE.geojson
+  ctxmap import allocations FILE.csv             the case system's allocations feed (subject, team)
   ctxmap seed-demo [--center LAT,LON]          synthetic demo data and demo logins
   ctxmap release [--force] [--list]            make a data release now (the map changes only with releases)
   ctxmap retention --dry-run | run             list, or erase, what the retention policy says is due now
   ctxmap version
+  ctxmap openapi                               print the OpenAPI 3 document (web/apiclient is generated from it)
 
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
@@ -113,12 +116,17 @@ type Config struct {
 	DBWait             time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the server believes (parseTrustedProxies).
-	TrustedProxies     []netip.Prefix
-	trustedProxiesText string
-	release            releaseFlags
-	retention          retentionFlags
-	centerText         func() string
-	kText              func() string
+	TrustedProxies []netip.Prefix
+	// ValidateResponses is serve --validate-responses, for test suites.
+	ValidateResponses bool
+	// AllocationsRequired: practitioners record for and link only young
+	// people the case system's allocations feed gives their team.
+	AllocationsRequired bool
+	trustedProxiesText  string
+	release             releaseFlags
+	retention           retentionFlags
+	centerText          func() string
+	kText               func() string
 }
 
 func env(name, def string) string {
@@ -170,6 +178,18 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		"young people new to one user at one place within 24 hours that alert the admins (CTXMAP_BURST_ALERT)")
 	fs.StringVar(&c.trustedProxiesText, "trusted-proxy", env("CTXMAP_TRUSTED_PROXIES", ""),
 		"reverse proxies, CIDRs or addresses comma-separated, whose X-Forwarded-For (client address for the login limit) and X-Forwarded-Proto (Secure cookies) are believed; empty trusts none (CTXMAP_TRUSTED_PROXIES)")
+	fs.Func("allocations", "required: practitioners may record for and link only young people the case system's allocations feed allocates to their team; off (default) (CTXMAP_ALLOCATIONS)", func(v string) error {
+		switch v {
+		case "required":
+			c.AllocationsRequired = true
+		case "off", "":
+			c.AllocationsRequired = false
+		default:
+			return fmt.Errorf("--allocations must be required or off, not %q", v)
+		}
+		return nil
+	})
+	c.AllocationsRequired = env("CTXMAP_ALLOCATIONS", "off") == "required"
 	fs.DurationVar(&c.ReleasePoll, "release-poll", tiles.DefaultReleasePoll, "how often a server looks for a newer data release")
 	bindReleaseFlags(c, fs)
 	bindRetentionFlags(c, fs)
@@ -331,6 +351,15 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version":
 		fmt.Fprintln(stdout, "ctxmap", version)
 		return nil
+	case "openapi":
+		// The API's document, for client generators; it needs no
+		// database (web/apiclient is generated from it).
+		b, err := web.New(web.Config{}, web.Deps{}).OpenAPI()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

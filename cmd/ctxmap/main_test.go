@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/ctxmap/ctxmap/contexts/postgres"
 	"github.com/ctxmap/ctxmap/migrations/pg/pgtest"
+	"github.com/ctxmap/ctxmap/web"
 	"github.com/ctxmap/ctxmap/web/webtest"
 )
 
@@ -94,9 +97,17 @@ func startServe(t *testing.T, ctx context.Context, url string, log io.Writer, ex
 	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	// Every response of every end-to-end test is checked against the
+	// OpenAPI document (issue 15): a violation fails the test that got it.
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database-url", url, "--secret", testSecret,
-		"--release-poll", "50ms", "--subject-daily-cap", "100000"}, extra...)
-	go func() { done <- Run(ctx, args, nil, pw, log); pw.Close() }()
+		"--release-poll", "50ms", "--subject-daily-cap", "100000", "--validate-responses"}, extra...)
+	watch := &violations{next: log}
+	t.Cleanup(func() {
+		if v := watch.lines(); len(v) > 0 {
+			t.Errorf("%d responses broke the OpenAPI document:\n%s", len(v), strings.Join(v, "\n"))
+		}
+	})
+	go func() { done <- Run(ctx, args, nil, pw, watch); pw.Close() }()
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -119,6 +130,37 @@ func startServe(t *testing.T, ctx context.Context, url string, log io.Writer, ex
 		t.Fatal("the server did not start within 60 s")
 	}
 	return "", done
+}
+
+// violations passes a server's log on and keeps its OpenAPI violation lines.
+type violations struct {
+	mu    sync.Mutex
+	next  io.Writer
+	found []string
+	part  []byte
+}
+
+func (v *violations) Write(p []byte) (int, error) {
+	v.mu.Lock()
+	v.part = append(v.part, p...)
+	for {
+		i := bytes.IndexByte(v.part, '\n')
+		if i < 0 {
+			break
+		}
+		if line := string(v.part[:i]); strings.Contains(line, web.ViolationLog) {
+			v.found = append(v.found, line)
+		}
+		v.part = v.part[i+1:]
+	}
+	v.mu.Unlock()
+	return v.next.Write(p)
+}
+
+func (v *violations) lines() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.found...)
 }
 
 func (ts *testServer) do(t *testing.T, role contexts.Role, method, path, body string) (int, map[string]any) {

@@ -85,6 +85,8 @@ func waitForDatabase(ctx context.Context, pool *pgxpool.Pool, wait time.Duration
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("serve", stderr)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
+	fs.BoolVar(&c.ValidateResponses, "validate-responses", env("CTXMAP_VALIDATE_RESPONSES", "") == "1",
+		"check every API response against the OpenAPI document and log each violation (CTXMAP_VALIDATE_RESPONSES=1; for test suites, not production)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}

@@ -111,7 +111,8 @@ const releaseCheck = time.Minute
 func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
 	records, err := newRecords(c, pool, dir, postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
-		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert))
+		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert),
+		postgres.WithAllocationsRequired(c.AllocationsRequired))
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +162,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Zoom:               12,
 		SessionTTL:         12 * time.Hour,
 		TrustedProxies:     c.TrustedProxies,
+		ValidateResponses:  c.ValidateResponses,
 	}
 	return web.New(cfg, web.Deps{
 		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
@@ -171,6 +173,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Alerts:      records,
 		Reviews:     records,
 		Retention:   retention,
+		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
 		Postcodes:   dir,
 		Heat:        heat,

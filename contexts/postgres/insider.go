@@ -67,9 +67,13 @@ func (s *Store) noteSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, s
 }
 
 // subjectFor is the one way a write reaches a young person's subject row:
-// the cap first (which touches nothing outside a's ledger), then the
-// subject, then a's ledger.
+// the allocation check first (when allocations are required), then the cap
+// (which touches nothing outside a's ledger), then the subject, then a's
+// ledger.
 func (s *Store) subjectFor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, h *contexts.SubjectHasher, sh [32]byte) (int64, error) {
+	if err := s.allocated(ctx, tx, a, sh); err != nil {
+		return 0, err
+	}
 	isNew, err := s.capSubject(ctx, tx, a, sh)
 	if err != nil {
 		return 0, err

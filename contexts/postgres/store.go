@@ -55,6 +55,9 @@ type Store struct {
 	subjectCap int
 	burstAlert int
 	k          int
+	// allocations: records and links only for young people the case
+	// system's feed allocates to the writer's team (allocations.go).
+	allocations bool
 }
 
 // Option configures a Store.

@@ -13,13 +13,30 @@ const mustCover = ['POST /api/v1/session', 'GET /api/v1/config', 'GET /api/v1/ta
   'GET /api/v1/before-after', 'GET /api/v1/boundary/wards', 'GET /api/v1/audit', 'GET /api/v1/admin/catalogue', 'GET /api/v1/users',
   'POST /api/v1/users', 'GET /api/v1/reviews/overdue', 'GET /api/v1/admin/retention'];
 
-/** Whether a field path like "contexts[].display_name" is described by schema. */
-export function described(schema, field) {
+/** The schema a reference (or a nullable allOf wrapper of one) stands for, in doc's components. */
+function resolve(doc, s) {
+  for (let i = 0; i < 20 && s; i++) {
+    if (s.$ref) {
+      const name = s.$ref.replace('#/components/schemas/', '');
+      s = doc && doc.components && doc.components.schemas[name];
+      if (!s) throw new Error(`unresolved reference ${name}`);
+    } else if (s.allOf && s.allOf.length === 1 && !s.type && !s.properties) {
+      s = s.allOf[0];
+    } else {
+      return s;
+    }
+  }
+  return s;
+}
+
+/** Whether a field path like "contexts[].display_name" is described by schema (references resolved in doc). */
+export function described(schema, field, doc) {
   let s = schema;
   for (const part of field.split('.')) {
     const m = /^([^[]*)((?:\[\])*)$/.exec(part);
     const steps = [...(m[1] ? [m[1]] : []), ...Array(m[2].length / 2).fill('[]')];
     for (const step of steps) {
+      s = resolve(doc, s);
       if (!s.type && !s.properties && !s.items && !s.additionalProperties) return true; // any JSON value
       if (step === '[]') {
         if (s.type !== 'array') return false;
@@ -65,7 +82,7 @@ export const fieldTests = [{
       covered.add(`${method} ${route}`);
       const schema = successSchema(doc.paths[route][method.toLowerCase()]);
       if (!schema) problems.push(`${method} ${route}: no response schema in the document, but the UI reads ${field}`);
-      else if (!described(schema, field)) problems.push(`${method} ${route}: the UI reads "${field}", which the document does not list`);
+      else if (!described(schema, field, doc)) problems.push(`${method} ${route}: the UI reads "${field}", which the document does not list`);
     }
     assert(problems.length === 0, `fields the UI reads that the API does not document:\n     ${[...new Set(problems)].join('\n     ')}`);
     const missing = mustCover.filter((r) => !covered.has(r));
@@ -77,3 +94,9 @@ export const fieldTests = [{
 assert(!described({ type: 'object', properties: { a: { type: 'string' } } }, 'b'), 'described() accepts an unknown field');
 assert(!described({ type: 'object', properties: { l: { type: 'array', items: { type: 'object', properties: {} } } } }, 'l[].x'), 'described() accepts an unknown item field');
 assert(described({ type: 'object', properties: { m: { type: 'object', additionalProperties: { type: 'string' } } } }, 'm.any'), 'described() refuses a map key');
+{
+  const doc = { components: { schemas: { A: { type: 'object', properties: { x: { type: 'string' } } } } } };
+  const ref = { type: 'object', properties: { a: { allOf: [{ $ref: '#/components/schemas/A' }], nullable: true }, l: { type: 'array', items: { $ref: '#/components/schemas/A' } } } };
+  assert(described(ref, 'a.x', doc) && described(ref, 'l[].x', doc), 'described() does not follow references');
+  assert(!described(ref, 'a.y', doc) && !described(ref, 'l[].y', doc), 'described() accepts an unknown field behind a reference');
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ctxmap/ctxmap"
+	"github.com/ctxmap/ctxmap/contexts"
+)
+
+// TestAllocationsDecideWhoAPractitionerMayRecord: with allocations required
+// (issue 15), a practitioner records for and links only young people the
+// case system's latest feed allocates to their team; anyone else is 403
+// not_allocated and nothing is written, whether or not the young person is
+// allocated elsewhere. A new feed replaces the old one.
+func TestAllocationsDecideWhoAPractitionerMayRecord(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := testNow
+	s := insiderStore(t, f, &now, WithAllocationsRequired(true))
+
+	_, err := s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1"))
+	wantCode(t, err, ctxmap.KindForbidden, "no_allocations")
+
+	rep := must[*contexts.AllocationReport](t)(s.ReplaceAllocations(ctx, f.admin, []contexts.Allocation{
+		{Subject: "alloc-1", Team: "Hackney North"}, {Subject: " ALLOC-2 ", Team: "Hackney South"},
+		{Subject: "ALLOC-1", Team: "Hackney North"}, // a repeat is one allocation
+	}))
+	if rep.Rows != 3 || rep.YoungPeople != 2 || rep.Teams != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1")))
+	before := f.counts(t)
+	for _, subject := range []string{"ALLOC-2", "NOBODY-9"} { // another team's, and nobody's: the same answer
+		_, err := s.CreateHarmLocation(ctx, f.pracA, harmInput(subject))
+		e := wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+		if strings.Contains(e.Message, "Hackney South") || strings.Contains(e.Message, subject) {
+			t.Fatalf("the refusal names another team or the id: %s", e.Message)
+		}
+	}
+	if after := f.counts(t); after["harm_locations"] != before["harm_locations"] || after["subjects"] != before["subjects"] {
+		t.Fatalf("a refused record wrote: %v -> %v", before, after)
+	}
+	park := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "location", LocationType: "park", Lat: ptr(51.545), Lon: ptr(-0.055)}))
+	before = f.counts(t)
+	_, err = s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "ALLOC-2", Reason: "Seen here"})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	if after := f.counts(t); after["context_links"] != before["context_links"] || after["subjects"] != before["subjects"] {
+		t.Fatalf("a refused link wrote: %v -> %v", before, after)
+	}
+	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "ALLOC-2", Reason: "Seen here"}))
+
+	// Tonight's feed moves ALLOC-1 to Hackney South.
+	must[*contexts.AllocationReport](t)(s.ReplaceAllocations(ctx, nil, []contexts.Allocation{{Subject: "ALLOC-1", Team: "Hackney South"}}))
+	_, err = s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1"))
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("ALLOC-1")))
+
+	st := must[*contexts.AllocationStatus](t)(s.AllocationStatus(ctx))
+	if !st.Required || st.Latest == nil || st.Latest.YoungPeople != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	var ids int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'allocations.replace'
+		AND detail::text NOT LIKE '%ALLOC%'`).Scan(&ids); err != nil || ids != 2 {
+		t.Fatalf("feeds audited without ids: %d %v", ids, err)
+	}
+}
+
+// TestABadAllocationsFeedLoadsNothing: one unknown team or bad id refuses
+// the whole feed with every bad line, and the previous feed stays.
+func TestABadAllocationsFeedLoadsNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	must[*contexts.AllocationReport](t)(s.ReplaceAllocations(ctx, f.admin, []contexts.Allocation{{Subject: "KEEP-1", Team: "Hackney North"}}))
+	rep, err := s.ReplaceAllocations(ctx, f.admin, []contexts.Allocation{
+		{Subject: "NEW-1", Team: "Hackney North"}, {Subject: "", Team: "Hackney North"}, {Subject: "NEW-3", Team: "Hackney East"}, {Subject: "NEW 4", Team: "Hackney North"}})
+	e := wantCode(t, err, ctxmap.KindUnprocessable, "allocations_invalid")
+	if rep == nil || len(rep.Errors) != 3 || e.Details["errors"] == nil {
+		t.Fatalf("errors %+v", rep)
+	}
+	var n int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM allocations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("allocations after a refused feed: %d %v", n, err)
+	}
+	_, err = s.ReplaceAllocations(ctx, f.admin, nil)
+	wantCode(t, err, ctxmap.KindInvalid, "missing_field")
+	// Without allocations required, nothing is checked.
+	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("NOT-FED")))
+}
