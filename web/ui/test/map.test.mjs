@@ -217,7 +217,10 @@ test('practitioner: records a harm location and sees it on the young person\'s l
   await page.check('#rec-cat-0');
   await page.check('#rec-cat-1');
   await page.fill('#rec-occurred', lastCompleteMonth());
+  await page.check('input[name="rec-layer"][value="harm"]');
+  await page.selectOption('#rec-familial', 'extra');
   await page.selectOption('#rec-source', 'safety_map');
+  await page.selectOption('#rec-location-type', 'park');
   if (postcode) {
     await page.fill('#rec-postcode', postcode);
   } else {
