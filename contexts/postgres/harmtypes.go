@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -172,6 +173,7 @@ func (s *Store) ArchiveHarmType(ctx context.Context, a *contexts.Actor, id int64
 	if err != nil {
 		return nil, err
 	}
+	category = strings.ToLower(strings.TrimSpace(category))
 	record := fmt.Sprintf("harm-location:%d", id)
 	if err := s.screen(ctx, s.db, a, record, contexts.TextField{Name: "note", Text: in.Note}); err != nil {
 		return nil, err
