@@ -408,4 +408,3 @@ func (g *demoGen) safePlaces(ctx context.Context, sum *DemoSummary) error {
 	}
 	return nil
 }
-

@@ -506,8 +506,10 @@ test('basemap: a raster basemap appears only when the server configures one, wit
   assert(page2.requests.some((u) => u.includes('/test-basemap/')), 'basemap tiles were requested');
 });
 
-test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
-  for (const who of [users.practitioner, users.lead, users.analyst, users.admin]) {
+// One test per role, so each stays well inside the runner's per-test time
+// limit as the page gains controls.
+for (const who of [users.practitioner, users.lead, users.analyst, users.admin]) test(`keyboard: Tab reaches every control, focus is visible, targets are at least 24 px (${who})`, async (open) => {
+  {
     const page = await open();
     await login(page, who);
     await page.evaluate(() => { document.activeElement && document.activeElement.blur(); });
