@@ -37,6 +37,18 @@ export class Records {
     fill($('#sm-location-type'), choices(tax.locationTypes));
     for (const r of $$('input[name="sm-rating"]')) r.addEventListener('change', () => this.syncRating());
     $('#safety-form').addEventListener('submit', (e) => { e.preventDefault(); this.submitSafety(); });
+    const smPoint = ([lon, lat]) => {
+      $('#sm-postcode').value = '';
+      $('#sm-lat').value = lat.toFixed(6);
+      $('#sm-lon').value = lon.toFixed(6);
+      app.setPickMarker([lon, lat]);
+      announce(`Place set to latitude ${lat.toFixed(5)}, longitude ${lon.toFixed(5)}.`);
+    };
+    $('#sm-pick').addEventListener('click', (e) => {
+      if (e.currentTarget.getAttribute('aria-pressed') === 'true') app.stopPick();
+      else app.startPick('Click the map at the place, or press Escape to stop.', smPoint, e.currentTarget);
+    });
+    $('#sm-centre').addEventListener('click', () => { const c = app.map.getCenter(); smPoint([c.lng, c.lat]); });
 
     for (const r of $$('input[name="rec-where"]')) r.addEventListener('change', () => this.syncWhere());
     $('#rec-pick').addEventListener('click', (e) => {
@@ -335,15 +347,25 @@ export class Records {
     if (!okDate) problems.push(['#sm-mapped', 'Give when it was mapped as YYYY-MM or YYYY-MM-DD.']);
     mark($('#sm-location-type'), !$('#sm-location-type').value);
     if (!$('#sm-location-type').value) problems.push(['#sm-location-type', 'Choose the location type.']);
-    mark($('#sm-postcode'), !postcode);
-    if (!postcode) problems.push(['#sm-postcode', 'Give the postcode.']);
+    const latS = $('#sm-lat').value.trim(), lonS = $('#sm-lon').value.trim();
+    const lat = Number(latS), lon = Number(lonS);
+    const byPoint = !postcode && (latS || lonS);
+    const badPoint = byPoint && (!latS || !lonS || !Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180);
+    mark($('#sm-postcode'), !postcode && !byPoint);
+    mark($('#sm-lat'), badPoint);
+    if (!postcode && !byPoint) problems.push(['#sm-postcode', 'Give the postcode, or a point on the map.']);
+    if (badPoint) problems.push(['#sm-lat', 'Give both latitude and longitude as numbers, or pick the point on the map.']);
     if (problems.length) {
       showError(err, problems.map((p) => p[1]).join(' '));
       const first = $(problems[0][0]);
       if (first) first.focus();
       return;
     }
-    const body = { subject, rating: rating.value, mapped, postcode, location_type: $('#sm-location-type').value };
+    const body = { subject, rating: rating.value, mapped, location_type: $('#sm-location-type').value };
+    if (byPoint) {
+      body.lat = lat;
+      body.lon = lon;
+    } else body.postcode = postcode;
     if (green) body.trusted_adult = $('#sm-trusted').value;
     const button = $('#safety-form button[type=submit]');
     button.disabled = true;
@@ -351,7 +373,9 @@ export class Records {
       await post('/api/v1/safety-places', body);
       const done = `The ${labelOf(this.app.taxonomy.safetyRatings, body.rating).toLowerCase()} place was recorded. It counts on the map from the next data release; it is in this young person's list now.`;
       announce(done);
-      for (const sel of ['#sm-postcode', '#sm-mapped', '#sm-trusted', '#sm-location-type']) $(sel).value = '';
+      for (const sel of ['#sm-postcode', '#sm-lat', '#sm-lon', '#sm-mapped', '#sm-trusted', '#sm-location-type']) $(sel).value = '';
+      this.app.stopPick();
+      this.app.setPickMarker(null);
       rating.checked = false;
       this.syncRating();
       $('#subject-id').value = subject;

@@ -175,7 +175,8 @@ test('practitioner: safety mapping records red and green places without a harm c
   assert(await page.$eval('#sm-trusted-field', (e) => e.hidden), 'red asks for no trusted adult');
   await page.fill('#sm-mapped', lastCompleteMonth());
   await page.selectOption('#sm-location-type', 'bus_stop');
-  await page.fill('#sm-postcode', postcode);
+  await page.click('#sm-centre'); // a point, not a postcode
+  assert(await page.$eval('#sm-lat', (i) => i.value !== '') && await page.$eval('#sm-postcode', (i) => i.value === ''), 'the map centre sets the point');
   await page.click('#safety-form button[type=submit]');
   await waitForList(page, 2);
   const rows = await page.$$eval('#subject-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
