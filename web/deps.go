@@ -30,6 +30,18 @@ type HarmLocations interface {
 	ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
 }
 
+// YoungPersonRecords keeps a young person's markers, relocations and
+// contextual factors with their plan actions (contexts/markers.go).
+type YoungPersonRecords interface {
+	AddMarker(ctx context.Context, a *contexts.Actor, in contexts.MarkerInput) (*contexts.Marker, error)
+	CorrectMarker(ctx context.Context, a *contexts.Actor, id int64, in contexts.MarkerCorrection) (*contexts.Marker, error)
+	AddRelocation(ctx context.Context, a *contexts.Actor, in contexts.RelocationInput) (*contexts.Relocation, error)
+	AddFactor(ctx context.Context, a *contexts.Actor, in contexts.FactorInput) (*contexts.Factor, error)
+	AddFactorAction(ctx context.Context, a *contexts.Actor, factorID int64, in contexts.FactorActionInput) (*contexts.FactorAction, error)
+	UpdateFactorAction(ctx context.Context, a *contexts.Actor, factorID, id int64, in contexts.FactorActionUpdate) (*contexts.FactorAction, error)
+	ContextualRecord(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) (*contexts.ContextualRecord, error)
+}
+
 // ContextRecords opens, finds and works context records.
 type ContextRecords interface {
 	CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error)
@@ -68,6 +80,7 @@ type Reports interface {
 type Records interface {
 	Taxonomies
 	HarmLocations
+	YoungPersonRecords
 	ContextRecords
 	Links
 	Reports
