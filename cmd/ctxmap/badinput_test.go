@@ -282,6 +282,8 @@ func goodPathValue(fx matrixIDs, path, name string) string {
 		return "999999" // no such user: a real one would be disabled or reset
 	case name == "id":
 		return fmt.Sprint(fx.context)
+	case name == "aid":
+		return "999999" // no such plan action: the body still reaches the decoder
 	case name == "iid":
 		return fmt.Sprint(fx.intervention)
 	case name == "lid":

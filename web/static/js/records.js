@@ -8,12 +8,14 @@ import { h, fill, $, $$, announce, showError, formatDate, formatTime, humanise }
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
 import { Purposes } from './purpose.js';
+import { ContextualRecord } from './contextualrecord.js';
 
 export class Records {
   constructor(app) {
     this.app = app;
     const tax = app.taxonomy;
     this.purposes = new Purposes(tax.readPurposes); // why each young person's records are read
+    this.contextual = new ContextualRecord(app, $('#subject-context'));
     const list = $('#rec-category-list');
     fill(list, tax.categories.length
       ? tax.categories.map((c, i) => h('label', {},
@@ -161,6 +163,7 @@ export class Records {
     } catch (e) {
       this.purposes.forget(subject);
       fill(out);
+      fill($('#subject-context'));
       showError(err, e.message);
       return;
     }
@@ -191,6 +194,7 @@ export class Records {
               : h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `harm-archive-${r.id}` }, 'aria-label': `Archive the record of ${formatDate(r.occurred)}`, onclick: () => this.archive(subject, r) }, 'Archive')));
         }))) : null);
     announce(message ? `${message} ${summary}` : summary);
+    await this.contextual.show(subject, why);
   }
 
   archive(subject, r) {
