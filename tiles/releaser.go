@@ -93,8 +93,10 @@ type ReleaseTx interface {
 	// Now is the transaction's time: the data time of a release made in it.
 	Now(ctx context.Context) (time.Time, error)
 	Latest(ctx context.Context) (ReleaseInfo, bool, error)
-	// Input reads the taxonomy and every active harm location whose month
-	// lies in w (DataTime and WindowMonths are left for the caller).
+	// Input reads the taxonomy, every active harm location whose month
+	// lies in w, and the young people's record entries the record measures
+	// count (Facts, dated in w) (DataTime and WindowMonths are left for
+	// the caller).
 	Input(ctx context.Context, w Window) (ReleaseInput, error)
 	// Sets returns the stored sets of an earlier release.
 	Sets(ctx context.Context, release int64) ([]StoredSet, error)
