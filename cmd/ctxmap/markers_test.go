@@ -149,6 +149,23 @@ func TestContextualRecordOnTheYoungPersonsRecord(t *testing.T) {
 		t.Fatalf("after dropping the action: %d unaddressed", rec.Unaddressed)
 	}
 
+	t.Run("a retried write with an Idempotency-Key makes one entry", func(t *testing.T) {
+		body := fmt.Sprintf(`{"subject":%q,"date":%q,"kind":"secure"}`, yp, day)
+		var ids []string
+		for i := range 2 {
+			resp, out := ts.raw(t, contexts.RolePractitioner, "POST", "/api/v1/relocations", "application/json", body, "Idempotency-Key", "reloc-1")
+			var v map[string]any
+			_ = json.Unmarshal([]byte(out), &v)
+			if resp.StatusCode != 201 || (i == 1) != (resp.Header.Get("Idempotent-Replayed") == "true") {
+				t.Fatalf("attempt %d: %d %s", i+1, resp.StatusCode, out)
+			}
+			ids = append(ids, fmt.Sprint(v["id"]))
+		}
+		var n int
+		if err := ts.Pool.QueryRow(t.Context(), `SELECT count(*) FROM yp_relocations WHERE kind = 'secure'`).Scan(&n); err != nil || n != 1 || ids[0] != ids[1] {
+			t.Fatalf("ids %v, %d rows (%v)", ids, n, err)
+		}
+	})
 	t.Run("other teams see nothing and change nothing", func(t *testing.T) {
 		_, tok, err := postgres.NewUsers(ts.Pool).AddUser(t.Context(), nil, "test-other-practitioner", contexts.RolePractitioner, "team-other", "correct horse battery")
 		if err != nil {
