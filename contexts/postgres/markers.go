@@ -109,6 +109,9 @@ func (s *Store) correctMarker(ctx context.Context, a *contexts.Actor, id int64, 
 		var kind, familial string
 		var date time.Time
 		var corrected *time.Time
+		if err := lockSubjectOf(ctx, tx, "yp_markers", id, a); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `SELECT m.subject_id, s.hash, m.kind, m.familial, m.marked_on, m.corrected_at
 			FROM yp_markers m JOIN subjects s ON s.id = m.subject_id
 			WHERE m.id = $1 AND m.team_id = $2 FOR UPDATE OF m`, id, a.TeamID).Scan(&sid, &hash, &kind, &familial, &date, &corrected)
@@ -453,8 +456,12 @@ func (s *Store) UpdateFactorAction(ctx context.Context, a *contexts.Actor, facto
 }
 
 // lockFactor answers 404 unless the factor is the team's, and holds its
-// row until tx ends so a retention run cannot erase it under the action.
+// row (and its young person's, lockSubjectOf) until tx ends so a retention
+// run cannot erase it under the action.
 func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id int64) error {
+	if err := lockSubjectOf(ctx, tx, "yp_factors", id, a); err != nil {
+		return err
+	}
 	err := tx.QueryRow(ctx, `SELECT id FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return contexts.NotFound("factor", id)
@@ -535,4 +542,21 @@ func (s *Store) ContextualRecord(ctx context.Context, a *contexts.Actor, subject
 		out.Factors = []contexts.Factor{}
 	}
 	return out, nil
+}
+
+// lockSubjectOf takes a key-share lock on the subject row of the team's
+// entry id in table (yp_markers or yp_factors; a constant, never input)
+// before the entry itself is locked: the order a retention erasure takes
+// them in (subject FOR UPDATE, then the entries), so a change to an entry
+// and an erasure never deadlock. The erasure waits for the change, then
+// finds the young person active again and keeps them; or it went first and
+// the entry is gone (404). A missing entry is left for the caller's 404.
+func lockSubjectOf(ctx context.Context, tx pgx.Tx, table string, id int64, a *contexts.Actor) error {
+	var sid int64
+	err := tx.QueryRow(ctx, `SELECT s.id FROM subjects s WHERE s.id = (SELECT subject_id FROM `+table+`
+		WHERE id = $1 AND team_id = $2) FOR KEY SHARE`, id, a.TeamID).Scan(&sid)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("lock young person: %w", err)
+	}
+	return nil
 }

@@ -88,3 +88,44 @@ func TestRetentionErasesTheContextualRecord(t *testing.T) {
 		t.Fatalf("the kept record after the erasures: %+v", rec)
 	}
 }
+
+// A correction in flight holds the young person's row: an erasure due for
+// them waits for it, then finds them active again and keeps them.
+func TestRetentionWaitsForACorrectionInFlight(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ret := must[*Retention](t)(NewRetention(f.store, f.pool, contexts.DefaultRetention, false))
+	m := must[*contexts.Marker](t)(f.store.AddMarker(ctx, f.pracA, contexts.MarkerInput{Subject: "MK-FLIGHT", Kind: "outcome", Familial: "intra", Date: "2026-01-05"}))
+	f.exec(t, `UPDATE subjects SET created_at = '2018-01-10'`)
+	f.exec(t, `UPDATE yp_markers SET created_at = '2018-01-10'`)
+	tx, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	in := *f.store
+	in.db, in.keyed = tx, true
+	in.at = &testNow
+	if _, err := in.correctMarker(ctx, f.pracA, m.ID, contexts.MarkerCorrection{Familial: "extra", Date: "2026-01-05", Reason: "Reviewed"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *contexts.RetentionReport, 1)
+	go func() {
+		rep, _, err := ret.Run(ctx, f.admin, contexts.RetentionRequest{How: contexts.RetentionOperator})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	f.waitForLockWait(t, "FOR UPDATE")
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := <-done; rep == nil || len(rep.Erasures) != 0 || rep.Failed != 0 {
+		t.Fatalf("the run: %+v", rep)
+	}
+	var n int
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM yp_markers`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d markers (%v), want the corrected one and its replacement", n, err)
+	}
+}
