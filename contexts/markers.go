@@ -208,15 +208,35 @@ func (in RelocationInput) Validate(today time.Time) (RelocationFields, error) {
 	return f, err
 }
 
-// Relocation is one relocation as its team sees it.
+// Relocation is one relocation as its team sees it; Withdrawn when it
+// was entered in error.
 type Relocation struct {
-	ID        int64     `json:"id"`
-	Date      string    `json:"date"`
-	Kind      string    `json:"kind"`
-	Note      string    `json:"note"`
-	Team      string    `json:"team"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        int64       `json:"id"`
+	Date      string      `json:"date"`
+	Kind      string      `json:"kind"`
+	Note      string      `json:"note"`
+	Team      string      `json:"team"`
+	CreatedBy string      `json:"created_by"`
+	CreatedAt time.Time   `json:"created_at"`
+	Withdrawn *Withdrawal `json:"withdrawn,omitempty"`
+}
+
+// WithdrawInput withdraws a relocation or a factor entered in error.
+type WithdrawInput struct {
+	Reason string `json:"reason"`
+}
+
+// Validate checks the reason.
+func (in WithdrawInput) Validate() (string, error) {
+	return CheckText("reason", in.Reason, MaxReason, true)
+}
+
+// Withdrawal says an entry was withdrawn: it stays on the record for the
+// history and leaves every rate from the next release.
+type Withdrawal struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
 }
 
 // FactorInput records a contextual factor an assessment identified: a
@@ -311,6 +331,7 @@ type Factor struct {
 	CreatedAt     time.Time      `json:"created_at"`
 	Actions       []FactorAction `json:"actions"`
 	Addressed     bool           `json:"addressed"`
+	Withdrawn     *Withdrawal    `json:"withdrawn,omitempty"`
 }
 
 // FactorAddressed is the rule a reviewer and the release both apply: a
@@ -438,7 +459,8 @@ type FactorAction struct {
 
 // ContextualRecord is a young person's markers (history included),
 // relocations and factors with their actions, as the actor's team holds
-// them. Unaddressed counts the factors no action addresses.
+// them. Unaddressed counts the factors (not withdrawn) no action
+// addresses.
 type ContextualRecord struct {
 	Markers     []Marker     `json:"markers"`
 	Relocations []Relocation `json:"relocations"`

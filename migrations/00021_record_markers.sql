@@ -33,7 +33,9 @@ CREATE INDEX yp_markers_subject ON yp_markers (subject_id, team_id);
 CREATE INDEX yp_markers_current ON yp_markers (marked_on) WHERE corrected_at IS NULL;
 CREATE UNIQUE INDEX yp_markers_one_correction ON yp_markers (corrects) WHERE corrects IS NOT NULL;
 
--- A relocation of the young person in response to extra-familial harm.
+-- A relocation of the young person in response to extra-familial harm. A
+-- relocation or a factor entered in error is withdrawn with a reason, never
+-- deleted: it stays readable by its team and leaves the next release.
 CREATE TABLE yp_relocations (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     subject_id   bigint NOT NULL REFERENCES subjects(id),
@@ -42,7 +44,12 @@ CREATE TABLE yp_relocations (
     relocated_on date NOT NULL,
     kind         text NOT NULL CHECK (kind IN ('out_of_area', 'within_area', 'secure')),
     note         text NOT NULL DEFAULT '',
-    created_at   timestamptz NOT NULL DEFAULT now()
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    -- Withdrawn: entered in error; kept for the history, out of every rate.
+    withdrawn_at    timestamptz,
+    withdrawn_by    bigint REFERENCES users(id),
+    withdraw_reason text,
+    CHECK ((withdrawn_at IS NULL) = (withdrawn_by IS NULL) AND (withdrawn_at IS NULL) = (withdraw_reason IS NULL))
 );
 CREATE INDEX yp_relocations_subject ON yp_relocations (subject_id, team_id);
 CREATE INDEX yp_relocations_on ON yp_relocations (relocated_on);
@@ -65,6 +72,10 @@ CREATE TABLE yp_factors (
     area           text,
     area_name      text,
     created_at     timestamptz NOT NULL DEFAULT now(),
+    withdrawn_at    timestamptz,
+    withdrawn_by    bigint REFERENCES users(id),
+    withdraw_reason text,
+    CHECK ((withdrawn_at IS NULL) = (withdrawn_by IS NULL) AND (withdrawn_at IS NULL) = (withdraw_reason IS NULL)),
     CHECK ((location_type IS NULL) = (area_kind IS NULL) AND (area_kind IS NULL) = (area IS NULL)),
     CHECK ((context_id IS NOT NULL OR context_erased) <> (location_type IS NOT NULL))
 );

@@ -36,6 +36,8 @@ type YoungPersonRecords interface {
 	AddMarker(ctx context.Context, a *contexts.Actor, in contexts.MarkerInput) (*contexts.Marker, error)
 	CorrectMarker(ctx context.Context, a *contexts.Actor, id int64, in contexts.MarkerCorrection) (*contexts.Marker, error)
 	AddRelocation(ctx context.Context, a *contexts.Actor, in contexts.RelocationInput) (*contexts.Relocation, error)
+	WithdrawRelocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Relocation, error)
+	WithdrawFactor(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Factor, error)
 	AddFactor(ctx context.Context, a *contexts.Actor, in contexts.FactorInput) (*contexts.Factor, error)
 	AddFactorAction(ctx context.Context, a *contexts.Actor, factorID int64, in contexts.FactorActionInput) (*contexts.FactorAction, error)
 	UpdateFactorAction(ctx context.Context, a *contexts.Actor, factorID, id int64, in contexts.FactorActionUpdate) (*contexts.FactorAction, error)

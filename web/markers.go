@@ -37,6 +37,16 @@ func (s *Server) youngPersonRoutes(api *mux.Router) {
 		Body:    "{subject, date, kind, note?}",
 		Request: contexts.RelocationInput{}, Example: contexts.RelocationInput{Subject: "YP-1042", Date: "2026-04-15", Kind: "out_of_area"},
 		Errors: []int{400, 403, 413, 422, 429, 503}, Response: contexts.Relocation{}}, s.addRelocation)
+	s.route(api, Op{Method: "POST", Path: "/relocations/{id:[0-9]+}/withdraw", Tag: "records", Roles: practitionersOnly,
+		Summary: "Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)",
+		Params:  []Param{P("id", "relocation id")}, Body: "{reason}",
+		Request: contexts.WithdrawInput{}, Example: contexts.WithdrawInput{Reason: "Entered on the wrong young person's record"},
+		Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Relocation{}}, s.withdrawRelocation)
+	s.route(api, Op{Method: "POST", Path: "/factors/{id:[0-9]+}/withdraw", Tag: "records", Roles: practitionersOnly,
+		Summary: "Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)",
+		Params:  []Param{fidP}, Body: "{reason}",
+		Request: contexts.WithdrawInput{}, Example: contexts.WithdrawInput{Reason: "A duplicate of the factor recorded at the review"},
+		Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Factor{}}, s.withdrawFactor)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/factors", Tag: "records", Roles: practitionersOnly,
 		Summary: "Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed",
 		Body:    "{subject, identified_on, description, context_id? | location_type + area_kind + area}",
@@ -106,6 +116,42 @@ func (s *Server) addRelocation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, rel)
+	return nil
+}
+
+// withdrawRelocation handles POST /api/v1/relocations/{id}/withdraw.
+func (s *Server) withdrawRelocation(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.WithdrawInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	rel, err := s.records.WithdrawRelocation(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rel)
+	return nil
+}
+
+// withdrawFactor handles POST /api/v1/factors/{id}/withdraw.
+func (s *Server) withdrawFactor(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.WithdrawInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	f, err := s.records.WithdrawFactor(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
 	return nil
 }
 

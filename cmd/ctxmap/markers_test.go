@@ -143,6 +143,25 @@ func TestContextualRecordOnTheYoungPersonsRecord(t *testing.T) {
 	if !rec.Factors[0].Addressed || rec.Factors[1].Addressed || len(rec.Factors[0].Actions) != 1 {
 		t.Fatalf("the reviewer's flags: %+v", rec.Factors)
 	}
+	// A relocation or a factor entered in error is withdrawn with a reason and stays in the history.
+	relID := idOf(ts.mustDo(t, contexts.RolePractitioner, 201, "POST", "/api/v1/relocations",
+		fmt.Sprintf(`{"subject":%q,"date":%q,"kind":"within_area"}`, yp, day)))
+	wr := ts.mustDo(t, contexts.RolePractitioner, 200, "POST", fmt.Sprintf("/api/v1/relocations/%d/withdraw", relID), `{"reason":"Entered on the wrong record"}`)
+	if w, _ := wr["withdrawn"].(map[string]any); w == nil || w["reason"] != "Entered on the wrong record" {
+		t.Fatalf("withdrawn relocation: %v", wr)
+	}
+	if status, out := ts.do(t, contexts.RolePractitioner, "POST", fmt.Sprintf("/api/v1/relocations/%d/withdraw", relID), `{"reason":"again"}`); status != 409 || errCode(out) != "already_withdrawn" {
+		t.Fatalf("withdrawing twice: %d %v", status, out)
+	}
+	f3 := ts.mustDo(t, contexts.RolePractitioner, 201, "POST", "/api/v1/factors",
+		fmt.Sprintf(`{"subject":%q,"identified_on":%q,"description":"Duplicate","context_id":%d}`, yp, day, idOf(ctxRec)))
+	ts.mustDo(t, contexts.RolePractitioner, 200, "POST", fmt.Sprintf("/api/v1/factors/%d/withdraw", idOf(f3)), `{"reason":"A duplicate"}`)
+	if status, out := ts.do(t, contexts.RolePractitioner, "POST", fmt.Sprintf("/api/v1/factors/%d/actions", idOf(f3)), `{"action":"x","partner_agency":"police"}`); status != 409 || errCode(out) != "factor_withdrawn" {
+		t.Fatalf("an action on a withdrawn factor: %d %v", status, out)
+	}
+	if _, rec := read(contexts.RolePractitioner); len(rec.Relocations) != 2 || len(rec.Factors) != 3 || rec.Unaddressed != 1 || rec.Factors[2].Withdrawn == nil {
+		t.Fatalf("after the withdrawals (history kept, a withdrawn factor not flagged): %+v", rec)
+	}
 	// A dropped action does not address its factor.
 	ts.mustDo(t, contexts.RolePractitioner, 200, "PATCH", fmt.Sprintf("/api/v1/factors/%d/actions/%d", idOf(f1), idOf(act)), `{"status":"dropped"}`)
 	if _, rec := read(contexts.RolePractitioner); rec.Unaddressed != 2 {
@@ -178,6 +197,8 @@ func TestContextualRecordOnTheYoungPersonsRecord(t *testing.T) {
 		for _, c := range []struct{ method, path, body string }{
 			{"POST", fmt.Sprintf("/api/v1/markers/%d/correct", idOf(fixed)), fmt.Sprintf(`{"familial":"none","date":%q,"reason":"x"}`, day)},
 			{"POST", fmt.Sprintf("/api/v1/factors/%d/actions", idOf(f2)), `{"action":"x","partner_agency":"police"}`},
+			{"POST", fmt.Sprintf("/api/v1/factors/%d/withdraw", idOf(f2)), `{"reason":"x"}`},
+			{"POST", fmt.Sprintf("/api/v1/relocations/%d/withdraw", relID), `{"reason":"x"}`},
 			{"PATCH", fmt.Sprintf("/api/v1/factors/%d/actions/%d", idOf(f1), idOf(act)), `{"status":"done"}`},
 		} {
 			if status, out := ts.do(t, "other", c.method, c.path, c.body); status != 404 {
@@ -201,7 +222,7 @@ func TestContextualRecordOnTheYoungPersonsRecord(t *testing.T) {
 	t.Run("audited: the read with its purpose, the correction with its reason", func(t *testing.T) {
 		for _, c := range []struct{ action, reason string }{
 			{"contextual_record.read", "review"}, {"marker.correct", "Harm at home found at assessment"},
-			{"marker.create", ""}, {"relocation.create", ""}, {"factor.create", ""}, {"factor_action.create", ""}, {"factor_action.update", ""},
+			{"marker.create", ""}, {"relocation.create", ""}, {"relocation.withdraw", "Entered on the wrong record"}, {"factor.withdraw", "A duplicate"}, {"factor.create", ""}, {"factor_action.create", ""}, {"factor_action.update", ""},
 		} {
 			var n int
 			if err := ts.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE action = $1 AND ($2 = '' OR reason LIKE $2 || '%')`,
@@ -233,7 +254,7 @@ func (ts *testServer) expectedMeasure(t *testing.T, table string, month string) 
 	t.Helper()
 	m, _ := tiles.ParseMonth(month)
 	dateCol := map[string]string{"yp_markers": "marked_on", "yp_relocations": "relocated_on", "yp_factors": "identified_on"}[table]
-	extra := ""
+	extra := " AND x.withdrawn_at IS NULL"
 	if table == "yp_markers" {
 		extra = " AND x.kind = 'referral' AND x.corrected_at IS NULL"
 	}
@@ -381,6 +402,28 @@ func TestRecordRatesFollowTheRelease(t *testing.T) {
 		rt, _ = getJSON[recordRatesAnswer](t, ts, "/api/v1/record-rates")
 		if v, _ := rt.value(month, tiles.MeasureReferralsExtra); v != nil {
 			t.Fatalf("5 young people with extra-familial referrals published as %d", *v)
+		}
+	})
+
+	t.Run("withdrawn relocations leave the next release", func(t *testing.T) {
+		var ids []int64
+		if err := ts.Pool.QueryRow(t.Context(), `SELECT array_agg(id ORDER BY id) FROM yp_relocations`).Scan(&ids); err != nil {
+			t.Fatal(err)
+		}
+		now := ts.recordSnapshot(t)
+		for _, id := range ids[:5] {
+			ts.mustDo(t, contexts.RolePractitioner, 200, "POST", fmt.Sprintf("/api/v1/relocations/%d/withdraw", id), `{"reason":"Entered in error"}`)
+		}
+		if ts.recordSnapshot(t) != now {
+			t.Fatal("withdrawals changed a record rate before a release")
+		}
+		ts.release(t)
+		rt, _ := getJSON[recordRatesAnswer](t, ts, "/api/v1/record-rates")
+		if v, _ := rt.value(month, tiles.MeasureRelocations); v != nil {
+			t.Fatalf("7 relocated young people published as %d", *v)
+		}
+		if want := ts.expectedMeasure(t, "yp_relocations", month); want.Published {
+			t.Fatalf("the policy publishes 7 young people: %+v", want)
 		}
 	})
 

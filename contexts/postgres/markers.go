@@ -206,16 +206,108 @@ func (s *Store) addRelocation(ctx context.Context, a *contexts.Actor, in context
 	return readOne(ctx, s.db, scanRelocation, "relocation", id, `SELECT `+relocationColumns+relocationFrom+` WHERE r.id = $1 AND r.team_id = $2`, id, a.TeamID)
 }
 
-const relocationColumns = `r.id, r.relocated_on, r.kind, r.note, t.name, u.name, r.created_at`
+const relocationColumns = `r.id, r.relocated_on, r.kind, r.note, t.name, u.name, r.created_at,
+	r.withdrawn_at, coalesce(wu.name, ''), coalesce(r.withdraw_reason, '')`
 
-const relocationFrom = ` FROM yp_relocations r JOIN teams t ON t.id = r.team_id JOIN users u ON u.id = r.created_by`
+const relocationFrom = ` FROM yp_relocations r JOIN teams t ON t.id = r.team_id JOIN users u ON u.id = r.created_by
+	LEFT JOIN users wu ON wu.id = r.withdrawn_by`
 
 func scanRelocation(row pgx.CollectableRow) (contexts.Relocation, error) {
 	var r contexts.Relocation
 	var date time.Time
-	err := row.Scan(&r.ID, &date, &r.Kind, &r.Note, &r.Team, &r.CreatedBy, &r.CreatedAt)
-	r.Date = date.Format(time.DateOnly)
+	var w withdrawal
+	err := row.Scan(&r.ID, &date, &r.Kind, &r.Note, &r.Team, &r.CreatedBy, &r.CreatedAt, &w.at, &w.by, &w.reason)
+	r.Date, r.Withdrawn = date.Format(time.DateOnly), w.value()
 	return r, err
+}
+
+// withdrawal is a withdrawn entry's columns as scanned.
+type withdrawal struct {
+	at         *time.Time
+	by, reason string
+}
+
+func (w withdrawal) value() *contexts.Withdrawal {
+	if w.at == nil {
+		return nil
+	}
+	return &contexts.Withdrawal{At: *w.at, By: w.by, Reason: w.reason}
+}
+
+// Withdrawable entries: the tables whose entries a team may withdraw, and
+// what the audit log and the errors call them.
+var withdrawable = map[string]struct{ what, record string }{
+	"yp_relocations": {"relocation", "relocation:%d"},
+	"yp_factors":     {"factor", "factor:%d"},
+}
+
+// withdraw marks the team's entry id of table withdrawn with a reason, in
+// one transaction with its audit entry (action <what>.withdraw). A
+// withdrawn entry is a 409.
+func (s *Store) withdraw(ctx context.Context, a *contexts.Actor, table string, id int64, in contexts.WithdrawInput) error {
+	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
+		return err
+	}
+	w := withdrawable[table]
+	reason, err := in.Validate()
+	if err != nil {
+		return err
+	}
+	record := fmt.Sprintf(w.record, id)
+	if err := s.screen(ctx, s.db, a, record, contexts.TextField{Name: "reason", Text: reason}); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockSubjectOf(ctx, tx, table, id, a); err != nil {
+			return err
+		}
+		var at *time.Time
+		err := tx.QueryRow(ctx, `SELECT withdrawn_at FROM `+table+` WHERE id = $1 AND team_id = $2 FOR UPDATE`, id, a.TeamID).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return contexts.NotFound(w.what, id)
+		}
+		if err != nil {
+			return fmt.Errorf("withdraw %s: %w", w.what, err)
+		}
+		if at != nil {
+			return ctxmap.Errorf(ctxmap.KindConflict, "already_withdrawn", "%s %d was already withdrawn", w.what, id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE `+table+` SET withdrawn_at = coalesce($4, now()), withdrawn_by = $2, withdraw_reason = $3
+			WHERE id = $1`, id, a.UserID, reason, s.at); err != nil {
+			return fmt.Errorf("withdraw %s: %w", w.what, err)
+		}
+		return audit(ctx, tx, a, w.what+".withdraw", record, reason, nil)
+	})
+}
+
+// WithdrawRelocation withdraws one of the team's relocations entered in
+// error: it stays in the history and leaves the next release.
+func (s *Store) WithdrawRelocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Relocation, error) {
+	if err := s.withdraw(ctx, a, "yp_relocations", id, in); err != nil {
+		return nil, err
+	}
+	return readOne(ctx, s.db, scanRelocation, "relocation", id, `SELECT `+relocationColumns+relocationFrom+` WHERE r.id = $1 AND r.team_id = $2`, id, a.TeamID)
+}
+
+// WithdrawFactor withdraws one of the team's factors entered in error,
+// with its plan actions kept beside it.
+func (s *Store) WithdrawFactor(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Factor, error) {
+	if err := s.withdraw(ctx, a, "yp_factors", id, in); err != nil {
+		return nil, err
+	}
+	return s.factor(ctx, a, id)
+}
+
+// factor reads one of the team's factors with its actions.
+func (s *Store) factor(ctx context.Context, a *contexts.Actor, id int64) (*contexts.Factor, error) {
+	list, err := s.factors(ctx, s.db, `f.id = $1 AND f.team_id = $2`, id, a.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) != 1 {
+		return nil, contexts.NotFound("factor", id)
+	}
+	return &list[0], nil
 }
 
 // AddFactor records a contextual factor an assessment identified. A ward is
@@ -272,14 +364,7 @@ func (s *Store) addFactor(ctx context.Context, a *contexts.Actor, in contexts.Fa
 	if err != nil {
 		return nil, s.auditSubjectLimit(ctx, a, "factor.create", err)
 	}
-	list, err := s.factors(ctx, s.db, `f.id = $1 AND f.team_id = $2`, id, a.TeamID)
-	if err != nil {
-		return nil, err
-	}
-	if len(list) != 1 {
-		return nil, contexts.NotFound("factor", id)
-	}
-	return &list[0], nil
+	return s.factor(ctx, a, id)
 }
 
 // ward finds a ward of the imported boundary by id or name.
@@ -308,10 +393,10 @@ func (s *Store) ward(ctx context.Context, key string) (geo.Area, error) {
 
 const factorColumns = `f.id, f.identified_on, f.description, f.context_id, coalesce(c.display_name, ''), f.context_erased,
 	coalesce(f.location_type, ''), coalesce(f.area_kind, ''), coalesce(f.area, ''), coalesce(f.area_name, ''),
-	t.name, u.name, f.created_at`
+	t.name, u.name, f.created_at, f.withdrawn_at, coalesce(wu.name, ''), coalesce(f.withdraw_reason, '')`
 
 const factorFrom = ` FROM yp_factors f JOIN teams t ON t.id = f.team_id JOIN users u ON u.id = f.created_by
-	LEFT JOIN contexts c ON c.id = f.context_id`
+	LEFT JOIN contexts c ON c.id = f.context_id LEFT JOIN users wu ON wu.id = f.withdrawn_by`
 
 const actionColumns = `a.id, a.factor_id, a.action, a.partner_agency, a.status, a.due_on, a.done_on, u.name, a.created_at, a.updated_at`
 
@@ -333,9 +418,10 @@ func (s *Store) factors(ctx context.Context, q querier, where string, args ...an
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (contexts.Factor, error) {
 		var f contexts.Factor
 		var on time.Time
+		var w withdrawal
 		err := row.Scan(&f.ID, &on, &f.Description, &f.ContextID, &f.ContextName, &f.ContextErased, &f.LocationType,
-			&f.AreaKind, &f.Area, &f.AreaName, &f.Team, &f.CreatedBy, &f.CreatedAt)
-		f.IdentifiedOn = on.Format(time.DateOnly)
+			&f.AreaKind, &f.Area, &f.AreaName, &f.Team, &f.CreatedBy, &f.CreatedAt, &w.at, &w.by, &w.reason)
+		f.IdentifiedOn, f.Withdrawn = on.Format(time.DateOnly), w.value()
 		f.Actions = []contexts.FactorAction{}
 		return f, err
 	})
@@ -462,12 +548,16 @@ func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id
 	if err := lockSubjectOf(ctx, tx, "yp_factors", id, a); err != nil {
 		return err
 	}
-	err := tx.QueryRow(ctx, `SELECT id FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&id)
+	var withdrawn bool
+	err := tx.QueryRow(ctx, `SELECT withdrawn_at IS NOT NULL FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&withdrawn)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return contexts.NotFound("factor", id)
 	}
 	if err != nil {
 		return fmt.Errorf("check factor: %w", err)
+	}
+	if withdrawn {
+		return ctxmap.Errorf(ctxmap.KindConflict, "factor_withdrawn", "factor %d was withdrawn; its plan actions can no longer change", id)
 	}
 	return nil
 }
@@ -522,7 +612,7 @@ func (s *Store) ContextualRecord(ctx context.Context, a *contexts.Actor, subject
 			return err
 		}
 		for _, f := range out.Factors {
-			if !f.Addressed {
+			if !f.Addressed && f.Withdrawn == nil {
 				out.Unaddressed++
 			}
 		}
@@ -545,7 +635,8 @@ func (s *Store) ContextualRecord(ctx context.Context, a *contexts.Actor, subject
 }
 
 // lockSubjectOf takes a key-share lock on the subject row of the team's
-// entry id in table (yp_markers or yp_factors; a constant, never input)
+// entry id in table (yp_markers, yp_relocations or yp_factors; a constant,
+// never input)
 // before the entry itself is locked: the order a retention erasure takes
 // them in (subject FOR UPDATE, then the entries), so a change to an entry
 // and an erasure never deadlock. The erasure waits for the change, then

@@ -21,7 +21,7 @@ import (
 func monthOf(t time.Time) tiles.Month { return tiles.Month{Year: t.Year(), Month: t.Month()} }
 
 // readFacts adds to in the current (not corrected) markers, the
-// relocations and the factors dated in w, each with its young person's key;
+// relocations and the factors (not withdrawn) dated in w, each with its young person's key;
 // a factor says whether an action addresses it (contexts.FactorAddressed,
 // as the record shows it), a marker whether it counts as extra-familial
 // (contexts.MarkExtraFamilial).
@@ -54,7 +54,7 @@ func readFacts(ctx context.Context, tx pgx.Tx, w tiles.Window, in *tiles.Release
 	}
 	rows, err = tx.Query(ctx, `SELECT r.kind, r.relocated_on, r.subject_id, s.cell_key
 		FROM yp_relocations r JOIN subjects s ON s.id = r.subject_id
-		WHERE r.relocated_on >= $1 AND r.relocated_on < $2`, from, to)
+		WHERE r.withdrawn_at IS NULL AND r.relocated_on >= $1 AND r.relocated_on < $2`, from, to)
 	if err != nil {
 		return fmt.Errorf("release relocations: %w", err)
 	}
@@ -69,7 +69,7 @@ func readFacts(ctx context.Context, tx pgx.Tx, w tiles.Window, in *tiles.Release
 	rows, err = tx.Query(ctx, `SELECT f.identified_on, f.subject_id, s.cell_key,
 			coalesce((SELECT array_agg(a.status) FROM yp_factor_actions a WHERE a.factor_id = f.id), '{}')
 		FROM yp_factors f JOIN subjects s ON s.id = f.subject_id
-		WHERE f.identified_on >= $1 AND f.identified_on < $2`, from, to)
+		WHERE f.withdrawn_at IS NULL AND f.identified_on >= $1 AND f.identified_on < $2`, from, to)
 	if err != nil {
 		return fmt.Errorf("release factors: %w", err)
 	}

@@ -60,9 +60,9 @@ const subjectsDueSQL = `SELECT s.id, s.hash, greatest(s.created_at, max(x.at)) A
 		UNION ALL
 		SELECT subject_id, greatest(created_at, corrected_at) FROM yp_markers
 		UNION ALL
-		SELECT subject_id, created_at FROM yp_relocations
+		SELECT subject_id, greatest(created_at, withdrawn_at) FROM yp_relocations
 		UNION ALL
-		SELECT f.subject_id, greatest(f.created_at, max(a.updated_at)) FROM yp_factors f
+		SELECT f.subject_id, greatest(f.created_at, f.withdrawn_at, max(a.updated_at)) FROM yp_factors f
 			LEFT JOIN yp_factor_actions a ON a.factor_id = f.id GROUP BY f.id) x ON x.subject_id = s.id
 	WHERE ($2::bigint IS NULL OR s.id = $2)
 	GROUP BY s.id

@@ -379,6 +379,7 @@ type Factor struct {
 	IdentifiedOn  string          `json:"identified_on"`
 	LocationType  *string         `json:"location_type,omitempty"`
 	Team          string          `json:"team"`
+	Withdrawn     *Withdrawal     `json:"withdrawn,omitempty"`
 }
 
 // FactorAction defines model for FactorAction.
@@ -751,13 +752,14 @@ type ReleaseJSON struct {
 
 // Relocation defines model for Relocation.
 type Relocation struct {
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	Date      string    `json:"date"`
-	Id        int64     `json:"id"`
-	Kind      string    `json:"kind"`
-	Note      string    `json:"note"`
-	Team      string    `json:"team"`
+	CreatedAt time.Time   `json:"created_at"`
+	CreatedBy string      `json:"created_by"`
+	Date      string      `json:"date"`
+	Id        int64       `json:"id"`
+	Kind      string      `json:"kind"`
+	Note      string      `json:"note"`
+	Team      string      `json:"team"`
+	Withdrawn *Withdrawal `json:"withdrawn,omitempty"`
 }
 
 // ReportCatalogue defines model for ReportCatalogue.
@@ -1007,6 +1009,13 @@ type VectorLayer struct {
 	Id          string             `json:"id"`
 	Maxzoom     int64              `json:"maxzoom"`
 	Minzoom     int64              `json:"minzoom"`
+}
+
+// Withdrawal defines model for Withdrawal.
+type Withdrawal struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
 }
 
 // ZoomResolution defines model for ZoomResolution.
@@ -1300,6 +1309,11 @@ type PatchApiV1FactorsByIdActionsByAidJSONBody struct {
 	Status        *string `json:"status,omitempty"`
 }
 
+// PostApiV1FactorsByIdWithdrawJSONBody defines parameters for PostApiV1FactorsByIdWithdraw.
+type PostApiV1FactorsByIdWithdrawJSONBody struct {
+	Reason string `json:"reason"`
+}
+
 // PostApiV1GeocodeJSONBody defines parameters for PostApiV1Geocode.
 type PostApiV1GeocodeJSONBody struct {
 	union json.RawMessage
@@ -1473,6 +1487,11 @@ type PostApiV1RelocationsJSONBody struct {
 type PostApiV1RelocationsParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1RelocationsByIdWithdrawJSONBody defines parameters for PostApiV1RelocationsByIdWithdraw.
+type PostApiV1RelocationsByIdWithdrawJSONBody struct {
+	Reason string `json:"reason"`
 }
 
 // GetApiV1ReportsContextsParams defines parameters for GetApiV1ReportsContexts.
@@ -1700,6 +1719,9 @@ type PostApiV1FactorsByIdActionsJSONRequestBody PostApiV1FactorsByIdActionsJSONB
 // PatchApiV1FactorsByIdActionsByAidJSONRequestBody defines body for PatchApiV1FactorsByIdActionsByAid for application/json ContentType.
 type PatchApiV1FactorsByIdActionsByAidJSONRequestBody PatchApiV1FactorsByIdActionsByAidJSONBody
 
+// PostApiV1FactorsByIdWithdrawJSONRequestBody defines body for PostApiV1FactorsByIdWithdraw for application/json ContentType.
+type PostApiV1FactorsByIdWithdrawJSONRequestBody PostApiV1FactorsByIdWithdrawJSONBody
+
 // PostApiV1GeocodeJSONRequestBody defines body for PostApiV1Geocode for application/json ContentType.
 type PostApiV1GeocodeJSONRequestBody PostApiV1GeocodeJSONBody
 
@@ -1720,6 +1742,9 @@ type PostApiV1MeNotificationsReadJSONRequestBody PostApiV1MeNotificationsReadJSO
 
 // PostApiV1RelocationsJSONRequestBody defines body for PostApiV1Relocations for application/json ContentType.
 type PostApiV1RelocationsJSONRequestBody PostApiV1RelocationsJSONBody
+
+// PostApiV1RelocationsByIdWithdrawJSONRequestBody defines body for PostApiV1RelocationsByIdWithdraw for application/json ContentType.
+type PostApiV1RelocationsByIdWithdrawJSONRequestBody PostApiV1RelocationsByIdWithdrawJSONBody
 
 // PostApiV1SessionJSONRequestBody defines body for PostApiV1Session for application/json ContentType.
 type PostApiV1SessionJSONRequestBody PostApiV1SessionJSONBody
@@ -2138,6 +2163,20 @@ type ClientInterface interface {
 	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
 	PatchApiV1FactorsByIdActionsByAid(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiV1FactorsByIdWithdrawWithBody Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1FactorsByIdWithdraw Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdraw(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiV1GeocodeWithBody Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 	//
 	// Takes any type of body and a specified content type.
@@ -2290,6 +2329,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
 	PostApiV1Relocations(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithBody Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1RelocationsByIdWithdraw Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdraw(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1Reports The reports for commissioning, their window and the labels of their codes
 	//
@@ -3156,6 +3209,40 @@ func (c *Client) PatchApiV1FactorsByIdActionsByAid(ctx context.Context, id int64
 	return c.Client.Do(req)
 }
 
+// PostApiV1FactorsByIdWithdrawWithBody Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *Client) PostApiV1FactorsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdWithdrawRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1FactorsByIdWithdraw Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *Client) PostApiV1FactorsByIdWithdraw(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdWithdrawRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostApiV1GeocodeWithBody Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 //
 // Takes any type of body and a specified content type.
@@ -3549,6 +3636,40 @@ func (c *Client) PostApiV1RelocationsWithBody(ctx context.Context, params *PostA
 // Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
 func (c *Client) PostApiV1Relocations(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1RelocationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithBody Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *Client) PostApiV1RelocationsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsByIdWithdrawRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1RelocationsByIdWithdraw Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *Client) PostApiV1RelocationsByIdWithdraw(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsByIdWithdrawRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5809,6 +5930,53 @@ func NewPatchApiV1FactorsByIdActionsByAidRequestWithBody(server string, id int64
 	return req, nil
 }
 
+// NewPostApiV1FactorsByIdWithdrawRequest calls the generic PostApiV1FactorsByIdWithdraw builder with application/json body
+func NewPostApiV1FactorsByIdWithdrawRequest(server string, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1FactorsByIdWithdrawRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostApiV1FactorsByIdWithdrawRequestWithBody constructs an http.Request for the PostApiV1FactorsByIdWithdraw method, with any body, and a specified content type
+func NewPostApiV1FactorsByIdWithdrawRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/factors/%s/withdraw", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPostApiV1GeocodeRequest calls the generic PostApiV1Geocode builder with application/json body
 func NewPostApiV1GeocodeRequest(server string, body PostApiV1GeocodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6777,6 +6945,53 @@ func NewPostApiV1RelocationsRequestWithBody(server string, params *PostApiV1Relo
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewPostApiV1RelocationsByIdWithdrawRequest calls the generic PostApiV1RelocationsByIdWithdraw builder with application/json body
+func NewPostApiV1RelocationsByIdWithdrawRequest(server string, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1RelocationsByIdWithdrawRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostApiV1RelocationsByIdWithdrawRequestWithBody constructs an http.Request for the PostApiV1RelocationsByIdWithdraw method, with any body, and a specified content type
+func NewPostApiV1RelocationsByIdWithdrawRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/relocations/%s/withdraw", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -8624,6 +8839,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
 	PatchApiV1FactorsByIdActionsByAidWithResponse(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1FactorsByIdActionsByAidResponse, error)
 
+	// PostApiV1FactorsByIdWithdrawWithBodyWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error)
+
+	// PostApiV1FactorsByIdWithdrawWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error)
+
 	// PostApiV1GeocodeWithBodyWithResponse Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8798,6 +9027,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
 	PostApiV1RelocationsWithResponse(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsResponse, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithBodyWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error)
 
 	// GetApiV1ReportsWithResponse The reports for commissioning, their window and the labels of their codes
 	//
@@ -11904,6 +12147,117 @@ func (r PatchApiV1FactorsByIdActionsByAidResponse) ContentType() string {
 	return ""
 }
 
+type PostApiV1FactorsByIdWithdrawResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Factor
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON200() *Factor {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1FactorsByIdWithdrawResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1FactorsByIdWithdrawResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1FactorsByIdWithdrawResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1FactorsByIdWithdrawResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostApiV1GeocodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13538,6 +13892,117 @@ func (r PostApiV1RelocationsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1RelocationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1RelocationsByIdWithdrawResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Relocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON200() *Relocation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1RelocationsByIdWithdrawResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1RelocationsByIdWithdrawResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1RelocationsByIdWithdrawResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16137,6 +16602,32 @@ func (c *ClientWithResponses) PatchApiV1FactorsByIdActionsByAidWithResponse(ctx 
 	return ParsePatchApiV1FactorsByIdActionsByAidResponse(rsp)
 }
 
+// PostApiV1FactorsByIdWithdrawWithBodyWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdWithdrawWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdWithdrawResponse(rsp)
+}
+
+// PostApiV1FactorsByIdWithdrawWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdWithdraw(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdWithdrawResponse(rsp)
+}
+
 // PostApiV1GeocodeWithBodyWithResponse Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -16460,6 +16951,32 @@ func (c *ClientWithResponses) PostApiV1RelocationsWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParsePostApiV1RelocationsResponse(rsp)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithBodyWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1RelocationsByIdWithdrawWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsByIdWithdrawResponse(rsp)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1RelocationsByIdWithdraw(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsByIdWithdrawResponse(rsp)
 }
 
 // GetApiV1ReportsWithResponse The reports for commissioning, their window and the labels of their codes
@@ -19231,6 +19748,102 @@ func ParsePatchApiV1FactorsByIdActionsByAidResponse(rsp *http.Response) (*PatchA
 	return response, nil
 }
 
+// ParsePostApiV1FactorsByIdWithdrawResponse parses an HTTP response from a PostApiV1FactorsByIdWithdrawWithResponse call
+func ParsePostApiV1FactorsByIdWithdrawResponse(rsp *http.Response) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1FactorsByIdWithdrawResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Factor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePostApiV1GeocodeResponse parses an HTTP response from a PostApiV1GeocodeWithResponse call
 func ParsePostApiV1GeocodeResponse(rsp *http.Response) (*PostApiV1GeocodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20564,6 +21177,102 @@ func ParsePostApiV1RelocationsResponse(rsp *http.Response) (*PostApiV1Relocation
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1RelocationsByIdWithdrawResponse parses an HTTP response from a PostApiV1RelocationsByIdWithdrawWithResponse call
+func ParsePostApiV1RelocationsByIdWithdrawResponse(rsp *http.Response) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1RelocationsByIdWithdrawResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Relocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

@@ -1,7 +1,8 @@
 // A young person's contextual record beyond locations (issue 13): the
 // extra-familial referral and outcome markers with their history (a
 // correction keeps the old entry, marked corrected), relocations in response
-// to extra-familial harm, and the contextual factors an assessment found with
+// to extra-familial harm (withdrawn with a reason when entered in error, and
+// kept), and the contextual factors an assessment found with
 // the plan actions that address them; a factor no action addresses is
 // flagged, so a reviewer sees at once whether the plan attends to context.
 // It is read with the same purpose as the young person's locations (one
@@ -48,8 +49,11 @@ export class ContextualRecord {
       h('section', { id: 'ctxrec-relocations', 'aria-labelledby': 'ctxrec-relocations-h' },
         h('h3', { id: 'ctxrec-relocations-h', text: 'Relocations in response to extra-familial harm' }),
         rec.relocations.length
-          ? h('ul', { class: 'plain-list' }, rec.relocations.map((r) => h('li', {
-            text: `${formatDate(r.date)}: ${labelOf(tax.relocationKinds, r.kind)}${r.note ? `. ${r.note}` : ''}` })))
+          ? h('ul', { class: 'plain-list', id: 'ctxrec-relocation-list' }, rec.relocations.map((r) => h('li', { class: r.withdrawn ? 'withdrawn' : null },
+            `${formatDate(r.date)}: ${labelOf(tax.relocationKinds, r.kind)}${r.note ? `. ${r.note}` : ''}`,
+            r.withdrawn ? h('span', { class: 'note', text: ` Withdrawn ${formatTime(r.withdrawn.at)} by ${r.withdrawn.by}: ${r.withdrawn.reason}` })
+              : [' ', h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `relocation-withdraw-${r.id}` },
+                'aria-label': `Withdraw the relocation of ${formatDate(r.date)}`, onclick: () => this.withdraw('relocations', r.id, 'relocation') }, 'Withdraw')])))
           : h('p', { class: 'note', text: 'No relocation recorded.' }),
         h('button', { type: 'button', class: 'btn btn-small', id: 'ctxrec-add-relocation', onclick: () => this.addRelocation() }, 'Record a relocation')),
       h('section', { id: 'ctxrec-factors', 'aria-labelledby': 'ctxrec-factors-h' },
@@ -83,6 +87,11 @@ export class ContextualRecord {
     const where = f.context_id != null ? `Context record: ${f.context_name || `no. ${f.context_id}`}`
       : f.context_erased ? 'Context record (since erased)'
         : `${labelOf(tax.locationTypes, f.location_type)}, ${labelOf(tax.factorAreaKinds, f.area_kind).toLowerCase()} ${f.area_name || f.area}`;
+    if (f.withdrawn) {
+      return h('article', { class: 'card factor withdrawn', dataset: { factor: f.id } },
+        h('h4', { text: f.description }),
+        h('p', { class: 'note', text: `${where}. Identified ${formatDate(f.identified_on)}. Withdrawn ${formatTime(f.withdrawn.at)} by ${f.withdrawn.by}: ${f.withdrawn.reason}` }));
+    }
     return h('article', { class: `card factor${f.addressed ? '' : ' factor-unaddressed'}`, dataset: { factor: f.id } },
       h('h4', { text: f.description }),
       h('p', { class: 'note', text: `${where}. Identified ${formatDate(f.identified_on)}.` }),
@@ -93,7 +102,23 @@ export class ContextualRecord {
         h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `action-${a.id}` }, 'aria-label': `Progress the action ${a.action}`,
           onclick: () => this.progress(f, a) }, 'Progress')))) : null,
       h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `factor-action-${f.id}` }, 'aria-label': `Add a plan action for ${f.description}`,
-        onclick: () => this.addAction(f) }, 'Add a plan action'));
+        onclick: () => this.addAction(f) }, 'Add a plan action'), ' ',
+      h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `factor-withdraw-${f.id}` }, 'aria-label': `Withdraw the factor ${f.description}`,
+        onclick: () => this.withdraw('factors', f.id, 'factor') }, 'Withdraw'));
+  }
+
+  /** Withdraw an entry entered in error (what: relocations or factors), with a reason. */
+  withdraw(what, id, noun) {
+    openDialog({
+      title: `Withdraw the ${noun}`,
+      fields: [{ name: 'reason', label: 'Why it was entered in error', type: 'textarea', required: true,
+        hint: 'It stays in the history with this reason and leaves the partnership rates from the next data release.' }],
+      submitLabel: 'Withdraw',
+      onSubmit: async (v) => {
+        await post(`/api/v1/${what}/${encodeURIComponent(id)}/withdraw`, { reason: v.reason });
+        await this.after(`The ${noun} was withdrawn; it stays in the history.`);
+      },
+    });
   }
 
   after(message) { return this.show(this.subject, this.why, { message }); }

@@ -1,7 +1,7 @@
 // A young person's contextual record (issue 13) in a real Chromium against
 // the real server with the demo data: a practitioner enters a referral
 // marker and corrects it (the old entry stays, marked corrected), records a
-// relocation, adds a contextual factor (flagged while no plan action
+// relocation and withdraws another entered in error, adds a contextual factor (flagged while no plan action
 // addresses it) and then an action; an analyst reads the record rates on the
 // reports page, as the current release published them.
 import { login, assert, screenshot, suite } from './lib.mjs';
@@ -60,13 +60,21 @@ test('contextual record: a practitioner enters and corrects a marker, a relocati
   const outLabel = tax.relocation_kinds.find((t) => t.code === 'out_of_area').label;
   await page.waitForFunction((l) => document.querySelector('#ctxrec-relocations').textContent.includes(l), outLabel, { timeout: 15000 });
 
+  // A second relocation entered in error is withdrawn and stays in the history.
+  await page.click('#ctxrec-add-relocation');
+  await dialog(page, { kind: 'secure' });
+  await page.waitForFunction(() => document.querySelectorAll('#ctxrec-relocation-list li').length === 2, null, { timeout: 15000 });
+  await page.click('#ctxrec-relocation-list li:nth-child(2) button');
+  await dialog(page, { reason: 'Entered on the wrong record' });
+  await page.waitForFunction(() => document.querySelector('#ctxrec-relocation-list li.withdrawn')?.textContent.includes('Entered on the wrong record'), null, { timeout: 15000 });
+
   // A factor: flagged until an action addresses it.
   await page.click('#ctxrec-add-factor');
   await dialog(page, { description: 'Recruited at the station after school', location_type: 'station', area_kind: 'postcode_district', area: 'E8' });
   await page.locator('article.factor').waitFor();
   assert(await page.isVisible('article.factor-unaddressed'), 'a factor without an action is flagged');
   assert((await text(page, '#ctxrec-unaddressed')).startsWith('1 of 1'), `the summary says so: ${await text(page, '#ctxrec-unaddressed')}`);
-  await page.click('article.factor button');
+  await page.click('article.factor button[aria-label^="Add a plan action"]');
   await dialog(page, { action: 'Transport police patrol the station 3-5 pm', partner_agency: 'transport', status: 'planned' });
   await page.waitForFunction(() => !document.querySelector('article.factor-unaddressed'), null, { timeout: 15000 });
   assert((await text(page, '#ctxrec-unaddressed')) === 'Every contextual factor has a plan action.', 'the plan attends to every factor');
@@ -74,7 +82,8 @@ test('contextual record: a practitioner enters and corrects a marker, a relocati
 
   // What the page shows is what the server holds.
   const rec = await page.evaluate((s) => fetch(`/api/v1/subjects/${s}/contextual-record?purpose=assessment`).then((r) => r.json()), subject);
-  assert(rec.markers.length === 2 && rec.relocations.length === 1 && rec.factors.length === 1 && rec.unaddressed === 0
+  assert(rec.markers.length === 2 && rec.relocations.length === 2 && rec.relocations.filter((r) => r.withdrawn).length === 1
+    && rec.factors.length === 1 && rec.unaddressed === 0
     && rec.factors[0].actions[0].partner_agency === 'transport', `the record: ${JSON.stringify(rec)}`);
 });
 
