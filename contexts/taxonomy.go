@@ -67,6 +67,11 @@ type Taxonomy struct {
 	// most PurposeNoteMax characters.
 	PurposeNoteFor string `json:"purpose_note_for"`
 	PurposeNoteMax int    `json:"purpose_note_max"`
+	// The lists of a young person's contextual record (markers.go).
+	MarkerKinds     []Term `json:"marker_kinds"`
+	MarkerValues    []Term `json:"marker_values"`
+	RelocationKinds []Term `json:"relocation_kinds"`
+	FactorAreaKinds []Term `json:"factor_area_kinds"`
 }
 
 // category returns the category with code, retired or not.
@@ -257,6 +262,10 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		ReadPurposes:         readPurposeTerms,
 		PurposeNoteFor:       PurposeOther,
 		PurposeNoteMax:       PurposeNoteMax,
+		MarkerKinds:          markerKindTerms,
+		MarkerValues:         markerValueTerms,
+		RelocationKinds:      relocationKindTerms,
+		FactorAreaKinds:      factorAreaTerms,
 	}
 }
 

@@ -124,6 +124,11 @@ type ReleaseInput struct {
 	Categories    []string
 	ExtraFamilial []bool
 	Records       []ReleaseRecord
+	// Facts are the young people's record entries the record measures
+	// count (measures.go), with dates in the window; RelocationKinds are
+	// the kinds of relocation RecordFact.Relocation indexes.
+	Facts           []RecordFact
+	RelocationKinds []string
 }
 
 // ReleaseSet is one computed set of a release: its cells and its

@@ -22,6 +22,8 @@ type memReleases struct {
 	records  []ReleaseRecord
 	releases []ReleaseInfo
 	sets     map[int64][]StoredSet
+	measures map[int64][]MeasureValue
+	facts    []RecordFact
 	audits   []ReleaseInfo
 	forced   []bool
 	nextID   int64
@@ -100,7 +102,9 @@ func (t *memTx) Latest(ctx context.Context) (ReleaseInfo, bool, error) {
 	return t.m.Latest(ctx)
 }
 func (t *memTx) Input(ctx context.Context, w Window) (ReleaseInput, error) {
-	in := ReleaseInput{Categories: t.m.cats, ExtraFamilial: t.m.ef}
+	t.m.data.Lock()
+	in := ReleaseInput{Categories: t.m.cats, ExtraFamilial: t.m.ef, Facts: append([]RecordFact(nil), t.m.facts...), RelocationKinds: []string{"out_of_area", "within_area", "secure"}}
+	t.m.data.Unlock()
 	if src := t.m.src; src != nil {
 		for _, l := range ctxmap.Layers() {
 			for ci, c := range t.m.cats {
@@ -138,6 +142,22 @@ func (t *memTx) Write(_ context.Context, info ReleaseInfo, sets []StoredSet) (in
 	t.m.sets[info.ID] = sets
 	return info.ID, nil
 }
+func (t *memTx) WriteMeasures(_ context.Context, id int64, values []MeasureValue) error {
+	t.m.data.Lock()
+	defer t.m.data.Unlock()
+	if t.m.measures == nil {
+		t.m.measures = map[int64][]MeasureValue{}
+	}
+	t.m.measures[id] = values
+	return nil
+}
+
+func (m *memReleases) Measures(_ context.Context, id int64) ([]MeasureValue, error) {
+	m.data.Lock()
+	defer m.data.Unlock()
+	return m.measures[id], nil
+}
+
 func (t *memTx) Prune(_ context.Context, keep int) error {
 	t.m.data.Lock()
 	defer t.m.data.Unlock()

@@ -82,6 +82,9 @@ type ReleaseStore interface {
 	// Totals returns the partnership totals of a release's sets for one
 	// filter ("" for all categories), every layer and period.
 	Totals(ctx context.Context, release int64, category string) ([]StoredTotal, error)
+	// Measures returns the record measures of a release (measures.go);
+	// none for a release made before they existed.
+	Measures(ctx context.Context, release int64) ([]MeasureValue, error)
 }
 
 // ReleaseTx is the work of making one release, inside the transaction
@@ -90,13 +93,17 @@ type ReleaseTx interface {
 	// Now is the transaction's time: the data time of a release made in it.
 	Now(ctx context.Context) (time.Time, error)
 	Latest(ctx context.Context) (ReleaseInfo, bool, error)
-	// Input reads the taxonomy and every active harm location whose month
-	// lies in w (DataTime and WindowMonths are left for the caller).
+	// Input reads the taxonomy, every active harm location whose month
+	// lies in w, and the young people's record entries the record measures
+	// count (Facts, dated in w) (DataTime and WindowMonths are left for
+	// the caller).
 	Input(ctx context.Context, w Window) (ReleaseInput, error)
 	// Sets returns the stored sets of an earlier release.
 	Sets(ctx context.Context, release int64) ([]StoredSet, error)
 	// Write stores a new release and its sets, returning its id.
 	Write(ctx context.Context, info ReleaseInfo, sets []StoredSet) (int64, error)
+	// WriteMeasures stores the record measures of the release Write made.
+	WriteMeasures(ctx context.Context, release int64, values []MeasureValue) error
 	// Prune deletes all but the newest keep releases.
 	Prune(ctx context.Context, keep int) error
 	// Audit writes the release's entry to the audit log.
@@ -242,6 +249,9 @@ func (r *Releaser) makeIn(ctx context.Context, tx ReleaseTx, req MakeRequest) (R
 	}
 	info.Duration = time.Since(start)
 	if info.ID, err = tx.Write(ctx, info, stored); err != nil {
+		return ReleaseInfo{}, err
+	}
+	if err := tx.WriteMeasures(ctx, info.ID, r.policy.PublishMeasures(in)); err != nil {
 		return ReleaseInfo{}, err
 	}
 	if err := tx.Prune(ctx, r.cfg.Keep); err != nil {

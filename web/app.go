@@ -23,6 +23,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
+	s.youngPersonRoutes(api)
 	s.postcodeRoutes(api)
 }
 

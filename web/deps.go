@@ -34,6 +34,20 @@ type HarmLocations interface {
 	CreateSafetyPlace(ctx context.Context, a *contexts.Actor, in contexts.SafetyPlaceInput) (*contexts.HarmLocation, error)
 }
 
+// YoungPersonRecords keeps a young person's markers, relocations and
+// contextual factors with their plan actions (contexts/markers.go).
+type YoungPersonRecords interface {
+	AddMarker(ctx context.Context, a *contexts.Actor, in contexts.MarkerInput) (*contexts.Marker, error)
+	CorrectMarker(ctx context.Context, a *contexts.Actor, id int64, in contexts.MarkerCorrection) (*contexts.Marker, error)
+	AddRelocation(ctx context.Context, a *contexts.Actor, in contexts.RelocationInput) (*contexts.Relocation, error)
+	WithdrawRelocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Relocation, error)
+	WithdrawFactor(ctx context.Context, a *contexts.Actor, id int64, in contexts.WithdrawInput) (*contexts.Factor, error)
+	AddFactor(ctx context.Context, a *contexts.Actor, in contexts.FactorInput) (*contexts.Factor, error)
+	AddFactorAction(ctx context.Context, a *contexts.Actor, factorID int64, in contexts.FactorActionInput) (*contexts.FactorAction, error)
+	UpdateFactorAction(ctx context.Context, a *contexts.Actor, factorID, id int64, in contexts.FactorActionUpdate) (*contexts.FactorAction, error)
+	ContextualRecord(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) (*contexts.ContextualRecord, error)
+}
+
 // ContextRecords opens, finds and works context records.
 type ContextRecords interface {
 	CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error)
@@ -72,6 +86,7 @@ type Reports interface {
 type Records interface {
 	Taxonomies
 	HarmLocations
+	YoungPersonRecords
 	ContextRecords
 	Links
 	Reports

@@ -30,6 +30,7 @@ type fakeReleases struct {
 	records  []tiles.ReleaseRecord
 	releases []tiles.ReleaseInfo
 	sets     map[int64][]tiles.StoredSet
+	measures map[int64][]tiles.MeasureValue
 }
 
 func (f *fakeReleases) InRelease(ctx context.Context, _ bool, fn func(context.Context, tiles.ReleaseTx) error) (bool, error) {
@@ -91,6 +92,22 @@ func (f *fakeReleases) Write(_ context.Context, info tiles.ReleaseInfo, sets []t
 	f.releases = append(f.releases, info)
 	f.sets[info.ID] = sets
 	return info.ID, nil
+}
+
+func (f *fakeReleases) WriteMeasures(_ context.Context, id int64, values []tiles.MeasureValue) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.measures == nil {
+		f.measures = map[int64][]tiles.MeasureValue{}
+	}
+	f.measures[id] = values
+	return nil
+}
+
+func (f *fakeReleases) Measures(_ context.Context, id int64) ([]tiles.MeasureValue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.measures[id], nil
 }
 
 func (f *fakeReleases) Prune(context.Context, int) error                     { return nil }

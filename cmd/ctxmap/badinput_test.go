@@ -260,6 +260,14 @@ var matrixBodies = map[string]string{
 	"POST /api/v1/geocode":                                      `{"queries":[{"postcode":"E8 3AA","location_type":"park"}]}`,
 	"POST /api/v1/me/notifications/read":                        `{"up_to":1}`,
 	"POST /api/v1/users":                                        `{"name":"matrix-user","role":"analyst","team":"Matrix"}`,
+	"POST /api/v1/markers":                                      `{"subject":"MATRIX-4","kind":"referral","familial":"extra","date":"2026-01-05","note":"Referral"}`,
+	"POST /api/v1/markers/{id}/correct":                         `{"familial":"both","date":"2026-01-05","note":"n","reason":"Corrected"}`,
+	"POST /api/v1/relocations":                                  `{"subject":"MATRIX-4","date":"2026-01-05","kind":"secure","note":"n"}`,
+	"POST /api/v1/relocations/{id}/withdraw":                    `{"reason":"Entered in error"}`,
+	"POST /api/v1/factors/{id}/withdraw":                        `{"reason":"Entered in error"}`,
+	"POST /api/v1/factors":                                      `{"subject":"MATRIX-4","identified_on":"2026-01-05","description":"Peers","context_id":{context}}`,
+	"POST /api/v1/factors/{id}/actions":                         `{"action":"Patrols","partner_agency":"police","status":"planned","due_date":"{future}","done_date":""}`,
+	"PATCH /api/v1/factors/{id}/actions/{aid}":                  `{"action":"Patrols","partner_agency":"police","status":"in_progress","due_date":"{future}","done_date":""}`,
 }
 
 // matrixQueryValues are good values for the required query parameters.
@@ -279,6 +287,8 @@ func goodPathValue(fx matrixIDs, path, name string) string {
 		return "999999" // no such user: a real one would be disabled or reset
 	case name == "id":
 		return fmt.Sprint(fx.context)
+	case name == "aid":
+		return "999999" // no such plan action: the body still reaches the decoder
 	case name == "iid":
 		return fmt.Sprint(fx.intervention)
 	case name == "lid":

@@ -448,6 +448,13 @@ func TestPrivacyAdversarial(t *testing.T) {
 			{"POST", "/api/v1/harm-locations/1/archive", `{"reason":"never_an_issue","note":"x"}`},
 			{"POST", "/api/v1/contexts/1/links", `{"subject":"hackney-1","reason":"x"}`},
 			{"DELETE", "/api/v1/contexts/1/links/1", `{"reason":"x"}`},
+			{"GET", "/api/v1/subjects/hackney-1/contextual-record?purpose=assessment", ""},
+			{"POST", "/api/v1/markers", `{"subject":"x"}`},
+			{"POST", "/api/v1/markers/1/correct", `{"reason":"x"}`},
+			{"POST", "/api/v1/relocations", `{"subject":"x"}`},
+			{"POST", "/api/v1/factors", `{"subject":"x"}`},
+			{"POST", "/api/v1/factors/1/actions", `{"action":"x"}`},
+			{"PATCH", "/api/v1/factors/1/actions/1", `{"status":"done"}`},
 		}
 		for _, f := range forbidden {
 			if status, _ := ts.do(t, contexts.RoleAnalyst, f.method, f.path, f.body); status != 403 {

@@ -21,7 +21,13 @@ func NewBoundaries(pool *pgxpool.Pool) *Boundaries { return &Boundaries{pool: po
 // Boundaries returns every imported document, a Feature or a
 // FeatureCollection, in import order.
 func (b *Boundaries) Boundaries(ctx context.Context) ([]json.RawMessage, error) {
-	rows, err := b.pool.Query(ctx, `SELECT geojson FROM boundaries ORDER BY id`)
+	return boundaryDocs(ctx, b.pool)
+}
+
+// boundaryDocs reads every imported boundary document with q, in import
+// order: the map's boundary layer and the wards a factor may name.
+func boundaryDocs(ctx context.Context, q querier) ([]json.RawMessage, error) {
+	rows, err := q.Query(ctx, `SELECT geojson FROM boundaries ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("read boundaries: %w", err)
 	}

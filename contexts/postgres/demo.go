@@ -93,6 +93,9 @@ func (s *Store) SeedDemo(ctx context.Context, o DemoOptions) (DemoSummary, error
 		if err := g.safePlaces(ctx, &sum); err != nil {
 			return err
 		}
+		if err := g.recordWork(ctx); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO demo_seeds (seed, center_lat, center_lon) VALUES ($1, $2, $3)`,
 			o.Seed, o.CenterLat, o.CenterLon); err != nil {
 			return fmt.Errorf("record demo seed: %w", err)
@@ -405,6 +408,73 @@ func (g *demoGen) safePlaces(ctx context.Context, sum *DemoSummary) error {
 			return fmt.Errorf("demo safety place: %w", err)
 		}
 		sum.SafetyPlaces++
+	}
+	return nil
+}
+
+// recordWork adds to the demo young people's records the markers,
+// relocations and contextual factors with plan actions of issue 13, through
+// the store's own methods, so the record rates have something to publish.
+// It draws from a generator of its own so the rest of the demo data stays as
+// it was for a seed.
+func (g *demoGen) recordWork(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(uint64(g.o.Seed), 0x3ec0))
+	var ctxIDs []int64
+	rows, err := g.s.db.Query(ctx, `SELECT id FROM contexts WHERE kind = 'location' ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("demo record work: %w", err)
+	}
+	if ctxIDs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return fmt.Errorf("demo record work: %w", err)
+	}
+	today := contexts.UKDay(g.o.Now)
+	values := []string{contexts.MarkExtra, contexts.MarkExtra, contexts.MarkExtra, contexts.MarkBoth, contexts.MarkIntra, contexts.MarkNone}
+	kinds, _ := contexts.RelocationKinds()
+	ltypes := []string{"park", "bus_stop", "station", "takeaway", "estate"}
+	agencies := []string{"police", "transport", "youth_services", "licensing", "housing", "school"}
+	statuses := []string{contexts.InterventionPlanned, contexts.InterventionInProgress, contexts.InterventionDone}
+	for i := 0; i < 320; i++ {
+		by := &g.o.Practitioners[i%len(g.o.Practitioners)]
+		subject := fmt.Sprintf("DEMO-YP-%04d", i+1)
+		day := today.AddDate(0, 0, -15-rng.IntN(g.months*30))
+		date := day.Format(time.DateOnly)
+		g.at(day.Add(10 * time.Hour))
+		if _, err := g.s.AddMarker(ctx, by, contexts.MarkerInput{Subject: subject, Kind: contexts.MarkerReferral, Familial: pickOne(rng, values), Date: date}); err != nil {
+			return fmt.Errorf("demo marker: %w", err)
+		}
+		if rng.Float64() < 0.7 {
+			out := day.AddDate(0, 0, rng.IntN(12))
+			if out.After(today) {
+				out = today
+			}
+			if _, err := g.s.AddMarker(ctx, by, contexts.MarkerInput{Subject: subject, Kind: contexts.MarkerOutcome, Familial: pickOne(rng, values), Date: out.Format(time.DateOnly)}); err != nil {
+				return fmt.Errorf("demo marker: %w", err)
+			}
+		}
+		if rng.Float64() < 0.25 {
+			if _, err := g.s.AddRelocation(ctx, by, contexts.RelocationInput{Subject: subject, Date: date, Kind: kinds[rng.IntN(len(kinds))]}); err != nil {
+				return fmt.Errorf("demo relocation: %w", err)
+			}
+		}
+		if rng.Float64() < 0.6 {
+			in := contexts.FactorInput{Subject: subject, IdentifiedOn: date, Description: "Older peers gather here after school (demo)"}
+			if len(ctxIDs) > 0 && rng.Float64() < 0.5 {
+				in.ContextID = ctxIDs[rng.IntN(len(ctxIDs))]
+			} else {
+				in.LocationType, in.AreaKind, in.Area = pickOne(rng, ltypes), contexts.AreaPostcodeDistrict, "E8"
+			}
+			f, err := g.s.AddFactor(ctx, by, in)
+			if err != nil {
+				return fmt.Errorf("demo factor: %w", err)
+			}
+			if rng.Float64() < 0.7 {
+				st := pickOne(rng, statuses)
+				if _, err := g.s.AddFactorAction(ctx, by, f.ID, contexts.FactorActionInput{Action: "Patrols and detached youth work (demo)",
+					PartnerAgency: pickOne(rng, agencies), Status: &st}); err != nil {
+					return fmt.Errorf("demo plan action: %w", err)
+				}
+			}
+		}
 	}
 	return nil
 }

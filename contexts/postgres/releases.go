@@ -306,7 +306,7 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 	if err := rows.Err(); err != nil {
 		return in, fmt.Errorf("release records: %w", err)
 	}
-	return in, nil
+	return in, readFacts(ctx, t.tx, w, &in)
 }
 
 func (t *releaseTx) Sets(ctx context.Context, release int64) ([]tiles.StoredSet, error) {

@@ -56,7 +56,14 @@ const subjectsDueSQL = `SELECT s.id, s.hash, greatest(s.created_at, max(x.at)) A
 	FROM subjects s LEFT JOIN (
 		SELECT subject_id, greatest(created_at, archived_at) AS at FROM harm_locations
 		UNION ALL
-		SELECT subject_id, greatest(linked_at, unlinked_at) FROM context_links) x ON x.subject_id = s.id
+		SELECT subject_id, greatest(linked_at, unlinked_at) FROM context_links
+		UNION ALL
+		SELECT subject_id, greatest(created_at, corrected_at) FROM yp_markers
+		UNION ALL
+		SELECT subject_id, greatest(created_at, withdrawn_at) FROM yp_relocations
+		UNION ALL
+		SELECT f.subject_id, greatest(f.created_at, f.withdrawn_at, max(a.updated_at)) FROM yp_factors f
+			LEFT JOIN yp_factor_actions a ON a.factor_id = f.id GROUP BY f.id) x ON x.subject_id = s.id
 	WHERE ($2::bigint IS NULL OR s.id = $2)
 	GROUP BY s.id
 	HAVING greatest(s.created_at, max(x.at)) < $1
@@ -254,7 +261,8 @@ func deleteAll(ctx context.Context, tx pgx.Tx, rows map[string]int64, stmts [][2
 }
 
 // eraseYoungPerson erases one young person: every team's records of them,
-// their links, the ledgers that name them and their subject row. It first
+// their links, markers, relocations, factors and plan actions, the ledgers
+// that name them and their subject row. It first
 // locks the subject row (FOR UPDATE) and then asks again whether they are
 // due: a write for them either holds the row's key-share lock already (and
 // commits first, so the second look sees it and nothing is erased) or waits
@@ -285,6 +293,10 @@ func (r *Retention) eraseYoungPerson(ctx context.Context, by *contexts.Actor, re
 			{"harm_location_types", `DELETE FROM harm_location_types WHERE harm_location_id IN (SELECT id FROM harm_locations WHERE subject_id = $1)`},
 			{"harm_locations", `DELETE FROM harm_locations WHERE subject_id = $1`},
 			{"context_links", `DELETE FROM context_links WHERE subject_id = $1`},
+			{"yp_markers", `DELETE FROM yp_markers WHERE subject_id = $1`},
+			{"yp_relocations", `DELETE FROM yp_relocations WHERE subject_id = $1`},
+			{"yp_factor_actions", `DELETE FROM yp_factor_actions WHERE factor_id IN (SELECT id FROM yp_factors WHERE subject_id = $1)`},
+			{"yp_factors", `DELETE FROM yp_factors WHERE subject_id = $1`},
 			{"user_subjects", `DELETE FROM user_subjects WHERE subject_id = $1`},
 			{"team_subjects", `DELETE FROM team_subjects WHERE hash = (SELECT hash FROM subjects WHERE id = $1)`},
 			{"subjects", `DELETE FROM subjects WHERE id = $1`},
@@ -330,6 +342,7 @@ func (r *Retention) eraseContext(ctx context.Context, by *contexts.Actor, rep *c
 			{"context_assessments", `DELETE FROM context_assessments WHERE context_id = $1`},
 			{"context_events", `DELETE FROM context_events WHERE context_id = $1`},
 			{"harm_locations_unlinked", `UPDATE harm_locations SET context_id = NULL WHERE context_id = $1`},
+			{"yp_factors_unlinked", `UPDATE yp_factors SET context_id = NULL, context_erased = true WHERE context_id = $1`},
 			{"contexts", `DELETE FROM contexts WHERE id = $1`},
 		}, c.id); err != nil {
 			return false, err

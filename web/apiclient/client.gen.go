@@ -290,6 +290,14 @@ type ContextKind struct {
 	Sides *[]Term `json:"sides"`
 }
 
+// ContextualRecord defines model for ContextualRecord.
+type ContextualRecord struct {
+	Factors     *[]Factor     `json:"factors"`
+	Markers     *[]Marker     `json:"markers"`
+	Relocations *[]Relocation `json:"relocations"`
+	Unaddressed int64         `json:"unaddressed"`
+}
+
 // Credentials defines model for Credentials.
 type Credentials struct {
 	Password string `json:"password"`
@@ -345,6 +353,40 @@ type ExportMeta struct {
 	} `json:"release"`
 	Resolutions *[]int64 `json:"resolutions"`
 	Title       string   `json:"title"`
+}
+
+// Factor defines model for Factor.
+type Factor struct {
+	Actions       *[]FactorAction `json:"actions"`
+	Addressed     bool            `json:"addressed"`
+	Area          *string         `json:"area,omitempty"`
+	AreaKind      *string         `json:"area_kind,omitempty"`
+	AreaName      *string         `json:"area_name,omitempty"`
+	ContextErased *bool           `json:"context_erased,omitempty"`
+	ContextId     *int64          `json:"context_id,omitempty"`
+	ContextName   *string         `json:"context_name,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	CreatedBy     string          `json:"created_by"`
+	Description   string          `json:"description"`
+	Id            int64           `json:"id"`
+	IdentifiedOn  string          `json:"identified_on"`
+	LocationType  *string         `json:"location_type,omitempty"`
+	Team          string          `json:"team"`
+	Withdrawn     *Withdrawal     `json:"withdrawn,omitempty"`
+}
+
+// FactorAction defines model for FactorAction.
+type FactorAction struct {
+	Action        string    `json:"action"`
+	CreatedAt     time.Time `json:"created_at"`
+	CreatedBy     string    `json:"created_by"`
+	DoneDate      *string   `json:"done_date,omitempty"`
+	DueDate       *string   `json:"due_date,omitempty"`
+	FactorId      int64     `json:"factor_id"`
+	Id            int64     `json:"id"`
+	PartnerAgency string    `json:"partner_agency"`
+	Status        string    `json:"status"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // GeocodeResult defines model for GeocodeResult.
@@ -545,6 +587,34 @@ type LinkSummary struct {
 	YoungPeople LinkCount    `json:"young_people"`
 }
 
+// Marker defines model for Marker.
+type Marker struct {
+	Corrected *Replaced `json:"corrected,omitempty"`
+	Corrects  *int64    `json:"corrects,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Date      string    `json:"date"`
+	Familial  string    `json:"familial"`
+	Id        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Note      string    `json:"note"`
+	Team      string    `json:"team"`
+}
+
+// MeasureDef defines model for MeasureDef.
+type MeasureDef struct {
+	Label  string  `json:"label"`
+	Name   string  `json:"name"`
+	Parent *string `json:"parent,omitempty"`
+}
+
+// MeasurePoint defines model for MeasurePoint.
+type MeasurePoint struct {
+	Measure string `json:"measure"`
+	Share   *int64 `json:"share"`
+	Value   *int64 `json:"value"`
+}
+
 // MonthInterventions defines model for MonthInterventions.
 type MonthInterventions struct {
 	Interventions int64  `json:"interventions"`
@@ -668,6 +738,28 @@ type RatesJSON struct {
 	Unit         string       `json:"unit"`
 }
 
+// RecordRatePoint defines model for RecordRatePoint.
+type RecordRatePoint struct {
+	First    string          `json:"first"`
+	Last     string          `json:"last"`
+	Measures *[]MeasurePoint `json:"measures"`
+	Months   int64           `json:"months"`
+	Period   string          `json:"period"`
+}
+
+// RecordRatesJSON defines model for RecordRatesJSON.
+type RecordRatesJSON struct {
+	Caveat       string             `json:"caveat"`
+	DataTime     string             `json:"data_time"`
+	K            int64              `json:"k"`
+	Measures     *[]MeasureDef      `json:"measures"`
+	Points       *[]RecordRatePoint `json:"points"`
+	Release      int64              `json:"release"`
+	ReleaseLabel string             `json:"release_label"`
+	Step         string             `json:"step"`
+	Unit         string             `json:"unit"`
+}
+
 // ReleaseJSON defines model for ReleaseJSON.
 type ReleaseJSON struct {
 	ChangedCells   *int64  `json:"changed_cells"`
@@ -682,6 +774,25 @@ type ReleaseJSON struct {
 	Months         int64   `json:"months"`
 	PublishedCells int64   `json:"published_cells"`
 	Sets           int64   `json:"sets"`
+}
+
+// Relocation defines model for Relocation.
+type Relocation struct {
+	CreatedAt time.Time   `json:"created_at"`
+	CreatedBy string      `json:"created_by"`
+	Date      string      `json:"date"`
+	Id        int64       `json:"id"`
+	Kind      string      `json:"kind"`
+	Note      string      `json:"note"`
+	Team      string      `json:"team"`
+	Withdrawn *Withdrawal `json:"withdrawn,omitempty"`
+}
+
+// Replaced defines model for Replaced.
+type Replaced struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
 }
 
 // ReportCatalogue defines model for ReportCatalogue.
@@ -813,14 +924,18 @@ type Taxonomy struct {
 	ArchiveReasons       *[]Term        `json:"archive_reasons"`
 	Categories           *[]Category    `json:"categories"`
 	ContextKinds         *[]ContextKind `json:"context_kinds"`
+	FactorAreaKinds      *[]Term        `json:"factor_area_kinds"`
 	Familial             *[]Term        `json:"familial"`
 	InterventionStatuses *[]Term        `json:"intervention_statuses"`
 	Layers               *[]Term        `json:"layers"`
 	LocationTypes        *[]Term        `json:"location_types"`
+	MarkerKinds          *[]Term        `json:"marker_kinds"`
+	MarkerValues         *[]Term        `json:"marker_values"`
 	PartnerAgencies      *[]Term        `json:"partner_agencies"`
 	PurposeNoteFor       string         `json:"purpose_note_for"`
 	PurposeNoteMax       int64          `json:"purpose_note_max"`
 	ReadPurposes         *[]Term        `json:"read_purposes"`
+	RelocationKinds      *[]Term        `json:"relocation_kinds"`
 	SafetyRatings        *[]Term        `json:"safety_ratings"`
 	Sources              *[]Term        `json:"sources"`
 	TrustedAdults        *[]Term        `json:"trusted_adults"`
@@ -930,6 +1045,13 @@ type VectorLayer struct {
 	Id          string             `json:"id"`
 	Maxzoom     int64              `json:"maxzoom"`
 	Minzoom     int64              `json:"minzoom"`
+}
+
+// Withdrawal defines model for Withdrawal.
+type Withdrawal struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
 }
 
 // ZoomResolution defines model for ZoomResolution.
@@ -1182,6 +1304,52 @@ type GetApiV1ExportsHeatGeojsonParams struct {
 	Period *string `form:"period,omitempty" json:"period,omitempty"`
 }
 
+// PostApiV1FactorsJSONBody defines parameters for PostApiV1Factors.
+type PostApiV1FactorsJSONBody struct {
+	Area         *string `json:"area,omitempty"`
+	AreaKind     *string `json:"area_kind,omitempty"`
+	ContextId    *int64  `json:"context_id,omitempty"`
+	Description  string  `json:"description"`
+	IdentifiedOn string  `json:"identified_on"`
+	LocationType *string `json:"location_type,omitempty"`
+	Subject      string  `json:"subject"`
+}
+
+// PostApiV1FactorsParams defines parameters for PostApiV1Factors.
+type PostApiV1FactorsParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1FactorsByIdActionsJSONBody defines parameters for PostApiV1FactorsByIdActions.
+type PostApiV1FactorsByIdActionsJSONBody struct {
+	Action        string  `json:"action"`
+	DoneDate      *string `json:"done_date,omitempty"`
+	DueDate       *string `json:"due_date,omitempty"`
+	PartnerAgency string  `json:"partner_agency"`
+	Status        *string `json:"status,omitempty"`
+}
+
+// PostApiV1FactorsByIdActionsParams defines parameters for PostApiV1FactorsByIdActions.
+type PostApiV1FactorsByIdActionsParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PatchApiV1FactorsByIdActionsByAidJSONBody defines parameters for PatchApiV1FactorsByIdActionsByAid.
+type PatchApiV1FactorsByIdActionsByAidJSONBody struct {
+	Action        *string `json:"action,omitempty"`
+	DoneDate      *string `json:"done_date,omitempty"`
+	DueDate       *string `json:"due_date,omitempty"`
+	PartnerAgency *string `json:"partner_agency,omitempty"`
+	Status        *string `json:"status,omitempty"`
+}
+
+// PostApiV1FactorsByIdWithdrawJSONBody defines parameters for PostApiV1FactorsByIdWithdraw.
+type PostApiV1FactorsByIdWithdrawJSONBody struct {
+	Reason string `json:"reason"`
+}
+
 // PostApiV1GeocodeJSONBody defines parameters for PostApiV1Geocode.
 type PostApiV1GeocodeJSONBody struct {
 	union json.RawMessage
@@ -1289,6 +1457,35 @@ type GetApiV1HotspotsParams struct {
 	Alpha *string `form:"alpha,omitempty" json:"alpha,omitempty"`
 }
 
+// PostApiV1MarkersJSONBody defines parameters for PostApiV1Markers.
+type PostApiV1MarkersJSONBody struct {
+	Date     string  `json:"date"`
+	Familial string  `json:"familial"`
+	Kind     string  `json:"kind"`
+	Note     *string `json:"note,omitempty"`
+	Subject  string  `json:"subject"`
+}
+
+// PostApiV1MarkersParams defines parameters for PostApiV1Markers.
+type PostApiV1MarkersParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1MarkersByIdCorrectJSONBody defines parameters for PostApiV1MarkersByIdCorrect.
+type PostApiV1MarkersByIdCorrectJSONBody struct {
+	Date     string  `json:"date"`
+	Familial string  `json:"familial"`
+	Note     *string `json:"note,omitempty"`
+	Reason   string  `json:"reason"`
+}
+
+// PostApiV1MarkersByIdCorrectParams defines parameters for PostApiV1MarkersByIdCorrect.
+type PostApiV1MarkersByIdCorrectParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostApiV1MeNotificationsReadJSONBody defines parameters for PostApiV1MeNotificationsRead.
 type PostApiV1MeNotificationsReadJSONBody struct {
 	UpTo int64 `json:"up_to"`
@@ -1318,10 +1515,35 @@ type GetApiV1RatesParams struct {
 	Category *string `form:"category,omitempty" json:"category,omitempty"`
 }
 
+// GetApiV1RecordRatesParams defines parameters for GetApiV1RecordRates.
+type GetApiV1RecordRatesParams struct {
+	// Step month (default) or quarter
+	Step *string `form:"step,omitempty" json:"step,omitempty"`
+}
+
 // PostApiV1ReleasesParams defines parameters for PostApiV1Releases.
 type PostApiV1ReleasesParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1RelocationsJSONBody defines parameters for PostApiV1Relocations.
+type PostApiV1RelocationsJSONBody struct {
+	Date    string  `json:"date"`
+	Kind    string  `json:"kind"`
+	Note    *string `json:"note,omitempty"`
+	Subject string  `json:"subject"`
+}
+
+// PostApiV1RelocationsParams defines parameters for PostApiV1Relocations.
+type PostApiV1RelocationsParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1RelocationsByIdWithdrawJSONBody defines parameters for PostApiV1RelocationsByIdWithdraw.
+type PostApiV1RelocationsByIdWithdrawJSONBody struct {
+	Reason string `json:"reason"`
 }
 
 // GetApiV1ReportsContextsParams defines parameters for GetApiV1ReportsContexts.
@@ -1407,6 +1629,15 @@ type PostApiV1SafetyPlacesParams struct {
 type PostApiV1SessionJSONBody struct {
 	Name     string `json:"name"`
 	Password string `json:"password"`
+}
+
+// GetApiV1SubjectsBySubjectContextualRecordParams defines parameters for GetApiV1SubjectsBySubjectContextualRecord.
+type GetApiV1SubjectsBySubjectContextualRecordParams struct {
+	// Purpose why you read these records: assessment, review, panel, other (the taxonomy's read_purposes); logged with the read
+	Purpose string `form:"purpose" json:"purpose"`
+
+	// PurposeNote for purpose other: a short reason, at most 200 characters, no names or ids (screened)
+	PurposeNote *string `form:"purpose_note,omitempty" json:"purpose_note,omitempty"`
 }
 
 // GetApiV1SubjectsBySubjectHarmLocationsParams defines parameters for GetApiV1SubjectsBySubjectHarmLocations.
@@ -1550,6 +1781,18 @@ type DeleteApiV1ContextsByIdLinksByLidJSONRequestBody DeleteApiV1ContextsByIdLin
 // PostApiV1ContextsByIdReopenJSONRequestBody defines body for PostApiV1ContextsByIdReopen for application/json ContentType.
 type PostApiV1ContextsByIdReopenJSONRequestBody PostApiV1ContextsByIdReopenJSONBody
 
+// PostApiV1FactorsJSONRequestBody defines body for PostApiV1Factors for application/json ContentType.
+type PostApiV1FactorsJSONRequestBody PostApiV1FactorsJSONBody
+
+// PostApiV1FactorsByIdActionsJSONRequestBody defines body for PostApiV1FactorsByIdActions for application/json ContentType.
+type PostApiV1FactorsByIdActionsJSONRequestBody PostApiV1FactorsByIdActionsJSONBody
+
+// PatchApiV1FactorsByIdActionsByAidJSONRequestBody defines body for PatchApiV1FactorsByIdActionsByAid for application/json ContentType.
+type PatchApiV1FactorsByIdActionsByAidJSONRequestBody PatchApiV1FactorsByIdActionsByAidJSONBody
+
+// PostApiV1FactorsByIdWithdrawJSONRequestBody defines body for PostApiV1FactorsByIdWithdraw for application/json ContentType.
+type PostApiV1FactorsByIdWithdrawJSONRequestBody PostApiV1FactorsByIdWithdrawJSONBody
+
 // PostApiV1GeocodeJSONRequestBody defines body for PostApiV1Geocode for application/json ContentType.
 type PostApiV1GeocodeJSONRequestBody PostApiV1GeocodeJSONBody
 
@@ -1565,8 +1808,20 @@ type PostApiV1HarmLocationsByIdCategoriesJSONRequestBody PostApiV1HarmLocationsB
 // PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody defines body for PostApiV1HarmLocationsByIdTypesByCategoryArchive for application/json ContentType.
 type PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody
 
+// PostApiV1MarkersJSONRequestBody defines body for PostApiV1Markers for application/json ContentType.
+type PostApiV1MarkersJSONRequestBody PostApiV1MarkersJSONBody
+
+// PostApiV1MarkersByIdCorrectJSONRequestBody defines body for PostApiV1MarkersByIdCorrect for application/json ContentType.
+type PostApiV1MarkersByIdCorrectJSONRequestBody PostApiV1MarkersByIdCorrectJSONBody
+
 // PostApiV1MeNotificationsReadJSONRequestBody defines body for PostApiV1MeNotificationsRead for application/json ContentType.
 type PostApiV1MeNotificationsReadJSONRequestBody PostApiV1MeNotificationsReadJSONBody
+
+// PostApiV1RelocationsJSONRequestBody defines body for PostApiV1Relocations for application/json ContentType.
+type PostApiV1RelocationsJSONRequestBody PostApiV1RelocationsJSONBody
+
+// PostApiV1RelocationsByIdWithdrawJSONRequestBody defines body for PostApiV1RelocationsByIdWithdraw for application/json ContentType.
+type PostApiV1RelocationsByIdWithdrawJSONRequestBody PostApiV1RelocationsByIdWithdrawJSONBody
 
 // PostApiV1SafetyPlacesJSONRequestBody defines body for PostApiV1SafetyPlaces for application/json ContentType.
 type PostApiV1SafetyPlacesJSONRequestBody PostApiV1SafetyPlacesJSONBody
@@ -1946,6 +2201,62 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/exports/heat.geojson (the `GetApiV1ExportsHeatGeojson` operationId).
 	GetApiV1ExportsHeatGeojson(ctx context.Context, params *GetApiV1ExportsHeatGeojsonParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiV1FactorsWithBody Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+	PostApiV1FactorsWithBody(ctx context.Context, params *PostApiV1FactorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1Factors Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+	PostApiV1Factors(ctx context.Context, params *PostApiV1FactorsParams, body PostApiV1FactorsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1FactorsByIdActionsWithBody Plan an action addressing one of your team's factors, with a partner agency, status and dates
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+	PostApiV1FactorsByIdActionsWithBody(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1FactorsByIdActions Plan an action addressing one of your team's factors, with a partner agency, status and dates
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+	PostApiV1FactorsByIdActions(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, body PostApiV1FactorsByIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiV1FactorsByIdActionsByAidWithBody Progress a plan action (status, dates, wording); dropped actions do not address a factor
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+	PatchApiV1FactorsByIdActionsByAidWithBody(ctx context.Context, id int64, aid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiV1FactorsByIdActionsByAid Progress a plan action (status, dates, wording); dropped actions do not address a factor
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+	PatchApiV1FactorsByIdActionsByAid(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1FactorsByIdWithdrawWithBody Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1FactorsByIdWithdraw Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdraw(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostApiV1GeocodeWithBody Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 	//
 	// Takes any type of body and a specified content type.
@@ -2026,6 +2337,34 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/hotspots (the `GetApiV1Hotspots` operationId).
 	GetApiV1Hotspots(ctx context.Context, params *GetApiV1HotspotsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiV1MarkersWithBody Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+	PostApiV1MarkersWithBody(ctx context.Context, params *PostApiV1MarkersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1Markers Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+	PostApiV1Markers(ctx context.Context, params *PostApiV1MarkersParams, body PostApiV1MarkersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1MarkersByIdCorrectWithBody Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+	PostApiV1MarkersByIdCorrectWithBody(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1MarkersByIdCorrect Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+	PostApiV1MarkersByIdCorrect(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, body PostApiV1MarkersByIdCorrectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1Me The signed-in user and their CSRF token
 	//
 	// Corresponds with GET /api/v1/me (the `GetApiV1Me` operationId).
@@ -2070,6 +2409,11 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/rates (the `GetApiV1Rates` operationId).
 	GetApiV1Rates(ctx context.Context, params *GetApiV1RatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiV1RecordRates The partnership's rates of extra-familial referral and outcome markers, relocations and contextual factors with plan actions: distinct young people per month or quarter, as published by the current release (never counted live); audit-logged
+	//
+	// Corresponds with GET /api/v1/record-rates (the `GetApiV1RecordRates` operationId).
+	GetApiV1RecordRates(ctx context.Context, params *GetApiV1RecordRatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1Releases The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)
 	//
 	// Corresponds with GET /api/v1/releases (the `GetApiV1Releases` operationId).
@@ -2079,6 +2423,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/releases (the `PostApiV1Releases` operationId).
 	PostApiV1Releases(ctx context.Context, params *PostApiV1ReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1RelocationsWithBody Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+	PostApiV1RelocationsWithBody(ctx context.Context, params *PostApiV1RelocationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1Relocations Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+	PostApiV1Relocations(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithBody Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1RelocationsByIdWithdraw Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdraw(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1Reports The reports for commissioning, their window and the labels of their codes
 	//
@@ -2147,6 +2519,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/session (the `PostApiV1Session` operationId).
 	PostApiV1Session(ctx context.Context, body PostApiV1SessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1SubjectsBySubjectContextualRecord Your team's markers (with their history), relocations and contextual factors with plan actions for one young person, audited with why you read them (purpose, required); unaddressed counts the factors no action addresses
+	//
+	// Corresponds with GET /api/v1/subjects/{subject}/contextual-record (the `GetApiV1SubjectsBySubjectContextualRecord` operationId).
+	GetApiV1SubjectsBySubjectContextualRecord(ctx context.Context, subject string, params *GetApiV1SubjectsBySubjectContextualRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1SubjectsBySubjectHarmLocations Your team's records for one young person, audited with why you read them (purpose, required: 400 purpose_required or invalid_purpose naming the allowed values)
 	//
@@ -2852,6 +3229,142 @@ func (c *Client) GetApiV1ExportsHeatGeojson(ctx context.Context, params *GetApiV
 	return c.Client.Do(req)
 }
 
+// PostApiV1FactorsWithBody Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+func (c *Client) PostApiV1FactorsWithBody(ctx context.Context, params *PostApiV1FactorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1Factors Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+func (c *Client) PostApiV1Factors(ctx context.Context, params *PostApiV1FactorsParams, body PostApiV1FactorsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1FactorsByIdActionsWithBody Plan an action addressing one of your team's factors, with a partner agency, status and dates
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+func (c *Client) PostApiV1FactorsByIdActionsWithBody(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdActionsRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1FactorsByIdActions Plan an action addressing one of your team's factors, with a partner agency, status and dates
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+func (c *Client) PostApiV1FactorsByIdActions(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, body PostApiV1FactorsByIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdActionsRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiV1FactorsByIdActionsByAidWithBody Progress a plan action (status, dates, wording); dropped actions do not address a factor
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+func (c *Client) PatchApiV1FactorsByIdActionsByAidWithBody(ctx context.Context, id int64, aid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiV1FactorsByIdActionsByAidRequestWithBody(c.Server, id, aid, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiV1FactorsByIdActionsByAid Progress a plan action (status, dates, wording); dropped actions do not address a factor
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+func (c *Client) PatchApiV1FactorsByIdActionsByAid(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiV1FactorsByIdActionsByAidRequest(c.Server, id, aid, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1FactorsByIdWithdrawWithBody Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *Client) PostApiV1FactorsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdWithdrawRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1FactorsByIdWithdraw Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *Client) PostApiV1FactorsByIdWithdraw(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1FactorsByIdWithdrawRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostApiV1GeocodeWithBody Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 //
 // Takes any type of body and a specified content type.
@@ -3052,6 +3565,74 @@ func (c *Client) GetApiV1Hotspots(ctx context.Context, params *GetApiV1HotspotsP
 	return c.Client.Do(req)
 }
 
+// PostApiV1MarkersWithBody Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+func (c *Client) PostApiV1MarkersWithBody(ctx context.Context, params *PostApiV1MarkersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1MarkersRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1Markers Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+func (c *Client) PostApiV1Markers(ctx context.Context, params *PostApiV1MarkersParams, body PostApiV1MarkersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1MarkersRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1MarkersByIdCorrectWithBody Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+func (c *Client) PostApiV1MarkersByIdCorrectWithBody(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1MarkersByIdCorrectRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1MarkersByIdCorrect Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+func (c *Client) PostApiV1MarkersByIdCorrect(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, body PostApiV1MarkersByIdCorrectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1MarkersByIdCorrectRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiV1Me The signed-in user and their CSRF token
 //
 // Corresponds with GET /api/v1/me (the `GetApiV1Me` operationId).
@@ -3176,6 +3757,21 @@ func (c *Client) GetApiV1Rates(ctx context.Context, params *GetApiV1RatesParams,
 	return c.Client.Do(req)
 }
 
+// GetApiV1RecordRates The partnership's rates of extra-familial referral and outcome markers, relocations and contextual factors with plan actions: distinct young people per month or quarter, as published by the current release (never counted live); audit-logged
+//
+// Corresponds with GET /api/v1/record-rates (the `GetApiV1RecordRates` operationId).
+func (c *Client) GetApiV1RecordRates(ctx context.Context, params *GetApiV1RecordRatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1RecordRatesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiV1Releases The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)
 //
 // Corresponds with GET /api/v1/releases (the `GetApiV1Releases` operationId).
@@ -3196,6 +3792,74 @@ func (c *Client) GetApiV1Releases(ctx context.Context, reqEditors ...RequestEdit
 // Corresponds with POST /api/v1/releases (the `PostApiV1Releases` operationId).
 func (c *Client) PostApiV1Releases(ctx context.Context, params *PostApiV1ReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1ReleasesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1RelocationsWithBody Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+func (c *Client) PostApiV1RelocationsWithBody(ctx context.Context, params *PostApiV1RelocationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1Relocations Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+func (c *Client) PostApiV1Relocations(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithBody Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *Client) PostApiV1RelocationsByIdWithdrawWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsByIdWithdrawRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1RelocationsByIdWithdraw Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *Client) PostApiV1RelocationsByIdWithdraw(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1RelocationsByIdWithdrawRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3384,6 +4048,21 @@ func (c *Client) PostApiV1SessionWithBody(ctx context.Context, contentType strin
 // Corresponds with POST /api/v1/session (the `PostApiV1Session` operationId).
 func (c *Client) PostApiV1Session(ctx context.Context, body PostApiV1SessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1SessionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1SubjectsBySubjectContextualRecord Your team's markers (with their history), relocations and contextual factors with plan actions for one young person, audited with why you read them (purpose, required); unaddressed counts the factors no action addresses
+//
+// Corresponds with GET /api/v1/subjects/{subject}/contextual-record (the `GetApiV1SubjectsBySubjectContextualRecord` operationId).
+func (c *Client) GetApiV1SubjectsBySubjectContextualRecord(ctx context.Context, subject string, params *GetApiV1SubjectsBySubjectContextualRecordParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1SubjectsBySubjectContextualRecordRequest(c.Server, subject, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5304,6 +5983,224 @@ func NewGetApiV1ExportsHeatGeojsonRequest(server string, params *GetApiV1Exports
 	return req, nil
 }
 
+// NewPostApiV1FactorsRequest calls the generic PostApiV1Factors builder with application/json body
+func NewPostApiV1FactorsRequest(server string, params *PostApiV1FactorsParams, body PostApiV1FactorsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1FactorsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1FactorsRequestWithBody constructs an http.Request for the PostApiV1Factors method, with any body, and a specified content type
+func NewPostApiV1FactorsRequestWithBody(server string, params *PostApiV1FactorsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/factors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPostApiV1FactorsByIdActionsRequest calls the generic PostApiV1FactorsByIdActions builder with application/json body
+func NewPostApiV1FactorsByIdActionsRequest(server string, id int64, params *PostApiV1FactorsByIdActionsParams, body PostApiV1FactorsByIdActionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1FactorsByIdActionsRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1FactorsByIdActionsRequestWithBody constructs an http.Request for the PostApiV1FactorsByIdActions method, with any body, and a specified content type
+func NewPostApiV1FactorsByIdActionsRequestWithBody(server string, id int64, params *PostApiV1FactorsByIdActionsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/factors/%s/actions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPatchApiV1FactorsByIdActionsByAidRequest calls the generic PatchApiV1FactorsByIdActionsByAid builder with application/json body
+func NewPatchApiV1FactorsByIdActionsByAidRequest(server string, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchApiV1FactorsByIdActionsByAidRequestWithBody(server, id, aid, "application/json", bodyReader)
+}
+
+// NewPatchApiV1FactorsByIdActionsByAidRequestWithBody constructs an http.Request for the PatchApiV1FactorsByIdActionsByAid method, with any body, and a specified content type
+func NewPatchApiV1FactorsByIdActionsByAidRequestWithBody(server string, id int64, aid int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "aid", aid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/factors/%s/actions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1FactorsByIdWithdrawRequest calls the generic PostApiV1FactorsByIdWithdraw builder with application/json body
+func NewPostApiV1FactorsByIdWithdrawRequest(server string, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1FactorsByIdWithdrawRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostApiV1FactorsByIdWithdrawRequestWithBody constructs an http.Request for the PostApiV1FactorsByIdWithdraw method, with any body, and a specified content type
+func NewPostApiV1FactorsByIdWithdrawRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/factors/%s/withdraw", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPostApiV1GeocodeRequest calls the generic PostApiV1Geocode builder with application/json body
 func NewPostApiV1GeocodeRequest(server string, body PostApiV1GeocodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5779,6 +6676,123 @@ func NewGetApiV1HotspotsRequest(server string, params *GetApiV1HotspotsParams) (
 	return req, nil
 }
 
+// NewPostApiV1MarkersRequest calls the generic PostApiV1Markers builder with application/json body
+func NewPostApiV1MarkersRequest(server string, params *PostApiV1MarkersParams, body PostApiV1MarkersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1MarkersRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1MarkersRequestWithBody constructs an http.Request for the PostApiV1Markers method, with any body, and a specified content type
+func NewPostApiV1MarkersRequestWithBody(server string, params *PostApiV1MarkersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/markers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPostApiV1MarkersByIdCorrectRequest calls the generic PostApiV1MarkersByIdCorrect builder with application/json body
+func NewPostApiV1MarkersByIdCorrectRequest(server string, id int64, params *PostApiV1MarkersByIdCorrectParams, body PostApiV1MarkersByIdCorrectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1MarkersByIdCorrectRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1MarkersByIdCorrectRequestWithBody constructs an http.Request for the PostApiV1MarkersByIdCorrect method, with any body, and a specified content type
+func NewPostApiV1MarkersByIdCorrectRequestWithBody(server string, id int64, params *PostApiV1MarkersByIdCorrectParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/markers/%s/correct", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetApiV1MeRequest constructs an http.Request for the GetApiV1Me method
 func NewGetApiV1MeRequest(server string) (*http.Request, error) {
 	var err error
@@ -6082,6 +7096,60 @@ func NewGetApiV1RatesRequest(server string, params *GetApiV1RatesParams) (*http.
 	return req, nil
 }
 
+// NewGetApiV1RecordRatesRequest constructs an http.Request for the GetApiV1RecordRates method
+func NewGetApiV1RecordRatesRequest(server string, params *GetApiV1RecordRatesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/record-rates")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Step != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "step", *params.Step, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetApiV1ReleasesRequest constructs an http.Request for the GetApiV1Releases method
 func NewGetApiV1ReleasesRequest(server string) (*http.Request, error) {
 	var err error
@@ -6147,6 +7215,108 @@ func NewPostApiV1ReleasesRequest(server string, params *PostApiV1ReleasesParams)
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewPostApiV1RelocationsRequest calls the generic PostApiV1Relocations builder with application/json body
+func NewPostApiV1RelocationsRequest(server string, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1RelocationsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1RelocationsRequestWithBody constructs an http.Request for the PostApiV1Relocations method, with any body, and a specified content type
+func NewPostApiV1RelocationsRequestWithBody(server string, params *PostApiV1RelocationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/relocations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewPostApiV1RelocationsByIdWithdrawRequest calls the generic PostApiV1RelocationsByIdWithdraw builder with application/json body
+func NewPostApiV1RelocationsByIdWithdrawRequest(server string, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1RelocationsByIdWithdrawRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostApiV1RelocationsByIdWithdrawRequestWithBody constructs an http.Request for the PostApiV1RelocationsByIdWithdraw method, with any body, and a specified content type
+func NewPostApiV1RelocationsByIdWithdrawRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/relocations/%s/withdraw", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6713,6 +7883,75 @@ func NewPostApiV1SessionRequestWithBody(server string, contentType string, body 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetApiV1SubjectsBySubjectContextualRecordRequest constructs an http.Request for the GetApiV1SubjectsBySubjectContextualRecord method
+func NewGetApiV1SubjectsBySubjectContextualRecordRequest(server string, subject string, params *GetApiV1SubjectsBySubjectContextualRecordParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "subject", subject, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/subjects/%s/contextual-record", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose", params.Purpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.PurposeNote != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "purpose_note", *params.PurposeNote, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -7938,6 +9177,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/exports/heat.geojson (the `GetApiV1ExportsHeatGeojson` operationId).
 	GetApiV1ExportsHeatGeojsonWithResponse(ctx context.Context, params *GetApiV1ExportsHeatGeojsonParams, reqEditors ...RequestEditorFn) (*GetApiV1ExportsHeatGeojsonResponse, error)
 
+	// PostApiV1FactorsWithBodyWithResponse Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+	PostApiV1FactorsWithBodyWithResponse(ctx context.Context, params *PostApiV1FactorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsResponse, error)
+
+	// PostApiV1FactorsWithResponse Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+	PostApiV1FactorsWithResponse(ctx context.Context, params *PostApiV1FactorsParams, body PostApiV1FactorsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsResponse, error)
+
+	// PostApiV1FactorsByIdActionsWithBodyWithResponse Plan an action addressing one of your team's factors, with a partner agency, status and dates
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+	PostApiV1FactorsByIdActionsWithBodyWithResponse(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdActionsResponse, error)
+
+	// PostApiV1FactorsByIdActionsWithResponse Plan an action addressing one of your team's factors, with a partner agency, status and dates
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+	PostApiV1FactorsByIdActionsWithResponse(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, body PostApiV1FactorsByIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdActionsResponse, error)
+
+	// PatchApiV1FactorsByIdActionsByAidWithBodyWithResponse Progress a plan action (status, dates, wording); dropped actions do not address a factor
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+	PatchApiV1FactorsByIdActionsByAidWithBodyWithResponse(ctx context.Context, id int64, aid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiV1FactorsByIdActionsByAidResponse, error)
+
+	// PatchApiV1FactorsByIdActionsByAidWithResponse Progress a plan action (status, dates, wording); dropped actions do not address a factor
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+	PatchApiV1FactorsByIdActionsByAidWithResponse(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1FactorsByIdActionsByAidResponse, error)
+
+	// PostApiV1FactorsByIdWithdrawWithBodyWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error)
+
+	// PostApiV1FactorsByIdWithdrawWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+	PostApiV1FactorsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error)
+
 	// PostApiV1GeocodeWithBodyWithResponse Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8022,6 +9317,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/hotspots (the `GetApiV1Hotspots` operationId).
 	GetApiV1HotspotsWithResponse(ctx context.Context, params *GetApiV1HotspotsParams, reqEditors ...RequestEditorFn) (*GetApiV1HotspotsResponse, error)
 
+	// PostApiV1MarkersWithBodyWithResponse Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+	PostApiV1MarkersWithBodyWithResponse(ctx context.Context, params *PostApiV1MarkersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1MarkersResponse, error)
+
+	// PostApiV1MarkersWithResponse Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+	PostApiV1MarkersWithResponse(ctx context.Context, params *PostApiV1MarkersParams, body PostApiV1MarkersJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1MarkersResponse, error)
+
+	// PostApiV1MarkersByIdCorrectWithBodyWithResponse Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+	PostApiV1MarkersByIdCorrectWithBodyWithResponse(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1MarkersByIdCorrectResponse, error)
+
+	// PostApiV1MarkersByIdCorrectWithResponse Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+	PostApiV1MarkersByIdCorrectWithResponse(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, body PostApiV1MarkersByIdCorrectJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1MarkersByIdCorrectResponse, error)
+
 	// GetApiV1MeWithResponse The signed-in user and their CSRF token
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8078,6 +9401,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/rates (the `GetApiV1Rates` operationId).
 	GetApiV1RatesWithResponse(ctx context.Context, params *GetApiV1RatesParams, reqEditors ...RequestEditorFn) (*GetApiV1RatesResponse, error)
 
+	// GetApiV1RecordRatesWithResponse The partnership's rates of extra-familial referral and outcome markers, relocations and contextual factors with plan actions: distinct young people per month or quarter, as published by the current release (never counted live); audit-logged
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/record-rates (the `GetApiV1RecordRates` operationId).
+	GetApiV1RecordRatesWithResponse(ctx context.Context, params *GetApiV1RecordRatesParams, reqEditors ...RequestEditorFn) (*GetApiV1RecordRatesResponse, error)
+
 	// GetApiV1ReleasesWithResponse The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8091,6 +9421,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/releases (the `PostApiV1Releases` operationId).
 	PostApiV1ReleasesWithResponse(ctx context.Context, params *PostApiV1ReleasesParams, reqEditors ...RequestEditorFn) (*PostApiV1ReleasesResponse, error)
+
+	// PostApiV1RelocationsWithBodyWithResponse Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+	PostApiV1RelocationsWithBodyWithResponse(ctx context.Context, params *PostApiV1RelocationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsResponse, error)
+
+	// PostApiV1RelocationsWithResponse Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+	PostApiV1RelocationsWithResponse(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsResponse, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithBodyWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error)
+
+	// PostApiV1RelocationsByIdWithdrawWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+	PostApiV1RelocationsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error)
 
 	// GetApiV1ReportsWithResponse The reports for commissioning, their window and the labels of their codes
 	//
@@ -8175,6 +9533,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/session (the `PostApiV1Session` operationId).
 	PostApiV1SessionWithResponse(ctx context.Context, body PostApiV1SessionJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1SessionResponse, error)
+
+	// GetApiV1SubjectsBySubjectContextualRecordWithResponse Your team's markers (with their history), relocations and contextual factors with plan actions for one young person, audited with why you read them (purpose, required); unaddressed counts the factors no action addresses
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/subjects/{subject}/contextual-record (the `GetApiV1SubjectsBySubjectContextualRecord` operationId).
+	GetApiV1SubjectsBySubjectContextualRecordWithResponse(ctx context.Context, subject string, params *GetApiV1SubjectsBySubjectContextualRecordParams, reqEditors ...RequestEditorFn) (*GetApiV1SubjectsBySubjectContextualRecordResponse, error)
 
 	// GetApiV1SubjectsBySubjectHarmLocationsWithResponse Your team's records for one young person, audited with why you read them (purpose, required: 400 purpose_required or invalid_purpose naming the allowed values)
 	//
@@ -10880,6 +12245,443 @@ func (r GetApiV1ExportsHeatGeojsonResponse) ContentType() string {
 	return ""
 }
 
+type PostApiV1FactorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Factor
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON201() *Factor {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1FactorsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1FactorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1FactorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1FactorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1FactorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1FactorsByIdActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *FactorAction
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON201() *FactorAction {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1FactorsByIdActionsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1FactorsByIdActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1FactorsByIdActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1FactorsByIdActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1FactorsByIdActionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchApiV1FactorsByIdActionsByAidResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FactorAction
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON200() *FactorAction {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchApiV1FactorsByIdActionsByAidResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchApiV1FactorsByIdActionsByAidResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchApiV1FactorsByIdActionsByAidResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchApiV1FactorsByIdActionsByAidResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1FactorsByIdWithdrawResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Factor
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON200() *Factor {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1FactorsByIdWithdrawResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1FactorsByIdWithdrawResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1FactorsByIdWithdrawResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1FactorsByIdWithdrawResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1FactorsByIdWithdrawResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostApiV1GeocodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11592,6 +13394,228 @@ func (r GetApiV1HotspotsResponse) ContentType() string {
 	return ""
 }
 
+type PostApiV1MarkersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Marker
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON201() *Marker {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1MarkersResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1MarkersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1MarkersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1MarkersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1MarkersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1MarkersByIdCorrectResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Marker
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON201() *Marker {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1MarkersByIdCorrectResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1MarkersByIdCorrectResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1MarkersByIdCorrectResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1MarkersByIdCorrectResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1MarkersByIdCorrectResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1MeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12150,6 +14174,82 @@ func (r GetApiV1RatesResponse) ContentType() string {
 	return ""
 }
 
+type GetApiV1RecordRatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RecordRatesJSON
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON200() *RecordRatesJSON {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1RecordRatesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1RecordRatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1RecordRatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1RecordRatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1RecordRatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1ReleasesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12327,6 +14427,228 @@ func (r PostApiV1ReleasesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1ReleasesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1RelocationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Relocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON201() *Relocation {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1RelocationsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1RelocationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1RelocationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1RelocationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1RelocationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1RelocationsByIdWithdrawResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Relocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON200() *Relocation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1RelocationsByIdWithdrawResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1RelocationsByIdWithdrawResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1RelocationsByIdWithdrawResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1RelocationsByIdWithdrawResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13136,6 +15458,96 @@ func (r PostApiV1SessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1SessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiV1SubjectsBySubjectContextualRecordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContextualRecord
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON200() *ContextualRecord {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1SubjectsBySubjectContextualRecordResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14876,6 +17288,110 @@ func (c *ClientWithResponses) GetApiV1ExportsHeatGeojsonWithResponse(ctx context
 	return ParseGetApiV1ExportsHeatGeojsonResponse(rsp)
 }
 
+// PostApiV1FactorsWithBodyWithResponse Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsWithBodyWithResponse(ctx context.Context, params *PostApiV1FactorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsResponse, error) {
+	rsp, err := c.PostApiV1FactorsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsResponse(rsp)
+}
+
+// PostApiV1FactorsWithResponse Record a contextual factor an assessment identified: a context record (context_id), or a location type in an area (area_kind postcode_district with a district like E8, or ward with a ward of the imported boundary). Without a plan action it is flagged as not addressed
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors (the `PostApiV1Factors` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsWithResponse(ctx context.Context, params *PostApiV1FactorsParams, body PostApiV1FactorsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsResponse, error) {
+	rsp, err := c.PostApiV1Factors(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsResponse(rsp)
+}
+
+// PostApiV1FactorsByIdActionsWithBodyWithResponse Plan an action addressing one of your team's factors, with a partner agency, status and dates
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdActionsWithBodyWithResponse(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdActionsResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdActionsWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdActionsResponse(rsp)
+}
+
+// PostApiV1FactorsByIdActionsWithResponse Plan an action addressing one of your team's factors, with a partner agency, status and dates
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/actions (the `PostApiV1FactorsByIdActions` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdActionsWithResponse(ctx context.Context, id int64, params *PostApiV1FactorsByIdActionsParams, body PostApiV1FactorsByIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdActionsResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdActions(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdActionsResponse(rsp)
+}
+
+// PatchApiV1FactorsByIdActionsByAidWithBodyWithResponse Progress a plan action (status, dates, wording); dropped actions do not address a factor
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+func (c *ClientWithResponses) PatchApiV1FactorsByIdActionsByAidWithBodyWithResponse(ctx context.Context, id int64, aid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiV1FactorsByIdActionsByAidResponse, error) {
+	rsp, err := c.PatchApiV1FactorsByIdActionsByAidWithBody(ctx, id, aid, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiV1FactorsByIdActionsByAidResponse(rsp)
+}
+
+// PatchApiV1FactorsByIdActionsByAidWithResponse Progress a plan action (status, dates, wording); dropped actions do not address a factor
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/factors/{id}/actions/{aid} (the `PatchApiV1FactorsByIdActionsByAid` operationId).
+func (c *ClientWithResponses) PatchApiV1FactorsByIdActionsByAidWithResponse(ctx context.Context, id int64, aid int64, body PatchApiV1FactorsByIdActionsByAidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1FactorsByIdActionsByAidResponse, error) {
+	rsp, err := c.PatchApiV1FactorsByIdActionsByAid(ctx, id, aid, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiV1FactorsByIdActionsByAidResponse(rsp)
+}
+
+// PostApiV1FactorsByIdWithdrawWithBodyWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdWithdrawWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdWithdrawResponse(rsp)
+}
+
+// PostApiV1FactorsByIdWithdrawWithResponse Withdraw one of your team's contextual factors entered in error, with a reason: it and its actions stay in the history, it is no longer flagged, and it leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/factors/{id}/withdraw (the `PostApiV1FactorsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1FactorsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1FactorsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1FactorsByIdWithdraw(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1FactorsByIdWithdrawResponse(rsp)
+}
+
 // PostApiV1GeocodeWithBodyWithResponse Bulk geocode up to 1,000 queries; each result has a match level (unit, terminated, sector, district, none) and precision in metres
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -15032,6 +17548,58 @@ func (c *ClientWithResponses) GetApiV1HotspotsWithResponse(ctx context.Context, 
 	return ParseGetApiV1HotspotsResponse(rsp)
 }
 
+// PostApiV1MarkersWithBodyWithResponse Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+func (c *ClientWithResponses) PostApiV1MarkersWithBodyWithResponse(ctx context.Context, params *PostApiV1MarkersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1MarkersResponse, error) {
+	rsp, err := c.PostApiV1MarkersWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1MarkersResponse(rsp)
+}
+
+// PostApiV1MarkersWithResponse Add an extra-familial referral or outcome marker (kind referral or outcome; familial extra, intra, both or none; the date) to a young person's record. It counts in the partnership's rates from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/markers (the `PostApiV1Markers` operationId).
+func (c *ClientWithResponses) PostApiV1MarkersWithResponse(ctx context.Context, params *PostApiV1MarkersParams, body PostApiV1MarkersJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1MarkersResponse, error) {
+	rsp, err := c.PostApiV1Markers(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1MarkersResponse(rsp)
+}
+
+// PostApiV1MarkersByIdCorrectWithBodyWithResponse Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+func (c *ClientWithResponses) PostApiV1MarkersByIdCorrectWithBodyWithResponse(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1MarkersByIdCorrectResponse, error) {
+	rsp, err := c.PostApiV1MarkersByIdCorrectWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1MarkersByIdCorrectResponse(rsp)
+}
+
+// PostApiV1MarkersByIdCorrectWithResponse Correct one of your team's markers with a reason: a new entry replaces it, the old one stays in the history marked corrected (409 marker_corrected if it was corrected already); audit-logged
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/markers/{id}/correct (the `PostApiV1MarkersByIdCorrect` operationId).
+func (c *ClientWithResponses) PostApiV1MarkersByIdCorrectWithResponse(ctx context.Context, id int64, params *PostApiV1MarkersByIdCorrectParams, body PostApiV1MarkersByIdCorrectJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1MarkersByIdCorrectResponse, error) {
+	rsp, err := c.PostApiV1MarkersByIdCorrect(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1MarkersByIdCorrectResponse(rsp)
+}
+
 // GetApiV1MeWithResponse The signed-in user and their CSRF token
 //
 // Returns a wrapper object for the known response body format(s).
@@ -15136,6 +17704,19 @@ func (c *ClientWithResponses) GetApiV1RatesWithResponse(ctx context.Context, par
 	return ParseGetApiV1RatesResponse(rsp)
 }
 
+// GetApiV1RecordRatesWithResponse The partnership's rates of extra-familial referral and outcome markers, relocations and contextual factors with plan actions: distinct young people per month or quarter, as published by the current release (never counted live); audit-logged
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/record-rates (the `GetApiV1RecordRates` operationId).
+func (c *ClientWithResponses) GetApiV1RecordRatesWithResponse(ctx context.Context, params *GetApiV1RecordRatesParams, reqEditors ...RequestEditorFn) (*GetApiV1RecordRatesResponse, error) {
+	rsp, err := c.GetApiV1RecordRates(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1RecordRatesResponse(rsp)
+}
+
 // GetApiV1ReleasesWithResponse The kept data releases, newest first: what the map, cells, trends and exports show (PRIVACY.md rule 12)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -15160,6 +17741,58 @@ func (c *ClientWithResponses) PostApiV1ReleasesWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParsePostApiV1ReleasesResponse(rsp)
+}
+
+// PostApiV1RelocationsWithBodyWithResponse Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsWithBodyWithResponse(ctx context.Context, params *PostApiV1RelocationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsResponse, error) {
+	rsp, err := c.PostApiV1RelocationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsResponse(rsp)
+}
+
+// PostApiV1RelocationsWithResponse Record a relocation of a young person in response to extra-familial harm (out_of_area, within_area or secure). A young person new to you counts towards your daily cap
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations (the `PostApiV1Relocations` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsWithResponse(ctx context.Context, params *PostApiV1RelocationsParams, body PostApiV1RelocationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsResponse, error) {
+	rsp, err := c.PostApiV1Relocations(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsResponse(rsp)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithBodyWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsByIdWithdrawWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1RelocationsByIdWithdrawWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsByIdWithdrawResponse(rsp)
+}
+
+// PostApiV1RelocationsByIdWithdrawWithResponse Withdraw one of your team's relocations entered in error, with a reason: it stays in the history and leaves the rates from the next data release (409 already_withdrawn)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/relocations/{id}/withdraw (the `PostApiV1RelocationsByIdWithdraw` operationId).
+func (c *ClientWithResponses) PostApiV1RelocationsByIdWithdrawWithResponse(ctx context.Context, id int64, body PostApiV1RelocationsByIdWithdrawJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	rsp, err := c.PostApiV1RelocationsByIdWithdraw(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1RelocationsByIdWithdrawResponse(rsp)
 }
 
 // GetApiV1ReportsWithResponse The reports for commissioning, their window and the labels of their codes
@@ -15316,6 +17949,19 @@ func (c *ClientWithResponses) PostApiV1SessionWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParsePostApiV1SessionResponse(rsp)
+}
+
+// GetApiV1SubjectsBySubjectContextualRecordWithResponse Your team's markers (with their history), relocations and contextual factors with plan actions for one young person, audited with why you read them (purpose, required); unaddressed counts the factors no action addresses
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/subjects/{subject}/contextual-record (the `GetApiV1SubjectsBySubjectContextualRecord` operationId).
+func (c *ClientWithResponses) GetApiV1SubjectsBySubjectContextualRecordWithResponse(ctx context.Context, subject string, params *GetApiV1SubjectsBySubjectContextualRecordParams, reqEditors ...RequestEditorFn) (*GetApiV1SubjectsBySubjectContextualRecordResponse, error) {
+	rsp, err := c.GetApiV1SubjectsBySubjectContextualRecord(ctx, subject, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1SubjectsBySubjectContextualRecordResponse(rsp)
 }
 
 // GetApiV1SubjectsBySubjectHarmLocationsWithResponse Your team's records for one young person, audited with why you read them (purpose, required: 400 purpose_required or invalid_purpose naming the allowed values)
@@ -17664,6 +20310,383 @@ func ParseGetApiV1ExportsHeatGeojsonResponse(rsp *http.Response) (*GetApiV1Expor
 	return response, nil
 }
 
+// ParsePostApiV1FactorsResponse parses an HTTP response from a PostApiV1FactorsWithResponse call
+func ParsePostApiV1FactorsResponse(rsp *http.Response) (*PostApiV1FactorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1FactorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Factor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1FactorsByIdActionsResponse parses an HTTP response from a PostApiV1FactorsByIdActionsWithResponse call
+func ParsePostApiV1FactorsByIdActionsResponse(rsp *http.Response) (*PostApiV1FactorsByIdActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1FactorsByIdActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest FactorAction
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchApiV1FactorsByIdActionsByAidResponse parses an HTTP response from a PatchApiV1FactorsByIdActionsByAidWithResponse call
+func ParsePatchApiV1FactorsByIdActionsByAidResponse(rsp *http.Response) (*PatchApiV1FactorsByIdActionsByAidResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchApiV1FactorsByIdActionsByAidResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FactorAction
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1FactorsByIdWithdrawResponse parses an HTTP response from a PostApiV1FactorsByIdWithdrawWithResponse call
+func ParsePostApiV1FactorsByIdWithdrawResponse(rsp *http.Response) (*PostApiV1FactorsByIdWithdrawResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1FactorsByIdWithdrawResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Factor
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePostApiV1GeocodeResponse parses an HTTP response from a PostApiV1GeocodeWithResponse call
 func ParsePostApiV1GeocodeResponse(rsp *http.Response) (*PostApiV1GeocodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18265,6 +21288,198 @@ func ParseGetApiV1HotspotsResponse(rsp *http.Response) (*GetApiV1HotspotsRespons
 	return response, nil
 }
 
+// ParsePostApiV1MarkersResponse parses an HTTP response from a PostApiV1MarkersWithResponse call
+func ParsePostApiV1MarkersResponse(rsp *http.Response) (*PostApiV1MarkersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1MarkersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Marker
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1MarkersByIdCorrectResponse parses an HTTP response from a PostApiV1MarkersByIdCorrectWithResponse call
+func ParsePostApiV1MarkersByIdCorrectResponse(rsp *http.Response) (*PostApiV1MarkersByIdCorrectResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1MarkersByIdCorrectResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Marker
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1MeResponse parses an HTTP response from a GetApiV1MeWithResponse call
 func ParseGetApiV1MeResponse(rsp *http.Response) (*GetApiV1MeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18712,6 +21927,67 @@ func ParseGetApiV1RatesResponse(rsp *http.Response) (*GetApiV1RatesResponse, err
 	return response, nil
 }
 
+// ParseGetApiV1RecordRatesResponse parses an HTTP response from a GetApiV1RecordRatesWithResponse call
+func ParseGetApiV1RecordRatesResponse(rsp *http.Response) (*GetApiV1RecordRatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1RecordRatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RecordRatesJSON
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1ReleasesResponse parses an HTTP response from a GetApiV1ReleasesWithResponse call
 func ParseGetApiV1ReleasesResponse(rsp *http.Response) (*GetApiV1ReleasesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18840,6 +22116,198 @@ func ParsePostApiV1ReleasesResponse(rsp *http.Response) (*PostApiV1ReleasesRespo
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1RelocationsResponse parses an HTTP response from a PostApiV1RelocationsWithResponse call
+func ParsePostApiV1RelocationsResponse(rsp *http.Response) (*PostApiV1RelocationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1RelocationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Relocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1RelocationsByIdWithdrawResponse parses an HTTP response from a PostApiV1RelocationsByIdWithdrawWithResponse call
+func ParsePostApiV1RelocationsByIdWithdrawResponse(rsp *http.Response) (*PostApiV1RelocationsByIdWithdrawResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1RelocationsByIdWithdrawResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Relocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -19502,6 +22970,81 @@ func ParsePostApiV1SessionResponse(rsp *http.Response) (*PostApiV1SessionRespons
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1SubjectsBySubjectContextualRecordResponse parses an HTTP response from a GetApiV1SubjectsBySubjectContextualRecordWithResponse call
+func ParseGetApiV1SubjectsBySubjectContextualRecordResponse(rsp *http.Response) (*GetApiV1SubjectsBySubjectContextualRecordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1SubjectsBySubjectContextualRecordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContextualRecord
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

@@ -11,12 +11,14 @@ import { h, fill, $, $$, announce, showError, formatDate, formatTime, humanise, 
 import { labelOf } from './taxonomy.js';
 import { openDialog } from './dialog.js';
 import { Purposes } from './purpose.js';
+import { ContextualRecord } from './contextualrecord.js';
 
 export class Records {
   constructor(app) {
     this.app = app;
     const tax = app.taxonomy;
     this.purposes = new Purposes(tax.readPurposes); // why each young person's records are read
+    this.contextual = new ContextualRecord(app, $('#subject-context'));
     const list = $('#rec-category-list');
     fill(list, tax.categories.length
       ? tax.categories.map((c, i) => h('label', {},
@@ -199,6 +201,7 @@ export class Records {
     } catch (e) {
       this.purposes.forget(subject);
       fill(out);
+      fill($('#subject-context'));
       showError(err, e.message);
       return;
     }
@@ -213,6 +216,7 @@ export class Records {
         h('thead', {}, h('tr', {}, ['When', 'What', 'Where', ''].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', {}, items.map((r) => this.row(subject, r)))) : null);
     announce(message ? `${message} ${summary}` : summary);
+    await this.contextual.show(subject, why);
   }
 
   /** One record: what it is (layer or safety rating), its harm types with their status, where, its history and its actions. */

@@ -1,7 +1,8 @@
 // Reads GET /api/v1/taxonomy (contexts.Taxonomy: categories, location_types,
 // context_kinds with their triangle sides, familial, layers, sources,
 // archive_reasons, intervention_statuses, partner_agencies, safety_ratings,
-// trusted_adults, type_statuses, read_purposes) into the lists
+// trusted_adults, type_statuses, read_purposes, and the contextual record's
+// marker_kinds, marker_values, relocation_kinds, factor_area_kinds) into the lists
 // the UI's forms use, by the field names the server writes. Retired
 // categories are left out of the pickers. Every list comes from the server:
 // the UI holds no copy of a code.
@@ -25,6 +26,10 @@ export function normaliseTaxonomy(t) {
     locationTypes: t.location_types,
     kinds: t.context_kinds,
     sides,
+    markerKinds: t.marker_kinds,
+    markerValues: t.marker_values,
+    relocationKinds: t.relocation_kinds,
+    factorAreaKinds: t.factor_area_kinds,
   };
 }
 

@@ -115,13 +115,15 @@ test('audit: an admin searches by purpose, action, user and young person, pages 
   let r = await rows(page, '#audit-table');
   assert(r.every((c) => c[2].startsWith('harm_locations.read') && c[3] === 'panel'), `only panel reads: ${JSON.stringify(r.slice(0, 3))}`);
   assert(r[0][1].includes(users.practitioner) && r[0][0] !== '', `who and when: ${r[0]}`);
-  // By the young person's id (hashed on the server): their one read.
+  // By the young person's id (hashed on the server): their one opening, which read their locations and
+  // their contextual record (markers, relocations, factors), each logged with the purpose.
   await page.selectOption('#audit-purpose', '');
   await page.selectOption('#audit-action', '');
   await page.fill('#audit-subject', subject);
   await auditSearch(page, { subject, purpose: '', action: '' });
   r = await rows(page, '#audit-table');
-  assert(r[0][2].startsWith('harm_locations.read') && r[0][3] === 'panel', `the young person's read: ${r[0]}`);
+  assert(r.length === 2 && ['harm_locations.read', 'contextual_record.read'].every((a) => r.some((c) => c[2].startsWith(a) && c[3] === 'panel')),
+    `the young person's reads: ${JSON.stringify(r)}`);
   // By user: only theirs.
   await page.fill('#audit-subject', '');
   const pracID = await page.evaluate((name) => fetch('/api/v1/users').then((x) => x.json()).then((d) => d.users.find((u) => u.name === name).id), users.practitioner);

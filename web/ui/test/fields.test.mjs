@@ -11,7 +11,8 @@ const mustCover = ['POST /api/v1/session', 'GET /api/v1/config', 'GET /api/v1/ta
   'GET /api/v1/contexts/{id}', 'GET /api/v1/contexts/{id}/chronology', 'GET /api/v1/subjects/{subject}/harm-locations',
   'GET /api/v1/trends', 'GET /api/v1/reports', 'GET /api/v1/reports/reviews', 'GET /api/v1/hotspots',
   'GET /api/v1/before-after', 'GET /api/v1/boundary/wards', 'GET /api/v1/audit', 'GET /api/v1/admin/catalogue', 'GET /api/v1/users',
-  'POST /api/v1/users', 'GET /api/v1/reviews/overdue', 'GET /api/v1/admin/retention'];
+  'POST /api/v1/users', 'GET /api/v1/reviews/overdue', 'GET /api/v1/admin/retention',
+  'GET /api/v1/subjects/{subject}/contextual-record', 'GET /api/v1/record-rates'];
 
 /** The schema a reference (or a nullable allOf wrapper of one) stands for, in doc's components. */
 function resolve(doc, s) {
