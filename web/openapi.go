@@ -186,6 +186,9 @@ func (s *Server) openAPI() map[string]any {
 		responses := map[string]any{}
 		if status == http.StatusNoContent {
 			responses["204"] = map[string]any{"description": "done, no body"}
+		} else if status/100 == 3 {
+			responses[strconv.Itoa(status)] = map[string]any{"description": "redirect, no body: the Location header says where",
+				"headers": map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}}}}
 		} else {
 			media := map[string]any{}
 			switch {

@@ -123,10 +123,15 @@ type Config struct {
 	// people the case system's allocations feed gives their team.
 	AllocationsRequired bool
 	trustedProxiesText  string
-	release             releaseFlags
-	retention           retentionFlags
-	centerText          func() string
-	kText               func() string
+	// oidc are serve's single sign-on flags (oidc.go).
+	oidc oidcFlags
+	// OIDC and PasswordLoginOff are what they say, checked.
+	OIDC             web.OIDCConfig
+	PasswordLoginOff bool
+	release          releaseFlags
+	retention        retentionFlags
+	centerText       func() string
+	kText            func() string
 }
 
 func env(name, def string) string {

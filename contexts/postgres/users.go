@@ -394,9 +394,15 @@ func scanActorWithHash(row pgx.Row, hash **string) (*contexts.Actor, error) {
 
 // CreateSession signs a user in for ttl.
 func (u *Users) CreateSession(ctx context.Context, a *contexts.Actor, ttl time.Duration) (*contexts.Session, error) {
+	return u.createSession(ctx, a, ttl, nil)
+}
+
+// createSession is CreateSession with the provider's ID token of a single
+// sign-on (nil for a password).
+func (u *Users) createSession(ctx context.Context, a *contexts.Actor, ttl time.Duration, idToken *string) (*contexts.Session, error) {
 	s := &contexts.Session{ID: randomSecret(), CSRFToken: randomSecret(), Expires: u.now().Add(ttl)}
-	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
-		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires)
+	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, id_token) VALUES ($1, $2, $3, $4, $5)`,
+		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires, idToken)
 	if err != nil {
 		return nil, err
 	}
