@@ -208,9 +208,13 @@ func randomToken() string {
 }
 
 // localPath is p when it is a path of this site, else "/": a return_to
-// must never send a signed-in browser to another host.
+// must never send a signed-in browser to another host. Browsers drop tabs
+// and line breaks from a Location and read a backslash as a slash, so
+// "/\t/evil" would be "//evil" to them: any control character or backslash
+// is refused.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	bad := strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) >= 0
+	if bad || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
 		return "/"
 	}
 	u, err := url.Parse(p)
