@@ -124,16 +124,17 @@ node web/ui/test/plant-hotspots.mjs >"$WORK/hotspots.csv"
 
 # Single sign-on (issue 15): a real OpenID provider, zitadel's example one
 # (cmd/oidc-testop), on a free loopback port, with one user whose groups map to
-# the practitioner role. The server's callback URL must be registered before
+# the practitioner role (and one in no ctxmap group). The server's callback URL must be registered before
 # it starts, so its port is chosen here.
 log "building and starting the OpenID provider (cmd/oidc-testop)"
 go build -o "$WORK/oidc-testop" ./cmd/oidc-testop
 OIDC_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export CTXMAP_OIDC_USER="sso.practitioner" CTXMAP_OIDC_PASSWORD="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export CTXMAP_OIDC_NAME="Test Council"
+export CTXMAP_OIDC_NAME="Test Council" CTXMAP_OIDC_UNMAPPED_USER="sso.unmapped"
 "$WORK/oidc-testop" --listen 127.0.0.1:0 --client-id ctxmap-browser --client-secret "$OIDC_SECRET" \
   --redirect-glob 'http://127.0.0.1:*/api/v1/auth/oidc/callback' --post-logout-glob 'http://127.0.0.1:*/' \
   --user "$CTXMAP_OIDC_USER:$CTXMAP_OIDC_PASSWORD:grp-staff;grp-ctxmap-practitioners:Hackney North" \
+  --user "$CTXMAP_OIDC_UNMAPPED_USER:$CTXMAP_OIDC_PASSWORD:grp-staff:Hackney North" \
   >"$WORK/op.out" 2>"$WORK/op.log" &
 OP_PID=$!
 ISSUER=""

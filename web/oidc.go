@@ -6,11 +6,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gorilla/mux"
@@ -171,7 +174,7 @@ func (s *Server) oidcRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/auth/oidc/callback", Summary: "The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects",
 		Tag: "auth", Public: true, Status: http.StatusFound,
 		Params: []Param{Q("code", "the authorization code"), RQ("state", "the state the sign-in began with"), Q("error", "the provider's refusal, if any"), Q("error_description", "its explanation")},
-		Errors: []int{401, 403, 404, 409}}, s.oidcCallback)
+		Errors: []int{401, 403, 404, 409}, HTMLErrors: true}, s.oidcCallbackPage)
 	s.route(api, Op{Method: "POST", Path: "/auth/oidc/logout", Summary: "Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one",
 		Tag: "auth", Response: oidcLogout{}}, s.oidcLogout)
 }
@@ -265,7 +268,51 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// oidcCallback handles GET /api/v1/auth/oidc/callback.
+// oidcCallbackPage handles GET /api/v1/auth/oidc/callback: oidcCallback,
+// with a refusal shown to a browser as a page that says what to do and
+// links back to the sign-in page (a person lands here from the provider,
+// and a JSON body would be all they saw). Clients that do not ask for HTML
+// get the usual JSON error.
+func (s *Server) oidcCallbackPage(w http.ResponseWriter, r *http.Request) error {
+	err := s.oidcCallback(w, r)
+	if err == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return err
+	}
+	e, status := s.userError(w, r, err)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	return errorPage.Execute(w, map[string]string{"Message": sentence(e.Message), "Code": e.Code, "RequestID": requestID(r.Context())})
+}
+
+// sentence is an error message as a sentence on a page: a capital first
+// letter and a full stop.
+func sentence(m string) string {
+	if m == "" {
+		return m
+	}
+	r, n := utf8.DecodeRuneInString(m)
+	m = string(unicode.ToUpper(r)) + m[n:]
+	if !strings.HasSuffix(m, ".") {
+		m += "."
+	}
+	return m
+}
+
+// errorPage is the single sign-on refusal a person sees.
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ctxmap: sign-in refused</title><link rel="stylesheet" href="/css/app.css"></head>
+<body><main class="login-view"><div class="card login-card" role="alert" id="sign-in-refused">
+<h2>You are not signed in</h2>
+<p id="sign-in-refused-message">{{.Message}}</p>
+<p class="note">Code {{.Code}}{{if .RequestID}}, request {{.RequestID}}{{end}}.</p>
+<p><a class="btn btn-primary" href="/">Back to the sign-in page</a></p>
+</div></main></body></html>
+`))
+
+// oidcCallback is the callback's work; its error is the refusal.
 func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) error {
 	if err := s.oidcReady(); err != nil {
 		return err

@@ -313,6 +313,15 @@ func TestSSOCallbackRefusals(t *testing.T) {
 	if msg, _ := body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "no ctxmap role") || !strings.Contains(msg, `"groups"`) {
 		t.Fatalf("no role message: %q", msg)
 	}
+	// A person (Accept: text/html) gets the same refusal as a page.
+	b = newBrowser(t, ts)
+	req, _ := http.NewRequest("GET", b.signInAtProvider("no.group").String(), nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, page := b.do(req)
+	if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page, "gives you no ctxmap role") || !strings.Contains(page, `href="/"`) {
+		t.Fatalf("no role, as a page: %d %s %.400s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
 	b = newBrowser(t, ts)
 	resp, body = b.callback(b.signInAtProvider("no.team"))
 	expect("no team", resp, body, 403, "oidc_no_team")

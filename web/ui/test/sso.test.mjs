@@ -12,6 +12,27 @@ export { tests as ssoTests };
 const issuer = process.env.CTXMAP_OIDC_ISSUER;
 const user = process.env.CTXMAP_OIDC_USER;
 const password = process.env.CTXMAP_OIDC_PASSWORD;
+const unmapped = process.env.CTXMAP_OIDC_UNMAPPED_USER;
+
+/** Click "Sign in with ..." and sign in at the provider's own login form as name. */
+async function signInAtProvider(page, name) {
+  const op = new URL(issuer).origin;
+  await page.locator('#sso-link').click();
+  await page.waitForURL((u) => u.origin === op, { timeout: 20000 });
+  await page.locator('#username').waitFor({ state: 'visible' });
+  await page.fill('#username', name);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+}
+
+/** The provider's pages are the only other origin these tests may reach; its login page has no favicon. */
+function forgiveProvider(page) {
+  const op = new URL(issuer).origin;
+  const favicon = `${op}/favicon.ico`;
+  page.foreign = page.foreign.filter((u) => !u.startsWith(`${op}/`));
+  page.errors = page.errors.filter((e) => !e.endsWith(favicon));
+  page.failed = page.failed.filter((f) => f !== `404 ${favicon}`);
+}
 
 test('single sign-on: the provider signs the user in with the mapped role and team, and sign-out ends both sessions', async (open) => {
   assert(issuer && user && password, 'scripts/browser-test.sh starts the provider and sets CTXMAP_OIDC_ISSUER, _USER and _PASSWORD');
@@ -25,12 +46,7 @@ test('single sign-on: the provider signs the user in with the mapped role and te
   assert(await page.locator('#login-name').isVisible(), 'the password form is still offered (--local-login on)');
   await screenshot(page, 'sso-sign-in-page');
 
-  await link.click();
-  await page.waitForURL((u) => u.origin === op, { timeout: 20000 });
-  await page.locator('#username').waitFor({ state: 'visible' });
-  await page.fill('#username', user);
-  await page.fill('#password', password);
-  await page.click('button[type=submit]');
+  await signInAtProvider(page, user);
 
   await page.waitForURL((u) => u.href.startsWith(baseURL), { timeout: 20000 });
   await page.locator('#app-view').waitFor({ state: 'visible' });
@@ -50,10 +66,27 @@ test('single sign-on: the provider signs the user in with the mapped role and te
   const status = await page.evaluate(() => fetch('/api/v1/me').then((r) => r.status));
   assert(status === 401, `after sign-out /api/v1/me answers ${status}`);
 
-  // The provider's pages are the only other origin this test may reach; its
-  // login page has no favicon, which is the provider's business.
-  page.foreign = page.foreign.filter((u) => !u.startsWith(`${op}/`));
-  const favicon = `${op}/favicon.ico`;
-  page.errors = page.errors.filter((e) => !e.endsWith(favicon));
-  page.failed = page.failed.filter((f) => f !== `404 ${favicon}`);
+  forgiveProvider(page);
+});
+
+test('single sign-on: a person in no ctxmap group is refused with a page that says what to ask for, and is not signed in', async (open) => {
+  assert(issuer && unmapped, 'scripts/browser-test.sh sets CTXMAP_OIDC_UNMAPPED_USER');
+  const page = await open({ allow: [[403, /\/api\/v1\/auth\/oidc\/callback/]] });
+  await page.goto('/');
+  await page.locator('#sso-link').waitFor({ state: 'visible' });
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/api/v1/auth/oidc/callback'), { timeout: 20000 }),
+    signInAtProvider(page, unmapped),
+  ]);
+  assert(answer.status() === 403, `the callback answered ${answer.status()}`);
+  const message = page.locator('#sign-in-refused-message');
+  await message.waitFor({ state: 'visible' });
+  const text = (await message.textContent()).trim();
+  assert(text.includes('gives you no ctxmap role') && text.includes('ask your identity administrator'), `the page says "${text}"`);
+  await screenshot(page, 'sso-refused');
+  await page.click('text=Back to the sign-in page');
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  const status = await page.evaluate(() => fetch('/api/v1/me').then((r) => r.status));
+  assert(status === 401, `after the refusal /api/v1/me answers ${status}`);
+  forgiveProvider(page);
 });
