@@ -193,8 +193,20 @@ type SSOLogin struct {
 	Verifier string
 	// ReturnTo is the path of this site the person started from.
 	ReturnTo string
-	Expires  time.Time
+	// Addr is the client's address (as the login limits count it).
+	Addr    string
+	Expires time.Time
 }
+
+// SSOPendingPerAddr is how many unfinished sign-ins one address may have at
+// once (each is kept for SSOLoginTTL): far more than a council's staff
+// behind one proxy start and abandon in ten minutes, few enough that nobody
+// fills the table by asking for sign-ins they never finish.
+const SSOPendingPerAddr = 200
+
+// ErrSSOTooMany answers a sign-in from an address over SSOPendingPerAddr.
+var ErrSSOTooMany = ctxmap.Errorf(ctxmap.KindRateLimited, "too_many_sign_ins",
+	"too many sign-ins were started from your address and not finished; wait %d minutes and try again", int(SSOLoginTTL.Minutes()))
 
 // SSOLoginTTL is how long a sign-in may take at the provider: long enough to
 // type a password and approve a second factor, short enough that a stolen

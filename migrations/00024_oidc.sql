@@ -21,10 +21,14 @@ CREATE TABLE oidc_logins (
     nonce      text NOT NULL,
     verifier   text NOT NULL,
     return_to  text NOT NULL,
+    -- The client's address, so one address cannot fill the table with
+    -- sign-ins it never finishes (contexts.SSOPendingPerAddr).
+    addr       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX oidc_logins_expires_at ON oidc_logins (expires_at);
+CREATE INDEX oidc_logins_addr ON oidc_logins (addr, expires_at);
 
 -- +goose Down
 DROP TABLE oidc_logins;

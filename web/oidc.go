@@ -170,7 +170,7 @@ func (s *Server) oidcRoutes(api *mux.Router) {
 		Tag: "auth", Public: true, Response: signInMethods{}}, s.signInMethods)
 	s.route(api, Op{Method: "GET", Path: "/auth/oidc/login", Summary: "Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge",
 		Tag: "auth", Public: true, Status: http.StatusFound, Params: []Param{Q("return_to", "a path of this site to land on after signing in (default /)")},
-		Errors: []int{404}}, s.oidcLogin)
+		Errors: []int{404, 429}}, s.oidcLogin)
 	s.route(api, Op{Method: "GET", Path: "/auth/oidc/callback", Summary: "The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects",
 		Tag: "auth", Public: true, Status: http.StatusFound,
 		Params: []Param{Q("code", "the authorization code"), RQ("state", "the state the sign-in began with"), Q("error", "the provider's refusal, if any"), Q("error_description", "its explanation")},
@@ -255,7 +255,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) error {
 		return errOIDCUnreachable
 	}
 	l := contexts.SSOLogin{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
-		ReturnTo: localPath(r.URL.Query().Get("return_to")), Expires: s.now().Add(contexts.SSOLoginTTL)}
+		ReturnTo: localPath(r.URL.Query().Get("return_to")), Addr: s.clientIP(r), Expires: s.now().Add(contexts.SSOLoginTTL)}
 	if err := s.sso.BeginSSO(r.Context(), l); err != nil {
 		return err
 	}

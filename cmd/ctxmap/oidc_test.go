@@ -386,3 +386,32 @@ func TestSSOFlagsAreCheckedAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestSSOSignInsInFlightAreCappedPerAddress: one address cannot fill the
+// table of sign-ins in progress by starting sign-ins it never finishes.
+func TestSSOSignInsInFlightAreCappedPerAddress(t *testing.T) {
+	ts := startSSOServer(t)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	start := func() (int, string) {
+		resp, err := c.Get(ts.URL + "/api/v1/auth/oidc/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, errCode(body)
+	}
+	for i := range contexts.SSOPendingPerAddr {
+		if status, _ := start(); status != http.StatusFound {
+			t.Fatalf("sign-in %d: %d", i+1, status)
+		}
+	}
+	if status, code := start(); status != http.StatusTooManyRequests || code != "too_many_sign_ins" {
+		t.Fatalf("one more: %d %s, want 429 too_many_sign_ins", status, code)
+	}
+	var n int
+	if err := ts.Pool.QueryRow(context.Background(), `SELECT count(*) FROM oidc_logins`).Scan(&n); err != nil || n != contexts.SSOPendingPerAddr {
+		t.Fatalf("%d sign-ins kept: %v", n, err)
+	}
+}

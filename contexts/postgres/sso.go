@@ -20,14 +20,27 @@ import (
 // BeginSSO keeps a sign-in until its callback, by the hash of its state
 // (the state itself is in the browser's cookie and the provider's redirect;
 // a stolen table holds no usable one). Expired sign-ins are deleted on the
-// way, so the table stays as small as the sign-ins of the last minutes.
+// way, so the table stays as small as the sign-ins of the last minutes; an
+// address with contexts.SSOPendingPerAddr unfinished ones is refused
+// (contexts.ErrSSOTooMany), counted under a lock on the address so
+// concurrent requests cannot all pass the count.
 func (u *Users) BeginSSO(ctx context.Context, l contexts.SSOLogin) error {
 	return pgx.BeginFunc(ctx, u.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('ctxmap.oidc.addr'), hashtext($1))`, l.Addr); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM oidc_logins WHERE expires_at < now()`); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO oidc_logins (state_hash, nonce, verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			hashSecret(l.State), l.Nonce, l.Verifier, l.ReturnTo, l.Expires)
+		var pending int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM oidc_logins WHERE addr = $1 AND expires_at >= now()`, l.Addr).Scan(&pending); err != nil {
+			return err
+		}
+		if pending >= contexts.SSOPendingPerAddr {
+			return contexts.ErrSSOTooMany
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO oidc_logins (state_hash, nonce, verifier, return_to, addr, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			hashSecret(l.State), l.Nonce, l.Verifier, l.ReturnTo, l.Addr, l.Expires)
 		return err
 	})
 }
