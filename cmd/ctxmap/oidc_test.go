@@ -209,6 +209,17 @@ func TestSSOSignsInWithMappedRoleAndTeam(t *testing.T) {
 	if a := newBrowser(t, ts).signIn("ana.lyst"); a["role"] != "admin" || a["team"] != "Hackney South" {
 		t.Fatalf("two mapped groups: %v, want the first in the map's order (admin)", a)
 	}
+	// The users screen tells single sign-on accounts apart.
+	_, list := ts.do(t, contexts.RoleAdmin, "GET", "/api/v1/users", "")
+	users, _ := list["users"].([]any)
+	sso := map[string]bool{}
+	for _, x := range users {
+		m, _ := x.(map[string]any)
+		sso[m["name"].(string)] = m["sso"] == true && m["has_password"] == false
+	}
+	if !sso["jo.bloggs"] || !sso["ana.lyst"] || sso["test-admin"] {
+		t.Fatalf("users list: %v", sso)
+	}
 
 	_, me := b.me()
 	csrf, _ := me["csrf_token"].(string)

@@ -900,6 +900,7 @@ type User struct {
 	LastActive  *time.Time `json:"last_active,omitempty"`
 	Name        string     `json:"name"`
 	Role        string     `json:"role"`
+	Sso         bool       `json:"sso"`
 	Team        string     `json:"team"`
 	TeamId      int64      `json:"team_id"`
 }
