@@ -255,7 +255,8 @@ func webCall(t *testing.T, ts *testServer, method, path string) (int, map[string
 // TestSSOCallbackRefusals: every check of the callback, against the real
 // provider: a state that is not this browser's (400), a replayed callback
 // (400, the state works once), a replayed code under a fresh state (the
-// provider refuses it: 401), a wrong PKCE verifier (401), a wrong nonce
+// provider refuses it: 401), the provider's own refusal (401), a wrong
+// PKCE verifier (401), a wrong nonce
 // (401), no mapped role or no team (403, saying what to ask for), a name a
 // password account already has (409), a disabled account (403). None of
 // them makes an account or a session.
@@ -303,6 +304,15 @@ func TestSSOCallbackRefusals(t *testing.T) {
 	replay.RawQuery = q.Encode()
 	resp, body = b2.callback(&replay)
 	expect("replayed code", resp, body, 401, "oidc_code_refused")
+
+	// The provider refuses (the person cancelled): 401, and the state is spent.
+	b = newBrowser(t, ts)
+	cb = b.signInAtProvider("jo.bloggs")
+	refused := *cb
+	q = url.Values{"state": {cb.Query().Get("state")}, "error": {"access_denied"}, "error_description": {"the user cancelled"}}
+	refused.RawQuery = q.Encode()
+	resp, body = b.callback(&refused)
+	expect("the provider's refusal", resp, body, 401, "oidc_refused")
 
 	tamper := func(column, value string) (*http.Response, map[string]any) {
 		t.Helper()
