@@ -109,6 +109,24 @@ type Users interface {
 	ResetUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.Credentials, error)
 }
 
+// SSOUsers keeps single sign-ons (oidc.go): sign-ins between the redirect
+// to the provider and its callback, the accounts they sign in to, and
+// sessions that keep the provider's ID token for its sign-out.
+type SSOUsers interface {
+	// BeginSSO keeps l until its callback (or its expiry).
+	BeginSSO(ctx context.Context, l contexts.SSOLogin) error
+	// TakeSSO returns and forgets the sign-in begun with state; each works
+	// once (contexts.ErrSSOState otherwise).
+	TakeSSO(ctx context.Context, state string) (*contexts.SSOLogin, error)
+	// SSOActor finds or makes the account of id, with its role and team
+	// as the provider says; audited.
+	SSOActor(ctx context.Context, id contexts.SSOIdentity) (*contexts.Actor, error)
+	CreateSSOSession(ctx context.Context, a *contexts.Actor, ttl time.Duration, idToken string) (*contexts.Session, error)
+	// SessionIDToken is the ID token of session id; empty for a password
+	// session.
+	SessionIDToken(ctx context.Context, id string) (string, error)
+}
+
 // AuditLog writes what users did outside the records store's own writes
 // (exports of aggregates) and lets administrators search it: a page of
 // the screen, or (export) the entries of a CSV, the search audited by the

@@ -49,7 +49,8 @@ var matrixCountOnly = map[string]string{
 // variant, with why that writes nothing. Any other 2xx to a write is a
 // malformed request accepted.
 var matrixAccepted = map[string]string{
-	"DELETE /api/v1/session": "signing out a bearer token has no session cookie to delete",
+	"DELETE /api/v1/session":        "signing out a bearer token has no session cookie to delete",
+	"POST /api/v1/auth/oidc/logout": "signing out a bearer token has no session cookie to end",
 }
 
 // openAPIDoc is the part of the OpenAPI document the matrix reads.
@@ -272,7 +273,7 @@ var matrixBodies = map[string]string{
 
 // matrixQueryValues are good values for the required query parameters.
 func matrixQueryValues(fx matrixIDs) map[string]string {
-	return map[string]string{"near": "51.545,-0.055", "res": "8", "h3": fx.h3, "lat": "51.545", "lon": "-0.055", "purpose": "assessment"}
+	return map[string]string{"near": "51.545,-0.055", "res": "8", "h3": fx.h3, "lat": "51.545", "lon": "-0.055", "purpose": "assessment", "state": "no-such-state"}
 }
 
 // goodPathValue is a value for a path parameter that names a real record,

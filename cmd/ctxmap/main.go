@@ -92,6 +92,9 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_RETENTION_YOUNG_PERSON_YEARS   erase a young person's records this long after their last (default 7; 0 never)
   CTXMAP_RETENTION_CLOSED_CONTEXT_YEARS erase a context this long after its closure (default 6; 0 never)
   CTXMAP_RETENTION_SCHEDULE     daily (default) or off
+  CTXMAP_OIDC_ISSUER            OpenID Connect issuer: offers single sign-on (serve --help lists the
+                      CTXMAP_OIDC_* settings; docs/INTEGRATION.md has an Entra ID example)
+  CTXMAP_LOCAL_LOGIN            on (default) or off: password sign-in refused, API tokens still work
 `, contexts.MinSecretLen, tiles.DefaultK, tiles.MinK)
 
 // Config is everything the commands need, from flags and environment.
@@ -123,10 +126,15 @@ type Config struct {
 	// people the case system's allocations feed gives their team.
 	AllocationsRequired bool
 	trustedProxiesText  string
-	release             releaseFlags
-	retention           retentionFlags
-	centerText          func() string
-	kText               func() string
+	// oidc are serve's single sign-on flags (oidc.go).
+	oidc oidcFlags
+	// OIDC and PasswordLoginOff are what they say, checked.
+	OIDC             web.OIDCConfig
+	PasswordLoginOff bool
+	release          releaseFlags
+	retention        retentionFlags
+	centerText       func() string
+	kText            func() string
 }
 
 func env(name, def string) string {

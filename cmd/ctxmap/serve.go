@@ -88,7 +88,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&c.ValidateResponses, "validate-responses", env("CTXMAP_VALIDATE_RESPONSES", "") == "1",
 		"check every API response against the OpenAPI document and log each violation (CTXMAP_VALIDATE_RESPONSES=1; for test suites, not production)")
 	webhooks := bindWebhookFlags(fs)
+	bindOIDCFlags(fs, &c.oidc)
 	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if c.OIDC, c.PasswordLoginOff, err = c.oidc.config(); err != nil {
 		return err
 	}
 	if err := c.parseCenter(); err != nil {

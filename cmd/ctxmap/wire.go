@@ -169,10 +169,14 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		SessionTTL:         12 * time.Hour,
 		TrustedProxies:     c.TrustedProxies,
 		ValidateResponses:  c.ValidateResponses,
+		OIDC:               c.OIDC,
+		PasswordLoginOff:   c.PasswordLoginOff,
 	}
+	users := postgres.NewUsers(pool)
 	return web.New(cfg, web.Deps{
 		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
-		Users:       postgres.NewUsers(pool),
+		Users:       users,
+		SSO:         users,
 		Records:     records,
 		Audit:       records,
 		Releases:    releaser,

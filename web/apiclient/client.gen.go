@@ -644,6 +644,17 @@ type Notification struct {
 	Summary     string    `json:"summary"`
 }
 
+// OidcLogout defines model for OidcLogout.
+type OidcLogout struct {
+	Redirect string `json:"redirect"`
+}
+
+// OidcMethod defines model for OidcMethod.
+type OidcMethod struct {
+	LoginUrl string `json:"login_url"`
+	Name     string `json:"name"`
+}
+
 // OverdueIntervention defines model for OverdueIntervention.
 type OverdueIntervention struct {
 	Action         string    `json:"action"`
@@ -919,6 +930,12 @@ type SessionResponse struct {
 	User         *Actor    `json:"user"`
 }
 
+// SignInMethods defines model for SignInMethods.
+type SignInMethods struct {
+	Oidc     *OidcMethod `json:"oidc"`
+	Password bool        `json:"password"`
+}
+
 // Taxonomy defines model for Taxonomy.
 type Taxonomy struct {
 	ArchiveReasons       *[]Term        `json:"archive_reasons"`
@@ -1034,6 +1051,7 @@ type User struct {
 	LastActive  *time.Time `json:"last_active,omitempty"`
 	Name        string     `json:"name"`
 	Role        string     `json:"role"`
+	Sso         bool       `json:"sso"`
 	Team        string     `json:"team"`
 	TeamId      int64      `json:"team_id"`
 }
@@ -1112,6 +1130,27 @@ type GetApiV1AuditParams struct {
 
 	// Format json (default) or csv: the entries with a header line, audited as export.audit_csv; a Link header names the next page
 	Format *string `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetApiV1AuthOidcCallbackParams defines parameters for GetApiV1AuthOidcCallback.
+type GetApiV1AuthOidcCallbackParams struct {
+	// Code the authorization code
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// State the state the sign-in began with
+	State string `form:"state" json:"state"`
+
+	// Error the provider's refusal, if any
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription its explanation
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
+// GetApiV1AuthOidcLoginParams defines parameters for GetApiV1AuthOidcLogin.
+type GetApiV1AuthOidcLoginParams struct {
+	// ReturnTo a path of this site to land on after signing in (default /)
+	ReturnTo *string `form:"return_to,omitempty" json:"return_to,omitempty"`
 }
 
 // GetApiV1BeforeAfterParams defines parameters for GetApiV1BeforeAfter.
@@ -2015,6 +2054,26 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 	GetApiV1Audit(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiV1AuthMethods How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+	//
+	// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+	GetApiV1AuthMethods(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1AuthOidcCallback The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+	//
+	// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+	GetApiV1AuthOidcCallback(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1AuthOidcLogin Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+	//
+	// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+	GetApiV1AuthOidcLogin(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1AuthOidcLogout Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+	//
+	// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+	PostApiV1AuthOidcLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1BeforeAfter Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
 	//
 	// Corresponds with GET /api/v1/before-after (the `GetApiV1BeforeAfter` operationId).
@@ -2733,6 +2792,66 @@ func (c *Client) PutApiV1Allocations(ctx context.Context, body PutApiV1Allocatio
 // Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 func (c *Client) GetApiV1Audit(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiV1AuditRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthMethods How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+//
+// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+func (c *Client) GetApiV1AuthMethods(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthMethodsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthOidcCallback The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+//
+// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+func (c *Client) GetApiV1AuthOidcCallback(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthOidcCallbackRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthOidcLogin Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+//
+// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+func (c *Client) GetApiV1AuthOidcLogin(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthOidcLoginRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1AuthOidcLogout Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+//
+// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+func (c *Client) PostApiV1AuthOidcLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AuthOidcLogoutRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4724,6 +4843,200 @@ func NewGetApiV1AuditRequest(server string, params *GetApiV1AuditParams) (*http.
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthMethodsRequest constructs an http.Request for the GetApiV1AuthMethods method
+func NewGetApiV1AuthMethodsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/methods")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthOidcCallbackRequest constructs an http.Request for the GetApiV1AuthOidcCallback method
+func NewGetApiV1AuthOidcCallbackRequest(server string, params *GetApiV1AuthOidcCallbackParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/callback")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthOidcLoginRequest constructs an http.Request for the GetApiV1AuthOidcLogin method
+func NewGetApiV1AuthOidcLoginRequest(server string, params *GetApiV1AuthOidcLoginParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ReturnTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "return_to", *params.ReturnTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiV1AuthOidcLogoutRequest constructs an http.Request for the PostApiV1AuthOidcLogout method
+func NewPostApiV1AuthOidcLogoutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -8967,6 +9280,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 	GetApiV1AuditWithResponse(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*GetApiV1AuditResponse, error)
 
+	// GetApiV1AuthMethodsWithResponse How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+	GetApiV1AuthMethodsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AuthMethodsResponse, error)
+
+	// GetApiV1AuthOidcCallbackWithResponse The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+	GetApiV1AuthOidcCallbackWithResponse(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcCallbackResponse, error)
+
+	// GetApiV1AuthOidcLoginWithResponse Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+	GetApiV1AuthOidcLoginWithResponse(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcLoginResponse, error)
+
+	// PostApiV1AuthOidcLogoutWithResponse Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+	PostApiV1AuthOidcLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AuthOidcLogoutResponse, error)
+
 	// GetApiV1BeforeAfterWithResponse Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10219,6 +10560,310 @@ func (r GetApiV1AuditResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetApiV1AuditResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetApiV1AuthMethodsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignInMethods
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON200() *SignInMethods {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthMethodsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthMethodsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthMethodsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthMethodsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiV1AuthOidcCallbackResponse302Headers the declared response headers of an HTTP 302 response for GetApiV1AuthOidcCallback
+type GetApiV1AuthOidcCallbackResponse302Headers struct {
+	Location *string
+}
+
+type GetApiV1AuthOidcCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetApiV1AuthOidcCallbackResponse302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthOidcCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthOidcCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthOidcCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthOidcCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiV1AuthOidcLoginResponse302Headers the declared response headers of an HTTP 302 response for GetApiV1AuthOidcLogin
+type GetApiV1AuthOidcLoginResponse302Headers struct {
+	Location *string
+}
+
+type GetApiV1AuthOidcLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetApiV1AuthOidcLoginResponse302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthOidcLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthOidcLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthOidcLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthOidcLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1AuthOidcLogoutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OidcLogout
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON200() *OidcLogout {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1AuthOidcLogoutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1AuthOidcLogoutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1AuthOidcLogoutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1AuthOidcLogoutResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15383,6 +16028,8 @@ type PostApiV1SessionResponse struct {
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -15408,6 +16055,11 @@ func (r PostApiV1SessionResponse) GetJSON400() *Error {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r PostApiV1SessionResponse) GetJSON401() *Error {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1SessionResponse) GetJSON403() *Error {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16896,6 +17548,58 @@ func (c *ClientWithResponses) GetApiV1AuditWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetApiV1AuditResponse(rsp)
+}
+
+// GetApiV1AuthMethodsWithResponse How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+func (c *ClientWithResponses) GetApiV1AuthMethodsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AuthMethodsResponse, error) {
+	rsp, err := c.GetApiV1AuthMethods(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthMethodsResponse(rsp)
+}
+
+// GetApiV1AuthOidcCallbackWithResponse The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+func (c *ClientWithResponses) GetApiV1AuthOidcCallbackWithResponse(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcCallbackResponse, error) {
+	rsp, err := c.GetApiV1AuthOidcCallback(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthOidcCallbackResponse(rsp)
+}
+
+// GetApiV1AuthOidcLoginWithResponse Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+func (c *ClientWithResponses) GetApiV1AuthOidcLoginWithResponse(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcLoginResponse, error) {
+	rsp, err := c.GetApiV1AuthOidcLogin(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthOidcLoginResponse(rsp)
+}
+
+// PostApiV1AuthOidcLogoutWithResponse Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+func (c *ClientWithResponses) PostApiV1AuthOidcLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AuthOidcLogoutResponse, error) {
+	rsp, err := c.PostApiV1AuthOidcLogout(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1AuthOidcLogoutResponse(rsp)
 }
 
 // GetApiV1BeforeAfterWithResponse Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
@@ -18597,6 +19301,289 @@ func ParseGetApiV1AuditResponse(rsp *http.Response) (*GetApiV1AuditResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest AuditPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AuthMethodsResponse parses an HTTP response from a GetApiV1AuthMethodsWithResponse call
+func ParseGetApiV1AuthMethodsResponse(rsp *http.Response) (*GetApiV1AuthMethodsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthMethodsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignInMethods
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AuthOidcCallbackResponse parses an HTTP response from a GetApiV1AuthOidcCallbackWithResponse call
+func ParseGetApiV1AuthOidcCallbackResponse(rsp *http.Response) (*GetApiV1AuthOidcCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthOidcCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.StatusCode == 400:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 409:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GetApiV1AuthOidcCallbackResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AuthOidcLoginResponse parses an HTTP response from a GetApiV1AuthOidcLoginWithResponse call
+func ParseGetApiV1AuthOidcLoginResponse(rsp *http.Response) (*GetApiV1AuthOidcLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthOidcLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GetApiV1AuthOidcLoginResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1AuthOidcLogoutResponse parses an HTTP response from a PostApiV1AuthOidcLogoutWithResponse call
+func ParsePostApiV1AuthOidcLogoutResponse(rsp *http.Response) (*PostApiV1AuthOidcLogoutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1AuthOidcLogoutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OidcLogout
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22949,6 +23936,13 @@ func ParsePostApiV1SessionResponse(rsp *http.Response) (*PostApiV1SessionRespons
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
