@@ -66,6 +66,11 @@ ALTER TABLE harm_locations
     ADD CONSTRAINT harm_locations_safe_only_green CHECK (layer <> 'safe' OR safety = 'green'),
     ADD CONSTRAINT harm_locations_trusted_adult CHECK ((trusted_adult IS NOT NULL) = (safety IS NOT DISTINCT FROM 'green'));
 
+-- A release reads safety-map places (no category) in a second pass; this
+-- small partial index keeps that pass from scanning every harm record.
+CREATE INDEX harm_locations_uncategorised ON harm_locations (occurred_on)
+    INCLUDE (layer, subject_id, subject_key, cell, safety) WHERE archived_at IS NULL AND cardinality(categories) = 0;
+
 ALTER TABLE release_sets DROP CONSTRAINT release_sets_layer_check;
 ALTER TABLE release_sets ADD CONSTRAINT release_sets_layer_check CHECK (layer IN ('harm', 'unsafe', 'safe'));
 
@@ -81,6 +86,7 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP INDEX harm_locations_uncategorised;
 DELETE FROM release_sets WHERE layer = 'safe';
 ALTER TABLE release_sets DROP CONSTRAINT release_sets_layer_check;
 ALTER TABLE release_sets ADD CONSTRAINT release_sets_layer_check CHECK (layer IN ('harm', 'unsafe'));
