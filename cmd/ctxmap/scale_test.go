@@ -11,7 +11,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -366,10 +365,7 @@ func publishedReads(t *testing.T, ts *testServer) (replica, primary float64) {
 	if r.status != 200 {
 		t.Fatalf("metrics on %s: %d", ts.URL, r.status)
 	}
-	body := r.body
-	if r.header.Get("Content-Encoding") == "gzip" {
-		body = gunzip(t, body)
-	}
+	body := maybeGunzip(t, r)
 	found := 0
 	for _, m := range readsLine.FindAllSubmatch(body, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
@@ -481,19 +477,6 @@ func scaleReadReplica(t *testing.T, env *scaleEnv, lb, a, b *testServer, cat str
 	}
 	// The load that follows reads one release on both replicas.
 	releaseAll(t, lb, a, b)
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // waitOnStandby waits until the streaming replica has release id and
@@ -651,7 +634,9 @@ func summary(rs []result, d time.Duration) string {
 		took[i] = r.took
 	}
 	slices.Sort(took)
-	pct := func(p float64) time.Duration { return took[min(len(took)-1, int(p*float64(len(took))))].Round(10 * time.Microsecond) }
+	pct := func(p float64) time.Duration {
+		return took[min(len(took)-1, int(p*float64(len(took))))].Round(10 * time.Microsecond)
+	}
 	return fmt.Sprintf("%d requests in %s = %.0f req/s; latency p50 %s p90 %s p99 %s max %s",
 		len(rs), d, float64(len(rs))/d.Seconds(), pct(.5), pct(.9), pct(.99), took[len(took)-1].Round(10*time.Microsecond))
 }
