@@ -181,4 +181,8 @@ if [ "$rc" != 0 ]; then log "the Go test failed"; exit 1; fi
 if ! grep -q -- '^--- PASS: TestScale ' "$S/test.out"; then log "TestScale did not run"; exit 1; fi
 if grep -h 'openapi violation' "$S"/serve-*.log >&2; then log "responses broke the OpenAPI document"; exit 1; fi
 if grep -h 'internal error' "$S"/serve-*.log >&2; then log "a replica logged internal errors"; exit 1; fi
+# What HAProxy did for the clients: requests it retried on the other replica
+# (the "+N" retries field of its log: the replica died under them).
+redispatched="$(awk '$11 ~ /\/\+[0-9]+$/ {n++} END {print n+0}' "$S/haproxy.log")"
+log "HAProxy redispatched $redispatched requests to the other replica; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "passed"

@@ -652,6 +652,9 @@ func scaleKill(t *testing.T, env *scaleEnv, lb, a *testServer) {
 	// Warm both replicas' caches, then measure.
 	load(t, env.lb, token, conns, time.Second, nil)
 	direct := load(t, a.URL, token, conns, bench, nil)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		t.Logf("bench: load average before %s (2 cores shared with the servers, HAProxy, PostgreSQL and this client)", strings.Join(strings.Fields(string(b))[:3], " "))
+	}
 	t.Logf("bench: one replica directly, %d connections: %s", conns, summary(direct, bench))
 	through := load(t, env.lb, token, conns, bench, nil)
 	t.Logf("bench: HAProxy over two replicas, %d connections: %s", conns, summary(through, bench))
