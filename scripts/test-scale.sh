@@ -33,6 +33,9 @@ GO="${GO:-go}"
 # end-to-end tests; CTXMAP_SCALE_VALIDATE=0 leaves that out, for figures of
 # the server as deployed (the check buffers every response).
 VALIDATE=--validate-responses
+# The per-user daily cap of young people new to a user: above what the test's
+# practitioner records, low enough for the test to reach it across replicas.
+SUBJECT_CAP=60
 [ "${CTXMAP_SCALE_VALIDATE:-1}" = 0 ] && VALIDATE=
 
 log() { printf 'test-scale: %s\n' "$*" >&2; }
@@ -95,7 +98,7 @@ serve() {
   : >"$out" # the background job opens it after it forks
   "$BIN" serve --listen 127.0.0.1:0 --database-url "$(primary runtime-url)" \
     --database-read-url "$(standby runtime-url)" --secret-file "$S/secret" --k 10 \
-    --release-poll 200ms --trusted-proxy 127.0.0.1 --subject-daily-cap 100000 \
+    --release-poll 200ms --trusted-proxy 127.0.0.1 --subject-daily-cap "$SUBJECT_CAP" \
     $VALIDATE --log-format text --log-level warn >"$out" 2>"$S/serve-$n.log" &
   PIDS+=($!)
   eval "PID_$n=$!"
@@ -172,7 +175,7 @@ CTXMAP_SCALE_STATS="http://127.0.0.1:$STATS_PORT/stats;csv" \
 CTXMAP_SCALE_A="http://$ADDR_a" CTXMAP_SCALE_A_PID="$PID_a" \
 CTXMAP_SCALE_B="http://$ADDR_b" CTXMAP_SCALE_B_PID="$PID_b" \
 CTXMAP_SCALE_DATABASE_URL="$OWNER_URL" CTXMAP_SCALE_STANDBY_URL="$STANDBY_SU_URL" \
-CTXMAP_SCALE_LOAD="${CTXMAP_SCALE_LOAD:-20s}" \
+CTXMAP_SCALE_LOAD="${CTXMAP_SCALE_LOAD:-20s}" CTXMAP_SCALE_SUBJECT_CAP="$SUBJECT_CAP" \
   "$GO" test -tags scale -count=1 -v -timeout 5m -run '^TestScale$' ./cmd/ctxmap 2>&1 | tee "$S/test.out"
 rc="${PIPESTATUS[0]}"
 set -e

@@ -43,6 +43,7 @@ type scaleEnv struct {
 	standby         *pgxpool.Pool
 	owner           *pgxpool.Pool
 	load            time.Duration
+	subjectCap      int
 }
 
 func mustEnv(t *testing.T, name string) string {
@@ -62,6 +63,9 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	if env.load, err = time.ParseDuration(mustEnv(t, "CTXMAP_SCALE_LOAD")); err != nil {
+		t.Fatal(err)
+	}
+	if env.subjectCap, err = strconv.Atoi(mustEnv(t, "CTXMAP_SCALE_SUBJECT_CAP")); err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
@@ -91,6 +95,7 @@ func TestScale(t *testing.T) {
 	}{
 		{"WriteOnOneIsReadOnTheOtherAfterTheRelease", func(t *testing.T) { scaleWriteThenRelease(t, lb, replicas, cat) }},
 		{"SessionsLimitsKeysNotificationsAndETagsAsOne", func(t *testing.T) { scaleAsOne(t, lb, a, b, cat) }},
+		{"RateLimitsHoldAcrossReplicas", func(t *testing.T) { scaleRateLimits(t, &env, lb, a, b, cat) }},
 		{"ReadReplicaServesPublishedReadsAndLagFallsBack", func(t *testing.T) { scaleReadReplica(t, &env, lb, a, b, cat) }},
 		{"KillingAReplicaUnderLoad", func(t *testing.T) { scaleKill(t, &env, lb, a) }},
 	}
@@ -353,6 +358,46 @@ func scaleAsOne(t *testing.T, lb, a, b *testServer, cat string) {
 		}
 	}
 	t.Log("tiles byte-identical with one ETag on A, B and HAProxy, A's ETag 304 on B; cells and export byte-identical")
+}
+
+// scaleRateLimits: the daily cap of young people new to a user is counted
+// in PostgreSQL, so records spread over A and B reach it together; and the
+// least interval between releases an admin asks for is checked against the
+// newest release of all, on either replica.
+func scaleRateLimits(t *testing.T, env *scaleEnv, lb, a, b *testServer, cat string) {
+	users := postgres.NewUsers(a.Pool)
+	_, tok, err := users.AddUser(t.Context(), nil, "scale-cap", contexts.RolePractitioner, "team-scale-cap", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range env.subjectCap {
+		ts := []*testServer{a, b}[i%2]
+		ts.recordAs(t, tok, fmt.Sprintf("SCALE-CAP-%d", i), cat)
+	}
+	for _, ts := range []*testServer{a, b, lb} {
+		body := fmt.Sprintf(`{"subject":"SCALE-CAP-OVER","categories":[%q],"familial":"extra","layer":"harm","occurred":%q,`+
+			`"source":"referral","lat":%v,"lon":%v,"location_type":"park"}`, cat, recentMonth(), probeSite[0], probeSite[1])
+		req, _ := http.NewRequest("POST", ts.URL+"/api/v1/harm-locations", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != 429 || errCode(out) != "subject_limit" {
+			t.Fatalf("young person %d new to the user, on %s: %d %v; want 429 subject_limit", env.subjectCap+1, ts.URL, resp.StatusCode, out)
+		}
+	}
+	t.Logf("daily cap: %d young people recorded alternately on A and B; the next refused on A, B and HAProxy", env.subjectCap)
+	for _, ts := range []*testServer{a, b} {
+		if status, out := ts.do(t, contexts.RoleAdmin, "POST", "/api/v1/releases", ""); status != 429 || errCode(out) != "release_too_soon" {
+			t.Fatalf("an admin's release on %s seconds after the last: %d %v", ts.URL, status, out)
+		}
+	}
+	t.Log("release interval: an admin's release right after the last is refused on A and B")
 }
 
 var readsLine = regexp.MustCompile(`(?m)^ctxmap_published_reads_total\{answered_by="(replica|primary)"\} (\S+)$`)
