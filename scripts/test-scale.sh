@@ -59,6 +59,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so the EXIT trap cleans up after Ctrl-C or a kill too
 
 if ! command -v haproxy >/dev/null; then
   if [ "$(id -u)" != 0 ]; then log "haproxy missing and not root: apt-get install haproxy"; exit 1; fi

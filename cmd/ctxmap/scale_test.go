@@ -434,6 +434,10 @@ func publishedReads(t *testing.T, ts *testServer) (replica, primary float64) {
 // replica answers again. It reports the replication lag seen.
 func scaleReadReplica(t *testing.T, env *scaleEnv, lb, a, b *testServer, cat string) {
 	ctx := t.Context()
+	var standby bool
+	if err := env.standby.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil || !standby {
+		t.Fatalf("CTXMAP_SCALE_STANDBY_URL is not a standby: %v %v", standby, err)
+	}
 	var sessions int
 	if err := env.standby.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ctxmap-read'`).Scan(&sessions); err != nil || sessions == 0 {
 		t.Fatalf("no ctxmap-read sessions on the streaming replica: %d %v", sessions, err)
