@@ -85,8 +85,16 @@ type Releases struct {
 	// fromReader and fromPrimary count published reads answered by the
 	// reader and those the primary answered instead (ReadStats).
 	fromReader, fromPrimary atomic.Int64
-	log                     *slog.Logger
+	// readerAwayUntil (Unix nanoseconds) is set when the reader fails:
+	// until then reads go straight to the primary, so a replica that is
+	// down costs one failed attempt and one log line per readerRetry, not
+	// one per read.
+	readerAwayUntil atomic.Int64
+	log             *slog.Logger
 }
+
+// readerRetry is how long published reads skip a reader that failed.
+const readerRetry = 5 * time.Second
 
 // Reader is what published values are read through: the pool of a
 // streaming replica (DATABASE_READ_URL). *pgxpool.Pool implements it.
@@ -131,6 +139,11 @@ func (r *Releases) published(ctx context.Context, what string, release int64, re
 		_, err := read(r.pool)
 		return err
 	}
+	if time.Now().UnixNano() < r.readerAwayUntil.Load() {
+		r.fromPrimary.Add(1)
+		_, err := read(r.pool)
+		return err
+	}
 	found, err := read(r.reader)
 	if err == nil && found {
 		r.fromReader.Add(1)
@@ -141,7 +154,9 @@ func (r *Releases) published(ctx context.Context, what string, release int64, re
 	}
 	r.fromPrimary.Add(1)
 	if err != nil {
-		r.log.Warn("read replica failed; reading from the primary", "read", what, "release", release, "err", err)
+		r.readerAwayUntil.Store(time.Now().Add(readerRetry).UnixNano())
+		r.log.Warn("read replica failed; published reads go to the primary for a while", "read", what, "release", release,
+			"err", err, "retry_in", readerRetry.String())
 	} else {
 		// Debug only: a filter the release has no sets for (a category
 		// added since) comes here on every cache miss too.
