@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ctxmap/ctxmap/contexts"
@@ -78,6 +79,9 @@ type Deps struct {
 	// configured answers its routes 503.
 	SSO    SSOUsers
 	Logger *slog.Logger
+	// Metrics are further collectors served on /metrics, from parts the
+	// wiring knows and the handlers do not (the read replica's counters).
+	Metrics []prometheus.Collector
 }
 
 // Server holds the handlers' dependencies. Build it with New.
@@ -168,6 +172,7 @@ func New(cfg Config, d Deps) *Server {
 	if s.heat != nil {
 		s.metrics.registry.MustRegister(heatMetrics(s.heat)...)
 	}
+	s.metrics.registry.MustRegister(d.Metrics...)
 	s.heatTileMetrics = s.metrics.forRoute(heatTileRoute)
 	s.routes()
 	s.handler = s.observe(s.router)

@@ -71,6 +71,7 @@ usage:
 
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
+  DATABASE_READ_URL   optional streaming replica for published values and postcodes (or CTXMAP_DATABASE_READ_URL)
   CTXMAP_LISTEN       listen address (default 127.0.0.1:8080)
   CTXMAP_SECRET_FILE  file holding the deployment secret (mode 0600); or CTXMAP_SECRET
   CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= %[1]d chars)
@@ -99,7 +100,10 @@ Configuration comes from flags or the environment (flags win):
 
 // Config is everything the commands need, from flags and environment.
 type Config struct {
-	DatabaseURL        string
+	DatabaseURL string
+	// DatabaseReadURL, when set, is a streaming replica of DatabaseURL that
+	// serve reads published values and the postcode directory from.
+	DatabaseReadURL    string
 	Listen             string
 	Secret             string
 	LogLevel           string
@@ -157,6 +161,9 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	fs.Var(hidden{&c.DatabaseURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
+	c.DatabaseReadURL = env("CTXMAP_DATABASE_READ_URL", env("DATABASE_READ_URL", ""))
+	fs.Var(hidden{&c.DatabaseReadURL}, "database-read-url",
+		"optional PostgreSQL streaming replica of the database for reads that tolerate lag: published values and postcodes (CTXMAP_DATABASE_READ_URL or DATABASE_READ_URL; unset: all on the primary)")
 	fs.StringVar(&c.Listen, "listen", env("CTXMAP_LISTEN", "127.0.0.1:8080"), "listen address (CTXMAP_LISTEN)")
 	c.Secret = env("CTXMAP_SECRET", "")
 	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET); prefer --secret-file")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
@@ -106,11 +107,16 @@ const releaseCheck = time.Minute
 // hooks, changes to contexts with linked young people are queued for the
 // case system.
 //
+// With read (a pool on a streaming replica, or nil), the published values
+// of releases and the postcode directory answer from it; everything that
+// must read its own writes stays on pool (postgres.Releases says how lag
+// is handled).
+//
 // Published values come from releases only (PRIVACY.md rule 12): with no
 // release yet, buildServer makes the first one, so a new deployment shows
 // its map at once; every replica then polls for newer releases, the one
 // signal that changes what it serves.
-func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger, hooks *postgres.Webhooks) (*web.Server, error) {
+func buildServer(ctx context.Context, c *Config, pool, read *pgxpool.Pool, log *slog.Logger, hooks *postgres.Webhooks) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
 	opts := []postgres.Option{postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
 		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert),
@@ -127,6 +133,13 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	store := postgres.NewReleases(pool)
+	lookups := dir
+	var metrics []prometheus.Collector
+	if read != nil {
+		store.ReadFrom(read, log)
+		lookups = postcodes.NewStore(read)
+		metrics = readMetrics(store)
+	}
 	heat, err := tiles.NewService(store, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats, ReleasePoll: c.ReleasePoll, Logger: log})
 	if err != nil {
 		return nil, err
@@ -185,12 +198,25 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Retention:   retention,
 		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
-		Postcodes:   dir,
+		Postcodes:   lookups,
 		Heat:        heat,
 		Logins:      logins,
 		Idempotency: idem,
 		Logger:      log,
+		Metrics:     metrics,
 	}), nil
+}
+
+// readMetrics counts the published reads the read replica answered and
+// those the primary answered for it (lag, or the replica away).
+func readMetrics(store *postgres.Releases) []prometheus.Collector {
+	const name, help = "ctxmap_published_reads_total", "Reads of release values with a read replica configured, by who answered: replica, or primary (the replica lagged or failed)."
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"answered_by": "replica"}},
+			func() float64 { return float64(store.ReadStats().FromReader) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"answered_by": "primary"}},
+			func() float64 { return float64(store.ReadStats().FromPrimary) }),
+	}
 }
 
 // limitsPrune is how often expired login failures and idempotency keys are

@@ -4,6 +4,7 @@
 package pg
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,6 +31,9 @@ type Options struct {
 	MaxConns int32
 	// StatementTimeout bounds every statement; 0 means 30 s. Imports set it higher.
 	StatementTimeout time.Duration
+	// ApplicationName names the pool's sessions in pg_stat_activity when
+	// the URL does not; empty means "ctxmap".
+	ApplicationName string
 }
 
 // Connect opens a pool configured the one way the service needs:
@@ -50,7 +54,7 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts Options)
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	if rp["application_name"] == "" {
-		rp["application_name"] = "ctxmap"
+		rp["application_name"] = cmp.Or(opts.ApplicationName, "ctxmap")
 	}
 	rp["max_parallel_workers_per_gather"] = "0"
 	rp["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
