@@ -71,3 +71,16 @@ build_and_db() { # build both binaries into $BIN, a fresh $BENCH_DB migrated, tw
   [ -n "$token" ] || { echo "no admin token from ctxmap users add" >&2; exit 1; }
   ADMIN_AUTH="Authorization: Bearer $token"
 }
+
+# bench_port N: the N-th port (0, 1, 2, ...) for this run's servers. With
+# CTXMAP_PG_PORT set (a private cluster per engineer, several at once on one
+# machine), the ports are that port + 1000, + 2000, ...: fixed and our own,
+# so two engineers' runs cannot pick each other's; otherwise any free port.
+bench_port() {
+  if [ -z "${CTXMAP_PG_PORT:-}" ]; then "$BIN/tilebench" freeport; return; fi
+  local p=$((CTXMAP_PG_PORT + 1000 * ($1 + 1)))
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p (CTXMAP_PG_PORT + $((1000 * ($1 + 1)))) is already in use" >&2; return 1
+  fi
+  echo "$p"
+}

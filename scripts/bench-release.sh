@@ -17,7 +17,8 @@
 # Steps: private PostGIS cluster (scripts/pg.sh), a fresh database
 # $BENCH_DB, migrate, N synthetic harm locations (`tilebench gen`, Greater
 # London) imported with `ctxmap import harm-locations`, ctxmap serve on a
-# free 127.0.0.1 port (it makes the first release at start), the control,
+# 127.0.0.1 port of its own (bench_port: CTXMAP_PG_PORT + 1000, + 2000, ...,
+# or any free port; it makes the first release at start), the control,
 # bounded load runs, servers stopped by PID, a summary. Everything lands
 # in $OUT.
 #
@@ -96,7 +97,7 @@ NTILES=$(wc -l <"$OUT/spread.txt")
 echo "hot tile $HOT; $NTILES distinct z$ZOOM tiles over the data area"
 
 say "ctxmap serve (makes the first release at start)"
-CPORT=$("$BIN/tilebench" freeport)
+CPORT=$(bench_port 0)
 C="http://127.0.0.1:$CPORT"
 t0=$(now)
 "$BIN/ctxmap" serve --listen "127.0.0.1:$CPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap.out" 2>"$OUT/ctxmap.log" &
@@ -121,7 +122,7 @@ LOAD -base "$C" -c 1 -label warm-hot -H "$GZ" -H "$AUTH" "$HOT"
 "$BIN/tilebench" mvtinfo -label ctxmap -H "$GZ" -H "$AUTH" "$C$HOT" | tee -a "$OUT/tiles.txt"
 
 say "(3) cached hot tile: ctxmap vs the fixed-body net/http control, gzip and identity, $HTTP_ROUNDS interleaved rounds"
-FPORT=$("$BIN/tilebench" freeport)
+FPORT=$(bench_port 1)
 F="http://127.0.0.1:$FPORT"
 "$BIN/tilebench" fixed -listen "127.0.0.1:$FPORT" -from "$C$HOT" -H "$AUTH" >"$OUT/fixed.out" 2>"$OUT/fixed.log" &
 FPID=$!
@@ -129,7 +130,7 @@ FPID=$!
 cat "$OUT/fixed.out"
 SERVERS="fixed ctxmap"
 if [ "$DIAG" = 1 ]; then
-  QPORT=$("$BIN/tilebench" freeport)
+  QPORT=$(bench_port 2)
   Q="http://127.0.0.1:$QPORT"
   "$BIN/ctxmap" serve --listen "127.0.0.1:$QPORT" --log-level warn >"$OUT/ctxmap-warn.out" 2>"$OUT/ctxmap-warn.log" &
   QPID=$!
