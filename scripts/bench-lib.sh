@@ -84,3 +84,22 @@ bench_port() {
   fi
   echo "$p"
 }
+
+# bench_tools: the load generator and JSON tool the benchmarks run (Debian's
+# wrk and jq), installed when missing and root may, else a clear stop before
+# any work (a fresh machine has neither, and the run failed only at its
+# first wrk, minutes in).
+bench_tools() {
+  local missing=() t
+  for t in wrk jq; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2; exit 2
+  fi
+  echo "installing ${missing[*]} from the distribution's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}

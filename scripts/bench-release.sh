@@ -73,6 +73,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+bench_tools
 say "machine"
 machine
 

@@ -66,6 +66,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+bench_tools
 say "machine"
 machine
 
