@@ -193,13 +193,13 @@ func serveEncodedTile(w http.ResponseWriter, r *http.Request, t *tiles.Tile) {
 		body, hv = t.Raw, t.RawHeader
 	}
 	h["Etag"] = hv.ETag // Set("ETag") would canonicalise the key and allocate
-	if r.Header.Get("Range") != "" {
+	if headerValue(r, "Range") != "" {
 		http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
 		return
 	}
 	// The cached path, written directly: http.ServeContent would copy the
 	// body through a buffer on every request.
-	if etagMatch(r.Header.Get("If-None-Match"), hv.ETag[0]) {
+	if etagMatch(headerValue(r, "If-None-Match"), hv.ETag[0]) {
 		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -226,7 +226,7 @@ func etagMatch(header, etag string) bool {
 }
 
 func acceptsGzip(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	return strings.Contains(headerValue(r, "Accept-Encoding"), "gzip")
 }
 
 // maxContextsPerTile keeps a tile readable and bounded in size.
