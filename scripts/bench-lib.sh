@@ -103,3 +103,16 @@ bench_tools() {
     apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+# proc_cpu PID: the CPU time a process has used so far, in clock ticks
+# (user + system, /proc/PID/stat fields 14 and 15).
+proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# cpu_per_request WRK_REPORT CPU_FILE: the server's CPU microseconds per
+# request over a wrk run (CPU_FILE: its ticks before and after). Unlike
+# throughput, this hardly depends on what else the machine runs meanwhile.
+cpu_per_request() {
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$1")
+  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{ d = $2 - $1 } END { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "-" }' "$2"
+}

@@ -113,10 +113,12 @@ releases | jq -c '.releases[0]' | tee "$OUT/release-$REL0.json"
 
 GZ="Accept-Encoding: gzip"   # what browsers send
 LOAD() { "$BIN/tilebench" load -deadline 20m "$@" | tee -a "$OUT/load.txt"; }
-WRK() { # label url [wrk args...]
-  local label="$1" url="$2"; shift 2
+WRK() { # label url [wrk args...]; with WRK_PID set, that server's CPU ticks before and after in $OUT/cpu-$label.txt
+  local label="$1" url="$2" c0=""; shift 2
   wait_quiet "$label"
+  [ -n "${WRK_PID:-}" ] && c0=$(proc_cpu "$WRK_PID")
   timeout 300 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$@" "$url" | tee "$OUT/wrk-$label.txt"
+  [ -n "$c0" ] && echo "$c0 $(proc_cpu "$WRK_PID")" >"$OUT/cpu-$label.txt"
   wrk_ok "$OUT/wrk-$label.txt"
 }
 LOAD -base "$C" -c 1 -label warm-hot -H "$GZ" -H "$AUTH" "$HOT"
@@ -149,8 +151,8 @@ for r in $(seq 1 "$HTTP_ROUNDS"); do
   for enc in gzip identity; do
     h=(); [ "$enc" = gzip ] && h=(-H "$GZ")
     for s in $order; do
-      case "$s" in fixed) u="$F" ;; ctxmap) u="$C" ;; *) u="$Q" ;; esac
-      WRK "$s-$enc-$r" "$u$HOT" "${h[@]}" -H "$AUTH"
+      case "$s" in fixed) u="$F" p="$FPID" ;; ctxmap) u="$C" p="$CPID" ;; *) u="$Q" p="$QPID" ;; esac
+      WRK_PID="$p" WRK "$s-$enc-$r" "$u$HOT" "${h[@]}" -H "$AUTH"
     done
   done
 done
@@ -214,6 +216,12 @@ series() { # server enc col(1 rps, 2 p50, 3 p99) -> median over rounds
 perround() { # server enc -> "rps, rps, rps"
   for r in $(seq 1 "$HTTP_ROUNDS"); do wrkcol "$OUT/wrk-$1-$2-$r.txt" | cut -d' ' -f1; done | paste -sd, - | sed 's/,/, /g'
 }
+cpuseries() { # server enc -> median server CPU us per request over rounds
+  for r in $(seq 1 "$HTTP_ROUNDS"); do cpu_per_request "$OUT/wrk-$1-$2-$r.txt" "$OUT/cpu-$1-$2-$r.txt"; done | median
+}
+cpuround() { # server enc -> "us, us, us"
+  for r in $(seq 1 "$HTTP_ROUNDS"); do cpu_per_request "$OUT/wrk-$1-$2-$r.txt" "$OUT/cpu-$1-$2-$r.txt"; done | paste -sd, - | sed 's/,/, /g'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=([0-9.]+).*/\1/"; }
 {
@@ -237,6 +245,15 @@ field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=(
         "$(series ctxmap-warn $enc 3)" "$(ratio "$cr" "$fr")" "$(perround ctxmap-warn $enc)"
     done
   fi
+  echo
+  echo "Server CPU per request (the process's user + system time over each wrk run / its requests), median of the rounds; control / ctxmap is the throughput ratio the two would have with the same CPU:"
+  echo
+  echo "| encoding | control us/tile | ctxmap us/tile | control / ctxmap | per round (control; ctxmap) |"
+  echo "|---|---|---|---|---|"
+  for enc in gzip identity; do
+    fc=$(cpuseries fixed $enc); cc=$(cpuseries ctxmap $enc)
+    printf '| %s | %s | %s | %s | %s; %s |\n' "$enc" "$fc" "$cc" "$(ratio "$fc" "$cc")" "$(cpuround fixed $enc)" "$(cpuround ctxmap $enc)"
+  done
   echo
   echo "- bodies: $(sed -E 's/.*: //' "$OUT/fixed.out"); the tile: $(sed 's/$/;/' "$OUT/tiles.txt" | paste -sd' ' -)"
   read -r brps bp50 bp99 <<<"$(wrkcol "$OUT/wrk-spread-before.txt")"
