@@ -33,6 +33,9 @@
 # `perf record` of ctxmap under the cached load, after the measured runs;
 # DIAG=1 (default) adds a third series to (3), a second ctxmap on the same
 # database with --log-level warn, to show what the access log costs.
+# BASE_BIN=path adds another: that ctxmap binary (built from an earlier
+# commit, say) serving the same database with the same flags, so a change's
+# effect is measured interleaved in one run rather than across runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,6 +51,7 @@ CONNS="${CONNS:-8}"
 THREADS="${THREADS:-2}"
 PROFILE="${PROFILE:-1}"
 DIAG="${DIAG:-1}"                # (3) also against a second ctxmap with --log-level warn (no access log)
+BASE_BIN="${BASE_BIN:-}"         # (3) also against this ctxmap binary, as the series ctxmap-base
 BENCH_DB="${BENCH_DB:-ctxmap_bench_release}"
 LOG_LEVEL="${LOG_LEVEL:-info}"   # ctxmap's default: one access-log line per request
 QUIET_BUSY="${QUIET_BUSY:-25}"
@@ -64,10 +68,10 @@ mkdir -p "$OUT"
 # shellcheck source=scripts/bench-lib.sh
 . "$ROOT/scripts/bench-lib.sh"
 
-CPID="" FPID="" WPID="" QPID=""
+CPID="" FPID="" WPID="" QPID="" BPID=""
 cleanup() {
   local pid
-  for pid in $WPID $FPID $QPID $CPID; do
+  for pid in $WPID $FPID $QPID $BPID $CPID; do
     if kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
   done
 }
@@ -140,7 +144,17 @@ if [ "$DIAG" = 1 ]; then
   "$BIN/tilebench" wait -url "$Q/readyz" -timeout 120s
   "$BIN/tilebench" releaseid -base "$Q" -H "$AUTH" -after 0 >/dev/null
   LOAD -base "$Q" -c 1 -label warm-hot-warn -H "$GZ" -H "$AUTH" "$HOT"
-  SERVERS="fixed ctxmap ctxmap-warn"
+  SERVERS="$SERVERS ctxmap-warn"
+fi
+if [ -n "$BASE_BIN" ]; then
+  BPORT=$(bench_port 3)
+  B="http://127.0.0.1:$BPORT"
+  "$BASE_BIN" serve --listen "127.0.0.1:$BPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap-base.out" 2>"$OUT/ctxmap-base.log" &
+  BPID=$!
+  "$BIN/tilebench" wait -url "$B/readyz" -timeout 120s
+  "$BIN/tilebench" releaseid -base "$B" -H "$AUTH" -after 0 >/dev/null
+  LOAD -base "$B" -c 1 -label warm-hot-base -H "$GZ" -H "$AUTH" "$HOT"
+  SERVERS="$SERVERS ctxmap-base"
 fi
 for enc in gzip identity; do # the two servers' headers, side by side
   h=(); [ "$enc" = gzip ] && h=(-H "$GZ")
@@ -151,7 +165,7 @@ for r in $(seq 1 "$HTTP_ROUNDS"); do
   for enc in gzip identity; do
     h=(); [ "$enc" = gzip ] && h=(-H "$GZ")
     for s in $order; do
-      case "$s" in fixed) u="$F" p="$FPID" ;; ctxmap) u="$C" p="$CPID" ;; *) u="$Q" p="$QPID" ;; esac
+      case "$s" in fixed) u="$F" p="$FPID" ;; ctxmap) u="$C" p="$CPID" ;; ctxmap-base) u="$B" p="$BPID" ;; *) u="$Q" p="$QPID" ;; esac
       WRK_PID="$p" WRK "$s-$enc-$r" "$u$HOT" "${h[@]}" -H "$AUTH"
     done
   done
@@ -172,6 +186,7 @@ if [ "$PROFILE" = 1 ]; then
   done
 fi
 if [ -n "$QPID" ]; then kill "$QPID"; wait "$QPID" 2>/dev/null || true; QPID=""; fi
+if [ -n "$BPID" ]; then kill "$BPID"; wait "$BPID" 2>/dev/null || true; BPID=""; fi
 
 metric() { curl -s -H "$ADMIN_AUTH" "$C/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'; }
 
@@ -245,6 +260,13 @@ field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=(
         "$(series ctxmap-warn $enc 3)" "$(ratio "$cr" "$fr")" "$(perround ctxmap-warn $enc)"
     done
   fi
+  if [ -n "$BASE_BIN" ]; then
+    for enc in gzip identity; do
+      fr=$(series fixed $enc 1); cr=$(series ctxmap-base $enc 1)
+      printf '| %s, ctxmap-base (%s) | | | %s | %s / %s | %s | %s |\n' "$enc" "$(basename "$BASE_BIN")" "$cr" "$(series ctxmap-base $enc 2)" \
+        "$(series ctxmap-base $enc 3)" "$(ratio "$cr" "$fr")" "$(perround ctxmap-base $enc)"
+    done
+  fi
   echo
   echo "Server CPU per request (the process's user + system time over each wrk run / its requests), median of the rounds; control / ctxmap is the throughput ratio the two would have with the same CPU:"
   echo
@@ -253,6 +275,10 @@ field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=(
   for enc in gzip identity; do
     fc=$(cpuseries fixed $enc); cc=$(cpuseries ctxmap $enc)
     printf '| %s | %s | %s | %s | %s; %s |\n' "$enc" "$fc" "$cc" "$(ratio "$fc" "$cc")" "$(cpuround fixed $enc)" "$(cpuround ctxmap $enc)"
+    if [ -n "$BASE_BIN" ]; then
+      bc=$(cpuseries ctxmap-base $enc)
+      printf '| %s, ctxmap-base | | %s | %s | %s |\n' "$enc" "$bc" "$(ratio "$fc" "$bc")" "$(cpuround ctxmap-base $enc)"
+    fi
   done
   echo
   echo "- bodies: $(sed -E 's/.*: //' "$OUT/fixed.out"); the tile: $(sed 's/$/;/' "$OUT/tiles.txt" | paste -sd' ' -)"
