@@ -114,5 +114,5 @@ proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 cpu_per_request() {
   local n
   n=$(awk '/requests in/ { print $1 }' "$1")
-  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{ d = $2 - $1 } END { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "-" }' "$2"
+  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{ d = $2 - $1 } END { if (n > 0) printf "%.1f\n", d / hz * 1e6 / n; else print "-" }' "$2"
 }
