@@ -7,18 +7,31 @@ import (
 	"time"
 )
 
-type requestIDKey struct{}
+// RequestIDKey is the context key of the HTTP request id. Its value is the
+// id itself (a string, as WithRequestID sets it) or a RequestIDer: a
+// request's own context layer can answer the key from what it already holds
+// (web's per-request state), which spares every request a context layer and
+// its allocations.
+type RequestIDKey struct{}
+
+// RequestIDer is a RequestIDKey value that knows its request's id.
+type RequestIDer interface{ RequestID() string }
 
 // WithRequestID tags ctx with the HTTP request id so audit entries can be
 // matched with access logs.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return context.WithValue(ctx, RequestIDKey{}, id)
 }
 
-// RequestID returns the id set by WithRequestID, or "".
+// RequestID returns the request id ctx carries (RequestIDKey), or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	switch v := ctx.Value(RequestIDKey{}).(type) {
+	case string:
+		return v
+	case RequestIDer:
+		return v.RequestID()
+	}
+	return ""
 }
 
 // AuditEntry is one line of the append-only audit log: who, when, what, why.

@@ -71,3 +71,48 @@ build_and_db() { # build both binaries into $BIN, a fresh $BENCH_DB migrated, tw
   [ -n "$token" ] || { echo "no admin token from ctxmap users add" >&2; exit 1; }
   ADMIN_AUTH="Authorization: Bearer $token"
 }
+
+# bench_port N: the N-th port (0, 1, 2, ...) for this run's servers. With
+# CTXMAP_PG_PORT set (a private cluster per engineer, several at once on one
+# machine), the ports are that port + 1000, + 2000, ...: fixed and our own,
+# so two engineers' runs cannot pick each other's; otherwise any free port.
+bench_port() {
+  if [ -z "${CTXMAP_PG_PORT:-}" ]; then "$BIN/tilebench" freeport; return; fi
+  local p=$((CTXMAP_PG_PORT + 1000 * ($1 + 1)))
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p (CTXMAP_PG_PORT + $((1000 * ($1 + 1)))) is already in use" >&2; return 1
+  fi
+  echo "$p"
+}
+
+# bench_tools: the load generator and JSON tool the benchmarks run (Debian's
+# wrk and jq), installed when missing and root may, else a clear stop before
+# any work (a fresh machine has neither, and the run failed only at its
+# first wrk, minutes in).
+bench_tools() {
+  local missing=() t
+  for t in wrk jq; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2; exit 2
+  fi
+  echo "installing ${missing[*]} from the distribution's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# proc_cpu PID: the CPU time a process has used so far, in clock ticks
+# (user + system, /proc/PID/stat fields 14 and 15).
+proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# cpu_per_request WRK_REPORT CPU_FILE: the server's CPU microseconds per
+# request over a wrk run (CPU_FILE: its ticks before and after). Unlike
+# throughput, this hardly depends on what else the machine runs meanwhile.
+cpu_per_request() {
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$1")
+  awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{ d = $2 - $1 } END { if (n > 0) printf "%.1f\n", d / hz * 1e6 / n; else print "-" }' "$2"
+}

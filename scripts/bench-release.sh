@@ -17,7 +17,8 @@
 # Steps: private PostGIS cluster (scripts/pg.sh), a fresh database
 # $BENCH_DB, migrate, N synthetic harm locations (`tilebench gen`, Greater
 # London) imported with `ctxmap import harm-locations`, ctxmap serve on a
-# free 127.0.0.1 port (it makes the first release at start), the control,
+# 127.0.0.1 port of its own (bench_port: CTXMAP_PG_PORT + 1000, + 2000, ...,
+# or any free port; it makes the first release at start), the control,
 # bounded load runs, servers stopped by PID, a summary. Everything lands
 # in $OUT.
 #
@@ -32,6 +33,9 @@
 # `perf record` of ctxmap under the cached load, after the measured runs;
 # DIAG=1 (default) adds a third series to (3), a second ctxmap on the same
 # database with --log-level warn, to show what the access log costs.
+# BASE_BIN=path adds another: that ctxmap binary (built from an earlier
+# commit, say) serving the same database with the same flags, so a change's
+# effect is measured interleaved in one run rather than across runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +51,7 @@ CONNS="${CONNS:-8}"
 THREADS="${THREADS:-2}"
 PROFILE="${PROFILE:-1}"
 DIAG="${DIAG:-1}"                # (3) also against a second ctxmap with --log-level warn (no access log)
+BASE_BIN="${BASE_BIN:-}"         # (3) also against this ctxmap binary, as the series ctxmap-base
 BENCH_DB="${BENCH_DB:-ctxmap_bench_release}"
 LOG_LEVEL="${LOG_LEVEL:-info}"   # ctxmap's default: one access-log line per request
 QUIET_BUSY="${QUIET_BUSY:-25}"
@@ -63,15 +68,16 @@ mkdir -p "$OUT"
 # shellcheck source=scripts/bench-lib.sh
 . "$ROOT/scripts/bench-lib.sh"
 
-CPID="" FPID="" WPID="" QPID=""
+CPID="" FPID="" WPID="" QPID="" BPID=""
 cleanup() {
   local pid
-  for pid in $WPID $FPID $QPID $CPID; do
+  for pid in $WPID $FPID $QPID $BPID $CPID; do
     if kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
   done
 }
 trap cleanup EXIT
 
+bench_tools
 say "machine"
 machine
 
@@ -96,7 +102,7 @@ NTILES=$(wc -l <"$OUT/spread.txt")
 echo "hot tile $HOT; $NTILES distinct z$ZOOM tiles over the data area"
 
 say "ctxmap serve (makes the first release at start)"
-CPORT=$("$BIN/tilebench" freeport)
+CPORT=$(bench_port 0)
 C="http://127.0.0.1:$CPORT"
 t0=$(now)
 "$BIN/ctxmap" serve --listen "127.0.0.1:$CPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap.out" 2>"$OUT/ctxmap.log" &
@@ -111,17 +117,19 @@ releases | jq -c '.releases[0]' | tee "$OUT/release-$REL0.json"
 
 GZ="Accept-Encoding: gzip"   # what browsers send
 LOAD() { "$BIN/tilebench" load -deadline 20m "$@" | tee -a "$OUT/load.txt"; }
-WRK() { # label url [wrk args...]
-  local label="$1" url="$2"; shift 2
+WRK() { # label url [wrk args...]; with WRK_PID set, that server's CPU ticks before and after in $OUT/cpu-$label.txt
+  local label="$1" url="$2" c0=""; shift 2
   wait_quiet "$label"
+  [ -n "${WRK_PID:-}" ] && c0=$(proc_cpu "$WRK_PID")
   timeout 300 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --timeout 10s --latency "$@" "$url" | tee "$OUT/wrk-$label.txt"
+  [ -n "$c0" ] && echo "$c0 $(proc_cpu "$WRK_PID")" >"$OUT/cpu-$label.txt"
   wrk_ok "$OUT/wrk-$label.txt"
 }
 LOAD -base "$C" -c 1 -label warm-hot -H "$GZ" -H "$AUTH" "$HOT"
 "$BIN/tilebench" mvtinfo -label ctxmap -H "$GZ" -H "$AUTH" "$C$HOT" | tee -a "$OUT/tiles.txt"
 
 say "(3) cached hot tile: ctxmap vs the fixed-body net/http control, gzip and identity, $HTTP_ROUNDS interleaved rounds"
-FPORT=$("$BIN/tilebench" freeport)
+FPORT=$(bench_port 1)
 F="http://127.0.0.1:$FPORT"
 "$BIN/tilebench" fixed -listen "127.0.0.1:$FPORT" -from "$C$HOT" -H "$AUTH" >"$OUT/fixed.out" 2>"$OUT/fixed.log" &
 FPID=$!
@@ -129,14 +137,24 @@ FPID=$!
 cat "$OUT/fixed.out"
 SERVERS="fixed ctxmap"
 if [ "$DIAG" = 1 ]; then
-  QPORT=$("$BIN/tilebench" freeport)
+  QPORT=$(bench_port 2)
   Q="http://127.0.0.1:$QPORT"
   "$BIN/ctxmap" serve --listen "127.0.0.1:$QPORT" --log-level warn >"$OUT/ctxmap-warn.out" 2>"$OUT/ctxmap-warn.log" &
   QPID=$!
   "$BIN/tilebench" wait -url "$Q/readyz" -timeout 120s
   "$BIN/tilebench" releaseid -base "$Q" -H "$AUTH" -after 0 >/dev/null
   LOAD -base "$Q" -c 1 -label warm-hot-warn -H "$GZ" -H "$AUTH" "$HOT"
-  SERVERS="fixed ctxmap ctxmap-warn"
+  SERVERS="$SERVERS ctxmap-warn"
+fi
+if [ -n "$BASE_BIN" ]; then
+  BPORT=$(bench_port 3)
+  B="http://127.0.0.1:$BPORT"
+  "$BASE_BIN" serve --listen "127.0.0.1:$BPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap-base.out" 2>"$OUT/ctxmap-base.log" &
+  BPID=$!
+  "$BIN/tilebench" wait -url "$B/readyz" -timeout 120s
+  "$BIN/tilebench" releaseid -base "$B" -H "$AUTH" -after 0 >/dev/null
+  LOAD -base "$B" -c 1 -label warm-hot-base -H "$GZ" -H "$AUTH" "$HOT"
+  SERVERS="$SERVERS ctxmap-base"
 fi
 for enc in gzip identity; do # the two servers' headers, side by side
   h=(); [ "$enc" = gzip ] && h=(-H "$GZ")
@@ -147,8 +165,8 @@ for r in $(seq 1 "$HTTP_ROUNDS"); do
   for enc in gzip identity; do
     h=(); [ "$enc" = gzip ] && h=(-H "$GZ")
     for s in $order; do
-      case "$s" in fixed) u="$F" ;; ctxmap) u="$C" ;; *) u="$Q" ;; esac
-      WRK "$s-$enc-$r" "$u$HOT" "${h[@]}" -H "$AUTH"
+      case "$s" in fixed) u="$F" p="$FPID" ;; ctxmap) u="$C" p="$CPID" ;; ctxmap-base) u="$B" p="$BPID" ;; *) u="$Q" p="$QPID" ;; esac
+      WRK_PID="$p" WRK "$s-$enc-$r" "$u$HOT" "${h[@]}" -H "$AUTH"
     done
   done
 done
@@ -168,6 +186,7 @@ if [ "$PROFILE" = 1 ]; then
   done
 fi
 if [ -n "$QPID" ]; then kill "$QPID"; wait "$QPID" 2>/dev/null || true; QPID=""; fi
+if [ -n "$BPID" ]; then kill "$BPID"; wait "$BPID" 2>/dev/null || true; BPID=""; fi
 
 metric() { curl -s -H "$ADMIN_AUTH" "$C/metrics" | awk -v m="$1" '$1 == m { printf "%d\n", $2 }'; }
 
@@ -212,6 +231,12 @@ series() { # server enc col(1 rps, 2 p50, 3 p99) -> median over rounds
 perround() { # server enc -> "rps, rps, rps"
   for r in $(seq 1 "$HTTP_ROUNDS"); do wrkcol "$OUT/wrk-$1-$2-$r.txt" | cut -d' ' -f1; done | paste -sd, - | sed 's/,/, /g'
 }
+cpuseries() { # server enc -> median server CPU us per request over rounds
+  for r in $(seq 1 "$HTTP_ROUNDS"); do cpu_per_request "$OUT/wrk-$1-$2-$r.txt" "$OUT/cpu-$1-$2-$r.txt"; done | median
+}
+cpuround() { # server enc -> "us, us, us"
+  for r in $(seq 1 "$HTTP_ROUNDS"); do cpu_per_request "$OUT/wrk-$1-$2-$r.txt" "$OUT/cpu-$1-$2-$r.txt"; done | paste -sd, - | sed 's/,/, /g'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=([0-9.]+).*/\1/"; }
 {
@@ -235,6 +260,26 @@ field() { grep "^RESULT label=$1 " "$OUT/load.txt" | tail -1 | sed -E "s/.* $2=(
         "$(series ctxmap-warn $enc 3)" "$(ratio "$cr" "$fr")" "$(perround ctxmap-warn $enc)"
     done
   fi
+  if [ -n "$BASE_BIN" ]; then
+    for enc in gzip identity; do
+      fr=$(series fixed $enc 1); cr=$(series ctxmap-base $enc 1)
+      printf '| %s, ctxmap-base (%s) | | | %s | %s / %s | %s | %s |\n' "$enc" "$(basename "$BASE_BIN")" "$cr" "$(series ctxmap-base $enc 2)" \
+        "$(series ctxmap-base $enc 3)" "$(ratio "$cr" "$fr")" "$(perround ctxmap-base $enc)"
+    done
+  fi
+  echo
+  echo "Server CPU per request (the process's user + system time over each wrk run / its requests), median of the rounds; control / ctxmap is the throughput ratio the two would have with the same CPU:"
+  echo
+  echo "| encoding | control us/tile | ctxmap us/tile | control / ctxmap | per round (control; ctxmap) |"
+  echo "|---|---|---|---|---|"
+  for enc in gzip identity; do
+    fc=$(cpuseries fixed $enc); cc=$(cpuseries ctxmap $enc)
+    printf '| %s | %s | %s | %s | %s; %s |\n' "$enc" "$fc" "$cc" "$(ratio "$fc" "$cc")" "$(cpuround fixed $enc)" "$(cpuround ctxmap $enc)"
+    if [ -n "$BASE_BIN" ]; then
+      bc=$(cpuseries ctxmap-base $enc)
+      printf '| %s, ctxmap-base | | %s | %s | %s |\n' "$enc" "$bc" "$(ratio "$fc" "$bc")" "$(cpuround ctxmap-base $enc)"
+    fi
+  done
   echo
   echo "- bodies: $(sed -E 's/.*: //' "$OUT/fixed.out"); the tile: $(sed 's/$/;/' "$OUT/tiles.txt" | paste -sd' ' -)"
   read -r brps bp50 bp99 <<<"$(wrkcol "$OUT/wrk-spread-before.txt")"

@@ -66,6 +66,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+bench_tools
 say "machine"
 machine
 
@@ -95,7 +96,7 @@ NTILES=$(wc -l <"$OUT/spread.txt")
 echo "hot tile $HOT; spread: $NTILES distinct z$ZOOM tiles over the data area; warm-up tile $WARM"
 
 say "servers"
-BPORT=$("$BIN/tilebench" freeport); CPORT=$("$BIN/tilebench" freeport)
+BPORT=$(bench_port 0); CPORT=$(bench_port 1)
 "$BIN/tilebench" serve -listen "127.0.0.1:$BPORT" >"$OUT/baseline.out" 2>"$OUT/baseline.log" &
 BPID=$!
 "$BIN/ctxmap" serve --listen "127.0.0.1:$CPORT" --log-level "$LOG_LEVEL" >"$OUT/ctxmap.out" 2>"$OUT/ctxmap.log" &

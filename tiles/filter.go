@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -62,11 +64,54 @@ func (s *Service) resolve(ctx context.Context, f Filter) (resolved, error) {
 	if spec == "" {
 		spec = DefaultPeriod
 	}
-	p, err := releasePeriod(spec, rel, s.clock())
+	p, err := s.periods.period(spec, rel, s.clock)
 	if err != nil {
 		return resolved{}, err
 	}
 	return resolved{rel, layer, category, p}, nil
+}
+
+// maxMemoPeriods bounds the periods remembered per release: a map view asks
+// for a handful, and a client inventing periods must not grow the memory.
+const maxMemoPeriods = 256
+
+// periodMemo remembers the periods resolved against the release served, by
+// spec: every tile of a map view names the same period, and parsing it
+// again (with its month formatting) was most of a cached tile's cost in
+// tiles. Only successes are remembered: a resolved period depends on the
+// spec and the release alone (the clock decides only which error a refused
+// period gets), and releases are immutable, so the answer cannot change
+// while the release is served.
+type periodMemo struct {
+	cur atomic.Pointer[releasePeriods]
+}
+
+// releasePeriods are one release's remembered periods.
+type releasePeriods struct {
+	rel ReleaseInfo
+	m   sync.Map // spec -> Period
+	n   atomic.Int32
+}
+
+// period is releasePeriod(spec, rel, clock()), remembered.
+func (pm *periodMemo) period(spec string, rel ReleaseInfo, clock func() time.Time) (Period, error) {
+	rp := pm.cur.Load()
+	if rp != nil && rp.rel.ID == rel.ID && rp.rel.DataTime.Equal(rel.DataTime) && rp.rel.Window == rel.Window {
+		if p, ok := rp.m.Load(spec); ok {
+			return p.(Period), nil
+		}
+	} else {
+		rp = &releasePeriods{rel: rel}
+		pm.cur.Store(rp) // racing first requests of a release: one table wins, the others are dropped
+	}
+	p, err := releasePeriod(spec, rel, clock())
+	if err != nil {
+		return Period{}, err
+	}
+	if rp.n.Add(1) <= maxMemoPeriods {
+		rp.m.Store(spec, p)
+	}
+	return p, nil
 }
 
 // releasePeriod resolves a period as of a release: rolling periods end at

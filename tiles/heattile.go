@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/paulmach/orb/maptile"
@@ -26,6 +27,33 @@ type Tile struct {
 	// DataTime is when the observations behind the tile were read; use it
 	// as Last-Modified.
 	DataTime time.Time
+	// GzipHeader and RawHeader are each encoding's ETag and Content-Length
+	// as header values, made once with the tile: a cached tile is served
+	// dozens of times a map view, and formatting them per response was a
+	// measurable share of its cost. Callers must not modify them.
+	GzipHeader, RawHeader HeaderValues
+}
+
+// HeaderValues are one encoding's ETag and Content-Length header values,
+// each a slice of one value as net/http keeps them, ready to assign to a
+// response's header map (net/http reads header values and never changes
+// them, and copies the map before writing it, so every response of a tile
+// can share them).
+type HeaderValues struct {
+	ETag, ContentLength []string
+}
+
+// NewTile is the tile served from gz (the gzip-compressed MVT) and raw (the
+// same MVT uncompressed; nil if only gzip will be served): its ETags and
+// header values are derived here, once.
+func NewTile(gz, raw []byte, dataTime time.Time) *Tile {
+	etag := ETag(gz)
+	t := &Tile{Bytes: gz, ETag: etag, Raw: raw, RawETag: IdentityETag(etag), DataTime: dataTime}
+	t.GzipHeader = HeaderValues{ETag: []string{t.ETag}, ContentLength: []string{strconv.Itoa(len(gz))}}
+	if raw != nil {
+		t.RawHeader = HeaderValues{ETag: []string{t.RawETag}, ContentLength: []string{strconv.Itoa(len(raw))}}
+	}
+	return t
 }
 
 // TileRequest asks for one heat tile. Tile is parsed once, by ParseTile,
@@ -72,8 +100,7 @@ func (s *Service) HeatTile(ctx context.Context, req TileRequest) (*Tile, error) 
 		if err != nil {
 			return nil, fmt.Errorf("tiles: encoding heat tile %d/%d/%d: %w", t.Z, t.X, t.Y, err)
 		}
-		etag := ETag(b)
-		tl := &Tile{Bytes: b, ETag: etag, Raw: raw, RawETag: IdentityETag(etag), DataTime: h.pub.DataTime}
+		tl := NewTile(b, raw, h.pub.DataTime)
 		s.tiles.add(k, tl, int64(len(b)+len(raw))+256)
 		return tl, nil
 	})

@@ -348,8 +348,7 @@ func (s *Service) HotspotTile(ctx context.Context, t maptile.Tile, req HotspotRe
 	if err != nil {
 		return nil, fmt.Errorf("tiles: encoding hot spot tile %d/%d/%d: %w", t.Z, t.X, t.Y, err)
 	}
-	etag := ETag(gz)
-	tl := &Tile{Bytes: gz, ETag: etag, Raw: raw, RawETag: IdentityETag(etag), DataTime: rel.DataTime}
+	tl := NewTile(gz, raw, rel.DataTime)
 	s.hotTiles.add(tk, tl, int64(len(gz)+len(raw))+256)
 	return tl, nil
 }

@@ -259,3 +259,36 @@ func TestPeriodPresetsAreAllAccepted(t *testing.T) {
 		t.Errorf("unexpected presets: %v", got)
 	}
 }
+
+// A remembered period is releasePeriod's answer for its release only: a
+// newer release (or one with the same id but another data time or window)
+// resolves the spec again; and refusals are never remembered (the clock
+// may turn a refusal's reason from "incomplete" into "not released").
+func TestPeriodMemo(t *testing.T) {
+	rel := func(id int64, at time.Time) ReleaseInfo {
+		return ReleaseInfo{ID: id, DataTime: at, Window: WindowAt(at, 36)}
+	}
+	march, april := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC), time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return april }
+	var pm periodMemo
+	check := func(spec string, r ReleaseInfo) {
+		t.Helper()
+		for i := range 2 { // the second answer comes from the memo
+			got, err := pm.period(spec, r, clock)
+			want, werr := releasePeriod(spec, r, clock())
+			if got != want || (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+				t.Fatalf("%s in release %d (try %d): %+v %v, want %+v %v", spec, r.ID, i, got, err, want, werr)
+			}
+		}
+	}
+	r1 := rel(1, march)
+	check("last-12m", r1)
+	check("2026-03", r1) // not released in r1: complete by the clock
+	check("2026-04", r1) // incomplete
+	check("last-12m", rel(2, april))
+	check("last-12m", rel(2, april.AddDate(0, 1, 0))) // same id, another data time
+	check("last-12m", r1)                             // back to an older release
+	if p, _ := pm.period("last-12m", rel(2, april), clock); p.Last != (Month{2026, 3}) {
+		t.Fatalf("last-12m of April's release ends %s, want 2026-03", p.Last)
+	}
+}

@@ -52,6 +52,7 @@ type Service struct {
 	policy     Policy
 	clock      func() time.Time
 	categories Categories
+	periods    periodMemo
 
 	sets       *lru[setKey, *heatSet]
 	tiles      *lru[tileKey, *Tile]

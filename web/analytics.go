@@ -365,7 +365,7 @@ func (s *Server) hotspotTile(w http.ResponseWriter, r *http.Request) error {
 		"z": tile.Z, "x": tile.X, "y": tile.Y, "res": res, "layer": req.Layer, "category": req.Category, "step": req.Step}); err != nil {
 		return err
 	}
-	serveEncodedTile(w, r, t.Bytes, t.ETag, t.Raw, t.RawETag)
+	serveEncodedTile(w, r, t)
 	info(r.Context()).quiet = true
 	return nil
 }

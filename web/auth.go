@@ -35,7 +35,9 @@ var (
 // costs less on the tile path than hashing the token with SHA-256 first
 // (the store still looks tokens up by their hash).
 type tokenCache struct {
-	mu         sync.Mutex
+	// mu is read-locked by get, on every signed-in request from two or
+	// more cores at once; only put, forget and dueForAudit write.
+	mu         sync.RWMutex
 	ttl        time.Duration
 	auditEvery time.Duration
 	entries    map[string]tokenEntry
@@ -63,8 +65,8 @@ type tokenEntry struct {
 }
 
 func (c *tokenCache) get(key string, now time.Time) *contexts.Actor {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, ok := c.entries[key]
 	if !ok || now.After(e.expires) {
 		return nil
@@ -101,7 +103,7 @@ func (s *Server) authenticate(r *http.Request) (*contexts.Actor, error) {
 	if ri.actor != nil {
 		return ri.actor, nil
 	}
-	if h := r.Header.Get("Authorization"); h != "" {
+	if h := headerValue(r, "Authorization"); h != "" {
 		// The scheme is case-insensitive (RFC 9110 section 11.1).
 		if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
 			return nil, errNoAuth

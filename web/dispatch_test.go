@@ -195,9 +195,13 @@ func FuzzPlainQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		p, ok := plainQuery(raw)
+		p, ok := plainQuery(raw, false)
 		if !ok {
 			return
+		}
+		// What checkRequest found plain splits the same without the check.
+		if pk, okk := plainQuery(raw, true); !okk || pk != p {
+			t.Fatalf("%q: known plain, split %v %v; checked, %v", raw, pk, okk, p)
 		}
 		q, err := url.ParseQuery(raw)
 		if err != nil {

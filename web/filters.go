@@ -82,7 +82,7 @@ func filterOf(q url.Values) tiles.Filter {
 // place, without building a url.Values; any other query takes the general
 // path, with the same answer.
 func tileFilter(r *http.Request) (tiles.Filter, error) {
-	p, ok := plainQuery(r.URL.RawQuery)
+	p, ok := plainQuery(r.URL.RawQuery, info(r.Context()).plainQuery)
 	if !ok {
 		q := query(r)
 		if err := noFilterTricks(q); err != nil {
@@ -110,9 +110,10 @@ type queryPairs struct {
 // plainQuery splits a query string that needs no decoding (no '%' or '+')
 // and that url.ParseQuery would not refuse (no ';', no NUL, valid UTF-8)
 // into at most 8 name and value pairs, as url.ParseQuery would, without
-// allocating. ok is false for any other query.
-func plainQuery(raw string) (p queryPairs, ok bool) {
-	if !plainQueryString(raw) {
+// allocating. ok is false for any other query. known says checkRequest has
+// already found raw plain (plainQueryString), so it is not checked again.
+func plainQuery(raw string, known bool) (p queryPairs, ok bool) {
+	if !known && !plainQueryString(raw) {
 		return p, false
 	}
 	for raw != "" {

@@ -172,23 +172,23 @@ func (s *Server) heatTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	serveEncodedTile(w, r, t.Bytes, t.ETag, t.Raw, t.RawETag)
+	serveEncodedTile(w, r, t)
 	// A map view asks for dozens of tiles: /metrics counts and times them,
 	// and the access log keeps its lines for what people do.
 	info(r.Context()).quiet = true
 	return nil
 }
 
-// serveTile sends a gzipped tile with its ETag; http.ServeContent answers
-// If-None-Match with 304. Clients that refuse gzip get it decompressed.
-func serveTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string) {
+// serveTile sends a gzipped tile made for this request with its ETag, as
+// serveEncodedTile does. Clients that refuse gzip get it decompressed.
+func serveTile(w http.ResponseWriter, r *http.Request, gz []byte) {
 	var raw []byte
 	if !acceptsGzip(r) {
 		if zr, err := gzip.NewReader(bytes.NewReader(gz)); err == nil {
 			raw, _ = io.ReadAll(zr)
 		}
 	}
-	serveEncodedTile(w, r, gz, etag, raw, tiles.IdentityETag(etag))
+	serveEncodedTile(w, r, tiles.NewTile(gz, raw, timeZero))
 }
 
 // Header values every tile response shares, assigned rather than Set so a
@@ -203,32 +203,33 @@ var (
 
 // serveEncodedTile serves a tile in the encoding the client accepts, from
 // bytes already encoded both ways (cached heat tiles), with its ETag so a
-// revalidation gets a 304.
-func serveEncodedTile(w http.ResponseWriter, r *http.Request, gz []byte, etag string, raw []byte, rawETag string) {
+// revalidation gets a 304. The ETag and Content-Length values are the
+// tile's own (tiles.HeaderValues), so a cached tile formats nothing.
+func serveEncodedTile(w http.ResponseWriter, r *http.Request, t *tiles.Tile) {
 	h := w.Header()
 	h["Content-Type"] = tileContentType
 	// Private: tiles need a sign-in; revalidate so a new release shows at once.
 	h["Cache-Control"] = tileCacheControl
 	h["Vary"] = tileVary
-	body := gz
-	if acceptsGzip(r) || raw == nil {
+	body, hv := t.Bytes, t.GzipHeader
+	if t.Raw == nil || acceptsGzip(r) {
 		h["Content-Encoding"] = gzipEncoding
 	} else {
-		body, etag = raw, rawETag
+		body, hv = t.Raw, t.RawHeader
 	}
-	h["Etag"] = []string{etag} // Set("ETag") would canonicalise the key each time
-	if r.Header.Get("Range") != "" {
+	h["Etag"] = hv.ETag // Set("ETag") would canonicalise the key and allocate
+	if headerValue(r, "Range") != "" {
 		http.ServeContent(w, r, "", timeZero, bytes.NewReader(body))
 		return
 	}
 	// The cached path, written directly: http.ServeContent would copy the
 	// body through a buffer on every request.
-	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+	if etagMatch(headerValue(r, "If-None-Match"), hv.ETag[0]) {
 		delete(h, "Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = hv.ContentLength
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
@@ -250,7 +251,7 @@ func etagMatch(header, etag string) bool {
 }
 
 func acceptsGzip(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	return strings.Contains(headerValue(r, "Accept-Encoding"), "gzip")
 }
 
 // maxContextsPerTile keeps a tile readable and bounded in size.
@@ -282,7 +283,7 @@ func (s *Server) contextsTile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	serveTile(w, r, gz, tiles.ETag(gz))
+	serveTile(w, r, gz)
 	return nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctxmap/ctxmap/contexts"
 )
@@ -216,5 +218,39 @@ func TestPanicIsAnInternalError(t *testing.T) {
 	}
 	if lines := logLines(t, us); len(lines) != 1 || lines[0]["status"] != 500.0 {
 		t.Fatalf("access log %v", lines)
+	}
+}
+
+// The request id reaches the stores through the request's context
+// (contexts.RequestID, which every audit entry records), also through a
+// context derived from it, and is the id the response names; an id stays
+// what it was after later requests.
+func TestRequestIDInContext(t *testing.T) {
+	us := newUnitServer(t, Config{}, nil)
+	var ids []string
+	h := us.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		ids = append(ids, contexts.RequestID(r.Context()), contexts.RequestID(ctx))
+	}))
+	var sent []string
+	for range 3 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/anything", nil))
+		sent = append(sent, w.Header().Get("X-Request-Id"))
+	}
+	if len(ids) != 6 {
+		t.Fatalf("handler saw %d ids, want 6", len(ids))
+	}
+	for i, want := range sent {
+		if !madeID.MatchString(want) || ids[2*i] != want || ids[2*i+1] != want {
+			t.Fatalf("request %d: header %q, context %q, derived context %q", i, want, ids[2*i], ids[2*i+1])
+		}
+		if i > 0 && want == sent[i-1] {
+			t.Fatalf("requests %d and %d share id %q", i-1, i, want)
+		}
+	}
+	if contexts.RequestID(context.Background()) != "" {
+		t.Fatal("a context without a request has an id")
 	}
 }
