@@ -53,7 +53,10 @@ type Taxonomy struct {
 	Sources              []Term        `json:"sources"`
 	ArchiveReasons       []Term        `json:"archive_reasons"`
 	InterventionStatuses []Term        `json:"intervention_statuses"`
-	PartnerAgencies      []Term        `json:"partner_agencies"`
+	// ClosingDecisions are what may happen to an open intervention when
+	// its context closes (CloseInput.Interventions).
+	ClosingDecisions []Term `json:"closing_decisions"`
+	PartnerAgencies  []Term `json:"partner_agencies"`
 	// ReadPurposes are the answers to "why are you reading this young
 	// person's records?" (purpose.go).
 	ReadPurposes []Term `json:"read_purposes"`
@@ -244,6 +247,7 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		Sources:              sourceTerms,
 		ArchiveReasons:       archiveReasonTerms,
 		InterventionStatuses: interventionStatusTerms,
+		ClosingDecisions:     closingDecisionTerms,
 		PartnerAgencies:      partnerAgencies,
 		ReadPurposes:         readPurposeTerms,
 		PurposeNoteFor:       PurposeOther,
