@@ -127,8 +127,6 @@ var closingDecisionTerms = []Term{
 	{Code: DecisionCarryOver, Label: "Carry it over (it stays open with the partner)"},
 }
 
-
-
 // OpenIntervention is a planned or in-progress intervention as the closing
 // rules need it.
 type OpenIntervention struct {

@@ -1,6 +1,6 @@
 // Reads GET /api/v1/taxonomy (contexts.Taxonomy: categories, location_types,
 // context_kinds with their triangle sides, familial, layers, sources,
-// archive_reasons, intervention_statuses, partner_agencies, read_purposes) into the lists
+// archive_reasons, intervention_statuses, closing_decisions, partner_agencies, read_purposes) into the lists
 // the UI's forms use, by the field names the server writes. Retired
 // categories are left out of the pickers. Every list comes from the server:
 // the UI holds no copy of a code.
@@ -15,6 +15,7 @@ export function normaliseTaxonomy(t) {
     sources: t.sources,
     archiveReasons: t.archive_reasons,
     interventionStatuses: t.intervention_statuses,
+    closingDecisions: t.closing_decisions,
     partnerAgencies: t.partner_agencies,
     readPurposes: { list: t.read_purposes, noteFor: t.purpose_note_for, noteMax: t.purpose_note_max },
     categories: t.categories.filter((c) => !c.retired),
