@@ -125,7 +125,7 @@ export class OpenContext {
               c.similar_name ? 'similar name' : null,
               c.location_type ? labelOf(tax.locationTypes, c.location_type) : labelOf(tax.kinds, c.kind),
               c.review_date ? `review ${formatDate(c.review_date)}` : null].filter(Boolean).join(' \u00b7 '),
-          })))),
+          }))))),
       h('button', { type: 'button', class: 'btn', id: 'open-context-anyway', onclick: () => this.openNewContext({ checked: true }) },
         'Open a new record anyway')));
     announce(`${n} possible duplicate ${n === 1 ? 'record' : 'records'} found. Open one, or open a new record anyway.`);
