@@ -83,14 +83,18 @@ class Workspace {
     for (const [k, v] of Object.entries(f)) if (v && !(k === 'status' && v === 'open')) u.searchParams.set(k, v); else u.searchParams.delete(k);
     history.replaceState(null, '', u);
     const body = $('#ws-table tbody');
+    // Filters change faster than answers come: only the latest answer is shown.
+    const seq = (this.seq = (this.seq || 0) + 1);
     let data;
     try {
       data = await get(withQuery('/api/v1/contexts', f));
     } catch (e) {
+      if (seq !== this.seq) return;
       fill(body);
       showError($('#ws-summary'), e.message);
       return;
     }
+    if (seq !== this.seq) return;
     const rows = data.contexts;
     const tax = this.taxonomy;
     fill(body, rows.map((c) => h('tr', { dataset: { contextId: String(c.id) }, class: c.review ? `review-${c.review}` : null },
