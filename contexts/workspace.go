@@ -211,8 +211,9 @@ func HumanDate(t *time.Time) string {
 func Quote(s string) string { return "‘" + Trunc(s, 80) + "’" }
 
 // InterventionChanges are the chronology's words for an update of an
-// intervention: which one, and each changed value from old to new.
-func InterventionChanges(before, after InterventionFields, outcomeChanged, notesChanged bool) string {
+// intervention of a context of kind: which one, and each changed value
+// from old to new, as labels, never codes.
+func InterventionChanges(kind string, before, after InterventionFields, outcomeChanged, notesChanged bool) string {
 	var parts []string
 	if before.Status != after.Status {
 		parts = append(parts, fmt.Sprintf("status %s → %s", StatusLabel(before.Status), StatusLabel(after.Status)))
@@ -223,7 +224,9 @@ func InterventionChanges(before, after InterventionFields, outcomeChanged, notes
 		parts = append(parts, fmt.Sprintf("partner %s → %s", from, to))
 	}
 	if before.Side != after.Side {
-		parts = append(parts, fmt.Sprintf("triangle side %s → %s", before.Side, after.Side))
+		from, _ := SideLabel(kind, before.Side)
+		to, _ := SideLabel(kind, after.Side)
+		parts = append(parts, fmt.Sprintf("triangle side %s → %s", from, to))
 	}
 	if !sameDate(before.Due, after.Due) {
 		parts = append(parts, fmt.Sprintf("due date %s → %s", HumanDate(before.Due), HumanDate(after.Due)))

@@ -62,9 +62,9 @@ func TestChronologyWords(t *testing.T) {
 	d := func(s string) *time.Time { x, _ := time.Parse(time.DateOnly, s); return &x }
 	before := InterventionFields{Action: "Lighting", Agency: "parks", Side: SideEnvironment, Status: InterventionPlanned, Due: d("2027-01-01")}
 	after := before
-	after.Status, after.Due = InterventionDone, d("2027-02-01")
-	if got, want := InterventionChanges(before, after, true, false),
-		"Intervention ‘Lighting’ status Planned → Done; due date 1 Jan 2027 → 1 Feb 2027; outcome recorded"; got != want {
+	after.Status, after.Due, after.Side, after.Agency = InterventionDone, d("2027-02-01"), SideGuardianship, "police"
+	if got, want := InterventionChanges(KindLocation, before, after, true, false),
+		"Intervention ‘Lighting’ status Planned → Done; partner Parks and open spaces → Police; triangle side Environment and wider systems → Guardianship capacity; due date 1 Jan 2027 → 1 Feb 2027; outcome recorded"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	c := &Context{Name: ""}

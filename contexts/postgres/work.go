@@ -175,7 +175,7 @@ func (s *Store) UpdateIntervention(ctx context.Context, a *contexts.Actor, conte
 			id, contextID, f.Action, f.Agency, f.Side, f.Status, f.Due, f.Done, f.Outcome, f.Notes, a.UserID); err != nil {
 			return fmt.Errorf("update intervention: %w", err)
 		}
-		summary := contexts.InterventionChanges(before, f, f.Outcome != before.Outcome, f.Notes != before.Notes)
+		summary := contexts.InterventionChanges(c.Kind, before, f, f.Outcome != before.Outcome, f.Notes != before.Notes)
 		if _, err := s.addEvent(ctx, tx, a, contextID, contexts.EventInterventionUpdated, summary,
 			map[string]any{"intervention_id": id, "status": f.Status, "previous_status": before.Status}); err != nil {
 			return err
