@@ -23,11 +23,15 @@ type Taxonomies interface {
 	RetireCategory(ctx context.Context, a *contexts.Actor, code string) (*contexts.Taxonomy, error)
 }
 
-// HarmLocations records where young people were harmed or feel unsafe.
+// HarmLocations records where young people were harmed or feel unsafe,
+// their harm types, and the places of their safety maps.
 type HarmLocations interface {
 	CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error)
 	SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) ([]contexts.HarmLocation, error)
 	ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
+	ArchiveHarmType(ctx context.Context, a *contexts.Actor, id int64, category string, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
+	CorrectCategories(ctx context.Context, a *contexts.Actor, id int64, in contexts.CategoryCorrection) (*contexts.HarmLocation, error)
+	CreateSafetyPlace(ctx context.Context, a *contexts.Actor, in contexts.SafetyPlaceInput) (*contexts.HarmLocation, error)
 }
 
 // ContextRecords opens, finds and works context records.

@@ -87,6 +87,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
 	fs.BoolVar(&c.ValidateResponses, "validate-responses", env("CTXMAP_VALIDATE_RESPONSES", "") == "1",
 		"check every API response against the OpenAPI document and log each violation (CTXMAP_VALIDATE_RESPONSES=1; for test suites, not production)")
+	webhooks := bindWebhookFlags(fs)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -125,7 +126,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := pg.Current(ctx, pool); err != nil {
 		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up` or `ctxmap serve --migrate`", err)
 	}
-	srv, err := buildServer(ctx, c, pool, log)
+	hooks, err := webhooks.start(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	if hooks != nil {
+		// Runs before the pool closes (defers run last first).
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := hooks.Stop(sctx); err != nil {
+				log.Warn("stopping webhook deliveries", "err", err)
+			}
+		}()
+	}
+	srv, err := buildServer(ctx, c, pool, log, hooks)
 	if err != nil {
 		return err
 	}

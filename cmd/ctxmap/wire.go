@@ -102,17 +102,23 @@ func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...pos
 const releaseCheck = time.Minute
 
 // buildServer wires the domain services and the HTTP server. Background
-// work (the release schedule, taxonomy refresh) runs until ctx ends.
+// work (the release schedule, taxonomy refresh) runs until ctx ends. With
+// hooks, changes to contexts with linked young people are queued for the
+// case system.
 //
 // Published values come from releases only (PRIVACY.md rule 12): with no
 // release yet, buildServer makes the first one, so a new deployment shows
 // its map at once; every replica then polls for newer releases, the one
 // signal that changes what it serves.
-func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
+func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger, hooks *postgres.Webhooks) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
-	records, err := newRecords(c, pool, dir, postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
+	opts := []postgres.Option{postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
 		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert),
-		postgres.WithAllocationsRequired(c.AllocationsRequired))
+		postgres.WithAllocationsRequired(c.AllocationsRequired)}
+	if hooks != nil {
+		opts = append(opts, postgres.WithWebhooks(hooks))
+	}
+	records, err := newRecords(c, pool, dir, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -229,13 +229,25 @@ func (t *releaseTx) Latest(ctx context.Context) (tiles.ReleaseInfo, bool, error)
 }
 
 // releaseRecordsSQL reads every active harm location of the window once per
-// category. Every column is fixed-width binary, decoded without Scan: a
-// million records are one and a half million rows.
-const releaseRecordsSQL = `SELECT layer = 'unsafe',
+// active harm type (categories holds the active types only: archived and
+// corrected types leave it in the transaction that ends them), and once with
+// category index -1 (tiles.NoCategory) for a safety-map place, which has no
+// category. Amber places (sometimes unsafe) stay on the record and out of
+// every release (docs/PRIVACY.md). The layer is its index in $4 (the one
+// list of layers). Every column is fixed-width binary, decoded without
+// Scan: a million records are one and a half million rows.
+const releaseRecordsSQL = `SELECT array_position($4::text[], layer)::int - 1,
 	(extract(year FROM occurred_on)::int * 12 + extract(month FROM occurred_on)::int - 1),
 	array_position($3::text[], c)::int - 1, subject_id, subject_key, cell
 	FROM harm_locations, unnest(categories) AS c
-	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2`
+	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2
+	UNION ALL
+	SELECT array_position($4::text[], layer)::int - 1,
+	(extract(year FROM occurred_on)::int * 12 + extract(month FROM occurred_on)::int - 1),
+	-1, subject_id, subject_key, cell
+	FROM harm_locations
+	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2 AND cardinality(categories) = 0
+	  AND safety IN ('red', 'green')`
 
 func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInput, error) {
 	var in tiles.ReleaseInput
@@ -255,7 +267,12 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 	if err := rows.Err(); err != nil {
 		return in, fmt.Errorf("release taxonomy: %w", err)
 	}
-	rows, err = t.tx.Query(ctx, releaseRecordsSQL, w.First.Start(), w.Last.Add(1).Start(), in.Categories)
+	layers := ctxmap.Layers()
+	layerCodes := make([]string, len(layers))
+	for i, l := range layers {
+		layerCodes[i] = string(l)
+	}
+	rows, err = t.tx.Query(ctx, releaseRecordsSQL, w.First.Start(), w.Last.Add(1).Start(), in.Categories, layerCodes)
 	if err != nil {
 		return in, fmt.Errorf("release records: %w", err)
 	}
@@ -263,16 +280,17 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 	in.Records = make([]tiles.ReleaseRecord, 0, 1<<16)
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != 6 || raw[2] == nil {
+		if len(raw) != 6 || raw[2] == nil || raw[0] == nil {
 			continue // a category no longer in the taxonomy
 		}
-		if len(raw[0]) != 1 || len(raw[1]) != 4 || len(raw[2]) != 4 || len(raw[3]) != 8 || len(raw[4]) != 2 || len(raw[5]) != 8 {
+		if len(raw[0]) != 4 || len(raw[1]) != 4 || len(raw[2]) != 4 || len(raw[3]) != 8 || len(raw[4]) != 2 || len(raw[5]) != 8 {
 			return in, errors.New("release records: unexpected row encoding")
 		}
-		layer := ctxmap.LayerHarm
-		if raw[0][0] == 1 {
-			layer = ctxmap.LayerUnsafe
+		li := int(int32(binary.BigEndian.Uint32(raw[0])))
+		if li < 0 || li >= len(layers) {
+			return in, errors.New("release records: unknown layer")
 		}
+		layer := layers[li]
 		m := int(int32(binary.BigEndian.Uint32(raw[1])))
 		in.Records = append(in.Records, tiles.ReleaseRecord{
 			Layer:         layer,

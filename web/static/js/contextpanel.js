@@ -294,7 +294,7 @@ export class ContextPanel {
           ? { name: 'partner', label: 'Partner agency', type: 'select', required: true, options: this.app.taxonomy.partnerAgencies.map((p) => ({ value: p.code, label: p.label })) }
           : { name: 'partner', label: 'Partner agency', required: true, hint: 'For example police, housing, transport, licensing, school, youth service, a local business.' },
         { name: 'side', label: 'Triangle side it addresses', type: 'select', required: true, options: sides.map((s) => ({ value: s.code, label: s.label })) },
-        { name: 'status', label: 'Status', type: 'select', options: this.statusOptions() },
+        { name: 'status', label: 'Status', type: 'select', required: true, options: this.statusOptions() },
         { name: 'due_date', label: 'Due date', type: 'date' },
       ],
       submitLabel: 'Add the intervention',
@@ -350,7 +350,7 @@ export class ContextPanel {
         ...sides.map((s) => ({ name: `ev_${s.code}`, label: `Evidence of change: ${s.label}`, type: 'textarea', required: true })),
         { name: 'reason', label: 'Summary: why safety has increased', type: 'textarea', required: true },
         ...open.map((iv) => ({
-          name: `iv_${iv.id}`, type: 'select', required: true, options: [{ value: '', label: 'Choose\u2026' }, ...decisions],
+          name: `iv_${iv.id}`, type: 'select', required: true, options: decisions,
           label: `Open intervention "${iv.action}" (${labelOf(this.app.taxonomy.interventionStatuses, iv.status)}): what happens to it`,
         })),
       ],

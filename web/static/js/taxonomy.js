@@ -1,6 +1,7 @@
 // Reads GET /api/v1/taxonomy (contexts.Taxonomy: categories, location_types,
 // context_kinds with their triangle sides, familial, layers, sources,
-// archive_reasons, intervention_statuses, closing_decisions, partner_agencies, read_purposes) into the lists
+// archive_reasons, intervention_statuses, closing_decisions, partner_agencies, safety_ratings,
+// trusted_adults, type_statuses, read_purposes) into the lists
 // the UI's forms use, by the field names the server writes. Retired
 // categories are left out of the pickers. Every list comes from the server:
 // the UI holds no copy of a code.
@@ -17,6 +18,9 @@ export function normaliseTaxonomy(t) {
     interventionStatuses: t.intervention_statuses,
     closingDecisions: t.closing_decisions,
     partnerAgencies: t.partner_agencies,
+    safetyRatings: t.safety_ratings,
+    trustedAdults: t.trusted_adults,
+    typeStatuses: t.type_statuses,
     readPurposes: { list: t.read_purposes, noteFor: t.purpose_note_for, noteMax: t.purpose_note_max },
     categories: t.categories.filter((c) => !c.retired),
     locationTypes: t.location_types,
