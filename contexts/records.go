@@ -60,16 +60,29 @@ type Context struct {
 	Links         LinkSummary    `json:"links"`
 }
 
-// NearbyContext is a context found near a point, nearest first.
-type NearbyContext struct {
-	ID           int64   `json:"id"`
-	Kind         string  `json:"kind"`
-	LocationType string  `json:"location_type,omitempty"`
-	DisplayName  string  `json:"display_name"`
-	Status       string  `json:"status"`
-	Lat          float64 `json:"lat"`
-	Lon          float64 `json:"lon"`
-	DistanceM    float64 `json:"distance_m"`
+// ContextListItem is one context in a list: found near a point (nearest
+// first, with DistanceM), or in the context lead's workspace (by name,
+// kind, status, review and partner agency). Every list shows the review
+// date and its state, so what is due is seen wherever a record is listed.
+type ContextListItem struct {
+	ID           int64  `json:"id"`
+	Kind         string `json:"kind"`
+	LocationType string `json:"location_type,omitempty"`
+	DisplayName  string `json:"display_name"`
+	Postcode     string `json:"postcode,omitempty"`
+	Status       string `json:"status"`
+	Team         string `json:"team"`
+	ReviewDate   string `json:"review_date,omitempty"`
+	// Review is "overdue" or "due" (within ReviewDueDefaultDays) for an
+	// open record, empty otherwise.
+	Review string `json:"review,omitempty"`
+	// OpenInterventions counts the planned and in-progress interventions.
+	OpenInterventions int       `json:"open_interventions"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	// Lat and Lon are absent for a group with no place (an online group).
+	Lat       *float64 `json:"lat,omitempty"`
+	Lon       *float64 `json:"lon,omitempty"`
+	DistanceM *float64 `json:"distance_m,omitempty"`
 }
 
 // ContextFeature is what the map's context layer draws for one record.
@@ -107,6 +120,8 @@ type InterventionInput struct {
 	Status        *string `json:"status,omitempty"`    // planned when left out; never empty
 	DueDate       string  `json:"due_date,omitempty"`  // "2026-05-01"
 	DoneDate      string  `json:"done_date,omitempty"` // defaults to today when status is done
+	Outcome       string  `json:"outcome,omitempty"`   // what it achieved, thematic
+	Notes         string  `json:"notes,omitempty"`
 }
 
 // InterventionUpdate progresses an intervention. Nil fields are unchanged;
@@ -118,6 +133,8 @@ type InterventionUpdate struct {
 	Status        *string `json:"status,omitempty"`
 	DueDate       *string `json:"due_date,omitempty"`
 	DoneDate      *string `json:"done_date,omitempty"`
+	Outcome       *string `json:"outcome,omitempty"`
+	Notes         *string `json:"notes,omitempty"`
 }
 
 // Intervention is an action on a context, in a reportable form.
@@ -129,6 +146,8 @@ type Intervention struct {
 	Status        string    `json:"status"`
 	DueDate       string    `json:"due_date,omitempty"`
 	DoneDate      string    `json:"done_date,omitempty"`
+	Outcome       string    `json:"outcome"`
+	Notes         string    `json:"notes"`
 	CreatedBy     string    `json:"created_by"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -139,6 +158,19 @@ type Intervention struct {
 type CloseInput struct {
 	Reason   string            `json:"reason"`
 	Evidence map[string]string `json:"evidence"` // side code -> evidence
+	// Interventions says what happens to each planned or in-progress
+	// intervention; a close that leaves one out is refused (409
+	// open_interventions, listing them).
+	Interventions []ClosingDecision `json:"interventions,omitempty"`
+}
+
+// ClosingDecision is what happens to one open intervention when its
+// context closes: complete (done today), cancel (dropped) or carry_over
+// (it stays open, for the partner to finish). Each is recorded in the
+// chronology.
+type ClosingDecision struct {
+	ID       int64  `json:"id"`
+	Decision string `json:"decision"`
 }
 
 // ReopenInput reopens a closed context; its chronology continues.
@@ -162,6 +194,16 @@ type Closure struct {
 type LinkInput struct {
 	Subject string `json:"subject"`
 	Reason  string `json:"reason"`
+	// Label is the linking team's own reference for the link ("referral
+	// of 3 Nov, school nurse"): shown to that team only, so its
+	// practitioners can tell their links apart; never a name or an id.
+	Label string `json:"label,omitempty"`
+}
+
+// LinkLabelInput changes the linking team's own label of a link; an
+// empty label clears it, a missing one is refused.
+type LinkLabelInput struct {
+	Label *string `json:"label"`
 }
 
 // UnlinkInput detaches a young person while the context stays open.
@@ -169,12 +211,16 @@ type UnlinkInput struct {
 	Reason string `json:"reason"`
 }
 
-// Link is a link as the linking team sees it: no subject is echoed.
+// Link is a link as the linking team sees it: no subject is echoed. Its
+// label and reason are the team's own words, shown to nobody else.
 type Link struct {
 	ID        int64     `json:"id"`
 	ContextID int64     `json:"context_id"`
 	Team      string    `json:"team"`
 	LinkedAt  time.Time `json:"linked_at"`
+	LinkedBy  string    `json:"linked_by"`
+	Label     string    `json:"label"`
+	Reason    string    `json:"reason"`
 }
 
 // LinkSummary is all anyone but the linking team learns about links: how

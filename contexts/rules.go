@@ -36,13 +36,17 @@ func (in AssessmentInput) Validate() (AssessmentInput, error) {
 type InterventionFields struct {
 	Action, Agency, Side, Status string
 	Due, Done                    *time.Time
+	// Outcome is what the action achieved; Notes anything else the
+	// partnership should know. Both thematic, both screened.
+	Outcome, Notes string
 }
 
 // NewIntervention reads a new intervention's dates and defaults a status
 // left out to planned (a status given empty is refused); Check validates
 // the rest once the context's kind is known.
 func NewIntervention(in InterventionInput) (InterventionFields, error) {
-	f := InterventionFields{Action: in.Action, Agency: in.PartnerAgency, Side: in.Side, Status: InterventionPlanned}
+	f := InterventionFields{Action: in.Action, Agency: in.PartnerAgency, Side: in.Side, Status: InterventionPlanned,
+		Outcome: in.Outcome, Notes: in.Notes}
 	if in.Status != nil {
 		if err := refuseBlank("status", "invalid_status", termCodes(interventionStatusTerms), *in.Status); err != nil {
 			return f, err
@@ -89,6 +93,12 @@ func (f *InterventionFields) Apply(in InterventionUpdate) error {
 	if in.Status != nil {
 		f.Status = *in.Status
 	}
+	if in.Outcome != nil {
+		f.Outcome = *in.Outcome
+	}
+	if in.Notes != nil {
+		f.Notes = *in.Notes
+	}
 	if in.DueDate != nil {
 		if f.Due, err = parseOptionalDate("due_date", *in.DueDate); err != nil {
 			return err
@@ -111,6 +121,12 @@ func (f *InterventionFields) Check(kind string, today time.Time) error {
 	if f.Action, err = CheckText("action", f.Action, MaxReason, true); err != nil {
 		return err
 	}
+	if f.Outcome, err = CheckText("outcome", f.Outcome, MaxNote, false); err != nil {
+		return err
+	}
+	if f.Notes, err = CheckText("notes", f.Notes, MaxNote, false); err != nil {
+		return err
+	}
 	if f.Agency, err = checkTerm("partner_agency", "invalid_partner_agency", partnerAgencies, f.Agency); err != nil {
 		return err
 	}
@@ -127,6 +143,12 @@ func (f *InterventionFields) Check(kind string, today time.Time) error {
 		return err
 	}
 	return checkOptionalDate("done_date", f.Done, happened, today)
+}
+
+// Texts are the intervention's free-text fields, to screen for personal
+// data.
+func (f InterventionFields) Texts() []TextField {
+	return []TextField{{"action", f.Action}, {"outcome", f.Outcome}, {"notes", f.Notes}}
 }
 
 // Closing is a validated CloseInput: the reason and the evidence under
@@ -180,8 +202,22 @@ func (in LinkInput) Validate() (LinkInput, error) {
 	if in.Subject, err = NormalizeSubject(in.Subject); err != nil {
 		return in, err
 	}
+	if in.Label, err = CheckText("label", in.Label, MaxLinkLabel, false); err != nil {
+		return in, err
+	}
 	in.Reason, err = CheckText("reason", in.Reason, MaxReason, true)
 	return in, err
+}
+
+// MaxLinkLabel is the length of a link's team label in characters.
+const MaxLinkLabel = 100
+
+// Validate checks a link's new label (empty clears it) and returns it.
+func (in LinkLabelInput) Validate() (string, error) {
+	if in.Label == nil {
+		return "", MissingField("label")
+	}
+	return CheckText("label", *in.Label, MaxLinkLabel, false)
 }
 
 // Validate checks the reason for removing a link.

@@ -53,7 +53,10 @@ type Taxonomy struct {
 	Sources              []Term        `json:"sources"`
 	ArchiveReasons       []Term        `json:"archive_reasons"`
 	InterventionStatuses []Term        `json:"intervention_statuses"`
-	PartnerAgencies      []Term        `json:"partner_agencies"`
+	// ClosingDecisions are what may happen to an open intervention when
+	// its context closes (CloseInput.Interventions).
+	ClosingDecisions []Term `json:"closing_decisions"`
+	PartnerAgencies  []Term `json:"partner_agencies"`
 	// SafetyRatings are safety mapping's red, amber and green; TrustedAdults
 	// the kinds of adult (never who) that make a green place safe;
 	// TypeStatuses the statuses of a harm type on a record (harmtypes.go).
@@ -255,6 +258,7 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		Sources:              sourceTerms,
 		ArchiveReasons:       archiveReasonTerms,
 		InterventionStatuses: interventionStatusTerms,
+		ClosingDecisions:     closingDecisionTerms,
 		PartnerAgencies:      partnerAgencies,
 		SafetyRatings:        safetyRatingTerms,
 		TrustedAdults:        trustedAdultTerms,

@@ -213,9 +213,11 @@ func (s *Server) notifications(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// markReadRequest is the body of POST /api/v1/me/notifications/read.
+// markReadRequest is the body of POST /api/v1/me/notifications/read:
+// everything up to an id, optionally about one context only.
 type markReadRequest struct {
-	UpTo int64 `json:"up_to"`
+	UpTo      int64 `json:"up_to"`
+	ContextID int64 `json:"context_id,omitempty"`
 }
 
 // markNotificationsRead handles POST /api/v1/me/notifications/read.
@@ -227,10 +229,62 @@ func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) e
 	if in.UpTo <= 0 {
 		return ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "up_to is required: the newest notification id read")
 	}
-	n, err := s.records.MarkNotificationsRead(r.Context(), actor(r), in.UpTo)
+	if in.ContextID < 0 {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "invalid_field", "context_id must be a context record id")
+	}
+	n, err := s.records.MarkNotificationsRead(r.Context(), actor(r), in.UpTo, in.ContextID)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"marked": n})
+	return nil
+}
+
+// markNotificationRead handles POST /api/v1/me/notifications/{nid}/read.
+func (s *Server) markNotificationRead(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "nid")
+	if err != nil {
+		return err
+	}
+	if err := s.records.MarkNotificationRead(r.Context(), actor(r), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "read": true})
+	return nil
+}
+
+// labelLink handles PATCH /api/v1/contexts/{id}/links/{lid}.
+func (s *Server) labelLink(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	lid, err := pathID(r, "lid")
+	if err != nil {
+		return err
+	}
+	var in contexts.LinkLabelInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	l, err := s.records.LabelLink(r.Context(), actor(r), id, lid, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+// similarContexts handles POST /api/v1/contexts/similar.
+func (s *Server) similarContexts(w http.ResponseWriter, r *http.Request) error {
+	var in contexts.ContextInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	sim, err := s.records.SimilarContexts(r.Context(), actor(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sim)
 	return nil
 }

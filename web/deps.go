@@ -52,7 +52,9 @@ type YoungPersonRecords interface {
 type ContextRecords interface {
 	CreateContext(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Context, error)
 	PlacePostcode(ctx context.Context, postcode string) (lat, lon float64, err error)
-	Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.NearbyContext, error)
+	Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.ContextListItem, error)
+	ListContexts(ctx context.Context, a *contexts.Actor, q contexts.ContextQuery) ([]contexts.ContextListItem, error)
+	SimilarContexts(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Similar, error)
 	ContextsInBounds(ctx context.Context, bound orb.Bound, status string, limit int) ([]contexts.ContextFeature, error)
 	Context(ctx context.Context, a *contexts.Actor, id int64) (*contexts.Context, error)
 	UpdateContext(ctx context.Context, a *contexts.Actor, id int64, in contexts.ContextUpdate) (*contexts.Context, error)
@@ -70,9 +72,11 @@ type Links interface {
 	LinkYoungPerson(ctx context.Context, a *contexts.Actor, contextID int64, in contexts.LinkInput) (*contexts.Link, error)
 	UnlinkYoungPerson(ctx context.Context, a *contexts.Actor, contextID, linkID int64, in contexts.UnlinkInput) error
 	TeamLinks(ctx context.Context, a *contexts.Actor, contextID int64) ([]contexts.Link, error)
+	LabelLink(ctx context.Context, a *contexts.Actor, contextID, linkID int64, in contexts.LinkLabelInput) (*contexts.Link, error)
 	LinkSummary(ctx context.Context, a *contexts.Actor, contextID int64) (*contexts.LinkSummary, error)
 	Notifications(ctx context.Context, a *contexts.Actor) ([]contexts.Notification, error)
-	MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo int64) (int64, error)
+	MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo, contextID int64) (int64, error)
+	MarkNotificationRead(ctx context.Context, a *contexts.Actor, id int64) error
 }
 
 // Reports are the reports for commissioning, read from the context

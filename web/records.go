@@ -73,12 +73,21 @@ func (s *Server) recordRoutes(api *mux.Router) {
 			Description: "Evening gatherings by the skate park", ReviewDate: "2027-03-31"},
 		Errors: []int{400, 409, 413, 422, 503}, Response: contexts.Context{}}, s.createContext)
 	s.route(api, Op{Method: "GET", Path: "/contexts", Tag: "contexts",
-		Summary: "Context records near a postcode or point, nearest first, with distance_m",
-		Params: []Param{RQ("near", `a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"`),
-			{Name: "radius_m", In: "query", Type: "number", Desc: "metres, 1..50000, default 1000"},
+		Summary: "With near: context records near a postcode or point, nearest first, with distance_m. Without: the workspace list, found by name (q) and filtered by kind, status, location type, review (due or overdue) and partner agency; overdue reviews first. Every item has its review date and state",
+		Params: []Param{Q("near", `a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"; leave it out for the workspace list`),
+			{Name: "radius_m", In: "query", Type: "number", Desc: "with near: metres, 1..50000, default 1000"},
+			Q("q", "without near: words of the name, display name or postcode (\"Market Street\"); names that read alike match too"),
 			Q("kind", "location, group or school"), Q("status", "open, closed or all (default all)"),
-			{Name: "limit", In: "query", Type: "integer", Desc: "1..500, default 50"}},
-		Errors: []int{400, 422, 503}, Response: Fields{"contexts": []contexts.NearbyContext{}, "lat": 0.0, "lon": 0.0, "radius_m": 0.0}}, s.nearbyContexts)
+			Q("location_type", "without near: one location type (the taxonomy's location_types)"),
+			Q("review", "without near: due (within 28 days) or overdue (open records only)"),
+			Q("partner_agency", "without near: records with an intervention with this partner agency"),
+			{Name: "limit", In: "query", Type: "integer", Desc: "1..500, default 50 (near) or 100 (list)"}},
+		Errors: []int{400, 422, 503}, Response: contextsAnswer{}}, s.nearbyContexts)
+	s.route(api, Op{Method: "POST", Path: "/contexts/similar", Tag: "contexts", Roles: contextLeadsOnly,
+		Summary: "Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written",
+		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
+		Request: contexts.ContextInput{}, Example: contexts.ContextInput{Kind: "location", LocationType: "takeaway", Postcode: "E9 6EF"},
+		Errors: []int{400, 404, 413, 422, 503}, Response: contexts.Similar{}}, s.similarContexts)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}", Tag: "contexts",
 		Summary: "A context record with its assessments, interventions, closures and link summary",
 		Params:  []Param{idP}, Errors: []int{404}, Response: contexts.Context{}}, s.getContext)
@@ -96,15 +105,21 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Request: contexts.InterventionInput{}, Example: contexts.InterventionInput{Action: "Detached youth work on Friday evenings", PartnerAgency: "youth_services",
 			Side: "guardianship", DueDate: "2027-01-31"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Intervention{}}, s.addIntervention)
 	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/interventions/{iid:[0-9]+}", Tag: "contexts", Roles: contextLeadsOnly,
-		Summary: "Progress an intervention (status, dates, wording)", Params: []Param{idP, P("iid", "intervention id")},
+		Summary: "Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what", Params: []Param{idP, P("iid", "intervention id")},
 		Body:    "{action?, partner_agency?, side?, status?, due_date?, done_date?}",
-		Request: contexts.InterventionUpdate{}, Example: contexts.InterventionUpdate{Status: ptr("done"), DoneDate: ptr("2027-01-20")}, Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
+		Request: contexts.InterventionUpdate{}, Example: contexts.InterventionUpdate{Status: ptr("done"), DoneDate: ptr("2027-01-20"),
+			Outcome: ptr("Lighting repaired; no gatherings seen after dark since")}, Errors: []int{400, 404, 413, 422}, Response: contexts.Intervention{}}, s.updateIntervention)
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
-		Summary: "Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)", Params: []Param{idP},
-		Body:    "{subject, reason}",
-		Request: contexts.LinkInput{}, Example: contexts.LinkInput{Subject: "YP-1042", Reason: "Seen here with older peers"}, Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
+		Summary: "Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)", Params: []Param{idP},
+		Body:    "{subject, reason, label?}",
+		Request: contexts.LinkInput{}, Example: contexts.LinkInput{Subject: "YP-1042", Reason: "Seen here with older peers", Label: "Referral of 3 Nov"}, Errors: []int{400, 404, 409, 413, 422, 429}, Response: contexts.Link{}}, s.linkYoungPerson)
 	s.route(api, Op{Method: "GET", Path: "/contexts/{id:[0-9]+}/links", Tag: "contexts", Roles: practitionersOnly,
-		Summary: "Your team's current links to a context (ids only, to unlink)", Params: []Param{idP}, Response: Fields{"links": []contexts.Link{}}}, s.teamLinks)
+		Summary: "Your team's current links to a context, with who linked, your team's label and reason (never the young person), to tell them apart and unlink", Params: []Param{idP}, Response: Fields{"links": []contexts.Link{}}}, s.teamLinks)
+	s.route(api, Op{Method: "PATCH", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
+		Summary: "Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it",
+		Params:  []Param{idP, P("lid", "link id")}, Body: "{label}",
+		Request: contexts.LinkLabelInput{}, Example: contexts.LinkLabelInput{Label: ptr("Referral of 3 Nov, school nurse")},
+		Errors: []int{400, 404, 413, 422}, Response: contexts.Link{}}, s.labelLink)
 	s.route(api, Op{Method: "DELETE", Path: "/contexts/{id:[0-9]+}/links/{lid:[0-9]+}", Tag: "contexts", Roles: practitionersOnly,
 		Summary: "Unlink your team's young person, with a reason (JSON body or ?reason=); the context stays open",
 		Params:  []Param{idP, P("lid", "link id"), Q("reason", "why, if there is no body")},
@@ -113,8 +128,8 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Summary: "How many young people are linked, in total and by team, and which teams work with them; never who. Counts are {count} exactly for practitioners; for every other role a count under k is {count: null, fewer_than: k}, and a total that holds a hidden team count is {count: null, at_least: n}", Params: []Param{idP},
 		Errors: []int{404}, Response: contexts.LinkSummary{}}, s.linkSummary)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/close", Tag: "contexts", Roles: contextLeadsOnly,
-		Summary: "Close with evidence under each triangle side and a reason", Params: []Param{idP},
-		Body:    `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}}`,
+		Summary: "Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions", Params: []Param{idP},
+		Body:    `{reason, evidence: {"needs": ..., "guardianship": ..., "environment": ...}, interventions?: [{id, decision}]}`,
 		Request: contexts.CloseInput{}, Example: contexts.CloseInput{Reason: "Gatherings stopped after the park's lighting was fixed",
 			Evidence: map[string]string{"needs": "No referrals since June", "guardianship": "Park warden patrols nightly", "environment": "Lighting and CCTV installed"}}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.Context{}}, s.closeContext)
 	s.route(api, Op{Method: "POST", Path: "/contexts/{id:[0-9]+}/reopen", Tag: "contexts", Roles: contextLeadsOnly,
@@ -127,8 +142,11 @@ func (s *Server) recordRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/me/notifications", Tag: "contexts",
 		Summary: "Your notifications about contexts your young people are linked to, newest first", Response: Fields{"notifications": []contexts.Notification{}}}, s.notifications)
 	s.route(api, Op{Method: "POST", Path: "/me/notifications/read", Tag: "contexts",
-		Summary: "Mark your notifications up to an id as read", Body: "{up_to}",
+		Summary: "Mark your notifications up to an id as read (only those about one context with context_id)", Body: "{up_to, context_id?}",
 		Request: markReadRequest{}, Example: markReadRequest{UpTo: 42}, Errors: []int{400, 413}, Response: Fields{"marked": 0}}, s.markNotificationsRead)
+	s.route(api, Op{Method: "POST", Path: "/me/notifications/{nid:[0-9]+}/read", Tag: "contexts",
+		Summary: "Mark one of your notifications as read", Params: []Param{P("nid", "notification id")},
+		Errors: []int{404}, Response: Fields{"id": int64(0), "read": true}}, s.markNotificationRead)
 }
 
 // pathID reads a numeric path variable; the route pattern already refused
@@ -312,12 +330,27 @@ func (s *Server) createContext(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nearbyContexts handles GET /api/v1/contexts?near=&radius_m=&kind=&status=.
+// contextsAnswer is GET /api/v1/contexts: the records, and with near the
+// point and radius searched.
+type contextsAnswer struct {
+	Contexts []contexts.ContextListItem `json:"contexts"`
+	Lat      *float64                   `json:"lat,omitempty"`
+	Lon      *float64                   `json:"lon,omitempty"`
+	RadiusM  *float64                   `json:"radius_m,omitempty"`
+}
+
+// nearbyContexts handles GET /api/v1/contexts?near=&radius_m=&kind=&status=,
+// and without near the workspace list (listContexts).
 func (s *Server) nearbyContexts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	near := strings.TrimSpace(q.Get("near"))
 	if near == "" {
-		return badParam("near", `required: a postcode or "lat,lon"`)
+		return s.listContexts(w, r)
+	}
+	for _, name := range []string{"q", "location_type", "review", "partner_agency"} {
+		if q.Has(name) {
+			return badParam(name, "%s filters the list: leave near out to use it", name)
+		}
 	}
 	var lat, lon float64
 	if a, b, ok := strings.Cut(near, ","); ok {
@@ -356,9 +389,35 @@ func (s *Server) nearbyContexts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if list == nil {
-		list = []contexts.NearbyContext{}
+		list = []contexts.ContextListItem{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contexts": list, "lat": lat, "lon": lon, "radius_m": radius})
+	writeJSON(w, http.StatusOK, contextsAnswer{Contexts: list, Lat: &lat, Lon: &lon, RadiusM: &radius})
+	return nil
+}
+
+// listContexts handles GET /api/v1/contexts?q=&kind=&status=&location_type=&review=&partner_agency=.
+func (s *Server) listContexts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if q.Has("radius_m") {
+		return badParam("radius_m", "radius_m needs near (a postcode or lat,lon); leave both out for the list")
+	}
+	cq := contexts.ContextQuery{Q: q.Get("q"), Kind: q.Get("kind"), Status: q.Get("status"), LocationType: q.Get("location_type"),
+		Review: q.Get("review"), PartnerAgency: q.Get("partner_agency")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > contexts.MaxListLimit {
+			return badParam("limit", "must be 1..%d", contexts.MaxListLimit)
+		}
+		cq.Limit = n
+	}
+	list, err := s.records.ListContexts(r.Context(), actor(r), cq)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []contexts.ContextListItem{}
+	}
+	writeJSON(w, http.StatusOK, contextsAnswer{Contexts: list})
 	return nil
 }
 

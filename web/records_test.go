@@ -180,12 +180,22 @@ func TestRecordRoutesAnswers(t *testing.T) {
 	if status != 200 || len(list) != 1 || list[0].(map[string]any)["distance_m"].(float64) < 50 {
 		t.Fatalf("nearby: %d %v", status, near)
 	}
+	// Without near, the workspace list: found by name, with review dates.
+	status, found := rs.call(t, A, "GET", "/api/v1/contexts?q=park%20e8&status=open", "")
+	list, _ = found["contexts"].([]any)
+	if status != 200 || len(list) != 1 || found["lat"] != nil {
+		t.Fatalf("list by name: %d %v", status, found)
+	}
 	for _, tc := range []struct {
 		path   string
 		status int
 		code   string
 	}{
-		{"/api/v1/contexts", 400, "invalid_parameter"},
+		{"/api/v1/contexts?radius_m=500", 400, "invalid_parameter"},
+		{"/api/v1/contexts?near=51.5,-0.1&q=park", 400, "invalid_parameter"},
+		{"/api/v1/contexts?review=soon", 400, "invalid_review"},
+		{"/api/v1/contexts?location_type=moon", 400, "invalid_location_type"},
+		{"/api/v1/contexts?limit=0", 400, "invalid_parameter"},
 		{"/api/v1/contexts?near=E8%203ZZ", 422, "postcode_not_found"},
 		{"/api/v1/contexts?near=nowhere", 422, "postcode_malformed"},
 		{"/api/v1/contexts?near=51.5,x", 400, "invalid_parameter"},

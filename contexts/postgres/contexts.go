@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,37 +37,11 @@ func (s *Store) createContext(ctx context.Context, a *contexts.Actor, in context
 	if err := s.screen(ctx, s.db, a, "", contexts.TextField{Name: "name", Text: f.Name}, contexts.TextField{Name: "description", Text: f.Description}); err != nil {
 		return nil, err
 	}
-	var lat, lon *float64
-	var postcode, match *string
-	if f.HasPlace {
-		if f.LatLon {
-			m := "latlon"
-			lat, lon, match = &f.Lat, &f.Lon, &m
-			if namer, ok := s.geocoder.(contexts.PostcodeNamer); ok && f.Kind == contexts.KindLocation {
-				pc, err := namer.NearestPostcode(ctx, f.Lat, f.Lon, contexts.NamingRadiusM)
-				if err != nil {
-					return nil, err
-				}
-				if pc != "" {
-					postcode = &pc
-				}
-			}
-		} else {
-			pc := f.Postcode.String()
-			g, err := contexts.GeocodeOne(ctx, s.geocoder, pc)
-			if err != nil {
-				return nil, err
-			}
-			if g.Match != "unit" && g.Match != "terminated" {
-				return nil, contexts.PostcodeNotFound(pc)
-			}
-			lat, lon, postcode, match = &g.Lat, &g.Lon, &pc, &g.Match
-		}
+	pl, err := s.placeOf(ctx, f)
+	if err != nil {
+		return nil, err
 	}
-	pcs := ""
-	if postcode != nil {
-		pcs = *postcode
-	}
+	lat, lon, postcode, match, pcs := pl.lat, pl.lon, pl.postcode, pl.match, pl.postcodeText()
 	display := contexts.DisplayName(f.LocationType, f.Name, pcs, lat, lon)
 	key := contexts.DedupeKey(f.Kind, f.LocationType, f.Name, pcs)
 	var id int64
@@ -101,6 +74,53 @@ func (s *Store) createContext(ctx context.Context, a *contexts.Actor, in context
 		return nil, err
 	}
 	return s.Context(ctx, a, id)
+}
+
+// place is where a new context is: nil fields for a group with no place.
+type place struct {
+	lat, lon        *float64
+	postcode, match *string
+}
+
+func (p place) postcodeText() string {
+	if p.postcode == nil {
+		return ""
+	}
+	return *p.postcode
+}
+
+// placeOf geocodes a new context's postcode, or names the postcode nearest
+// to its point (for a location), so the record follows the naming
+// convention.
+func (s *Store) placeOf(ctx context.Context, f contexts.ContextFields) (place, error) {
+	var p place
+	if !f.HasPlace {
+		return p, nil
+	}
+	if f.LatLon {
+		m := "latlon"
+		p.lat, p.lon, p.match = &f.Lat, &f.Lon, &m
+		if namer, ok := s.geocoder.(contexts.PostcodeNamer); ok && f.Kind == contexts.KindLocation {
+			pc, err := namer.NearestPostcode(ctx, f.Lat, f.Lon, contexts.NamingRadiusM)
+			if err != nil {
+				return p, err
+			}
+			if pc != "" {
+				p.postcode = &pc
+			}
+		}
+		return p, nil
+	}
+	pc := f.Postcode.String()
+	g, err := contexts.GeocodeOne(ctx, s.geocoder, pc)
+	if err != nil {
+		return p, err
+	}
+	if g.Match != "unit" && g.Match != "terminated" {
+		return p, contexts.PostcodeNotFound(pc)
+	}
+	p.lat, p.lon, p.postcode, p.match = &g.Lat, &g.Lon, &pc, &g.Match
+	return p, nil
 }
 
 // findDuplicate returns the 409 for an existing record with the same
@@ -267,6 +287,10 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 		if err != nil {
 			return err
 		}
+		var oldReview *time.Time
+		if err := tx.QueryRow(ctx, `SELECT review_date FROM contexts WHERE id = $1`, id).Scan(&oldReview); err != nil {
+			return fmt.Errorf("read review date: %w", err)
+		}
 		_, err = tx.Exec(ctx, `UPDATE contexts SET name = $2, display_name = $3, dedupe_key = $4,
 				description = coalesce($5, description),
 				review_date = CASE WHEN $6 THEN $7::date ELSE review_date END
@@ -277,7 +301,7 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 		if err != nil {
 			return fmt.Errorf("update context: %w", err)
 		}
-		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventUpdated, "Updated "+strings.Join(ch.Changed, ", "),
+		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventUpdated, contexts.ContextChanges(c, oldReview, ch),
 			map[string]any{"fields": ch.Changed}); err != nil {
 			return err
 		}
@@ -310,30 +334,138 @@ func lockContext(ctx context.Context, tx pgx.Tx, id int64) (*contexts.Context, e
 // young person can see which places around a postcode are already known.
 // The search runs on the GiST index of the records' geography; distances
 // are on the sphere (within 0.5% of the ellipsoid, and a quarter faster).
-func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.NearbyContext, error) {
+func (s *Store) Nearby(ctx context.Context, lat, lon, radiusM float64, kind, status string, limit int) ([]contexts.ContextListItem, error) {
 	limit, err := contexts.CheckNearby(radiusM, kind, status, limit)
 	if err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Query(ctx, `WITH p AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g)
-		SELECT c.id, c.kind, coalesce(c.location_type, ''), c.display_name, c.status, c.lat, c.lon,
-			ST_Distance(c.geom::geography, p.g, false) AS d
-		FROM contexts c, p
+		SELECT `+listColumns+`, ST_Distance(c.geom::geography, p.g, false) AS d
+		FROM contexts c JOIN teams t ON t.id = c.team_id, p
 		WHERE ST_DWithin(c.geom::geography, p.g, $3, false)
 		  AND ($4 = '' OR c.kind = $4) AND ($5 = '' OR c.status = $5)
 		ORDER BY d, c.id LIMIT $6`, lat, lon, radiusM, kind, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("nearby contexts: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.NearbyContext, error) {
-		var n contexts.NearbyContext
-		err := r.Scan(&n.ID, &n.Kind, &n.LocationType, &n.DisplayName, &n.Status, &n.Lat, &n.Lon, &n.DistanceM)
+	return collectList(rows, contexts.UKDay(s.now()), true)
+}
+
+// listColumns are a contexts.ContextListItem's, from contexts c joined
+// with teams t.
+const listColumns = `c.id, c.kind, coalesce(c.location_type, ''), c.display_name, coalesce(c.postcode, ''), c.status,
+	t.name, c.review_date, (SELECT count(*) FROM context_interventions i
+		WHERE i.context_id = c.id AND i.status IN ('planned', 'in_progress')), c.updated_at, c.lat, c.lon`
+
+// collectList reads rows of listColumns (and a distance when withDistance).
+func collectList(rows pgx.Rows, today time.Time, withDistance bool) ([]contexts.ContextListItem, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.ContextListItem, error) {
+		var n contexts.ContextListItem
+		var review *time.Time
+		dest := []any{&n.ID, &n.Kind, &n.LocationType, &n.DisplayName, &n.Postcode, &n.Status, &n.Team, &review,
+			&n.OpenInterventions, &n.UpdatedAt, &n.Lat, &n.Lon}
+		if withDistance {
+			dest = append(dest, &n.DistanceM)
+		}
+		err := r.Scan(dest...)
+		n.ReviewDate = dateString(review)
+		n.Review = contexts.ReviewState(review, n.Status, today)
 		return n, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nearby contexts: %w", err)
+		return nil, fmt.Errorf("list contexts: %w", err)
 	}
 	return out, nil
+}
+
+// ListContexts is the context lead's workspace: records found by name
+// (display name, name or postcode, and names that read alike through
+// pg_trgm) and filtered by kind, status, location type, review state and
+// the partner agency of an intervention. Overdue reviews come first, then
+// the soonest review dates, then the most recently changed. Context
+// records are thematic, so every role may list them.
+func (s *Store) ListContexts(ctx context.Context, a *contexts.Actor, q contexts.ContextQuery) ([]contexts.ContextListItem, error) {
+	if err := contexts.Require(a, contexts.Roles...); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(s.now()); err != nil {
+		return nil, err
+	}
+	due := q.Today.AddDate(0, 0, contexts.ReviewDueDefaultDays)
+	rows, err := s.db.Query(ctx, `SELECT `+listColumns+`
+		FROM contexts c JOIN teams t ON t.id = c.team_id
+		WHERE ($1 = '' OR strpos(lower(c.display_name), lower($1)) > 0 OR strpos(lower(c.name), lower($1)) > 0
+				OR strpos(replace(lower(coalesce(c.postcode, '')), ' ', ''), replace(lower($1), ' ', '')) > 0
+				OR lower(c.display_name) % lower($1))
+		  AND ($2 = '' OR c.kind = $2) AND ($3 = '' OR c.status = $3) AND ($4 = '' OR c.location_type = $4)
+		  AND ($5 = '' OR (c.status = 'open' AND c.review_date IS NOT NULL AND CASE WHEN $5 = 'overdue'
+				THEN c.review_date < $6::date ELSE c.review_date >= $6::date AND c.review_date <= $7::date END))
+		  AND ($8 = '' OR EXISTS (SELECT 1 FROM context_interventions i WHERE i.context_id = c.id AND i.partner_agency = $8))
+		ORDER BY CASE WHEN $1 = '' THEN 0 ELSE 1 - similarity(lower(c.display_name), lower($1)) END,
+			coalesce(c.status = 'open' AND c.review_date < $6::date, false) DESC, c.review_date NULLS LAST, c.updated_at DESC, c.id
+		LIMIT $9`, q.Q, q.Kind, q.Status, q.LocationType, q.Review, q.Today, due, q.PartnerAgency, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list contexts: %w", err)
+	}
+	return collectList(rows, q.Today, false)
+}
+
+// SimilarContexts lists the records a new one may duplicate, before it is
+// opened: of the same kind and location type within contexts.SimilarRadiusM
+// of its place, or with a name that reads alike (pg_trgm similarity of
+// the display names, or of the names, at least contexts.SimilarName), open
+// ones first, nearest first. A near-duplicate is offered, not refused: the
+// lead may still open the record (the same type and postcode, or the same
+// group or school name, stay a 409 on create).
+func (s *Store) SimilarContexts(ctx context.Context, a *contexts.Actor, in contexts.ContextInput) (*contexts.Similar, error) {
+	if err := contexts.Require(a, contexts.RoleContextLead); err != nil {
+		return nil, err
+	}
+	f, err := in.Validate(s.now())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.placeOf(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	display := contexts.DisplayName(f.LocationType, f.Name, p.postcodeText(), p.lat, p.lon)
+	rows, err := s.db.Query(ctx, `WITH p AS (SELECT CASE WHEN $1::float8 IS NULL THEN NULL
+			ELSE ST_SetSRID(ST_MakePoint($2::float8, $1::float8), 4326)::geography END AS g),
+		m AS (SELECT c.id, CASE WHEN p.g IS NULL OR c.geom IS NULL THEN NULL ELSE ST_Distance(c.geom::geography, p.g, false) END AS d,
+				c.kind = $3 AND coalesce(c.location_type, '') = $4 AND p.g IS NOT NULL
+					AND ST_DWithin(c.geom::geography, p.g, $5, false) AS nearby,
+				similarity(lower(c.display_name), lower($6)) >= $7
+					OR ($8 <> '' AND c.name <> '' AND similarity(lower(c.name), lower($8)) >= $7) AS alike
+			FROM contexts c, p
+			WHERE (p.g IS NOT NULL AND ST_DWithin(c.geom::geography, p.g, $5, false))
+			   OR lower(c.display_name) % lower($6) OR ($8 <> '' AND lower(c.display_name) % lower($8)))
+		SELECT `+listColumns+`, m.d, m.nearby, m.alike
+		FROM m JOIN contexts c ON c.id = m.id JOIN teams t ON t.id = c.team_id
+		WHERE m.nearby OR m.alike
+		ORDER BY c.status = 'open' DESC, m.d NULLS LAST, c.id LIMIT 20`,
+		p.lat, p.lon, f.Kind, f.LocationType, contexts.SimilarRadiusM, display, contexts.SimilarName, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("similar contexts: %w", err)
+	}
+	today := contexts.UKDay(s.now())
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.SimilarContext, error) {
+		var x contexts.SimilarContext
+		n := &x.ContextListItem
+		var review *time.Time
+		err := r.Scan(&n.ID, &n.Kind, &n.LocationType, &n.DisplayName, &n.Postcode, &n.Status, &n.Team, &review,
+			&n.OpenInterventions, &n.UpdatedAt, &n.Lat, &n.Lon, &n.DistanceM, &x.Nearby, &x.SimilarName)
+		n.ReviewDate = dateString(review)
+		n.Review = contexts.ReviewState(review, n.Status, today)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("similar contexts: %w", err)
+	}
+	if out == nil {
+		out = []contexts.SimilarContext{}
+	}
+	return &contexts.Similar{DisplayName: display, Similar: out}, nil
 }
 
 // ContextsInBounds returns the context records inside a lon/lat bound for

@@ -206,7 +206,7 @@ func TestContextLifecycle(t *testing.T) {
 	if n := must[[]contexts.Notification](t)(s.Notifications(ctx, f.lead)); len(n) != 0 {
 		t.Errorf("the actor got notifications: %+v", n)
 	}
-	if changed := must[int64](t)(s.MarkNotificationsRead(ctx, f.pracB, nb[0].ID)); changed != int64(len(nb)) {
+	if changed := must[int64](t)(s.MarkNotificationsRead(ctx, f.pracB, nb[0].ID, 0)); changed != int64(len(nb)) {
 		t.Errorf("marked %d read, want %d", changed, len(nb))
 	}
 
@@ -283,18 +283,18 @@ func TestNearbyAndBounds(t *testing.T) {
 	far := must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "school", Name: "N16 School", Postcode: "N16 7AA"}))
 	must[*contexts.Context](t)(s.CreateContext(ctx, f.lead, contexts.ContextInput{Kind: "group", Name: "No place"}))
 
-	got := must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 1000, "", "", 10))
+	got := must[[]contexts.ContextListItem](t)(s.Nearby(ctx, 51.543329, -0.066559, 1000, "", "", 10))
 	if len(got) != 2 || got[0].ID != near.ID || got[1].ID != mid.ID {
 		t.Fatalf("nearby 1 km %+v", got)
 	}
-	if got[0].DistanceM > 1 || got[1].DistanceM < 80 || got[1].DistanceM > 110 {
+	if *got[0].DistanceM > 1 || *got[1].DistanceM < 80 || *got[1].DistanceM > 110 {
 		t.Fatalf("distances %+v", got)
 	}
-	got = must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "", "", 10))
+	got = must[[]contexts.ContextListItem](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "", "", 10))
 	if len(got) != 3 || got[2].ID != far.ID {
 		t.Fatalf("nearby 5 km %+v", got)
 	}
-	got = must[[]contexts.NearbyContext](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "school", "open", 10))
+	got = must[[]contexts.ContextListItem](t)(s.Nearby(ctx, 51.543329, -0.066559, 5000, "school", "open", 10))
 	if len(got) != 1 || got[0].ID != far.ID {
 		t.Fatalf("schools %+v", got)
 	}

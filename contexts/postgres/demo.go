@@ -315,6 +315,7 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 		if sp.hotspot >= 0 {
 			nInt = 2 + rng.IntN(3)
 		}
+		var openIvs []contexts.ClosingDecision // decided at closing: the demo's partners finish their work
 		for k := 0; k < nInt; k++ {
 			iv := demoInterventions[(i+k)%len(demoInterventions)]
 			step()
@@ -330,8 +331,12 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 			}
 			in := contexts.InterventionInput{Action: iv.action, PartnerAgency: iv.agency, Side: iv.side, Status: &status,
 				DueDate: contexts.UKDay(at.AddDate(0, 2, 0)).Format("2006-01-02"), DoneDate: done}
-			if _, err := g.s.AddIntervention(ctx, by, id, in); err != nil {
+			added, err := g.s.AddIntervention(ctx, by, id, in)
+			if err != nil {
 				return fmt.Errorf("demo intervention: %w", err)
+			}
+			if contexts.IsOpenIntervention(status) {
+				openIvs = append(openIvs, contexts.ClosingDecision{ID: added.ID, Decision: contexts.DecisionComplete})
 			}
 			sum.Interventions++
 		}
@@ -359,7 +364,8 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 					contexts.SideNeeds:        "Young people say they now use the youth centre instead",
 					contexts.SideGuardianship: "Trained staff and a warden are present at peak times",
 					contexts.SideEnvironment:  "Lighting repaired and hidden spaces cleared",
-				}}); err != nil {
+				},
+				Interventions: openIvs}); err != nil {
 				return fmt.Errorf("demo closure: %w", err)
 			}
 			if i%8 == 0 {

@@ -50,7 +50,7 @@ func TestSeedDemo(t *testing.T) {
 		t.Logf("res %d: %d cells, %d with >= 10 young people", res, len(cells), dense)
 	}
 	// The records read like any others.
-	near := must[[]contexts.NearbyContext](t)(f.store.Nearby(ctx, 51.545, -0.055, 5000, "location", "", 100))
+	near := must[[]contexts.ContextListItem](t)(f.store.Nearby(ctx, 51.545, -0.055, 5000, "location", "", 100))
 	if len(near) < 10 {
 		t.Fatalf("nearby demo contexts %d", len(near))
 	}

@@ -226,3 +226,17 @@ func (f *fixture) markReleased(t testing.TB) {
 
 // forAssessment is the purpose store tests read a young person's records for.
 var forAssessment = contexts.ReadPurpose{Code: contexts.PurposeAssessment}
+
+// carryOver decides carry_over for every open intervention of a context, so
+// a test can close it without changing any intervention.
+func carryOver(t testing.TB, f *fixture, contextID int64) []contexts.ClosingDecision {
+	t.Helper()
+	c := must[*contexts.Context](t)(f.store.Context(context.Background(), f.lead, contextID))
+	var out []contexts.ClosingDecision
+	for _, iv := range c.Interventions {
+		if contexts.IsOpenIntervention(iv.Status) {
+			out = append(out, contexts.ClosingDecision{ID: iv.ID, Decision: contexts.DecisionCarryOver})
+		}
+	}
+	return out
+}

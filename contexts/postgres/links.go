@@ -30,12 +30,14 @@ func (s *Store) linkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		return nil, err
 	}
 	norm, reason := in.Subject, in.Reason
-	if err := s.screenFreeText(ctx, a, fmt.Sprintf("context:%d", contextID), norm, contexts.TextField{Name: "reason", Text: reason}); err != nil {
-		return nil, err
+	for _, f := range []contexts.TextField{{Name: "reason", Text: reason}, {Name: "label", Text: in.Label}} {
+		if err := s.screenFreeText(ctx, a, fmt.Sprintf("context:%d", contextID), norm, f); err != nil {
+			return nil, err
+		}
 	}
 	h := contexts.NewSubjectHasher(s.secret)
 	sh := h.Hash(norm)
-	out := contexts.Link{ContextID: contextID, Team: a.Team}
+	out := contexts.Link{ContextID: contextID, Team: a.Team, LinkedBy: a.Name, Label: in.Label, Reason: reason}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		c, err := lockContext(ctx, tx, contextID)
 		if err != nil {
@@ -59,8 +61,9 @@ func (s *Store) linkYoungPerson(ctx context.Context, a *contexts.Actor, contextI
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("check link: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO context_links (context_id, subject_id, team_id, linked_by, reason, linked_at)
-			VALUES ($1, $2, $3, $4, $5, coalesce($6, now())) RETURNING id, linked_at`, contextID, sid, a.TeamID, a.UserID, reason, s.at).
+		if err := tx.QueryRow(ctx, `INSERT INTO context_links (context_id, subject_id, team_id, linked_by, reason, label, linked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) RETURNING id, linked_at`, contextID, sid, a.TeamID, a.UserID, reason,
+			in.Label, s.at).
 			Scan(&out.ID, &out.LinkedAt); err != nil {
 			return fmt.Errorf("insert link: %w", err)
 		}
@@ -120,27 +123,65 @@ func (s *Store) UnlinkYoungPerson(ctx context.Context, a *contexts.Actor, contex
 	})
 }
 
-// TeamLinks lists the actor's team's current links to a context (ids and
-// dates, never subjects), so a practitioner can find the link to remove.
+const linkColumns = `l.id, l.context_id, t.name, l.linked_at, u.name, l.label, l.reason`
+
+const linkFrom = ` FROM context_links l JOIN teams t ON t.id = l.team_id JOIN users u ON u.id = l.linked_by`
+
+func scanLink(r pgx.CollectableRow) (contexts.Link, error) {
+	var l contexts.Link
+	err := r.Scan(&l.ID, &l.ContextID, &l.Team, &l.LinkedAt, &l.LinkedBy, &l.Label, &l.Reason)
+	return l, err
+}
+
+// TeamLinks lists the actor's team's current links to a context (ids,
+// dates, who linked, the team's own label and reason; never subjects), so
+// a practitioner can tell which link to remove. Only the linking team ever
+// reads a link's label and reason.
 func (s *Store) TeamLinks(ctx context.Context, a *contexts.Actor, contextID int64) ([]contexts.Link, error) {
 	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT l.id, l.context_id, t.name, l.linked_at FROM context_links l
-		JOIN teams t ON t.id = l.team_id
+	rows, err := s.db.Query(ctx, `SELECT `+linkColumns+linkFrom+`
 		WHERE l.context_id = $1 AND l.team_id = $2 AND l.unlinked_at IS NULL ORDER BY l.id`, contextID, a.TeamID)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.Link, error) {
-		var l contexts.Link
-		err := r.Scan(&l.ID, &l.ContextID, &l.Team, &l.LinkedAt)
-		return l, err
-	})
+	out, err := pgx.CollectRows(rows, scanLink)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
 	return out, nil
+}
+
+// LabelLink sets the linking team's own label of one of its current links
+// (an empty label clears it). The label is screened like a link's reason,
+// and the change is audited without its text: the label is the team's alone.
+func (s *Store) LabelLink(ctx context.Context, a *contexts.Actor, contextID, linkID int64, in contexts.LinkLabelInput) (*contexts.Link, error) {
+	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
+		return nil, err
+	}
+	label, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.screen(ctx, s.db, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "label", Text: label}); err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE context_links SET label = $4
+			WHERE id = $1 AND context_id = $2 AND team_id = $3 AND unlinked_at IS NULL`, linkID, contextID, a.TeamID, label)
+		if err != nil {
+			return fmt.Errorf("label link: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return contexts.NotFound("link", linkID)
+		}
+		return audit(ctx, tx, a, "context.link.label", fmt.Sprintf("context:%d", contextID), "", map[string]any{"link_id": linkID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return readOne(ctx, s.db, scanLink, "link", linkID, `SELECT `+linkColumns+linkFrom+` WHERE l.id = $1 AND l.team_id = $2`, linkID, a.TeamID)
 }
 
 // LinkSummary tells anyone allowed to see the context how many distinct
@@ -251,15 +292,32 @@ func (s *Store) Notifications(ctx context.Context, a *contexts.Actor) ([]context
 }
 
 // MarkNotificationsRead marks the actor's notifications up to and
-// including id as read, and reports how many changed.
-func (s *Store) MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo int64) (int64, error) {
+// including id as read (only those about one context when contextID is
+// not 0), and reports how many changed.
+func (s *Store) MarkNotificationsRead(ctx context.Context, a *contexts.Actor, upTo, contextID int64) (int64, error) {
 	if err := contexts.Require(a, contexts.Roles...); err != nil {
 		return 0, err
 	}
 	tag, err := s.db.Exec(ctx, `UPDATE notifications SET read_at = now()
-		WHERE user_id = $1 AND id <= $2 AND read_at IS NULL`, a.UserID, upTo)
+		WHERE user_id = $1 AND id <= $2 AND read_at IS NULL AND ($3 = 0 OR context_id = $3)`, a.UserID, upTo, contextID)
 	if err != nil {
 		return 0, fmt.Errorf("mark notifications read: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// MarkNotificationRead marks one of the actor's notifications as read; a
+// notification of someone else's is not found.
+func (s *Store) MarkNotificationRead(ctx context.Context, a *contexts.Actor, id int64) error {
+	if err := contexts.Require(a, contexts.Roles...); err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE user_id = $1 AND id = $2`, a.UserID, id)
+	if err != nil {
+		return fmt.Errorf("mark notification read: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return contexts.NotFound("notification", id)
+	}
+	return nil
 }

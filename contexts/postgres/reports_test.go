@@ -75,7 +75,8 @@ func newReportData(t *testing.T, f *fixture) reportData {
 	add("2026-01-06T10:00:00Z", d.school, "school", "needs", "planned", "2026-02-01")
 	evidence := map[string]string{"needs": "Young people use the youth centre", "guardianship": "Wardens on patrol", "environment": "New lighting"}
 	closeAt := func(when string, cid int64) {
-		must[*contexts.Context](t)(at(when).CloseContext(ctx, f.lead, cid, contexts.CloseInput{Reason: "Safer", Evidence: evidence}))
+		must[*contexts.Context](t)(at(when).CloseContext(ctx, f.lead, cid, contexts.CloseInput{Reason: "Safer", Evidence: evidence,
+			Interventions: carryOver(t, f, cid)}))
 	}
 	reopenAt := func(when string, cid int64) {
 		must[*contexts.Context](t)(at(when).ReopenContext(ctx, f.lead, cid, contexts.ReopenInput{Reason: "Back again"}))

@@ -63,15 +63,16 @@ func (s *Store) addAssessment(ctx context.Context, a *contexts.Actor, contextID 
 	return &out, nil
 }
 
-const interventionColumns = `i.id, i.action, i.partner_agency, i.side, i.status, i.due_date, i.done_date, u.name,
-	i.created_at, i.updated_at`
+const interventionColumns = `i.id, i.action, i.partner_agency, i.side, i.status, i.due_date, i.done_date, i.outcome,
+	i.notes, u.name, i.created_at, i.updated_at`
 
 const interventionFrom = ` FROM context_interventions i JOIN users u ON u.id = i.created_by`
 
 func scanIntervention(r pgx.CollectableRow) (contexts.Intervention, error) {
 	var x contexts.Intervention
 	var due, done *time.Time
-	err := r.Scan(&x.ID, &x.Action, &x.PartnerAgency, &x.Side, &x.Status, &due, &done, &x.CreatedBy, &x.CreatedAt, &x.UpdatedAt)
+	err := r.Scan(&x.ID, &x.Action, &x.PartnerAgency, &x.Side, &x.Status, &due, &done, &x.Outcome, &x.Notes, &x.CreatedBy,
+		&x.CreatedAt, &x.UpdatedAt)
 	x.DueDate, x.DoneDate = dateString(due), dateString(done)
 	return x, err
 }
@@ -99,22 +100,22 @@ func (s *Store) addIntervention(ctx context.Context, a *contexts.Actor, contextI
 		if err := f.Check(c.Kind, contexts.UKDay(s.now())); err != nil {
 			return err
 		}
-		if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "action", Text: f.Action}); err != nil {
+		if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), f.Texts()...); err != nil {
 			return err
 		}
 		if c.Status == contexts.StatusClosed {
 			return contexts.ContextClosedError(c)
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO context_interventions (context_id, action, partner_agency, side, status,
-				due_date, done_date, created_by, updated_by, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, coalesce($9, now()), coalesce($9, now())) RETURNING id`,
-			contextID, f.Action, f.Agency, f.Side, f.Status, f.Due, f.Done, a.UserID, s.at).Scan(&id)
+				due_date, done_date, outcome, notes, created_by, updated_by, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, coalesce($11, now()), coalesce($11, now())) RETURNING id`,
+			contextID, f.Action, f.Agency, f.Side, f.Status, f.Due, f.Done, f.Outcome, f.Notes, a.UserID, s.at).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert intervention: %w", err)
 		}
 		agency, _ := contexts.PartnerAgencyLabel(f.Agency)
 		if _, err := s.addEvent(ctx, tx, a, contextID, contexts.EventInterventionAdded,
-			fmt.Sprintf("Intervention added with %s (%s)", agency, f.Status),
+			fmt.Sprintf("Intervention %s added with %s (%s)", contexts.Quote(f.Action), agency, contexts.StatusLabel(f.Status)),
 			map[string]any{"intervention_id": id, "status": f.Status, "partner_agency": f.Agency, "side": f.Side}); err != nil {
 			return err
 		}
@@ -147,39 +148,36 @@ func (s *Store) UpdateIntervention(ctx context.Context, a *contexts.Actor, conte
 			return err
 		}
 		var f contexts.InterventionFields
-		err = tx.QueryRow(ctx, `SELECT action, partner_agency, side, status, due_date, done_date
+		err = tx.QueryRow(ctx, `SELECT action, partner_agency, side, status, due_date, done_date, outcome, notes
 			FROM context_interventions WHERE id = $1 AND context_id = $2 FOR UPDATE`, id, contextID).
-			Scan(&f.Action, &f.Agency, &f.Side, &f.Status, &f.Due, &f.Done)
+			Scan(&f.Action, &f.Agency, &f.Side, &f.Status, &f.Due, &f.Done, &f.Outcome, &f.Notes)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return contexts.NotFound("intervention", id)
 		}
 		if err != nil {
 			return fmt.Errorf("read intervention: %w", err)
 		}
-		oldStatus := f.Status
+		before := f
 		if err := f.Apply(in); err != nil {
 			return err
 		}
 		if err := f.Check(c.Kind, contexts.UKDay(s.now())); err != nil {
 			return err
 		}
-		if in.Action != nil {
-			if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), contexts.TextField{Name: "action", Text: f.Action}); err != nil {
+		if in.Action != nil || in.Outcome != nil || in.Notes != nil {
+			if err := s.screen(ctx, tx, a, fmt.Sprintf("context:%d", contextID), f.Texts()...); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE context_interventions SET action = $3, partner_agency = $4, side = $5,
-				status = $6, due_date = $7, done_date = $8, updated_by = $9, updated_at = now()
+				status = $6, due_date = $7, done_date = $8, outcome = $9, notes = $10, updated_by = $11, updated_at = now()
 			WHERE id = $1 AND context_id = $2`,
-			id, contextID, f.Action, f.Agency, f.Side, f.Status, f.Due, f.Done, a.UserID); err != nil {
+			id, contextID, f.Action, f.Agency, f.Side, f.Status, f.Due, f.Done, f.Outcome, f.Notes, a.UserID); err != nil {
 			return fmt.Errorf("update intervention: %w", err)
 		}
-		summary := "Intervention updated"
-		if f.Status != oldStatus {
-			summary = fmt.Sprintf("Intervention %s -> %s", oldStatus, f.Status)
-		}
+		summary := contexts.InterventionChanges(c.Kind, before, f, f.Outcome != before.Outcome, f.Notes != before.Notes)
 		if _, err := s.addEvent(ctx, tx, a, contextID, contexts.EventInterventionUpdated, summary,
-			map[string]any{"intervention_id": id, "status": f.Status, "previous_status": oldStatus}); err != nil {
+			map[string]any{"intervention_id": id, "status": f.Status, "previous_status": before.Status}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, a, "context.intervention.update", fmt.Sprintf("context:%d", contextID), "", map[string]any{"intervention_id": id})
@@ -213,6 +211,9 @@ func (s *Store) CloseContext(ctx context.Context, a *contexts.Actor, contextID i
 		if c.Status == contexts.StatusClosed {
 			return ctxmap.Errorf(ctxmap.KindConflict, "already_closed", "%s is already closed", c.DisplayName)
 		}
+		if err := s.closeInterventions(ctx, tx, a, contextID, in.Interventions); err != nil {
+			return err
+		}
 		var cid int64
 		if err := tx.QueryRow(ctx, `INSERT INTO context_closures (context_id, reason, evidence_needs, evidence_guardianship,
 				evidence_environment, closed_by, closed_at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) RETURNING id`,
@@ -232,6 +233,42 @@ func (s *Store) CloseContext(ctx context.Context, a *contexts.Actor, contextID i
 		return nil, err
 	}
 	return s.Context(ctx, a, contextID)
+}
+
+// closeInterventions applies what the closing lead decided for each
+// planned or in-progress intervention (contexts.DecideClosing) and records
+// each decision in the chronology, in the transaction of the close.
+func (s *Store) closeInterventions(ctx context.Context, tx pgx.Tx, a *contexts.Actor, contextID int64, decisions []contexts.ClosingDecision) error {
+	rows, err := tx.Query(ctx, `SELECT id, action, status FROM context_interventions
+		WHERE context_id = $1 AND status IN ('planned', 'in_progress') ORDER BY id FOR UPDATE`, contextID)
+	if err != nil {
+		return fmt.Errorf("read open interventions: %w", err)
+	}
+	open, err := pgx.CollectRows(rows, pgx.RowToStructByPos[contexts.OpenIntervention])
+	if err != nil {
+		return fmt.Errorf("read open interventions: %w", err)
+	}
+	decided, err := contexts.DecideClosing(open, decisions)
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		d := decided[o.ID]
+		status := map[string]string{contexts.DecisionComplete: contexts.InterventionDone, contexts.DecisionCancel: contexts.InterventionDropped}[d]
+		if status != "" {
+			if _, err := tx.Exec(ctx, `UPDATE context_interventions SET status = $2,
+					done_date = CASE WHEN $2 = 'done' THEN coalesce(done_date, $3::date) ELSE done_date END,
+					updated_by = $4, updated_at = now() WHERE id = $1`,
+				o.ID, status, contexts.UKDay(s.now()), a.UserID); err != nil {
+				return fmt.Errorf("close intervention: %w", err)
+			}
+		}
+		if _, err := s.addEvent(ctx, tx, a, contextID, contexts.EventInterventionUpdated, contexts.ClosingSummary(o.Action, o.Status, d),
+			map[string]any{"intervention_id": o.ID, "previous_status": o.Status, "closing_decision": d}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReopenContext reopens a closed context when the place, group or school

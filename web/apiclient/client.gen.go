@@ -290,6 +290,32 @@ type ContextKind struct {
 	Sides *[]Term `json:"sides"`
 }
 
+// ContextListItem defines model for ContextListItem.
+type ContextListItem struct {
+	DisplayName       string    `json:"display_name"`
+	DistanceM         *float64  `json:"distance_m,omitempty"`
+	Id                int64     `json:"id"`
+	Kind              string    `json:"kind"`
+	Lat               *float64  `json:"lat,omitempty"`
+	LocationType      *string   `json:"location_type,omitempty"`
+	Lon               *float64  `json:"lon,omitempty"`
+	OpenInterventions int64     `json:"open_interventions"`
+	Postcode          *string   `json:"postcode,omitempty"`
+	Review            *string   `json:"review,omitempty"`
+	ReviewDate        *string   `json:"review_date,omitempty"`
+	Status            string    `json:"status"`
+	Team              string    `json:"team"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+// ContextsAnswer defines model for ContextsAnswer.
+type ContextsAnswer struct {
+	Contexts *[]ContextListItem `json:"contexts"`
+	Lat      *float64           `json:"lat,omitempty"`
+	Lon      *float64           `json:"lon,omitempty"`
+	RadiusM  *float64           `json:"radius_m,omitempty"`
+}
+
 // ContextualRecord defines model for ContextualRecord.
 type ContextualRecord struct {
 	Factors     *[]Factor     `json:"factors"`
@@ -527,6 +553,8 @@ type Intervention struct {
 	DoneDate      *string   `json:"done_date,omitempty"`
 	DueDate       *string   `json:"due_date,omitempty"`
 	Id            int64     `json:"id"`
+	Notes         string    `json:"notes"`
+	Outcome       string    `json:"outcome"`
 	PartnerAgency string    `json:"partner_agency"`
 	Side          string    `json:"side"`
 	Status        string    `json:"status"`
@@ -569,7 +597,10 @@ type LayerTerm struct {
 type Link struct {
 	ContextId int64     `json:"context_id"`
 	Id        int64     `json:"id"`
+	Label     string    `json:"label"`
 	LinkedAt  time.Time `json:"linked_at"`
+	LinkedBy  string    `json:"linked_by"`
+	Reason    string    `json:"reason"`
 	Team      string    `json:"team"`
 }
 
@@ -619,18 +650,6 @@ type MeasurePoint struct {
 type MonthInterventions struct {
 	Interventions int64  `json:"interventions"`
 	Month         string `json:"month"`
-}
-
-// NearbyContext defines model for NearbyContext.
-type NearbyContext struct {
-	DisplayName  string  `json:"display_name"`
-	DistanceM    float64 `json:"distance_m"`
-	Id           int64   `json:"id"`
-	Kind         string  `json:"kind"`
-	Lat          float64 `json:"lat"`
-	LocationType *string `json:"location_type,omitempty"`
-	Lon          float64 `json:"lon"`
-	Status       string  `json:"status"`
 }
 
 // Notification defines model for Notification.
@@ -936,10 +955,37 @@ type SignInMethods struct {
 	Password bool        `json:"password"`
 }
 
+// Similar defines model for Similar.
+type Similar struct {
+	DisplayName string            `json:"display_name"`
+	Similar     *[]SimilarContext `json:"similar"`
+}
+
+// SimilarContext defines model for SimilarContext.
+type SimilarContext struct {
+	DisplayName       string    `json:"display_name"`
+	DistanceM         *float64  `json:"distance_m,omitempty"`
+	Id                int64     `json:"id"`
+	Kind              string    `json:"kind"`
+	Lat               *float64  `json:"lat,omitempty"`
+	LocationType      *string   `json:"location_type,omitempty"`
+	Lon               *float64  `json:"lon,omitempty"`
+	Nearby            bool      `json:"nearby"`
+	OpenInterventions int64     `json:"open_interventions"`
+	Postcode          *string   `json:"postcode,omitempty"`
+	Review            *string   `json:"review,omitempty"`
+	ReviewDate        *string   `json:"review_date,omitempty"`
+	SimilarName       bool      `json:"similar_name"`
+	Status            string    `json:"status"`
+	Team              string    `json:"team"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
 // Taxonomy defines model for Taxonomy.
 type Taxonomy struct {
 	ArchiveReasons       *[]Term        `json:"archive_reasons"`
 	Categories           *[]Category    `json:"categories"`
+	ClosingDecisions     *[]Term        `json:"closing_decisions"`
 	ContextKinds         *[]ContextKind `json:"context_kinds"`
 	FactorAreaKinds      *[]Term        `json:"factor_area_kinds"`
 	Familial             *[]Term        `json:"familial"`
@@ -1176,11 +1222,14 @@ type GetApiV1BeforeAfterParams struct {
 
 // GetApiV1ContextsParams defines parameters for GetApiV1Contexts.
 type GetApiV1ContextsParams struct {
-	// Near a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"
-	Near string `form:"near" json:"near"`
+	// Near a postcode ("E8 3AA", "E8 3", "E8") or "lat,lon"; leave it out for the workspace list
+	Near *string `form:"near,omitempty" json:"near,omitempty"`
 
-	// RadiusM metres, 1..50000, default 1000
+	// RadiusM with near: metres, 1..50000, default 1000
 	RadiusM *float32 `form:"radius_m,omitempty" json:"radius_m,omitempty"`
+
+	// Q without near: words of the name, display name or postcode ("Market Street"); names that read alike match too
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
 	// Kind location, group or school
 	Kind *string `form:"kind,omitempty" json:"kind,omitempty"`
@@ -1188,7 +1237,16 @@ type GetApiV1ContextsParams struct {
 	// Status open, closed or all (default all)
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// Limit 1..500, default 50
+	// LocationType without near: one location type (the taxonomy's location_types)
+	LocationType *string `form:"location_type,omitempty" json:"location_type,omitempty"`
+
+	// Review without near: due (within 28 days) or overdue (open records only)
+	Review *string `form:"review,omitempty" json:"review,omitempty"`
+
+	// PartnerAgency without near: records with an intervention with this partner agency
+	PartnerAgency *string `form:"partner_agency,omitempty" json:"partner_agency,omitempty"`
+
+	// Limit 1..500, default 50 (near) or 100 (list)
 	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
@@ -1208,6 +1266,18 @@ type PostApiV1ContextsJSONBody struct {
 type PostApiV1ContextsParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// PostApiV1ContextsSimilarJSONBody defines parameters for PostApiV1ContextsSimilar.
+type PostApiV1ContextsSimilarJSONBody struct {
+	Description  *string  `json:"description,omitempty"`
+	Kind         string   `json:"kind"`
+	Lat          *float64 `json:"lat,omitempty"`
+	LocationType *string  `json:"location_type,omitempty"`
+	Lon          *float64 `json:"lon,omitempty"`
+	Name         *string  `json:"name,omitempty"`
+	Postcode     *string  `json:"postcode,omitempty"`
+	ReviewDate   *string  `json:"review_date,omitempty"`
 }
 
 // PatchApiV1ContextsByIdJSONBody defines parameters for PatchApiV1ContextsById.
@@ -1231,8 +1301,12 @@ type PostApiV1ContextsByIdAssessmentsParams struct {
 
 // PostApiV1ContextsByIdCloseJSONBody defines parameters for PostApiV1ContextsByIdClose.
 type PostApiV1ContextsByIdCloseJSONBody struct {
-	Evidence map[string]string `json:"evidence"`
-	Reason   string            `json:"reason"`
+	Evidence      map[string]string `json:"evidence"`
+	Interventions *[]struct {
+		Decision string `json:"decision"`
+		Id       int64  `json:"id"`
+	} `json:"interventions,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // PostApiV1ContextsByIdInterventionsJSONBody defines parameters for PostApiV1ContextsByIdInterventions.
@@ -1240,6 +1314,8 @@ type PostApiV1ContextsByIdInterventionsJSONBody struct {
 	Action        string  `json:"action"`
 	DoneDate      *string `json:"done_date,omitempty"`
 	DueDate       *string `json:"due_date,omitempty"`
+	Notes         *string `json:"notes,omitempty"`
+	Outcome       *string `json:"outcome,omitempty"`
 	PartnerAgency string  `json:"partner_agency"`
 	Side          string  `json:"side"`
 	Status        *string `json:"status,omitempty"`
@@ -1256,6 +1332,8 @@ type PatchApiV1ContextsByIdInterventionsByIidJSONBody struct {
 	Action        *string `json:"action,omitempty"`
 	DoneDate      *string `json:"done_date,omitempty"`
 	DueDate       *string `json:"due_date,omitempty"`
+	Notes         *string `json:"notes,omitempty"`
+	Outcome       *string `json:"outcome,omitempty"`
 	PartnerAgency *string `json:"partner_agency,omitempty"`
 	Side          *string `json:"side,omitempty"`
 	Status        *string `json:"status,omitempty"`
@@ -1263,8 +1341,9 @@ type PatchApiV1ContextsByIdInterventionsByIidJSONBody struct {
 
 // PostApiV1ContextsByIdLinksJSONBody defines parameters for PostApiV1ContextsByIdLinks.
 type PostApiV1ContextsByIdLinksJSONBody struct {
-	Reason  string `json:"reason"`
-	Subject string `json:"subject"`
+	Label   *string `json:"label,omitempty"`
+	Reason  string  `json:"reason"`
+	Subject string  `json:"subject"`
 }
 
 // PostApiV1ContextsByIdLinksParams defines parameters for PostApiV1ContextsByIdLinks.
@@ -1282,6 +1361,11 @@ type DeleteApiV1ContextsByIdLinksByLidJSONBody struct {
 type DeleteApiV1ContextsByIdLinksByLidParams struct {
 	// Reason why, if there is no body
 	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// PatchApiV1ContextsByIdLinksByLidJSONBody defines parameters for PatchApiV1ContextsByIdLinksByLid.
+type PatchApiV1ContextsByIdLinksByLidJSONBody struct {
+	Label *string `json:"label"`
 }
 
 // PostApiV1ContextsByIdReopenJSONBody defines parameters for PostApiV1ContextsByIdReopen.
@@ -1527,7 +1611,8 @@ type PostApiV1MarkersByIdCorrectParams struct {
 
 // PostApiV1MeNotificationsReadJSONBody defines parameters for PostApiV1MeNotificationsRead.
 type PostApiV1MeNotificationsReadJSONBody struct {
-	UpTo int64 `json:"up_to"`
+	ContextId *int64 `json:"context_id,omitempty"`
+	UpTo      int64  `json:"up_to"`
 }
 
 // GetApiV1PostcodesParams defines parameters for GetApiV1Postcodes.
@@ -1796,6 +1881,9 @@ type PutApiV1AllocationsJSONRequestBody PutApiV1AllocationsJSONBody
 // PostApiV1ContextsJSONRequestBody defines body for PostApiV1Contexts for application/json ContentType.
 type PostApiV1ContextsJSONRequestBody PostApiV1ContextsJSONBody
 
+// PostApiV1ContextsSimilarJSONRequestBody defines body for PostApiV1ContextsSimilar for application/json ContentType.
+type PostApiV1ContextsSimilarJSONRequestBody PostApiV1ContextsSimilarJSONBody
+
 // PatchApiV1ContextsByIdJSONRequestBody defines body for PatchApiV1ContextsById for application/json ContentType.
 type PatchApiV1ContextsByIdJSONRequestBody PatchApiV1ContextsByIdJSONBody
 
@@ -1816,6 +1904,9 @@ type PostApiV1ContextsByIdLinksJSONRequestBody PostApiV1ContextsByIdLinksJSONBod
 
 // DeleteApiV1ContextsByIdLinksByLidJSONRequestBody defines body for DeleteApiV1ContextsByIdLinksByLid for application/json ContentType.
 type DeleteApiV1ContextsByIdLinksByLidJSONRequestBody DeleteApiV1ContextsByIdLinksByLidJSONBody
+
+// PatchApiV1ContextsByIdLinksByLidJSONRequestBody defines body for PatchApiV1ContextsByIdLinksByLid for application/json ContentType.
+type PatchApiV1ContextsByIdLinksByLidJSONRequestBody PatchApiV1ContextsByIdLinksByLidJSONBody
 
 // PostApiV1ContextsByIdReopenJSONRequestBody defines body for PostApiV1ContextsByIdReopen for application/json ContentType.
 type PostApiV1ContextsByIdReopenJSONRequestBody PostApiV1ContextsByIdReopenJSONBody
@@ -2094,7 +2185,7 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/config (the `GetApiV1Config` operationId).
 	GetApiV1Config(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1Contexts Context records near a postcode or point, nearest first, with distance_m
+	// GetApiV1Contexts With near: context records near a postcode or point, nearest first, with distance_m. Without: the workspace list, found by name (q) and filtered by kind, status, location type, review (due or overdue) and partner agency; overdue reviews first. Every item has its review date and state
 	//
 	// Corresponds with GET /api/v1/contexts (the `GetApiV1Contexts` operationId).
 	GetApiV1Contexts(ctx context.Context, params *GetApiV1ContextsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2112,6 +2203,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/contexts (the `PostApiV1Contexts` operationId).
 	PostApiV1Contexts(ctx context.Context, params *PostApiV1ContextsParams, body PostApiV1ContextsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1ContextsSimilarWithBody Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+	PostApiV1ContextsSimilarWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1ContextsSimilar Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+	PostApiV1ContextsSimilar(ctx context.Context, body PostApiV1ContextsSimilarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1ContextsById A context record with its assessments, interventions, closures and link summary
 	//
@@ -2151,14 +2256,14 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/contexts/{id}/chronology (the `GetApiV1ContextsByIdChronology` operationId).
 	GetApiV1ContextsByIdChronology(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ContextsByIdCloseWithBody Close with evidence under each triangle side and a reason
+	// PostApiV1ContextsByIdCloseWithBody Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/contexts/{id}/close (the `PostApiV1ContextsByIdClose` operationId).
 	PostApiV1ContextsByIdCloseWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ContextsByIdClose Close with evidence under each triangle side and a reason
+	// PostApiV1ContextsByIdClose Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2179,33 +2284,33 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/contexts/{id}/interventions (the `PostApiV1ContextsByIdInterventions` operationId).
 	PostApiV1ContextsByIdInterventions(ctx context.Context, id int64, params *PostApiV1ContextsByIdInterventionsParams, body PostApiV1ContextsByIdInterventionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PatchApiV1ContextsByIdInterventionsByIidWithBody Progress an intervention (status, dates, wording)
+	// PatchApiV1ContextsByIdInterventionsByIidWithBody Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /api/v1/contexts/{id}/interventions/{iid} (the `PatchApiV1ContextsByIdInterventionsByIid` operationId).
 	PatchApiV1ContextsByIdInterventionsByIidWithBody(ctx context.Context, id int64, iid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PatchApiV1ContextsByIdInterventionsByIid Progress an intervention (status, dates, wording)
+	// PatchApiV1ContextsByIdInterventionsByIid Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /api/v1/contexts/{id}/interventions/{iid} (the `PatchApiV1ContextsByIdInterventionsByIid` operationId).
 	PatchApiV1ContextsByIdInterventionsByIid(ctx context.Context, id int64, iid int64, body PatchApiV1ContextsByIdInterventionsByIidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1ContextsByIdLinks Your team's current links to a context (ids only, to unlink)
+	// GetApiV1ContextsByIdLinks Your team's current links to a context, with who linked, your team's label and reason (never the young person), to tell them apart and unlink
 	//
 	// Corresponds with GET /api/v1/contexts/{id}/links (the `GetApiV1ContextsByIdLinks` operationId).
 	GetApiV1ContextsByIdLinks(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ContextsByIdLinksWithBody Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	// PostApiV1ContextsByIdLinksWithBody Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/contexts/{id}/links (the `PostApiV1ContextsByIdLinks` operationId).
 	PostApiV1ContextsByIdLinksWithBody(ctx context.Context, id int64, params *PostApiV1ContextsByIdLinksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1ContextsByIdLinks Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	// PostApiV1ContextsByIdLinks Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2230,6 +2335,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/contexts/{id}/links/{lid} (the `DeleteApiV1ContextsByIdLinksByLid` operationId).
 	DeleteApiV1ContextsByIdLinksByLid(ctx context.Context, id int64, lid int64, params *DeleteApiV1ContextsByIdLinksByLidParams, body DeleteApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiV1ContextsByIdLinksByLidWithBody Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+	PatchApiV1ContextsByIdLinksByLidWithBody(ctx context.Context, id int64, lid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PatchApiV1ContextsByIdLinksByLid Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+	PatchApiV1ContextsByIdLinksByLid(ctx context.Context, id int64, lid int64, body PatchApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostApiV1ContextsByIdReopenWithBody Reopen a closed context with a reason; its chronology continues
 	//
@@ -2434,19 +2553,24 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/me/notifications (the `GetApiV1MeNotifications` operationId).
 	GetApiV1MeNotifications(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1MeNotificationsReadWithBody Mark your notifications up to an id as read
+	// PostApiV1MeNotificationsReadWithBody Mark your notifications up to an id as read (only those about one context with context_id)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/v1/me/notifications/read (the `PostApiV1MeNotificationsRead` operationId).
 	PostApiV1MeNotificationsReadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostApiV1MeNotificationsRead Mark your notifications up to an id as read
+	// PostApiV1MeNotificationsRead Mark your notifications up to an id as read (only those about one context with context_id)
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/v1/me/notifications/read (the `PostApiV1MeNotificationsRead` operationId).
 	PostApiV1MeNotificationsRead(ctx context.Context, body PostApiV1MeNotificationsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1MeNotificationsByNidRead Mark one of your notifications as read
+	//
+	// Corresponds with POST /api/v1/me/notifications/{nid}/read (the `PostApiV1MeNotificationsByNidRead` operationId).
+	PostApiV1MeNotificationsByNidRead(ctx context.Context, nid int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1OpenapiJson This OpenAPI 3 document
 	//
@@ -2922,7 +3046,7 @@ func (c *Client) GetApiV1Config(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetApiV1Contexts Context records near a postcode or point, nearest first, with distance_m
+// GetApiV1Contexts With near: context records near a postcode or point, nearest first, with distance_m. Without: the workspace list, found by name (q) and filtered by kind, status, location type, review (due or overdue) and partner agency; overdue reviews first. Every item has its review date and state
 //
 // Corresponds with GET /api/v1/contexts (the `GetApiV1Contexts` operationId).
 func (c *Client) GetApiV1Contexts(ctx context.Context, params *GetApiV1ContextsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2961,6 +3085,40 @@ func (c *Client) PostApiV1ContextsWithBody(ctx context.Context, params *PostApiV
 // Corresponds with POST /api/v1/contexts (the `PostApiV1Contexts` operationId).
 func (c *Client) PostApiV1Contexts(ctx context.Context, params *PostApiV1ContextsParams, body PostApiV1ContextsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1ContextsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1ContextsSimilarWithBody Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+func (c *Client) PostApiV1ContextsSimilarWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1ContextsSimilarRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1ContextsSimilar Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+func (c *Client) PostApiV1ContextsSimilar(ctx context.Context, body PostApiV1ContextsSimilarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1ContextsSimilarRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3069,7 +3227,7 @@ func (c *Client) GetApiV1ContextsByIdChronology(ctx context.Context, id int64, r
 	return c.Client.Do(req)
 }
 
-// PostApiV1ContextsByIdCloseWithBody Close with evidence under each triangle side and a reason
+// PostApiV1ContextsByIdCloseWithBody Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 //
 // Takes any type of body and a specified content type.
 //
@@ -3086,7 +3244,7 @@ func (c *Client) PostApiV1ContextsByIdCloseWithBody(ctx context.Context, id int6
 	return c.Client.Do(req)
 }
 
-// PostApiV1ContextsByIdClose Close with evidence under each triangle side and a reason
+// PostApiV1ContextsByIdClose Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3137,7 +3295,7 @@ func (c *Client) PostApiV1ContextsByIdInterventions(ctx context.Context, id int6
 	return c.Client.Do(req)
 }
 
-// PatchApiV1ContextsByIdInterventionsByIidWithBody Progress an intervention (status, dates, wording)
+// PatchApiV1ContextsByIdInterventionsByIidWithBody Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 //
 // Takes any type of body and a specified content type.
 //
@@ -3154,7 +3312,7 @@ func (c *Client) PatchApiV1ContextsByIdInterventionsByIidWithBody(ctx context.Co
 	return c.Client.Do(req)
 }
 
-// PatchApiV1ContextsByIdInterventionsByIid Progress an intervention (status, dates, wording)
+// PatchApiV1ContextsByIdInterventionsByIid Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3171,7 +3329,7 @@ func (c *Client) PatchApiV1ContextsByIdInterventionsByIid(ctx context.Context, i
 	return c.Client.Do(req)
 }
 
-// GetApiV1ContextsByIdLinks Your team's current links to a context (ids only, to unlink)
+// GetApiV1ContextsByIdLinks Your team's current links to a context, with who linked, your team's label and reason (never the young person), to tell them apart and unlink
 //
 // Corresponds with GET /api/v1/contexts/{id}/links (the `GetApiV1ContextsByIdLinks` operationId).
 func (c *Client) GetApiV1ContextsByIdLinks(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3186,7 +3344,7 @@ func (c *Client) GetApiV1ContextsByIdLinks(ctx context.Context, id int64, reqEdi
 	return c.Client.Do(req)
 }
 
-// PostApiV1ContextsByIdLinksWithBody Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+// PostApiV1ContextsByIdLinksWithBody Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 //
 // Takes any type of body and a specified content type.
 //
@@ -3203,7 +3361,7 @@ func (c *Client) PostApiV1ContextsByIdLinksWithBody(ctx context.Context, id int6
 	return c.Client.Do(req)
 }
 
-// PostApiV1ContextsByIdLinks Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+// PostApiV1ContextsByIdLinks Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3259,6 +3417,40 @@ func (c *Client) DeleteApiV1ContextsByIdLinksByLidWithBody(ctx context.Context, 
 // Corresponds with DELETE /api/v1/contexts/{id}/links/{lid} (the `DeleteApiV1ContextsByIdLinksByLid` operationId).
 func (c *Client) DeleteApiV1ContextsByIdLinksByLid(ctx context.Context, id int64, lid int64, params *DeleteApiV1ContextsByIdLinksByLidParams, body DeleteApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteApiV1ContextsByIdLinksByLidRequest(c.Server, id, lid, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiV1ContextsByIdLinksByLidWithBody Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+func (c *Client) PatchApiV1ContextsByIdLinksByLidWithBody(ctx context.Context, id int64, lid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiV1ContextsByIdLinksByLidRequestWithBody(c.Server, id, lid, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PatchApiV1ContextsByIdLinksByLid Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+func (c *Client) PatchApiV1ContextsByIdLinksByLid(ctx context.Context, id int64, lid int64, body PatchApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPatchApiV1ContextsByIdLinksByLidRequest(c.Server, id, lid, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3782,7 +3974,7 @@ func (c *Client) GetApiV1MeNotifications(ctx context.Context, reqEditors ...Requ
 	return c.Client.Do(req)
 }
 
-// PostApiV1MeNotificationsReadWithBody Mark your notifications up to an id as read
+// PostApiV1MeNotificationsReadWithBody Mark your notifications up to an id as read (only those about one context with context_id)
 //
 // Takes any type of body and a specified content type.
 //
@@ -3799,13 +3991,28 @@ func (c *Client) PostApiV1MeNotificationsReadWithBody(ctx context.Context, conte
 	return c.Client.Do(req)
 }
 
-// PostApiV1MeNotificationsRead Mark your notifications up to an id as read
+// PostApiV1MeNotificationsRead Mark your notifications up to an id as read (only those about one context with context_id)
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/v1/me/notifications/read (the `PostApiV1MeNotificationsRead` operationId).
 func (c *Client) PostApiV1MeNotificationsRead(ctx context.Context, body PostApiV1MeNotificationsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostApiV1MeNotificationsReadRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1MeNotificationsByNidRead Mark one of your notifications as read
+//
+// Corresponds with POST /api/v1/me/notifications/{nid}/read (the `PostApiV1MeNotificationsByNidRead` operationId).
+func (c *Client) PostApiV1MeNotificationsByNidRead(ctx context.Context, nid int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1MeNotificationsByNidReadRequest(c.Server, nid)
 	if err != nil {
 		return nil, err
 	}
@@ -5267,17 +5474,33 @@ func NewGetApiV1ContextsRequest(server string, params *GetApiV1ContextsParams) (
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "near", params.Near, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
+		if params.Near != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "near", *params.Near, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
 			}
+
 		}
 
 		if params.RadiusM != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "radius_m", *params.RadiusM, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "number", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5302,6 +5525,42 @@ func NewGetApiV1ContextsRequest(server string, params *GetApiV1ContextsParams) (
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LocationType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "location_type", *params.LocationType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Review != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "review", *params.Review, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PartnerAgency != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "partner_agency", *params.PartnerAgency, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5388,6 +5647,46 @@ func NewPostApiV1ContextsRequestWithBody(server string, params *PostApiV1Context
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewPostApiV1ContextsSimilarRequest calls the generic PostApiV1ContextsSimilar builder with application/json body
+func NewPostApiV1ContextsSimilarRequest(server string, body PostApiV1ContextsSimilarJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1ContextsSimilarRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPostApiV1ContextsSimilarRequestWithBody constructs an http.Request for the PostApiV1ContextsSimilar method, with any body, and a specified content type
+func NewPostApiV1ContextsSimilarRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/contexts/similar")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -5934,6 +6233,60 @@ func NewDeleteApiV1ContextsByIdLinksByLidRequestWithBody(server string, id int64
 	}
 
 	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPatchApiV1ContextsByIdLinksByLidRequest calls the generic PatchApiV1ContextsByIdLinksByLid builder with application/json body
+func NewPatchApiV1ContextsByIdLinksByLidRequest(server string, id int64, lid int64, body PatchApiV1ContextsByIdLinksByLidJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPatchApiV1ContextsByIdLinksByLidRequestWithBody(server, id, lid, "application/json", bodyReader)
+}
+
+// NewPatchApiV1ContextsByIdLinksByLidRequestWithBody constructs an http.Request for the PatchApiV1ContextsByIdLinksByLid method, with any body, and a specified content type
+func NewPatchApiV1ContextsByIdLinksByLidRequestWithBody(server string, id int64, lid int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "lid", lid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/contexts/%s/links/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -7196,6 +7549,40 @@ func NewPostApiV1MeNotificationsReadRequestWithBody(server string, contentType s
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1MeNotificationsByNidReadRequest constructs an http.Request for the PostApiV1MeNotificationsByNidRead method
+func NewPostApiV1MeNotificationsByNidReadRequest(server string, nid int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "nid", nid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/me/notifications/%s/read", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9336,7 +9723,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/config (the `GetApiV1Config` operationId).
 	GetApiV1ConfigWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1ConfigResponse, error)
 
-	// GetApiV1ContextsWithResponse Context records near a postcode or point, nearest first, with distance_m
+	// GetApiV1ContextsWithResponse With near: context records near a postcode or point, nearest first, with distance_m. Without: the workspace list, found by name (q) and filtered by kind, status, location type, review (due or overdue) and partner agency; overdue reviews first. Every item has its review date and state
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9356,6 +9743,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/contexts (the `PostApiV1Contexts` operationId).
 	PostApiV1ContextsWithResponse(ctx context.Context, params *PostApiV1ContextsParams, body PostApiV1ContextsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ContextsResponse, error)
+
+	// PostApiV1ContextsSimilarWithBodyWithResponse Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+	PostApiV1ContextsSimilarWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ContextsSimilarResponse, error)
+
+	// PostApiV1ContextsSimilarWithResponse Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+	PostApiV1ContextsSimilarWithResponse(ctx context.Context, body PostApiV1ContextsSimilarJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ContextsSimilarResponse, error)
 
 	// GetApiV1ContextsByIdWithResponse A context record with its assessments, interventions, closures and link summary
 	//
@@ -9399,14 +9800,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/contexts/{id}/chronology (the `GetApiV1ContextsByIdChronology` operationId).
 	GetApiV1ContextsByIdChronologyWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetApiV1ContextsByIdChronologyResponse, error)
 
-	// PostApiV1ContextsByIdCloseWithBodyWithResponse Close with evidence under each triangle side and a reason
+	// PostApiV1ContextsByIdCloseWithBodyWithResponse Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/contexts/{id}/close (the `PostApiV1ContextsByIdClose` operationId).
 	PostApiV1ContextsByIdCloseWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ContextsByIdCloseResponse, error)
 
-	// PostApiV1ContextsByIdCloseWithResponse Close with evidence under each triangle side and a reason
+	// PostApiV1ContextsByIdCloseWithResponse Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9427,35 +9828,35 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/contexts/{id}/interventions (the `PostApiV1ContextsByIdInterventions` operationId).
 	PostApiV1ContextsByIdInterventionsWithResponse(ctx context.Context, id int64, params *PostApiV1ContextsByIdInterventionsParams, body PostApiV1ContextsByIdInterventionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ContextsByIdInterventionsResponse, error)
 
-	// PatchApiV1ContextsByIdInterventionsByIidWithBodyWithResponse Progress an intervention (status, dates, wording)
+	// PatchApiV1ContextsByIdInterventionsByIidWithBodyWithResponse Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/v1/contexts/{id}/interventions/{iid} (the `PatchApiV1ContextsByIdInterventionsByIid` operationId).
 	PatchApiV1ContextsByIdInterventionsByIidWithBodyWithResponse(ctx context.Context, id int64, iid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdInterventionsByIidResponse, error)
 
-	// PatchApiV1ContextsByIdInterventionsByIidWithResponse Progress an intervention (status, dates, wording)
+	// PatchApiV1ContextsByIdInterventionsByIidWithResponse Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /api/v1/contexts/{id}/interventions/{iid} (the `PatchApiV1ContextsByIdInterventionsByIid` operationId).
 	PatchApiV1ContextsByIdInterventionsByIidWithResponse(ctx context.Context, id int64, iid int64, body PatchApiV1ContextsByIdInterventionsByIidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdInterventionsByIidResponse, error)
 
-	// GetApiV1ContextsByIdLinksWithResponse Your team's current links to a context (ids only, to unlink)
+	// GetApiV1ContextsByIdLinksWithResponse Your team's current links to a context, with who linked, your team's label and reason (never the young person), to tell them apart and unlink
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/contexts/{id}/links (the `GetApiV1ContextsByIdLinks` operationId).
 	GetApiV1ContextsByIdLinksWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetApiV1ContextsByIdLinksResponse, error)
 
-	// PostApiV1ContextsByIdLinksWithBodyWithResponse Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	// PostApiV1ContextsByIdLinksWithBodyWithResponse Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/contexts/{id}/links (the `PostApiV1ContextsByIdLinks` operationId).
 	PostApiV1ContextsByIdLinksWithBodyWithResponse(ctx context.Context, id int64, params *PostApiV1ContextsByIdLinksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ContextsByIdLinksResponse, error)
 
-	// PostApiV1ContextsByIdLinksWithResponse Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	// PostApiV1ContextsByIdLinksWithResponse Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9482,6 +9883,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/contexts/{id}/links/{lid} (the `DeleteApiV1ContextsByIdLinksByLid` operationId).
 	DeleteApiV1ContextsByIdLinksByLidWithResponse(ctx context.Context, id int64, lid int64, params *DeleteApiV1ContextsByIdLinksByLidParams, body DeleteApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteApiV1ContextsByIdLinksByLidResponse, error)
+
+	// PatchApiV1ContextsByIdLinksByLidWithBodyWithResponse Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+	PatchApiV1ContextsByIdLinksByLidWithBodyWithResponse(ctx context.Context, id int64, lid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdLinksByLidResponse, error)
+
+	// PatchApiV1ContextsByIdLinksByLidWithResponse Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+	PatchApiV1ContextsByIdLinksByLidWithResponse(ctx context.Context, id int64, lid int64, body PatchApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdLinksByLidResponse, error)
 
 	// PostApiV1ContextsByIdReopenWithBodyWithResponse Reopen a closed context with a reason; its chronology continues
 	//
@@ -9700,19 +10115,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/me/notifications (the `GetApiV1MeNotifications` operationId).
 	GetApiV1MeNotificationsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1MeNotificationsResponse, error)
 
-	// PostApiV1MeNotificationsReadWithBodyWithResponse Mark your notifications up to an id as read
+	// PostApiV1MeNotificationsReadWithBodyWithResponse Mark your notifications up to an id as read (only those about one context with context_id)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/me/notifications/read (the `PostApiV1MeNotificationsRead` operationId).
 	PostApiV1MeNotificationsReadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1MeNotificationsReadResponse, error)
 
-	// PostApiV1MeNotificationsReadWithResponse Mark your notifications up to an id as read
+	// PostApiV1MeNotificationsReadWithResponse Mark your notifications up to an id as read (only those about one context with context_id)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/me/notifications/read (the `PostApiV1MeNotificationsRead` operationId).
 	PostApiV1MeNotificationsReadWithResponse(ctx context.Context, body PostApiV1MeNotificationsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1MeNotificationsReadResponse, error)
+
+	// PostApiV1MeNotificationsByNidReadWithResponse Mark one of your notifications as read
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/me/notifications/{nid}/read (the `PostApiV1MeNotificationsByNidRead` operationId).
+	PostApiV1MeNotificationsByNidReadWithResponse(ctx context.Context, nid int64, reqEditors ...RequestEditorFn) (*PostApiV1MeNotificationsByNidReadResponse, error)
 
 	// GetApiV1OpenapiJsonWithResponse This OpenAPI 3 document
 	//
@@ -11242,12 +11664,7 @@ type GetApiV1ContextsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		Contexts *[]NearbyContext `json:"contexts"`
-		Lat      float64          `json:"lat"`
-		Lon      float64          `json:"lon"`
-		RadiusM  float64          `json:"radius_m"`
-	}
+	JSON200 *ContextsAnswer
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -11263,12 +11680,7 @@ type GetApiV1ContextsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetApiV1ContextsResponse) GetJSON200() *struct {
-	Contexts *[]NearbyContext `json:"contexts"`
-	Lat      float64          `json:"lat"`
-	Lon      float64          `json:"lon"`
-	RadiusM  float64          `json:"radius_m"`
-} {
+func (r GetApiV1ContextsResponse) GetJSON200() *ContextsAnswer {
 	return r.JSON200
 }
 
@@ -11429,6 +11841,110 @@ func (r PostApiV1ContextsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1ContextsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1ContextsSimilarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Similar
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON200() *Similar {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1ContextsSimilarResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1ContextsSimilarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1ContextsSimilarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1ContextsSimilarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1ContextsSimilarResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12552,6 +13068,110 @@ func (r DeleteApiV1ContextsByIdLinksByLidResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r DeleteApiV1ContextsByIdLinksByLidResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PatchApiV1ContextsByIdLinksByLidResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Link
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON200() *Link {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PatchApiV1ContextsByIdLinksByLidResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PatchApiV1ContextsByIdLinksByLidResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PatchApiV1ContextsByIdLinksByLidResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PatchApiV1ContextsByIdLinksByLidResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14505,6 +15125,95 @@ func (r PostApiV1MeNotificationsReadResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostApiV1MeNotificationsReadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1MeNotificationsByNidReadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Id   int64 `json:"id"`
+		Read bool  `json:"read"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON200() *struct {
+	Id   int64 `json:"id"`
+	Read bool  `json:"read"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1MeNotificationsByNidReadResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1MeNotificationsByNidReadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1MeNotificationsByNidReadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1MeNotificationsByNidReadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1MeNotificationsByNidReadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -17654,7 +18363,7 @@ func (c *ClientWithResponses) GetApiV1ConfigWithResponse(ctx context.Context, re
 	return ParseGetApiV1ConfigResponse(rsp)
 }
 
-// GetApiV1ContextsWithResponse Context records near a postcode or point, nearest first, with distance_m
+// GetApiV1ContextsWithResponse With near: context records near a postcode or point, nearest first, with distance_m. Without: the workspace list, found by name (q) and filtered by kind, status, location type, review (due or overdue) and partner agency; overdue reviews first. Every item has its review date and state
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17691,6 +18400,32 @@ func (c *ClientWithResponses) PostApiV1ContextsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParsePostApiV1ContextsResponse(rsp)
+}
+
+// PostApiV1ContextsSimilarWithBodyWithResponse Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+func (c *ClientWithResponses) PostApiV1ContextsSimilarWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1ContextsSimilarResponse, error) {
+	rsp, err := c.PostApiV1ContextsSimilarWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1ContextsSimilarResponse(rsp)
+}
+
+// PostApiV1ContextsSimilarWithResponse Before opening a record: the records it may duplicate (the same location type within 100 m, or a name that reads alike), open ones first, nearest first. Nothing is written
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/contexts/similar (the `PostApiV1ContextsSimilar` operationId).
+func (c *ClientWithResponses) PostApiV1ContextsSimilarWithResponse(ctx context.Context, body PostApiV1ContextsSimilarJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1ContextsSimilarResponse, error) {
+	rsp, err := c.PostApiV1ContextsSimilar(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1ContextsSimilarResponse(rsp)
 }
 
 // GetApiV1ContextsByIdWithResponse A context record with its assessments, interventions, closures and link summary
@@ -17771,7 +18506,7 @@ func (c *ClientWithResponses) GetApiV1ContextsByIdChronologyWithResponse(ctx con
 	return ParseGetApiV1ContextsByIdChronologyResponse(rsp)
 }
 
-// PostApiV1ContextsByIdCloseWithBodyWithResponse Close with evidence under each triangle side and a reason
+// PostApiV1ContextsByIdCloseWithBodyWithResponse Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17784,7 +18519,7 @@ func (c *ClientWithResponses) PostApiV1ContextsByIdCloseWithBodyWithResponse(ctx
 	return ParsePostApiV1ContextsByIdCloseResponse(rsp)
 }
 
-// PostApiV1ContextsByIdCloseWithResponse Close with evidence under each triangle side and a reason
+// PostApiV1ContextsByIdCloseWithResponse Close with evidence under each triangle side and a reason, and a decision (complete, cancel or carry_over) for each planned or in-progress intervention: without one, 409 open_interventions lists them in details.interventions
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17823,7 +18558,7 @@ func (c *ClientWithResponses) PostApiV1ContextsByIdInterventionsWithResponse(ctx
 	return ParsePostApiV1ContextsByIdInterventionsResponse(rsp)
 }
 
-// PatchApiV1ContextsByIdInterventionsByIidWithBodyWithResponse Progress an intervention (status, dates, wording)
+// PatchApiV1ContextsByIdInterventionsByIidWithBodyWithResponse Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17836,7 +18571,7 @@ func (c *ClientWithResponses) PatchApiV1ContextsByIdInterventionsByIidWithBodyWi
 	return ParsePatchApiV1ContextsByIdInterventionsByIidResponse(rsp)
 }
 
-// PatchApiV1ContextsByIdInterventionsByIidWithResponse Progress an intervention (status, dates, wording)
+// PatchApiV1ContextsByIdInterventionsByIidWithResponse Progress an intervention (status, dates, wording, outcome and notes); the chronology says what changed from what to what
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17849,7 +18584,7 @@ func (c *ClientWithResponses) PatchApiV1ContextsByIdInterventionsByIidWithRespon
 	return ParsePatchApiV1ContextsByIdInterventionsByIidResponse(rsp)
 }
 
-// GetApiV1ContextsByIdLinksWithResponse Your team's current links to a context (ids only, to unlink)
+// GetApiV1ContextsByIdLinksWithResponse Your team's current links to a context, with who linked, your team's label and reason (never the young person), to tell them apart and unlink
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17862,7 +18597,7 @@ func (c *ClientWithResponses) GetApiV1ContextsByIdLinksWithResponse(ctx context.
 	return ParseGetApiV1ContextsByIdLinksResponse(rsp)
 }
 
-// PostApiV1ContextsByIdLinksWithBodyWithResponse Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+// PostApiV1ContextsByIdLinksWithBodyWithResponse Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17875,7 +18610,7 @@ func (c *ClientWithResponses) PostApiV1ContextsByIdLinksWithBodyWithResponse(ctx
 	return ParsePostApiV1ContextsByIdLinksResponse(rsp)
 }
 
-// PostApiV1ContextsByIdLinksWithResponse Link one of your young people to a context, with a reason; you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+// PostApiV1ContextsByIdLinksWithResponse Link one of your young people to a context, with a reason and your team's own label (seen by your team only); you will be notified of changes. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17925,6 +18660,32 @@ func (c *ClientWithResponses) DeleteApiV1ContextsByIdLinksByLidWithResponse(ctx 
 		return nil, err
 	}
 	return ParseDeleteApiV1ContextsByIdLinksByLidResponse(rsp)
+}
+
+// PatchApiV1ContextsByIdLinksByLidWithBodyWithResponse Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+func (c *ClientWithResponses) PatchApiV1ContextsByIdLinksByLidWithBodyWithResponse(ctx context.Context, id int64, lid int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdLinksByLidResponse, error) {
+	rsp, err := c.PatchApiV1ContextsByIdLinksByLidWithBody(ctx, id, lid, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiV1ContextsByIdLinksByLidResponse(rsp)
+}
+
+// PatchApiV1ContextsByIdLinksByLidWithResponse Set your team's own label of one of its links (seen by your team only; never a name or an id); empty clears it
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/contexts/{id}/links/{lid} (the `PatchApiV1ContextsByIdLinksByLid` operationId).
+func (c *ClientWithResponses) PatchApiV1ContextsByIdLinksByLidWithResponse(ctx context.Context, id int64, lid int64, body PatchApiV1ContextsByIdLinksByLidJSONRequestBody, reqEditors ...RequestEditorFn) (*PatchApiV1ContextsByIdLinksByLidResponse, error) {
+	rsp, err := c.PatchApiV1ContextsByIdLinksByLid(ctx, id, lid, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatchApiV1ContextsByIdLinksByLidResponse(rsp)
 }
 
 // PostApiV1ContextsByIdReopenWithBodyWithResponse Reopen a closed context with a reason; its chronology continues
@@ -18330,7 +19091,7 @@ func (c *ClientWithResponses) GetApiV1MeNotificationsWithResponse(ctx context.Co
 	return ParseGetApiV1MeNotificationsResponse(rsp)
 }
 
-// PostApiV1MeNotificationsReadWithBodyWithResponse Mark your notifications up to an id as read
+// PostApiV1MeNotificationsReadWithBodyWithResponse Mark your notifications up to an id as read (only those about one context with context_id)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18343,7 +19104,7 @@ func (c *ClientWithResponses) PostApiV1MeNotificationsReadWithBodyWithResponse(c
 	return ParsePostApiV1MeNotificationsReadResponse(rsp)
 }
 
-// PostApiV1MeNotificationsReadWithResponse Mark your notifications up to an id as read
+// PostApiV1MeNotificationsReadWithResponse Mark your notifications up to an id as read (only those about one context with context_id)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18354,6 +19115,19 @@ func (c *ClientWithResponses) PostApiV1MeNotificationsReadWithResponse(ctx conte
 		return nil, err
 	}
 	return ParsePostApiV1MeNotificationsReadResponse(rsp)
+}
+
+// PostApiV1MeNotificationsByNidReadWithResponse Mark one of your notifications as read
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/me/notifications/{nid}/read (the `PostApiV1MeNotificationsByNidRead` operationId).
+func (c *ClientWithResponses) PostApiV1MeNotificationsByNidReadWithResponse(ctx context.Context, nid int64, reqEditors ...RequestEditorFn) (*PostApiV1MeNotificationsByNidReadResponse, error) {
+	rsp, err := c.PostApiV1MeNotificationsByNidRead(ctx, nid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1MeNotificationsByNidReadResponse(rsp)
 }
 
 // GetApiV1OpenapiJsonWithResponse This OpenAPI 3 document
@@ -19927,12 +20701,7 @@ func ParseGetApiV1ContextsResponse(rsp *http.Response) (*GetApiV1ContextsRespons
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			Contexts *[]NearbyContext `json:"contexts"`
-			Lat      float64          `json:"lat"`
-			Lon      float64          `json:"lon"`
-			RadiusM  float64          `json:"radius_m"`
-		}
+		var dest ContextsAnswer
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -20033,6 +20802,95 @@ func ParsePostApiV1ContextsResponse(rsp *http.Response) (*PostApiV1ContextsRespo
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1ContextsSimilarResponse parses an HTTP response from a PostApiV1ContextsSimilarWithResponse call
+func ParsePostApiV1ContextsSimilarResponse(rsp *http.Response) (*PostApiV1ContextsSimilarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1ContextsSimilarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Similar
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -20984,6 +21842,95 @@ func ParseDeleteApiV1ContextsByIdLinksByLidResponse(rsp *http.Response) (*Delete
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePatchApiV1ContextsByIdLinksByLidResponse parses an HTTP response from a PatchApiV1ContextsByIdLinksByLidWithResponse call
+func ParsePatchApiV1ContextsByIdLinksByLidResponse(rsp *http.Response) (*PatchApiV1ContextsByIdLinksByLidResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PatchApiV1ContextsByIdLinksByLidResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Link
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -22648,6 +23595,77 @@ func ParsePostApiV1MeNotificationsReadResponse(rsp *http.Response) (*PostApiV1Me
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1MeNotificationsByNidReadResponse parses an HTTP response from a PostApiV1MeNotificationsByNidReadWithResponse call
+func ParsePostApiV1MeNotificationsByNidReadResponse(rsp *http.Response) (*PostApiV1MeNotificationsByNidReadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1MeNotificationsByNidReadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Id   int64 `json:"id"`
+			Read bool  `json:"read"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

@@ -109,7 +109,8 @@ export class ContextPanel {
     if (app.can('record')) {
       actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => app.recordForContext(c) }, 'Record a location here'));
     }
-    actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => app.flyToContext(c) }, 'Show on the map'));
+    if (c.lat !== undefined) actions.append(h('button', { type: 'button', class: 'btn btn-small', onclick: () => app.flyToContext(c) }, 'Show on the map'));
+    actions.append(h('a', { class: 'btn btn-small', href: `/pack.html?id=${encodeURIComponent(c.id)}`, target: '_blank', rel: 'noopener' }, 'MACE panel pack (print)'));
 
     const description = c.description;
     const notes = c.assessments;
@@ -131,18 +132,10 @@ export class ContextPanel {
     const interventions = h('section', { 'aria-labelledby': 'detail-interventions' },
       h('h3', { id: 'detail-interventions', text: `Interventions (${ivs.length})` }),
       ivs.length
-        ? h('table', { class: 'data-table' },
-          h('caption', { class: 'visually-hidden', text: 'Interventions with partner, triangle side, status and dates' }),
-          h('thead', {}, h('tr', {}, ['Action', 'Partner', 'Status', 'Due', 'Done', ''].map((t) => h('th', { scope: 'col', text: t })))),
-          h('tbody', {}, ivs.map((iv) => h('tr', {},
-            h('td', {}, iv.action, iv.side ? h('div', { class: 'note', text: labelOf(sides, iv.side) }) : null),
-            h('td', { text: labelOf(tax.partnerAgencies, iv.partner_agency) }),
-            h('td', { text: labelOf(tax.interventionStatuses, iv.status) }),
-            h('td', { text: formatDate(iv.due_date) }),
-            h('td', { text: formatDate(iv.done_date) }),
-            h('td', {}, app.can('manage')
-              ? h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-iv-${iv.id}` }, onclick: () => this.updateIntervention(c, iv), 'aria-label': `Update the status of ${iv.action}` }, 'Update')
-              : null)))))
+        ? interventionTable(ivs, tax, sides, app.can('manage') ? (iv) => h('button', {
+          type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-iv-${iv.id}` },
+          onclick: () => this.updateIntervention(c, iv, sides), 'aria-label': `Update ${iv.action}: status, dates, outcome and notes`,
+        }, 'Update') : null)
         : h('p', { class: 'note', text: 'No interventions recorded.' }));
 
     const linked = h('section', { 'aria-labelledby': 'detail-links' },
@@ -203,23 +196,45 @@ export class ContextPanel {
     }
   }
 
-  /** A practitioner's own team's links (ids and dates only) with Unlink. */
+  /**
+   * A practitioner's own team's links with Unlink: each says who linked,
+   * when, the team's own label and reason (never the young person), so the
+   * right one is removed. Nobody outside the team sees the label.
+   */
   renderTeamLinks() {
     const mine = this.teamLinks || [];
     if (!mine.length) return h('p', { class: 'note', text: 'Your team has no young person linked here.' });
     return h('div', {},
-      h('p', { text: `Your team's links (${mine.length}):` }),
-      h('ul', { class: 'notes' }, mine.map((l) => h('li', {},
-        `Linked ${formatTime(l.linked_at)} `,
-        h('button', {
-          type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-unlink-${l.id}` },
-          'aria-label': `Unlink the young person linked ${formatTime(l.linked_at)}`, onclick: () => this.unlink(l),
-        }, 'Unlink')))));
+      h('p', { text: `Your team's links (${mine.length}). The labels are your team's own: nobody else sees them.` }),
+      h('ul', { class: 'notes team-links' }, mine.map((l) => h('li', { dataset: { linkId: String(l.id) } },
+        h('div', { class: 'link-label', text: l.label || 'No label' }),
+        h('div', { class: 'meta', text: `Linked ${formatTime(l.linked_at)} by ${l.linked_by}: ${l.reason}` }),
+        h('div', { class: 'actions' },
+          h('button', {
+            type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-label-${l.id}` },
+            'aria-label': `Change the label of the link ${linkName(l)}`, onclick: () => this.relabel(l),
+          }, 'Change the label'),
+          h('button', {
+            type: 'button', class: 'btn btn-small', dataset: { focusKey: `ctx-unlink-${l.id}` },
+            'aria-label': `Unlink ${linkName(l)}`, onclick: () => this.unlink(l),
+          }, 'Unlink'))))));
+  }
+
+  relabel(l) {
+    openDialog({
+      title: `Label of the link ${linkName(l)}`,
+      fields: [{ name: 'label', label: "Your team's label (no name or id)", value: l.label, hint: 'For example: referral of 3 Nov, school nurse. Only your team sees it.' }],
+      submitLabel: 'Save the label',
+      onSubmit: async (v) => {
+        await patch(`/api/v1/contexts/${encodeURIComponent(this.id)}/links/${encodeURIComponent(l.id)}`, { label: v.label });
+        await this.refresh('The label was changed.');
+      },
+    });
   }
 
   unlink(l) {
     openDialog({
-      title: 'Unlink a young person from this context',
+      title: `Unlink ${linkName(l)}`,
       fields: [{ name: 'reason', label: 'Why the link no longer applies', type: 'textarea', required: true }],
       submitLabel: 'Unlink',
       onSubmit: async (v) => {
@@ -292,17 +307,27 @@ export class ContextPanel {
     });
   }
 
-  updateIntervention(c, iv) {
+  updateIntervention(c, iv, sides) {
+    const tax = this.app.taxonomy;
+    const fields = [
+      { name: 'action', label: 'Action', value: iv.action, required: true },
+      { name: 'partner_agency', label: 'Partner agency', type: 'select', value: iv.partner_agency, options: tax.partnerAgencies.map((p) => ({ value: p.code, label: p.label })) },
+      { name: 'side', label: 'Triangle side it addresses', type: 'select', value: iv.side, options: sides.map((s) => ({ value: s.code, label: s.label })) },
+      { name: 'status', label: 'Status', type: 'select', value: iv.status, options: this.statusOptions() },
+      { name: 'due_date', label: 'Due date', type: 'date', value: (iv.due_date || '').slice(0, 10) },
+      { name: 'done_date', label: 'Done on', type: 'date', value: (iv.done_date || '').slice(0, 10), hint: 'Left empty, a done action is dated today.' },
+      { name: 'outcome', label: 'Outcome: what it achieved (thematic: no child\'s details)', type: 'textarea', value: iv.outcome },
+      { name: 'notes', label: 'Notes', type: 'textarea', value: iv.notes },
+    ];
     openDialog({
       title: `Update: ${iv.action}`,
-      fields: [
-        { name: 'status', label: 'Status', type: 'select', value: iv.status, options: this.statusOptions() },
-        { name: 'done_date', label: 'Done on', type: 'date', value: (iv.done_date || '').slice(0, 10), hint: 'Leave empty unless the action is done.' },
-      ],
+      fields,
       submitLabel: 'Save',
       onSubmit: async (v) => {
-        const body = { status: v.status };
-        if (v.done_date) body.done_date = v.done_date;
+        // Only what changed is sent, so the chronology says exactly that.
+        const body = {};
+        for (const f of fields) if (v[f.name] !== String(f.value ?? '')) body[f.name] = v[f.name];
+        if (Object.keys(body).length === 0) return;
         await patch(`/api/v1/contexts/${encodeURIComponent(this.id)}/interventions/${encodeURIComponent(iv.id)}`, body);
         await this.refresh('The intervention was updated.');
       },
@@ -314,18 +339,30 @@ export class ContextPanel {
   }
 
   closeRecord(c, sides) {
+    // Every planned or in-progress intervention needs a decision: the server
+    // refuses a close without one (409 open_interventions).
+    const open = c.interventions.filter((iv) => iv.status === 'planned' || iv.status === 'in_progress');
+    const decisions = this.app.taxonomy.closingDecisions.map((d) => ({ value: d.code, label: d.label }));
     openDialog({
       title: `Close ${nameOf(c)}`,
       fields: [
         // Closing needs evidence that safety increased under every side (DOMAIN.md).
         ...sides.map((s) => ({ name: `ev_${s.code}`, label: `Evidence of change: ${s.label}`, type: 'textarea', required: true })),
         { name: 'reason', label: 'Summary: why safety has increased', type: 'textarea', required: true },
+        ...open.map((iv) => ({
+          name: `iv_${iv.id}`, type: 'select', required: true, options: decisions,
+          label: `Open intervention "${iv.action}" (${labelOf(this.app.taxonomy.interventionStatuses, iv.status)}): what happens to it`,
+        })),
       ],
       submitLabel: 'Close the context',
       onSubmit: async (v) => {
         const evidence = {};
         for (const s of sides) if (v[`ev_${s.code}`]) evidence[s.code] = v[`ev_${s.code}`];
-        await post(`/api/v1/contexts/${encodeURIComponent(this.id)}/close`, { evidence, reason: v.reason });
+        const missing = open.find((iv) => !v[`iv_${iv.id}`]);
+        if (missing) throw new Error(`Say what happens to the open intervention "${missing.action}".`);
+        const body = { evidence, reason: v.reason };
+        if (open.length) body.interventions = open.map((iv) => ({ id: iv.id, decision: v[`iv_${iv.id}`] }));
+        await post(`/api/v1/contexts/${encodeURIComponent(this.id)}/close`, body);
         await this.refresh('The context was closed. Its chronology is kept.');
       },
     });
@@ -349,21 +386,51 @@ export class ContextPanel {
       fields: [
         { name: 'subject', label: "Young person's case system id", required: true, hint: 'Stored only as a keyed hash. Other practitioners see only how many young people are linked, and which teams.' },
         { name: 'reason', label: 'Why they are linked', type: 'textarea', required: true },
+        { name: 'label', label: "Your team's label for this link (optional; no name or id)", hint: 'Only your team sees it, so you can tell your links apart: for example, referral of 3 Nov, school nurse.' },
       ],
       submitLabel: 'Link',
       onSubmit: async (v) => {
-        await post(`/api/v1/contexts/${encodeURIComponent(this.id)}/links`, { subject: v.subject, reason: v.reason });
+        const body = { subject: v.subject, reason: v.reason };
+        if (v.label) body.label = v.label;
+        await post(`/api/v1/contexts/${encodeURIComponent(this.id)}/links`, body);
         await this.refresh('The young person was linked to the context. You will be told when the context changes.');
       },
     });
   }
 }
 
+/** How a team's link is named to that team: its label, or when it was made. */
+function linkName(l) {
+  return l.label ? `"${l.label}"` : `linked ${formatTime(l.linked_at)} by ${l.linked_by}`;
+}
+
+/**
+ * The interventions as a table (cards where there is no room): action with
+ * its triangle side, outcome and notes; partner; status; due and done
+ * dates; and an optional cell of actions per row.
+ */
+export function interventionTable(ivs, tax, sides, actionsFor = null) {
+  const heads = ['Action', 'Partner', 'Status', 'Due', 'Done'];
+  return h('table', { class: 'data-table iv-table' },
+    h('caption', { class: 'visually-hidden', text: 'Interventions with partner, triangle side, status, dates and outcome' }),
+    h('thead', {}, h('tr', {}, [...heads, actionsFor ? 'Update' : null].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', {}, ivs.map((iv) => h('tr', { dataset: { interventionId: String(iv.id) } },
+      h('td', { class: 'iv-action', 'data-label': 'Action' }, iv.action,
+        iv.side ? h('div', { class: 'note', text: labelOf(sides, iv.side) }) : null,
+        iv.outcome ? h('div', { class: 'iv-text' }, h('strong', { text: 'Outcome: ' }), iv.outcome) : null,
+        iv.notes ? h('div', { class: 'iv-text' }, h('strong', { text: 'Notes: ' }), iv.notes) : null),
+      h('td', { 'data-label': 'Partner', text: labelOf(tax.partnerAgencies, iv.partner_agency) }),
+      h('td', { 'data-label': 'Status', text: labelOf(tax.interventionStatuses, iv.status) }),
+      h('td', { 'data-label': 'Due', text: formatDate(iv.due_date) || '\u2013' }),
+      h('td', { 'data-label': 'Done', text: formatDate(iv.done_date) || '\u2013' }),
+      actionsFor ? h('td', {}, actionsFor(iv)) : null))));
+}
+
 /** The name a record goes by: the server writes display_name for every record. */
 export function nameOf(c) { return c.display_name; }
 export function statusOf(c) { return c.status; }
 
-function closureEvidence(c, sides) {
+export function closureEvidence(c, sides) {
   // closures: every close (and its reopening) in order; show each one's evidence.
   const closures = c.closures;
   if (!closures.length) return null;
@@ -387,7 +454,7 @@ export function countWords(c) {
   return c.at_least ? `at least ${c.at_least}` : `fewer than ${c.fewer_than}`;
 }
 
-function linksSummary(links) {
+export function linksSummary(links) {
   if (links.status === 'rejected') return h('p', { class: 'note', text: links.reason.message });
   const total = links.value.young_people;
   const byTeam = links.value.by_team;
@@ -405,7 +472,7 @@ function linksSummary(links) {
 
 // When a chronology event happened: link events reach roles other than
 // practitioners as a month only ("2026-11").
-function eventTime(at) {
+export function eventTime(at) {
   return /^\d{4}-\d{2}$/.test(at) ? formatDate(at) : formatTime(at);
 }
 

@@ -4,7 +4,7 @@
 // records found, nearest first, with their distance. The list is the
 // accessible equivalent of the symbols on the map.
 import { get, withQuery } from './api.js';
-import { h, fill, $, announce, showError, formatDistance } from './dom.js';
+import { h, fill, $, announce, showError, formatDistance, formatDate } from './dom.js';
 import { labelOf } from './taxonomy.js';
 import { circlePolygon, pointFeature, zoomForRadius } from './mapview.js';
 import { nameOf, statusOf } from './contextpanel.js';
@@ -49,12 +49,30 @@ export class Search {
       return;
     }
     // A postcode, sector ("E8 3") or district ("E8"): the server geocodes it
-    // from its own directory and says where the search was centred.
-    await this.near(q, q.toUpperCase(), { fly: true });
+    // from its own directory and says where the search was centred. Words
+    // that are no postcode ("Market Street") search the records by name.
+    await this.near(q, q.toUpperCase(), { fly: true, orName: q });
+  }
+
+  /** Context records whose name reads like q, from the workspace's list. */
+  async byName(q) {
+    const app = this.app;
+    let data;
+    try {
+      data = await get(withQuery('/api/v1/contexts', { q, status: app.contextStatus() }));
+    } catch (err) {
+      showError(this.error, err.message);
+      return;
+    }
+    const items = data.contexts;
+    const msg = items.length
+      ? `${items.length} context ${items.length === 1 ? 'record' : 'records'} named like "${q}".`
+      : `No context record is named like "${q}", and it is not a postcode.`;
+    this.render(items, null, msg);
   }
 
   /** Search around [lon, lat] or a postcode; label names the place in messages. */
-  async near(where, label, { fly = false } = {}) {
+  async near(where, label, { fly = false, orName = '' } = {}) {
     const app = this.app;
     const radius = this.radius;
     showError(this.error, '');
@@ -66,6 +84,10 @@ export class Search {
       data = await get(withQuery('/api/v1/contexts', { near, radius_m: radius, status: app.contextStatus() }));
     } catch (err) {
       fill(this.summary, '');
+      if (orName && err.code === 'postcode_malformed') {
+        await this.byName(orName);
+        return;
+      }
       showError(this.error, err.message);
       announce(`Search failed: ${err.message}`);
       return;
@@ -83,10 +105,11 @@ export class Search {
     }
   }
 
+  /** radius null: label is the whole message (a search by name). */
   render(items, radius, label) {
     const app = this.app;
     const tax = app.taxonomy;
-    const msg = items.length
+    const msg = radius === null ? label : items.length
       ? `${items.length} context ${items.length === 1 ? 'record' : 'records'} within ${formatDistance(radius)} of ${label}, nearest first.`
       : `No context records within ${formatDistance(radius)} of ${label}.`;
     fill(this.summary, msg);
@@ -94,7 +117,9 @@ export class Search {
       const status = statusOf(c);
       const kind = c.kind;
       const meta = [formatDistance(c.distance_m), labelOf(tax.kinds, kind),
-        c.location_type ? labelOf(tax.locationTypes, c.location_type) : null].filter(Boolean).join(' \u00b7 ');
+        c.location_type ? labelOf(tax.locationTypes, c.location_type) : null,
+        c.review_date ? `review ${formatDate(c.review_date)}${c.review === 'overdue' ? ' (overdue)' : c.review === 'due' ? ' (due soon)' : ''}` : 'no review date']
+        .filter(Boolean).join(' \u00b7 ');
       return h('li', {},
         h('button', {
           type: 'button', class: 'result-btn', dataset: { contextId: String(c.id) },

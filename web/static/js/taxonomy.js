@@ -1,6 +1,6 @@
 // Reads GET /api/v1/taxonomy (contexts.Taxonomy: categories, location_types,
 // context_kinds with their triangle sides, familial, layers, sources,
-// archive_reasons, intervention_statuses, partner_agencies, safety_ratings,
+// archive_reasons, intervention_statuses, closing_decisions, partner_agencies, safety_ratings,
 // trusted_adults, type_statuses, read_purposes, and the contextual record's
 // marker_kinds, marker_values, relocation_kinds, factor_area_kinds) into the lists
 // the UI's forms use, by the field names the server writes. Retired
@@ -17,6 +17,7 @@ export function normaliseTaxonomy(t) {
     sources: t.sources,
     archiveReasons: t.archive_reasons,
     interventionStatuses: t.intervention_statuses,
+    closingDecisions: t.closing_decisions,
     partnerAgencies: t.partner_agencies,
     safetyRatings: t.safety_ratings,
     trustedAdults: t.trusted_adults,

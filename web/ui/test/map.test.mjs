@@ -449,10 +449,14 @@ test('context lead: opens a new context record, a duplicate offers the existing 
   await page.waitForFunction(() => /Bus stop/.test(document.querySelector('#detail-title').textContent), null, { timeout: 15000 });
   assert(await page.isHidden('#open-context-error'), 'no error');
   const title = await page.textContent('#detail-title');
-  // The same type at the same point again: 409, and the form offers the existing record.
+  // The same type at the same point again: offered as a near-duplicate first; opening it
+  // anyway is a 409, and the form offers the existing record.
   await page.evaluate(([x, y]) => window.ctxmapMap.jumpTo({ center: [x, y], zoom: 15 }), [lon, lat]);
   await page.click('#oc-centre');
   await page.click('#open-context-form button[type=submit]');
+  await page.locator('#open-context-similar').waitFor({ state: 'visible' });
+  assert((await page.textContent('#open-context-similar')).includes(title), 'the record at the same spot is offered');
+  await page.click('#open-context-anyway');
   await page.locator('#open-context-error').waitFor({ state: 'visible' });
   await page.locator('#open-context-conflict button').waitFor({ state: 'visible' });
   await page.click('#open-context-conflict button');

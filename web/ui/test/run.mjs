@@ -11,9 +11,10 @@ import { adminTests } from './admin.test.mjs';
 import { recordTests } from './record.test.mjs';
 import { contextualTests } from './contextual.test.mjs';
 import { ssoTests } from './sso.test.mjs';
+import { workspaceTests } from './workspace.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...recordTests, ...contextualTests, ...ssoTests, ...fieldTests];
+const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...recordTests, ...contextualTests, ...workspaceTests, ...ssoTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
