@@ -23,7 +23,7 @@ BOUNDARY ?= $(CTXMAP_SHARED_DATA)/boundaries/london/ward/E09000012.geojson
 PG_ENV = if [ -z "$${DATABASE_URL:-}" ]; then bash scripts/pg.sh start; eval "$$(bash scripts/pg.sh env)"; \
 	else export CTXMAP_DATABASE_URL_SET=1 CTXMAP_TEST_DATABASE_URL="$${CTXMAP_TEST_DATABASE_URL:-$$DATABASE_URL}"; fi
 
-.PHONY: run test build ui pg pg-stop check lint unit browser bench clean api-client
+.PHONY: run test test-scale build ui pg pg-stop check lint unit browser bench clean api-client
 
 run: build
 	@$(PG_ENV); \
@@ -59,6 +59,11 @@ test:
 	@started=0; if [ -z "$${DATABASE_URL:-}" ] && ! bash scripts/pg.sh running; then started=1; fi; \
 	trap 'if [ $$started = 1 ]; then bash scripts/pg.sh stop >/dev/null; fi' EXIT; \
 	$(MAKE) --no-print-directory ui check unit browser
+
+# Two replicas behind HAProxy on a primary and a streaming replica of their
+# own (scripts/test-scale.sh, about two minutes); .ci/run runs it after test.
+test-scale:
+	@bash scripts/test-scale.sh
 
 check:
 	@echo "== gofmt"; out="$$(gofmt -l cmd geo contexts tiles web migrations *.go)"; if [ -n "$$out" ]; then echo "not gofmt'd: $$out"; exit 1; fi

@@ -7,17 +7,26 @@ package ctxmap
 // of them may import another just for a word.
 type Layer string
 
-// The layers.
+// The layers. Safe is safety mapping's green places (a trusted adult is
+// there), published for partnerships building guardianship; its records
+// carry no harm category.
 const (
 	LayerHarm   Layer = "harm"
 	LayerUnsafe Layer = "unsafe"
+	LayerSafe   Layer = "safe"
 )
 
 // Layers lists every layer in display order.
-func Layers() []Layer { return []Layer{LayerHarm, LayerUnsafe} }
+func Layers() []Layer { return []Layer{LayerHarm, LayerUnsafe, LayerSafe} }
 
 // Valid reports whether l is one of the layers.
-func (l Layer) Valid() bool { return l == LayerHarm || l == LayerUnsafe }
+func (l Layer) Valid() bool { return l == LayerHarm || l == LayerUnsafe || l == LayerSafe }
+
+// Categorised reports whether the layer can be filtered by harm category (or
+// the extra-familial figure). A safe place has no harm category, so the safe
+// layer is published for all places only: a category filter on it would be
+// an empty set that only looks like information.
+func (l Layer) Categorised() bool { return l != LayerSafe }
 
 // ExtraFamilial is the heat filter code of the overarching extra-familial
 // harm figure (DOMAIN.md): records with any category the taxonomy flags as

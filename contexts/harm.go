@@ -34,7 +34,7 @@ type HarmLocationInput struct {
 type HarmLocation struct {
 	ID           int64        `json:"id"`
 	Categories   []string     `json:"categories"`
-	Familial     Familial     `json:"familial"`
+	Familial     Familial     `json:"familial,omitempty"`
 	Layer        ctxmap.Layer `json:"layer"`
 	Occurred     string       `json:"occurred"`
 	Source       Source       `json:"source"`
@@ -45,9 +45,19 @@ type HarmLocation struct {
 	Lat          float64      `json:"lat"`
 	Lon          float64      `json:"lon"`
 	ContextID    *int64       `json:"context_id,omitempty"`
-	Team         string       `json:"team"`
-	CreatedBy    string       `json:"created_by"`
-	CreatedAt    time.Time    `json:"created_at"`
+	// Safety is red, amber or green for a safety-map place (which has no
+	// categories and no familial context), empty for a harm record;
+	// TrustedAdult the kind of adult that makes a green place safe.
+	Safety       string `json:"safety,omitempty"`
+	TrustedAdult string `json:"trusted_adult,omitempty"`
+	// Types are the record's harm types, active and ended, each with its
+	// start and status; Categories are the active ones. History is every
+	// change to the record, oldest first (HarmHistory).
+	Types     []HarmType  `json:"types"`
+	History   []HarmEvent `json:"history"`
+	Team      string      `json:"team"`
+	CreatedBy string      `json:"created_by"`
+	CreatedAt time.Time   `json:"created_at"`
 	// TaxonomyVersion is the taxonomy in force when the record was made.
 	TaxonomyVersion int      `json:"taxonomy_version"`
 	Archived        *Archive `json:"archived,omitempty"`
@@ -102,9 +112,15 @@ func (o Occurred) String() string {
 // (dates.go), judged on the UK calendar day of now (a month is in the future
 // only after it starts).
 func ParseOccurred(s string, now time.Time) (Occurred, error) {
+	return parseHappened("occurred", s, now)
+}
+
+// parseHappened is ParseOccurred for any field that holds when something
+// happened (a harm type's start, the day a place was safety-mapped).
+func parseHappened(field, s string, now time.Time) (Occurred, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return Occurred{}, MissingField("occurred")
+		return Occurred{}, MissingField(field)
 	}
 	var o Occurred
 	var err error
@@ -118,9 +134,9 @@ func ParseOccurred(s string, now time.Time) (Occurred, error) {
 		err = fmt.Errorf("bad length")
 	}
 	if err != nil {
-		return Occurred{}, InvalidField("occurred", "invalid_date", "occurred must be a date (2026-03-14) or a month (2026-03), not %q", Trunc(s, 40))
+		return Occurred{}, InvalidField(field, "invalid_date", "%s must be a date (2026-03-14) or a month (2026-03), not %q", field, Trunc(s, 40))
 	}
-	if err := checkDate("occurred", s, o.Date, happened, UKDay(now)); err != nil {
+	if err := checkDate(field, s, o.Date, happened, UKDay(now)); err != nil {
 		return Occurred{}, err
 	}
 	return o, nil
@@ -140,6 +156,8 @@ type HarmFields struct {
 	Lat, Lon     float64
 	LatLon       bool
 	ContextID    int64
+	Safety       string // red, amber or green for a safety-map place
+	TrustedAdult string // green places only
 }
 
 // Validate checks everything about a harm location that needs no

@@ -158,20 +158,20 @@ func requiredDate(field, s string, today time.Time) (time.Time, error) {
 // whom and why it was replaced (by the entry whose Corrects is its id);
 // only entries without it are current and count.
 type Marker struct {
-	ID        int64       `json:"id"`
-	Kind      string      `json:"kind"`
-	Familial  string      `json:"familial"`
-	Date      string      `json:"date"`
-	Note      string      `json:"note"`
-	Team      string      `json:"team"`
-	CreatedBy string      `json:"created_by"`
-	CreatedAt time.Time   `json:"created_at"`
-	Corrects  *int64      `json:"corrects,omitempty"`
-	Corrected *Correction `json:"corrected,omitempty"`
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Familial  string    `json:"familial"`
+	Date      string    `json:"date"`
+	Note      string    `json:"note"`
+	Team      string    `json:"team"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	Corrects  *int64    `json:"corrects,omitempty"`
+	Corrected *Replaced `json:"corrected,omitempty"`
 }
 
-// Correction says a marker entry was replaced.
-type Correction struct {
+// Replaced says a marker entry was replaced: when, by whom, why.
+type Replaced struct {
 	At     time.Time `json:"at"`
 	By     string    `json:"by"`
 	Reason string    `json:"reason"`

@@ -71,9 +71,12 @@ type Actor struct {
 // User is an account as administrators see it.
 type User struct {
 	Actor
-	HasPassword bool       `json:"has_password"`
-	CreatedAt   time.Time  `json:"created_at"`
-	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	HasPassword bool `json:"has_password"`
+	// SSO: the account signs in through the organisation's provider, which
+	// sets its role and team at every sign-in (made by a first sign-in).
+	SSO        bool       `json:"sso"`
+	CreatedAt  time.Time  `json:"created_at"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 	// LastActive is the newest use of any of the user's tokens or the
 	// start of their newest session, when known.
 	LastActive *time.Time `json:"last_active,omitempty"`

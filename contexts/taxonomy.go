@@ -54,6 +54,12 @@ type Taxonomy struct {
 	ArchiveReasons       []Term        `json:"archive_reasons"`
 	InterventionStatuses []Term        `json:"intervention_statuses"`
 	PartnerAgencies      []Term        `json:"partner_agencies"`
+	// SafetyRatings are safety mapping's red, amber and green; TrustedAdults
+	// the kinds of adult (never who) that make a green place safe;
+	// TypeStatuses the statuses of a harm type on a record (harmtypes.go).
+	SafetyRatings []Term `json:"safety_ratings"`
+	TrustedAdults []Term `json:"trusted_adults"`
+	TypeStatuses  []Term `json:"type_statuses"`
 	// ReadPurposes are the answers to "why are you reading this young
 	// person's records?" (purpose.go).
 	ReadPurposes []Term `json:"read_purposes"`
@@ -250,6 +256,9 @@ func NewTaxonomy(version int, cats []Category) *Taxonomy {
 		ArchiveReasons:       archiveReasonTerms,
 		InterventionStatuses: interventionStatusTerms,
 		PartnerAgencies:      partnerAgencies,
+		SafetyRatings:        safetyRatingTerms,
+		TrustedAdults:        trustedAdultTerms,
+		TypeStatuses:         typeStatusTerms,
 		ReadPurposes:         readPurposeTerms,
 		PurposeNoteFor:       PurposeOther,
 		PurposeNoteMax:       PurposeNoteMax,

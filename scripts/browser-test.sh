@@ -3,9 +3,11 @@
 # against the real server and a fresh PostGIS database:
 #   build bin/ctxmap (or use $CTXMAP_BIN), create database ctxmap_browser_<random>, migrate, load
 #   the demo data (and, when ../shared/data exists, the Hackney boundary and
-#   the Code-Point Open "E" postcode area) and planted hot spots, serve on a free 127.0.0.1 port,
-#   wait for /readyz, run web/ui/test/run.mjs, then stop the server (by its
-#   PID) and drop the database.
+#   the Code-Point Open "E" postcode area) and planted hot spots, start a real OpenID Connect
+#   provider (cmd/oidc-testop: zitadel's example provider with one test user) on a free port,
+#   serve on a free 127.0.0.1 port with single sign-on through it, wait for /readyz, run
+#   web/ui/test/run.mjs, then stop the server and the provider (by their PIDs) and drop the
+#   database.
 #
 # Needs DATABASE_URL (and CTXMAP_TEST_DATABASE_URL, a URL of a database on
 # the same cluster with CREATEDB rights); without them the private cluster of
@@ -63,9 +65,13 @@ DB="ctxmap_browser_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 DB_URL="$(printf '%s' "$ADMIN_URL" | sed -E "s#^(postgres(ql)?://[^/]*/)[^?]*#\1$DB#")"
 WORK="$(mktemp -d -t ctxmap-browser.XXXXXX)"
 SERVER_PID=""
+OP_PID=""
 
 cleanup() {
   local rc=$?
+  if [ -n "$OP_PID" ] && kill -0 "$OP_PID" 2>/dev/null; then
+    kill -TERM "$OP_PID" 2>/dev/null || true
+  fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -116,9 +122,41 @@ node web/ui/test/plant-hotspots.mjs >"$WORK/hotspots.csv"
 "$BIN" import harm-locations --as demo-practitioner "$WORK/hotspots.csv" >"$WORK/plant.log"
 "$BIN" release --force >>"$WORK/plant.log"
 
+# Single sign-on (issue 15): a real OpenID provider, zitadel's example one
+# (cmd/oidc-testop), on a free loopback port, with one user whose groups map to
+# the practitioner role (and one in no ctxmap group). The server's callback URL must be registered before
+# it starts, so its port is chosen here.
+log "building and starting the OpenID provider (cmd/oidc-testop)"
+go build -o "$WORK/oidc-testop" ./cmd/oidc-testop
+OIDC_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export CTXMAP_OIDC_USER="sso.practitioner" CTXMAP_OIDC_PASSWORD="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export CTXMAP_OIDC_NAME="Test Council" CTXMAP_OIDC_UNMAPPED_USER="sso.unmapped"
+"$WORK/oidc-testop" --listen 127.0.0.1:0 --client-id ctxmap-browser --client-secret "$OIDC_SECRET" \
+  --redirect-glob 'http://127.0.0.1:*/api/v1/auth/oidc/callback' --post-logout-glob 'http://127.0.0.1:*/' \
+  --user "$CTXMAP_OIDC_USER:$CTXMAP_OIDC_PASSWORD:grp-staff;grp-ctxmap-practitioners:Hackney North" \
+  --user "$CTXMAP_OIDC_UNMAPPED_USER:$CTXMAP_OIDC_PASSWORD:grp-staff:Hackney North" \
+  >"$WORK/op.out" 2>"$WORK/op.log" &
+OP_PID=$!
+ISSUER=""
+for _ in $(seq 1 100); do
+  ISSUER="$(sed -nE 's#^issuer (http://[0-9.:]+/)$#\1#p' "$WORK/op.out" | head -n1)"
+  [ -n "$ISSUER" ] && break
+  kill -0 "$OP_PID" 2>/dev/null || { log "FAIL: the OpenID provider exited:"; tail -n 20 "$WORK/op.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ISSUER" ] || { log "FAIL: the OpenID provider did not say where it listens"; exit 1; }
+export CTXMAP_OIDC_ISSUER="$ISSUER"
+PORT="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+log "OpenID provider at $ISSUER (pid $OP_PID); the server will listen on port $PORT"
+
 # Every response the browser gets is checked against the OpenAPI document
 # (issue 15); a violation fails the run below.
-"$BIN" serve --listen 127.0.0.1:0 --validate-responses >"$WORK/server.out" 2>"$WORK/server.log" &
+"$BIN" serve --listen "127.0.0.1:$PORT" --validate-responses \
+  --oidc-issuer "$ISSUER" --oidc-client-id ctxmap-browser --oidc-client-secret "$OIDC_SECRET" \
+  --oidc-redirect-url "http://127.0.0.1:$PORT/api/v1/auth/oidc/callback" --oidc-name "$CTXMAP_OIDC_NAME" \
+  --oidc-role-claim groups --oidc-role-map "grp-ctxmap-admins=admin,grp-ctxmap-practitioners=practitioner" \
+  --oidc-team-claim team \
+  >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do

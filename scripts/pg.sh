@@ -11,6 +11,13 @@
 #   scripts/pg.sh env     print export lines for DATABASE_URL and the test URL
 #   scripts/pg.sh url     print the application database URL (the schema owner's)
 #   scripts/pg.sh runtime-url  the same as the service's role, ctxmap_app (migration 00006)
+#   scripts/pg.sh standby PRIMARY_DIR PRIMARY_PORT
+#                         a streaming replica of the private cluster in PRIMARY_DIR (a CTXMAP_PG_DIR)
+#                         listening on PRIMARY_PORT: pg_basebackup -R once, then started read-only
+#                         (hot standby) on CTXMAP_PG_PORT; stop, url and env work on it as on a primary
+#
+# CTXMAP_PG_DIR (default .data/pg in the project folder) holds a cluster, so
+# scripts (scripts/test-scale.sh) can run a primary and a standby of their own.
 #
 # Durability: every start writes synchronous_commit = on and fsync = on into the
 # cluster's postgresql.conf (replacing whatever an older pg.sh wrote there) and
@@ -22,13 +29,18 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${CTXMAP_PG_PORT:-54329}"
-D="$ROOT/.data/pg"
+D="${CTXMAP_PG_DIR:-$ROOT/.data/pg}"
 DATA="$D/data"
-# Unix socket paths are limited to ~107 bytes; fall back to /tmp for deep checkouts.
-SOCK="$D/run"
-if [ "${#SOCK}" -gt 80 ]; then
-  SOCK="/tmp/ctxmap-pg-$(printf %s "$ROOT" | sha256sum | cut -c1-10)"
-fi
+# sock_of DIR is the socket directory of the cluster in DIR. Unix socket
+# paths are limited to ~107 bytes; fall back to /tmp for deep checkouts.
+sock_of() {
+  local s="$1/run"
+  if [ "${#s}" -gt 80 ]; then
+    s="/tmp/ctxmap-pg-$(printf %s "$1" | sha256sum | cut -c1-10)"
+  fi
+  echo "$s"
+}
+SOCK="$(sock_of "$D")"
 DB=ctxmap
 
 log() { printf 'pg.sh: %s\n' "$*" >&2; }
@@ -150,6 +162,39 @@ check_durability() {
   fi
 }
 
+# standby PRIMARY_DIR PRIMARY_PORT makes (once) and starts a hot standby of
+# the private cluster in PRIMARY_DIR, streaming from it over its Unix socket
+# (the primary's default pg_hba trusts local replication connections).
+standby() {
+  local pdir="${1:?standby: give the primary data folder}" pport="${2:?standby: give the primary port}"
+  install_packages
+  local bin psock; bin="$(pgbin)"; psock="$(sock_of "$pdir")"
+  if [ "$(id -u)" = 0 ]; then
+    install -d -o postgres -g postgres -m 700 "$D" "$SOCK"
+  else
+    install -d -m 700 "$D" "$SOCK"
+  fi
+  if [ ! -f "$DATA/PG_VERSION" ]; then
+    log "copying the primary into $DATA (pg_basebackup -R)"
+    as_owner "$bin/pg_basebackup" -h "$psock" -p "$pport" -U postgres -D "$DATA" -R -X stream -c fast
+  fi
+  CONF_CHANGED=0
+  local sync; sync="$(durability)"
+  set_conf synchronous_commit "$sync"
+  set_conf fsync "$sync"
+  set_conf hot_standby on
+  if ! as_owner "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+    as_owner "$bin/pg_ctl" -D "$DATA" -l "$D/server.log" -w -t 60 \
+      -o "-p $PORT -k $SOCK" start >/dev/null
+  elif [ "$CONF_CHANGED" = 1 ]; then
+    as_owner "$bin/pg_ctl" -D "$DATA" reload >/dev/null
+  fi
+  local psql=("$bin/psql" -h "$SOCK" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt -d postgres)
+  if [ "$("${psql[@]}" -c 'SELECT pg_is_in_recovery()')" != t ]; then
+    log "the cluster in $DATA is not a standby"; exit 1
+  fi
+}
+
 stop() {
   local bin; bin="$(pgbin)"
   if [ -f "$DATA/PG_VERSION" ]; then as_owner "$bin/pg_ctl" -D "$DATA" -w stop -m fast || true; fi
@@ -165,6 +210,7 @@ url() { echo "postgres://${2:-postgres}@/$1?host=$SOCK&port=$PORT&sslmode=disabl
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  standby) standby "${2:-}" "${3:-}" ;;
   running) running ;;
   url) url "$DB" ;;
   runtime-url) url "$DB" ctxmap_app ;;
@@ -172,5 +218,5 @@ case "${1:-}" in
     echo "export DATABASE_URL='$(url "$DB")'"
     echo "export CTXMAP_TEST_DATABASE_URL='$(url postgres)'"
     ;;
-  *) echo "usage: $0 start|stop|running|env|url|runtime-url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|running|env|url|runtime-url|standby PRIMARY_DIR PRIMARY_PORT" >&2; exit 2 ;;
 esac

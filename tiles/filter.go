@@ -109,6 +109,10 @@ func (s *Service) checkLayerCategory(ctx context.Context, layer ctxmap.Layer, ca
 	if category == "" || category == ctxmap.AllCategories {
 		return layer, "", nil
 	}
+	if !layer.Categorised() {
+		return "", "", errInvalid("category_not_for_layer",
+			"layer %q has no harm categories (a safe place records none); omit category, or give all", layer)
+	}
 	known := false
 	if categorySyntax(category) && s.categories != nil {
 		var err error
@@ -123,7 +127,7 @@ func (s *Service) checkLayerCategory(ctx context.Context, layer ctxmap.Layer, ca
 	return layer, category, nil
 }
 
-// layerList names the layers for messages: "harm" or "unsafe".
+// layerList names the layers for messages: "harm", "unsafe" or "safe".
 func layerList() string {
 	var q []string
 	for _, l := range ctxmap.Layers() {

@@ -154,6 +154,9 @@ func (s *Service) Rates(ctx context.Context, req RatesRequest) (*Rates, error) {
 	for _, per := range rateSteps(rel, step) {
 		pt := RatePoint{Period: per.Spec, First: per.First.String(), Last: per.Last.String(), Months: per.NumMonths()}
 		for _, l := range ctxmap.Layers() {
+			if !l.Categorised() {
+				continue // rates are of harm and feeling unsafe; safe places are a map layer
+			}
 			k := SetKey{Layer: l, Category: cat, First: per.First, Last: per.Last}
 			t, ok := byKey[k]
 			if !ok {

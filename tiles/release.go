@@ -101,13 +101,18 @@ func ReleasePeriods(dataTime time.Time, months int) []Period {
 // layer, occurrence month, one of its categories (a record with several
 // categories comes once per category; Publish counts distinct young people,
 // so the duplicates cost nothing in the all-categories sets), and the
-// observation. CategoryIndex indexes ReleaseInput.Categories.
+// observation. CategoryIndex indexes ReleaseInput.Categories; NoCategory
+// marks a record without a harm category (a safety-map place), which counts
+// in its layer's all-categories sets only.
 type ReleaseRecord struct {
 	Layer         ctxmap.Layer
 	Month         Month
 	CategoryIndex int
 	Observation
 }
+
+// NoCategory is the CategoryIndex of a record that has no harm category.
+const NoCategory = -1
 
 // ReleaseInput is everything a release is computed from, read in one
 // database snapshot at DataTime.
@@ -149,17 +154,22 @@ func (p Policy) BuildRelease(in ReleaseInput) ([]ReleaseSet, error) {
 	periods := ReleasePeriods(in.DataTime, in.WindowMonths)
 
 	// Bucket observations by layer, category and month: every set is then
-	// the concatenation of a few buckets.
+	// the concatenation of a few buckets. Bucket nc of each layer and month
+	// holds the records without a category.
 	nl, nc, nm := len(ctxmap.Layers()), len(in.Categories), w.Months()
-	buckets := make([][]Observation, nl*nc*nm)
-	bucket := func(l, c, m int) *[]Observation { return &buckets[(l*nc+c)*nm+m] }
+	buckets := make([][]Observation, nl*(nc+1)*nm)
+	bucket := func(l, c, m int) *[]Observation { return &buckets[(l*(nc+1)+c)*nm+m] }
 	for _, r := range in.Records {
 		l := layerIndex(r.Layer)
 		m := r.Month.index() - w.First.index()
-		if l < 0 || m < 0 || m >= nm || r.CategoryIndex < 0 || r.CategoryIndex >= nc {
+		c := r.CategoryIndex
+		if c == NoCategory {
+			c = nc
+		}
+		if l < 0 || m < 0 || m >= nm || c < 0 || c > nc {
 			continue
 		}
-		b := bucket(l, r.CategoryIndex, m)
+		b := bucket(l, c, m)
 		*b = append(*b, r.Observation)
 	}
 
@@ -177,6 +187,7 @@ func (p Policy) BuildRelease(in ReleaseInput) ([]ReleaseSet, error) {
 		}
 		filters = append(filters, filter{code: c, cats: []int{i}})
 	}
+	all.cats = append(all.cats, nc)
 	filters = append([]filter{all, ef}, filters...)
 
 	type job struct {
@@ -187,6 +198,9 @@ func (p Policy) BuildRelease(in ReleaseInput) ([]ReleaseSet, error) {
 	var jobs []job
 	for li, l := range ctxmap.Layers() {
 		for _, f := range filters {
+			if f.code != "" && !l.Categorised() {
+				continue
+			}
 			for _, per := range periods {
 				k := SetKey{Layer: l, Category: f.code, First: per.First, Last: per.Last}
 				jobs = append(jobs, job{k, li, f.cats})

@@ -67,8 +67,19 @@ func releaseFixture(rng *rand.Rand, at time.Time, subjects int) ReleaseInput {
 		cell := h3.LatLngToCell(h3.NewLatLng(c.Lat+rng.NormFloat64()*0.004, c.Lng+rng.NormFloat64()*0.006), 8)
 		m := w.First.Add(rng.IntN(w.Months() + 2)) // some just outside
 		layer := ctxmap.LayerHarm
-		if rng.IntN(5) == 0 {
+		switch rng.IntN(10) {
+		case 0, 1:
 			layer = ctxmap.LayerUnsafe
+		case 2, 3:
+			// A safety-map place: no category; green in the safe layer, red
+			// in the unsafe one.
+			layer = ctxmap.LayerSafe
+			if rng.IntN(2) == 0 {
+				layer = ctxmap.LayerUnsafe
+			}
+			in.Records = append(in.Records, ReleaseRecord{Layer: layer, Month: m, CategoryIndex: NoCategory,
+				Observation: Observation{Subject: int64(s), Key: uint8(s * 37), Cell: cell}})
+			continue
 		}
 		for ci := range in.Categories {
 			if rng.IntN(2) == 0 || ci == 0 {
@@ -90,12 +101,16 @@ func TestBuildReleaseIsThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 * (3 + 2) * 54; len(sets) != want {
+	// harm and unsafe: all, extra-familial and each category; safe: all only.
+	if want := (2*(3+2) + 1) * 54; len(sets) != want {
 		t.Fatalf("%d sets, want %d", len(sets), want)
 	}
 	again, _ := p.BuildRelease(in)
-	nonEmpty := 0
+	nonEmpty, safe := 0, 0
 	for i, s := range sets {
+		if s.Key.Layer == ctxmap.LayerSafe && s.Published.TotalCells() > 0 {
+			safe++
+		}
 		if again[i].Key != s.Key || !slices.Equal(EncodeSet(again[i].Published), EncodeSet(s.Published)) {
 			t.Fatalf("set %s differs between two builds", s.Key)
 		}
@@ -105,6 +120,12 @@ func TestBuildReleaseIsThePolicy(t *testing.T) {
 		var obs []Observation
 		for _, r := range in.Records {
 			if r.Layer != s.Key.Layer || r.Month.Before(s.Key.First) || s.Key.Last.Before(r.Month) {
+				continue
+			}
+			if r.CategoryIndex == NoCategory {
+				if s.Key.Category == "" {
+					obs = append(obs, r.Observation)
+				}
 				continue
 			}
 			c := in.Categories[r.CategoryIndex]
@@ -120,8 +141,8 @@ func TestBuildReleaseIsThePolicy(t *testing.T) {
 			nonEmpty++
 		}
 	}
-	if nonEmpty < 10 {
-		t.Fatalf("only %d checked sets publish anything: the fixture does not exercise the policy", nonEmpty)
+	if nonEmpty < 10 || safe == 0 {
+		t.Fatalf("only %d checked sets (%d safe sets) publish anything: the fixture does not exercise the policy", nonEmpty, safe)
 	}
 }
 

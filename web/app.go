@@ -17,7 +17,7 @@ import (
 func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
 		Response: Fields{"basemap": Nullable{Fields{"tiles": []string{}, "attribution": ""}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
-			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
+			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "layer_terms": []layerTerm{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
 			"hotspots": hotspotOptions{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
@@ -56,6 +56,7 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		// so the JS repeats none of them.
 		"default_period":   tiles.DefaultPeriod,
 		"layers":           ctxmap.Layers(),
+		"layer_terms":      layerTerms(),
 		"extra_familial":   ctxmap.ExtraFamilial,
 		"resolutions":      resolutions(),
 		"zoom_resolutions": zoomResolutions(),

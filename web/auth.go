@@ -363,6 +363,9 @@ type loginRequest struct {
 // login handles POST /api/v1/session: a password sign-in that sets the
 // session cookie and returns the CSRF token for later writes.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.PasswordLoginOff {
+		return errPasswordLoginOff
+	}
 	var req loginRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -390,10 +393,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: sess.ID, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r),
-	})
+	s.setSessionCookie(w, r, sess)
 	writeJSON(w, http.StatusOK, sessionResponse{User: a, CSRFToken: sess.CSRFToken, Capabilities: capabilitiesOf(a)})
 	return nil
 }
@@ -433,9 +433,23 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
+	s.clearSessionCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// setSessionCookie hands the browser its session, however it signed in.
+// Strict: no other site's page can make a request that carries it.
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, sess *contexts.Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: sess.ID, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r),
+	})
+}
+
+// clearSessionCookie removes the session cookie at sign-out.
+func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r)})
 }
 
 // me handles GET /api/v1/me: who is signed in, and the CSRF token for a

@@ -23,11 +23,15 @@ type Taxonomies interface {
 	RetireCategory(ctx context.Context, a *contexts.Actor, code string) (*contexts.Taxonomy, error)
 }
 
-// HarmLocations records where young people were harmed or feel unsafe.
+// HarmLocations records where young people were harmed or feel unsafe,
+// their harm types, and the places of their safety maps.
 type HarmLocations interface {
 	CreateHarmLocation(ctx context.Context, a *contexts.Actor, in contexts.HarmLocationInput) (*contexts.HarmLocation, error)
 	SubjectHarmLocations(ctx context.Context, a *contexts.Actor, subject string, purpose contexts.ReadPurpose) ([]contexts.HarmLocation, error)
 	ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
+	ArchiveHarmType(ctx context.Context, a *contexts.Actor, id int64, category string, in contexts.ArchiveInput) (*contexts.HarmLocation, error)
+	CorrectCategories(ctx context.Context, a *contexts.Actor, id int64, in contexts.CategoryCorrection) (*contexts.HarmLocation, error)
+	CreateSafetyPlace(ctx context.Context, a *contexts.Actor, in contexts.SafetyPlaceInput) (*contexts.HarmLocation, error)
 }
 
 // YoungPersonRecords keeps a young person's markers, relocations and
@@ -103,6 +107,24 @@ type Users interface {
 	CreateUser(ctx context.Context, by *contexts.Actor, in contexts.UserInput) (*contexts.Credentials, error)
 	DisableUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.User, error)
 	ResetUser(ctx context.Context, by *contexts.Actor, id int64) (*contexts.Credentials, error)
+}
+
+// SSOUsers keeps single sign-ons (oidc.go): sign-ins between the redirect
+// to the provider and its callback, the accounts they sign in to, and
+// sessions that keep the provider's ID token for its sign-out.
+type SSOUsers interface {
+	// BeginSSO keeps l until its callback (or its expiry).
+	BeginSSO(ctx context.Context, l contexts.SSOLogin) error
+	// TakeSSO returns and forgets the sign-in begun with state; each works
+	// once (contexts.ErrSSOState otherwise).
+	TakeSSO(ctx context.Context, state string) (*contexts.SSOLogin, error)
+	// SSOActor finds or makes the account of id, with its role and team
+	// as the provider says; audited.
+	SSOActor(ctx context.Context, id contexts.SSOIdentity) (*contexts.Actor, error)
+	CreateSSOSession(ctx context.Context, a *contexts.Actor, ttl time.Duration, idToken string) (*contexts.Session, error)
+	// SessionIDToken is the ID token of session id; empty for a password
+	// session.
+	SessionIDToken(ctx context.Context, id string) (string, error)
 }
 
 // AuditLog writes what users did outside the records store's own writes

@@ -79,22 +79,47 @@ var filterParams = []Param{
 	Q("period", tiles.PeriodForms+" (default "+tiles.DefaultPeriod+"); whole complete months only"),
 }
 
+// layerWords put each layer in words, once, for the API document and the
+// map (which reads them from /api/v1/config as layer_terms).
+var layerWords = map[ctxmap.Layer]struct{ label, where string }{
+	ctxmap.LayerHarm:   {"Harm happened", "where harm happened"},
+	ctxmap.LayerUnsafe: {"Feels unsafe (safety mapping)", "places young people feel unsafe"},
+	ctxmap.LayerSafe:   {"Safe places (a trusted adult there)", "safe places with a trusted adult, from safety maps"},
+}
+
+// layerTerm is one layer as the map offers it: its code, its words, and
+// whether a harm category can filter it.
+type layerTerm struct {
+	Code        ctxmap.Layer `json:"code"`
+	Label       string       `json:"label"`
+	Where       string       `json:"where"`
+	Categorised bool         `json:"categorised"`
+}
+
+// layerTerms lists the layers in display order with their words.
+func layerTerms() []layerTerm {
+	var out []layerTerm
+	for _, l := range ctxmap.Layers() {
+		w := layerWords[l]
+		out = append(out, layerTerm{Code: l, Label: w.label, Where: w.where, Categorised: l.Categorised()})
+	}
+	return out
+}
+
 // layerChoices documents the layer parameter from the one list of layers.
 func layerChoices() string {
-	words := map[ctxmap.Layer]string{ctxmap.LayerHarm: "harm happened", ctxmap.LayerUnsafe: "places young people feel unsafe"}
 	var parts []string
-	for _, l := range ctxmap.Layers() {
-		p := string(l)
-		if w := words[l]; w != "" {
-			p += " (" + w
-			if l == tiles.DefaultLayer {
-				p += ", default"
-			}
-			p += ")"
+	for _, t := range layerTerms() {
+		p := string(t.Code) + " (" + t.Where
+		if !t.Categorised {
+			p += "; no category filter"
 		}
-		parts = append(parts, p)
+		if t.Code == tiles.DefaultLayer {
+			p += ", default"
+		}
+		parts = append(parts, p+")")
 	}
-	return strings.Join(parts, " or ")
+	return strings.Join(parts, ", ")
 }
 
 func (s *Server) heatRoutes(root, api *mux.Router) {

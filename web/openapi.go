@@ -64,7 +64,11 @@ type Op struct {
 	// the route takes no Idempotency-Key (400 if one is sent); a retry is a
 	// duplicate and refused as one (409).
 	SecretAnswer bool
-	Errors       []int
+	// HTMLErrors: a browser (Accept: text/html) gets its errors as a page
+	// with the same message (the single sign-on callback, which a person
+	// reaches by a redirect, not a script).
+	HTMLErrors bool
+	Errors     []int
 }
 
 // Param is a path or query parameter in the OpenAPI document.
@@ -186,6 +190,9 @@ func (s *Server) openAPI() map[string]any {
 		responses := map[string]any{}
 		if status == http.StatusNoContent {
 			responses["204"] = map[string]any{"description": "done, no body"}
+		} else if status/100 == 3 {
+			responses[strconv.Itoa(status)] = map[string]any{"description": "redirect, no body: the Location header says where",
+				"headers": map[string]any{"Location": map[string]any{"schema": map[string]any{"type": "string"}}}}
 		} else {
 			media := map[string]any{}
 			switch {
@@ -218,10 +225,14 @@ func (s *Server) openAPI() map[string]any {
 			// that names nothing.
 			errs = withStatuses(errs, 404)
 		}
-		for _, code := range errs {
-			responses[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": errorRef["content"]}
+		errContent := errorRef["content"]
+		if op.HTMLErrors {
+			errContent = map[string]any{"application/json": errorRef["content"].(map[string]any)["application/json"], "text/html": map[string]any{}}
 		}
-		responses["500"] = map[string]any{"description": "internal error (quote the request id)", "content": errorRef["content"]}
+		for _, code := range errs {
+			responses[strconv.Itoa(code)] = map[string]any{"description": statusText[code], "content": errContent}
+		}
+		responses["500"] = map[string]any{"description": "internal error (quote the request id)", "content": errContent}
 		var params []any
 		numeric := map[string]bool{} // path variables the router allows only digits in
 		for _, m := range muxVar.FindAllStringSubmatch(op.Path, -1) {

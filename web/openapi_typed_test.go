@@ -41,7 +41,7 @@ func TestEveryBodyAndSuccessHasASchema(t *testing.T) {
 			t.Errorf("%s: a Request type with no Body description", name)
 		}
 		json := op.Produces == "" || op.Produces == "application/json"
-		if op.Status != http.StatusNoContent && json && op.Response == nil {
+		if op.Status != http.StatusNoContent && op.Status/100 != 3 && json && op.Response == nil {
 			t.Errorf("%s: a JSON success with no Response sample", name)
 		}
 	}

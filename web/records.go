@@ -48,6 +48,24 @@ func (s *Server) recordRoutes(api *mux.Router) {
 		Params:  []Param{P("id", "harm location id")}, Body: "{reason, note}",
 		Request: contexts.ArchiveInput{}, Example: contexts.ArchiveInput{Reason: "no_longer_an_issue", Note: "Moved out of the area; reviewed at supervision"}, Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmLocation)
 
+	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/types/{category}/archive", Tag: "records", Roles: practitionersOnly,
+		Summary: "Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record",
+		Params:  []Param{P("id", "harm location id"), P("category", "the harm type's category code")}, Body: "{reason, note}",
+		Request: contexts.ArchiveInput{}, Example: contexts.ArchiveInput{Reason: "never_an_issue", Note: "Reviewed at the strategy meeting: county lines was never a concern"},
+		Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.archiveHarmType)
+	s.route(api, Op{Method: "POST", Path: "/harm-locations/{id:[0-9]+}/categories", Tag: "records", Roles: practitionersOnly,
+		Summary: "Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history",
+		Params:  []Param{P("id", "harm location id")}, Body: "{add?: [{category, started}], remove?: [category], note}",
+		Request: contexts.CategoryCorrection{}, Example: contexts.CategoryCorrection{Add: []contexts.TypeInput{{Category: "cce", Started: "2026-03"}},
+			Remove: []string{"cse"}, Note: "Criminal, not sexual, exploitation: the referral form was misread"},
+		Errors: []int{400, 404, 409, 413, 422}, Response: contexts.HarmLocation{}}, s.correctCategories)
+	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/safety-places", Tag: "records", Roles: practitionersOnly,
+		Summary: "Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)",
+		Body:    "{subject, rating, mapped (YYYY-MM-DD or YYYY-MM), trusted_adult (green only), postcode | lat+lon, location_type, context_id?}",
+		Request: contexts.SafetyPlaceInput{}, Example: contexts.SafetyPlaceInput{Subject: "YP-1042", Rating: "green", Mapped: "2026-03",
+			TrustedAdult: "youth_worker", Postcode: "E8 3AA", LocationType: "youth_club"},
+		Errors: []int{400, 404, 413, 422, 429, 503}, Response: contexts.HarmLocation{}}, s.createSafetyPlace)
+
 	s.route(api, Op{Method: "POST", Status: 201, Idempotent: true, Path: "/contexts", Tag: "contexts", Roles: contextLeadsOnly,
 		Summary: "Open a context record (location, group or school); a duplicate is 409 with details.existing_id (code context_closed_exists: reopen it instead)",
 		Body:    "{kind, location_type?, name?, postcode? | lat+lon, description?, review_date?}",
@@ -227,6 +245,56 @@ func (s *Server) archiveHarmLocation(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// archiveHarmType handles POST /api/v1/harm-locations/{id}/types/{category}/archive.
+func (s *Server) archiveHarmType(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.ArchiveInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h, err := s.records.ArchiveHarmType(r.Context(), actor(r), id, mux.Vars(r)["category"], in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// correctCategories handles POST /api/v1/harm-locations/{id}/categories.
+func (s *Server) correctCategories(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in contexts.CategoryCorrection
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h, err := s.records.CorrectCategories(r.Context(), actor(r), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+// createSafetyPlace handles POST /api/v1/safety-places.
+func (s *Server) createSafetyPlace(w http.ResponseWriter, r *http.Request) error {
+	var in contexts.SafetyPlaceInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h, err := s.records.CreateSafetyPlace(r.Context(), actor(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, h)
 	return nil
 }
 

@@ -51,6 +51,13 @@ type errorDetail struct {
 // request's own cancellation (the client went away or the deadline passed)
 // is not ours: an internal error of an abandoned request is still logged.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, status := s.userError(w, r, err)
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, RequestID: requestID(r.Context()), Details: e.Details}})
+}
+
+// userError is what writeError tells the client about err, and its status;
+// it logs what is ours and sets the headers that go with the status.
+func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error) (*ctxmap.Error, int) {
 	var e *ctxmap.Error
 	var mbe *http.MaxBytesError
 	switch {
@@ -79,7 +86,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if secs, ok := e.Details["retry_after_seconds"].(int); ok && secs > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, RequestID: requestID(r.Context()), Details: e.Details}})
+	return e, status
 }
 
 // writeJSON writes v as the response body. Encoding errors can only come

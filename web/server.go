@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ctxmap/ctxmap/contexts"
@@ -43,6 +44,12 @@ type Config struct {
 	// end-to-end suites run with it on. Not for production: it buffers
 	// every response.
 	ValidateResponses bool
+	// OIDC is single sign-on (oidc.go); off when its Issuer is empty.
+	OIDC OIDCConfig
+	// PasswordLoginOff refuses password sign-ins (403): people sign in
+	// through OIDC only. API tokens keep working: machines (the case
+	// system's feed, Prometheus) have no browser to sign in with.
+	PasswordLoginOff bool
 }
 
 // Deps are the services the handlers call (see deps.go).
@@ -68,7 +75,13 @@ type Deps struct {
 	// Idempotency keeps the answers to creates sent with an
 	// Idempotency-Key; nil refuses such requests with 503.
 	Idempotency IdempotencyKeys
-	Logger      *slog.Logger
+	// SSO keeps single sign-ons and their accounts; nil with OIDC
+	// configured answers its routes 503.
+	SSO    SSOUsers
+	Logger *slog.Logger
+	// Metrics are further collectors served on /metrics, from parts the
+	// wiring knows and the handlers do not (the read replica's counters).
+	Metrics []prometheus.Collector
 }
 
 // Server holds the handlers' dependencies. Build it with New.
@@ -100,7 +113,10 @@ type Server struct {
 	tokens      *tokenCache
 	limiter     LoginLimiter
 	idem        IdempotencyKeys
-	ops         []Op
+	// oidc is the relying party when single sign-on is on, else nil.
+	oidc *oidcClient
+	sso  SSOUsers
+	ops  []Op
 	// tileHandler is the heat tile route's handler, which dispatch calls
 	// ahead of the router, with its metrics bound once.
 	tileHandler     http.Handler
@@ -141,7 +157,11 @@ func New(cfg Config, d Deps) *Server {
 			entries: map[string]tokenEntry{}, audited: map[string]time.Time{}},
 		limiter:  d.Logins,
 		idem:     d.Idempotency,
+		sso:      d.SSO,
 		prefixes: map[*mux.Router]string{},
+	}
+	if cfg.OIDC.Enabled() {
+		s.oidc = newOIDCClient(cfg.OIDC)
 	}
 	if s.limiter == nil {
 		s.limiter = newLoginLimiter(contexts.DefaultLoginLimits)
@@ -152,6 +172,7 @@ func New(cfg Config, d Deps) *Server {
 	if s.heat != nil {
 		s.metrics.registry.MustRegister(heatMetrics(s.heat)...)
 	}
+	s.metrics.registry.MustRegister(d.Metrics...)
 	s.heatTileMetrics = s.metrics.forRoute(heatTileRoute)
 	s.routes()
 	s.handler = s.observe(s.router)
@@ -206,8 +227,9 @@ func (s *Server) routes() {
 	s.route(api, Op{Method: "GET", Path: "/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Public: true, Response: map[string]any{}}, s.openapiDoc)
 	s.route(api, Op{Method: "POST", Path: "/session", Summary: "Sign in with a password; sets the session cookie and returns the CSRF token",
 		Tag: "auth", Public: true, Body: "{name, password}",
-		Request: loginRequest{}, Example: loginRequest{Name: "demo-practitioner", Password: "correct horse battery"}, Errors: []int{400, 401, 413, 429}, Response: sessionResponse{}}, s.login)
+		Request: loginRequest{}, Example: loginRequest{Name: "demo-practitioner", Password: "correct horse battery"}, Errors: []int{400, 401, 403, 413, 429}, Response: sessionResponse{}}, s.login)
 	s.route(api, Op{Method: "DELETE", Path: "/session", Summary: "Sign out", Tag: "auth", Status: http.StatusNoContent}, s.logout)
+	s.oidcRoutes(api)
 	s.route(api, Op{Method: "GET", Path: "/me", Summary: "The signed-in user and their CSRF token", Tag: "auth", Response: sessionResponse{}}, s.me)
 	s.adminRoutes(api)
 	s.allocationRoutes(api)

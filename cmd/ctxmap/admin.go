@@ -109,9 +109,9 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tROLE\tTEAM\tPASSWORD\tDISABLED")
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tTEAM\tPASSWORD\tSSO\tDISABLED")
 		for _, u := range list {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\n", u.UserID, u.Name, u.Role, u.Team, u.HasPassword, u.Disabled)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%v\t%v\t%v\n", u.UserID, u.Name, u.Role, u.Team, u.HasPassword, u.SSO, u.Disabled)
 		}
 		return tw.Flush()
 	case "disable":

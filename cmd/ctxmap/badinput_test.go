@@ -49,7 +49,8 @@ var matrixCountOnly = map[string]string{
 // variant, with why that writes nothing. Any other 2xx to a write is a
 // malformed request accepted.
 var matrixAccepted = map[string]string{
-	"DELETE /api/v1/session": "signing out a bearer token has no session cookie to delete",
+	"DELETE /api/v1/session":        "signing out a bearer token has no session cookie to delete",
+	"POST /api/v1/auth/oidc/logout": "signing out a bearer token has no session cookie to end",
 }
 
 // openAPIDoc is the part of the OpenAPI document the matrix reads.
@@ -240,36 +241,39 @@ func matrixFixtures(t *testing.T, ts *testServer) matrixIDs {
 // matrixBodies are well-formed bodies for every route that takes one, keyed
 // by method and OpenAPI path. None is sent as it is: each variant breaks it.
 var matrixBodies = map[string]string{
-	"POST /api/v1/session":                            `{"name":"test-admin","password":"not the password"}`,
-	"POST /api/v1/taxonomy/categories":                `{"code":"matrix_cat","label":"Matrix","census_code":"11A","extra_familial":true}`,
-	"POST /api/v1/harm-locations":                     `{"subject":"MATRIX-2","categories":["{cat}"],"familial":"extra","layer":"harm","occurred":"{month}","source":"referral","lat":51.545,"lon":-0.055,"location_type":"park","context_id":{context}}`,
-	"POST /api/v1/harm-locations/{id}/archive":        `{"reason":"never_an_issue","note":"Mistaken"}`,
-	"POST /api/v1/contexts":                           `{"kind":"location","location_type":"street","name":"Matrix Row","lat":51.546,"lon":-0.056,"description":"Thematic","review_date":"{future}"}`,
-	"PATCH /api/v1/contexts/{id}":                     `{"name":"Matrix Park","description":"Lit poorly","review_date":"{future}"}`,
-	"POST /api/v1/contexts/{id}/assessments":          `{"side":"needs","note":"Thematic note"}`,
-	"POST /api/v1/contexts/{id}/interventions":        `{"action":"Lighting","partner_agency":"parks","side":"environment","status":"planned","due_date":"{future}","done_date":""}`,
-	"PATCH /api/v1/contexts/{id}/interventions/{iid}": `{"action":"More lighting","partner_agency":"parks","side":"environment","status":"in_progress","due_date":"{future}","done_date":""}`,
-	"POST /api/v1/contexts/{id}/links":                `{"subject":"MATRIX-3","reason":"Seen there"}`,
-	"POST /api/v1/contexts/{id}/close":                `{"reason":"Safer","evidence":{"needs":"a","guardianship":"b","environment":"c"}}`,
-	"POST /api/v1/contexts/{id}/reopen":               `{"reason":"Back again"}`,
-	"DELETE /api/v1/contexts/{id}/links/{lid}":        `{"reason":"Moved away"}`,
-	"PUT /api/v1/allocations":                         `{"allocations":[{"subject":"MATRIX-9","team":"team-admin"}]}`,
-	"POST /api/v1/geocode":                            `{"queries":[{"postcode":"E8 3AA","location_type":"park"}]}`,
-	"POST /api/v1/me/notifications/read":              `{"up_to":1}`,
-	"POST /api/v1/users":                              `{"name":"matrix-user","role":"analyst","team":"Matrix"}`,
-	"POST /api/v1/markers":                            `{"subject":"MATRIX-4","kind":"referral","familial":"extra","date":"2026-01-05","note":"Referral"}`,
-	"POST /api/v1/markers/{id}/correct":               `{"familial":"both","date":"2026-01-05","note":"n","reason":"Corrected"}`,
-	"POST /api/v1/relocations":                        `{"subject":"MATRIX-4","date":"2026-01-05","kind":"secure","note":"n"}`,
-	"POST /api/v1/relocations/{id}/withdraw":          `{"reason":"Entered in error"}`,
-	"POST /api/v1/factors/{id}/withdraw":              `{"reason":"Entered in error"}`,
-	"POST /api/v1/factors":                            `{"subject":"MATRIX-4","identified_on":"2026-01-05","description":"Peers","context_id":{context}}`,
-	"POST /api/v1/factors/{id}/actions":               `{"action":"Patrols","partner_agency":"police","status":"planned","due_date":"{future}","done_date":""}`,
-	"PATCH /api/v1/factors/{id}/actions/{aid}":        `{"action":"Patrols","partner_agency":"police","status":"in_progress","due_date":"{future}","done_date":""}`,
+	"POST /api/v1/session":                                      `{"name":"test-admin","password":"not the password"}`,
+	"POST /api/v1/taxonomy/categories":                          `{"code":"matrix_cat","label":"Matrix","census_code":"11A","extra_familial":true}`,
+	"POST /api/v1/harm-locations":                               `{"subject":"MATRIX-2","categories":["{cat}"],"familial":"extra","layer":"harm","occurred":"{month}","source":"referral","lat":51.545,"lon":-0.055,"location_type":"park","context_id":{context}}`,
+	"POST /api/v1/harm-locations/{id}/archive":                  `{"reason":"never_an_issue","note":"Mistaken"}`,
+	"POST /api/v1/harm-locations/{id}/types/{category}/archive": `{"reason":"never_an_issue","note":"Mistaken"}`,
+	"POST /api/v1/harm-locations/{id}/categories":               `{"add":[{"category":"{cat}","started":"{month}"}],"remove":["{cat}"],"note":"Misread"}`,
+	"POST /api/v1/safety-places":                                `{"subject":"MATRIX-4","rating":"green","mapped":"{month}","trusted_adult":"youth_worker","lat":51.545,"lon":-0.055,"location_type":"youth_club","context_id":{context}}`,
+	"POST /api/v1/contexts":                                     `{"kind":"location","location_type":"street","name":"Matrix Row","lat":51.546,"lon":-0.056,"description":"Thematic","review_date":"{future}"}`,
+	"PATCH /api/v1/contexts/{id}":                               `{"name":"Matrix Park","description":"Lit poorly","review_date":"{future}"}`,
+	"POST /api/v1/contexts/{id}/assessments":                    `{"side":"needs","note":"Thematic note"}`,
+	"POST /api/v1/contexts/{id}/interventions":                  `{"action":"Lighting","partner_agency":"parks","side":"environment","status":"planned","due_date":"{future}","done_date":""}`,
+	"PATCH /api/v1/contexts/{id}/interventions/{iid}":           `{"action":"More lighting","partner_agency":"parks","side":"environment","status":"in_progress","due_date":"{future}","done_date":""}`,
+	"POST /api/v1/contexts/{id}/links":                          `{"subject":"MATRIX-3","reason":"Seen there"}`,
+	"POST /api/v1/contexts/{id}/close":                          `{"reason":"Safer","evidence":{"needs":"a","guardianship":"b","environment":"c"}}`,
+	"POST /api/v1/contexts/{id}/reopen":                         `{"reason":"Back again"}`,
+	"DELETE /api/v1/contexts/{id}/links/{lid}":                  `{"reason":"Moved away"}`,
+	"PUT /api/v1/allocations":                                   `{"allocations":[{"subject":"MATRIX-9","team":"team-admin"}]}`,
+	"POST /api/v1/geocode":                                      `{"queries":[{"postcode":"E8 3AA","location_type":"park"}]}`,
+	"POST /api/v1/me/notifications/read":                        `{"up_to":1}`,
+	"POST /api/v1/users":                                        `{"name":"matrix-user","role":"analyst","team":"Matrix"}`,
+	"POST /api/v1/markers":                                      `{"subject":"MATRIX-4","kind":"referral","familial":"extra","date":"2026-01-05","note":"Referral"}`,
+	"POST /api/v1/markers/{id}/correct":                         `{"familial":"both","date":"2026-01-05","note":"n","reason":"Corrected"}`,
+	"POST /api/v1/relocations":                                  `{"subject":"MATRIX-4","date":"2026-01-05","kind":"secure","note":"n"}`,
+	"POST /api/v1/relocations/{id}/withdraw":                    `{"reason":"Entered in error"}`,
+	"POST /api/v1/factors/{id}/withdraw":                        `{"reason":"Entered in error"}`,
+	"POST /api/v1/factors":                                      `{"subject":"MATRIX-4","identified_on":"2026-01-05","description":"Peers","context_id":{context}}`,
+	"POST /api/v1/factors/{id}/actions":                         `{"action":"Patrols","partner_agency":"police","status":"planned","due_date":"{future}","done_date":""}`,
+	"PATCH /api/v1/factors/{id}/actions/{aid}":                  `{"action":"Patrols","partner_agency":"police","status":"in_progress","due_date":"{future}","done_date":""}`,
 }
 
 // matrixQueryValues are good values for the required query parameters.
 func matrixQueryValues(fx matrixIDs) map[string]string {
-	return map[string]string{"near": "51.545,-0.055", "res": "8", "h3": fx.h3, "lat": "51.545", "lon": "-0.055", "purpose": "assessment"}
+	return map[string]string{"near": "51.545,-0.055", "res": "8", "h3": fx.h3, "lat": "51.545", "lon": "-0.055", "purpose": "assessment", "state": "no-such-state"}
 }
 
 // goodPathValue is a value for a path parameter that names a real record,
@@ -292,6 +296,8 @@ func goodPathValue(fx matrixIDs, path, name string) string {
 		return fmt.Sprint(fx.link)
 	case name == "code":
 		return "no_such_category" // a real one would be retired by a variant without a body
+	case name == "category":
+		return "no_such_category" // a real one would be archived by a variant that keeps the body valid
 	case name == "subject":
 		return fx.subject
 	case name == "postcode":

@@ -71,6 +71,7 @@ usage:
 
 Configuration comes from flags or the environment (flags win):
   DATABASE_URL        PostgreSQL URL (required)
+  DATABASE_READ_URL   optional streaming replica for published values and postcodes (or CTXMAP_DATABASE_READ_URL)
   CTXMAP_LISTEN       listen address (default 127.0.0.1:8080)
   CTXMAP_SECRET_FILE  file holding the deployment secret (mode 0600); or CTXMAP_SECRET
   CTXMAP_SECRET       deployment secret for keyed hashes of subject ids (>= %[1]d chars)
@@ -92,11 +93,17 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_RETENTION_YOUNG_PERSON_YEARS   erase a young person's records this long after their last (default 7; 0 never)
   CTXMAP_RETENTION_CLOSED_CONTEXT_YEARS erase a context this long after its closure (default 6; 0 never)
   CTXMAP_RETENTION_SCHEDULE     daily (default) or off
+  CTXMAP_OIDC_ISSUER            OpenID Connect issuer: offers single sign-on (serve --help lists the
+                      CTXMAP_OIDC_* settings; docs/INTEGRATION.md has an Entra ID example)
+  CTXMAP_LOCAL_LOGIN            on (default) or off: password sign-in refused, API tokens still work
 `, contexts.MinSecretLen, tiles.DefaultK, tiles.MinK)
 
 // Config is everything the commands need, from flags and environment.
 type Config struct {
-	DatabaseURL        string
+	DatabaseURL string
+	// DatabaseReadURL, when set, is a streaming replica of DatabaseURL that
+	// serve reads published values and the postcode directory from.
+	DatabaseReadURL    string
 	Listen             string
 	Secret             string
 	LogLevel           string
@@ -123,10 +130,15 @@ type Config struct {
 	// people the case system's allocations feed gives their team.
 	AllocationsRequired bool
 	trustedProxiesText  string
-	release             releaseFlags
-	retention           retentionFlags
-	centerText          func() string
-	kText               func() string
+	// oidc are serve's single sign-on flags (oidc.go).
+	oidc oidcFlags
+	// OIDC and PasswordLoginOff are what they say, checked.
+	OIDC             web.OIDCConfig
+	PasswordLoginOff bool
+	release          releaseFlags
+	retention        retentionFlags
+	centerText       func() string
+	kText            func() string
 }
 
 func env(name, def string) string {
@@ -149,6 +161,9 @@ func bindConfig(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	c.DatabaseURL = env("DATABASE_URL", "")
 	fs.Var(hidden{&c.DatabaseURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
+	c.DatabaseReadURL = env("CTXMAP_DATABASE_READ_URL", env("DATABASE_READ_URL", ""))
+	fs.Var(hidden{&c.DatabaseReadURL}, "database-read-url",
+		"optional PostgreSQL streaming replica of the database for reads that tolerate lag: published values and postcodes (CTXMAP_DATABASE_READ_URL or DATABASE_READ_URL; unset: all on the primary)")
 	fs.StringVar(&c.Listen, "listen", env("CTXMAP_LISTEN", "127.0.0.1:8080"), "listen address (CTXMAP_LISTEN)")
 	c.Secret = env("CTXMAP_SECRET", "")
 	fs.Var(hidden{&c.Secret}, "secret", "deployment secret for keyed hashes (CTXMAP_SECRET); prefer --secret-file")

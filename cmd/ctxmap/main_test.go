@@ -58,16 +58,23 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	base := serveOn(t, ctx, url, "warn", extra...)
-	ts := &testServer{URL: base, Pool: pool, DBURL: url, tokens: map[contexts.Role]string{}}
+	return &testServer{URL: base, Pool: pool, DBURL: url, tokens: addTestUsers(t, pool)}
+}
+
+// addTestUsers adds one user of each role, each in a team of its own
+// ("team-" and the role), and returns their tokens.
+func addTestUsers(t *testing.T, pool *pgxpool.Pool) map[contexts.Role]string {
+	t.Helper()
+	tokens := map[contexts.Role]string{}
 	users := postgres.NewUsers(pool)
 	for _, role := range contexts.Roles {
-		_, tok, err := users.AddUser(ctx, nil, "test-"+string(role), role, "team-"+string(role), "correct horse battery")
+		_, tok, err := users.AddUser(context.Background(), nil, "test-"+string(role), role, "team-"+string(role), "correct horse battery")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts.tokens[role] = tok
+		tokens[role] = tok
 	}
-	return ts
+	return tokens
 }
 
 // serveOn runs `ctxmap serve` in-process on a free port against the

@@ -82,12 +82,43 @@ func waitForDatabase(ctx context.Context, pool *pgxpool.Pool, wait time.Duration
 	}
 }
 
+// openReadDB opens the pool on the streaming replica (DATABASE_READ_URL),
+// or returns nil when none is configured. The replica is not required to
+// be up: every read it cannot answer goes to the primary, so serve starts
+// and stays ready without it and only logs that it is away.
+func openReadDB(ctx context.Context, c *Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	if c.DatabaseReadURL == "" {
+		return nil, nil
+	}
+	read, err := pg.Connect(ctx, c.DatabaseReadURL, log, pg.Options{ApplicationName: "ctxmap-read"})
+	if err != nil {
+		return nil, fmt.Errorf("the read replica (DATABASE_READ_URL): %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var standby bool
+	if err := read.QueryRow(pctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {
+		log.Warn("the read replica (DATABASE_READ_URL) does not answer; published reads go to the primary until it does", "err", err)
+	} else if !standby {
+		// Not an error: a second pool on the primary works, it just
+		// relieves nothing; most likely a wrong URL.
+		log.Warn("DATABASE_READ_URL is not a standby (pg_is_in_recovery is false)")
+	}
+	return read, nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("serve", stderr)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving")
 	fs.BoolVar(&c.ValidateResponses, "validate-responses", env("CTXMAP_VALIDATE_RESPONSES", "") == "1",
 		"check every API response against the OpenAPI document and log each violation (CTXMAP_VALIDATE_RESPONSES=1; for test suites, not production)")
+	webhooks := bindWebhookFlags(fs)
+	bindOIDCFlags(fs, &c.oidc)
 	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if c.OIDC, c.PasswordLoginOff, err = c.oidc.config(); err != nil {
 		return err
 	}
 	if err := c.parseCenter(); err != nil {
@@ -125,7 +156,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := pg.Current(ctx, pool); err != nil {
 		return fmt.Errorf("database not ready (%v): run `ctxmap migrate up` or `ctxmap serve --migrate`", err)
 	}
-	srv, err := buildServer(ctx, c, pool, log)
+	hooks, err := webhooks.start(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	if hooks != nil {
+		// Runs before the pool closes (defers run last first).
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := hooks.Stop(sctx); err != nil {
+				log.Warn("stopping webhook deliveries", "err", err)
+			}
+		}()
+	}
+	read, err := openReadDB(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	if read != nil {
+		defer read.Close()
+	}
+	srv, err := buildServer(ctx, c, pool, read, log, hooks)
 	if err != nil {
 		return err
 	}

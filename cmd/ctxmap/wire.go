@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
@@ -102,17 +103,28 @@ func newRecords(c *Config, pool *pgxpool.Pool, dir *postcodes.Store, opts ...pos
 const releaseCheck = time.Minute
 
 // buildServer wires the domain services and the HTTP server. Background
-// work (the release schedule, taxonomy refresh) runs until ctx ends.
+// work (the release schedule, taxonomy refresh) runs until ctx ends. With
+// hooks, changes to contexts with linked young people are queued for the
+// case system.
+//
+// With read (a pool on a streaming replica, or nil), the published values
+// of releases and the postcode directory answer from it; everything that
+// must read its own writes stays on pool (postgres.Releases says how lag
+// is handled).
 //
 // Published values come from releases only (PRIVACY.md rule 12): with no
 // release yet, buildServer makes the first one, so a new deployment shows
 // its map at once; every replica then polls for newer releases, the one
 // signal that changes what it serves.
-func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.Logger) (*web.Server, error) {
+func buildServer(ctx context.Context, c *Config, pool, read *pgxpool.Pool, log *slog.Logger, hooks *postgres.Webhooks) (*web.Server, error) {
 	dir := postcodes.NewStore(pool)
-	records, err := newRecords(c, pool, dir, postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
+	opts := []postgres.Option{postgres.WithLogger(log), postgres.WithDisclosureThreshold(c.K),
 		postgres.WithSubjectDailyCap(c.SubjectDailyCap), postgres.WithBurstAlert(c.BurstAlert),
-		postgres.WithAllocationsRequired(c.AllocationsRequired))
+		postgres.WithAllocationsRequired(c.AllocationsRequired)}
+	if hooks != nil {
+		opts = append(opts, postgres.WithWebhooks(hooks))
+	}
+	records, err := newRecords(c, pool, dir, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +133,13 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	store := postgres.NewReleases(pool)
+	lookups := dir
+	var metrics []prometheus.Collector
+	if read != nil {
+		store.ReadFrom(read, log)
+		lookups = postcodes.NewStore(read)
+		metrics = readMetrics(store)
+	}
 	heat, err := tiles.NewService(store, tiles.Config{K: c.K, CacheBytes: c.TileCacheBytes, Categories: cats, ReleasePoll: c.ReleasePoll, Logger: log})
 	if err != nil {
 		return nil, err
@@ -163,10 +182,14 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		SessionTTL:         12 * time.Hour,
 		TrustedProxies:     c.TrustedProxies,
 		ValidateResponses:  c.ValidateResponses,
+		OIDC:               c.OIDC,
+		PasswordLoginOff:   c.PasswordLoginOff,
 	}
+	users := postgres.NewUsers(pool)
 	return web.New(cfg, web.Deps{
 		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
-		Users:       postgres.NewUsers(pool),
+		Users:       users,
+		SSO:         users,
 		Records:     records,
 		Audit:       records,
 		Releases:    releaser,
@@ -175,12 +198,25 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Retention:   retention,
 		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
-		Postcodes:   dir,
+		Postcodes:   lookups,
 		Heat:        heat,
 		Logins:      logins,
 		Idempotency: idem,
 		Logger:      log,
+		Metrics:     metrics,
 	}), nil
+}
+
+// readMetrics counts the published reads the read replica answered and
+// those the primary answered for it (lag, or the replica away).
+func readMetrics(store *postgres.Releases) []prometheus.Collector {
+	const name, help = "ctxmap_published_reads_total", "Reads of release values with a read replica configured, by who answered: replica, or primary (the replica lagged or failed)."
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"answered_by": "replica"}},
+			func() float64 { return float64(store.ReadStats().FromReader) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"answered_by": "primary"}},
+			func() float64 { return float64(store.ReadStats().FromPrimary) }),
+	}
 }
 
 // limitsPrune is how often expired login failures and idempotency keys are

@@ -163,6 +163,9 @@ func (s *Store) addEvent(ctx context.Context, tx pgx.Tx, a *contexts.Actor, cont
 	if err != nil {
 		return 0, fmt.Errorf("notify linked practitioners: %w", err)
 	}
+	if err := s.queueChange(ctx, tx, contextID, id, event, summary); err != nil {
+		return 0, err
+	}
 	return id, nil
 }
 

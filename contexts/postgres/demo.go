@@ -38,6 +38,7 @@ type DemoSummary struct {
 	Assessments   int  `json:"assessments"`
 	Interventions int  `json:"interventions"`
 	Links         int  `json:"links"`
+	SafetyPlaces  int  `json:"safety_places"`
 }
 
 // SeedDemo creates a clearly labelled synthetic data set around a centre:
@@ -87,6 +88,9 @@ func (s *Store) SeedDemo(ctx context.Context, o DemoOptions) (DemoSummary, error
 			return err
 		}
 		if err := g.contexts(ctx, &sum); err != nil {
+			return err
+		}
+		if err := g.safePlaces(ctx, &sum); err != nil {
 			return err
 		}
 		if err := g.recordWork(ctx); err != nil {
@@ -365,6 +369,45 @@ func (g *demoGen) contexts(ctx context.Context, sum *DemoSummary) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// demoSafeSpots are the green places of the demo's safety maps: a youth club
+// and a sports centre where young people say a trusted adult is, so the safe
+// layer has something to show. Metres east and north of the centre.
+var demoSafeSpots = []struct {
+	locationType, trustedAdult string
+	dx, dy, sigma              float64
+}{
+	{"youth_club", "youth_worker", -300, 700, 60},
+	{"sports_facility", "sports_coach", 900, -400, 60},
+}
+
+// safePlaces records green safety-map places for some of the demo's young
+// people over the last year. It draws on its own random source, so the rest
+// of the demo data stays as it was before safety mapping existed.
+func (g *demoGen) safePlaces(ctx context.Context, sum *DemoSummary) error {
+	rng := rand.New(rand.NewPCG(uint64(g.o.Seed), 0x5afe))
+	var people []demoMember
+	for _, ms := range g.members {
+		people = append(people, ms...)
+	}
+	if len(people) == 0 {
+		return nil
+	}
+	first := time.Date(g.o.Now.Year(), g.o.Now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -12, 0)
+	for i := range 60 {
+		m := people[rng.IntN(len(people))]
+		spot := demoSafeSpots[i%len(demoSafeSpots)]
+		lat, lon := g.offset(spot.dx+rng.NormFloat64()*spot.sigma, spot.dy+rng.NormFloat64()*spot.sigma)
+		month := first.AddDate(0, rng.IntN(12), 0)
+		g.at(month.AddDate(0, 0, 20))
+		if _, err := g.s.CreateSafetyPlace(ctx, m.by, contexts.SafetyPlaceInput{Subject: m.subject, Rating: contexts.SafetyGreen,
+			Mapped: month.Format("2006-01"), TrustedAdult: spot.trustedAdult, Lat: &lat, Lon: &lon, LocationType: spot.locationType}); err != nil {
+			return fmt.Errorf("demo safety place: %w", err)
+		}
+		sum.SafetyPlaces++
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ctxmap/ctxmap"
 	"github.com/ctxmap/ctxmap/contexts"
 )
 
@@ -32,6 +31,34 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 	if err != nil {
 		return nil, err
 	}
+	return s.insertHarm(ctx, a, tax.Version, f, "harm_location.create")
+}
+
+// CreateSafetyPlace records a place from a young person's safety map (red,
+// amber or green, no harm category) on their record, owned by the actor's
+// team, under the same controls as any record: the person id is hashed, the
+// daily cap and the burst alerts apply, and it counts from the next release
+// only (green in the safe layer, red in the unsafe one, amber nowhere).
+func (s *Store) CreateSafetyPlace(ctx context.Context, a *contexts.Actor, in contexts.SafetyPlaceInput) (*contexts.HarmLocation, error) {
+	return keyed(ctx, s, func(s *Store) (*contexts.HarmLocation, error) {
+		if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
+			return nil, err
+		}
+		f, err := in.Validate(s.now())
+		if err != nil {
+			return nil, err
+		}
+		tax, err := s.Taxonomy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.insertHarm(ctx, a, tax.Version, f, "safety_place.create")
+	})
+}
+
+// insertHarm geocodes and writes one validated record with its audit entry
+// (action) and the insider checks, in one transaction, and reads it back.
+func (s *Store) insertHarm(ctx context.Context, a *contexts.Actor, taxVersion int, f contexts.HarmFields, action string) (*contexts.HarmLocation, error) {
 	match, precision := "latlon", contexts.LatLonPrecisionM
 	var postcode *string
 	if !f.LatLon {
@@ -51,8 +78,23 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		ctxID = &f.ContextID
 	}
 	occPrec := f.Occurred.Precision()
+	var familial, safety, trusted *string
+	if f.Familial != "" {
+		v := string(f.Familial)
+		familial = &v
+	}
+	if f.Safety != "" {
+		safety = &f.Safety
+	}
+	if f.TrustedAdult != "" {
+		trusted = &f.TrustedAdult
+	}
+	categories := f.Categories
+	if categories == nil {
+		categories = []string{}
+	}
 	var id int64
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if ctxID != nil {
 			if err := contextExists(ctx, tx, *ctxID); err != nil {
 				return err
@@ -65,12 +107,13 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO harm_locations (subject_id, subject_key, team_id, created_by, layer, categories,
 				familial, occurred_on, occurred_precision, source, location_type, postcode, match, precision_m, lat, lon,
-				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version, created_at, demo)
+				h3_r6, h3_r7, h3_r8, context_id, taxonomy_version, created_at, demo, safety, trusted_adult)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				coalesce($22, now()), $23)
+				coalesce($22, now()), $23, $24, $25)
 			RETURNING id`,
-			sid, int16(key), a.TeamID, a.UserID, f.Layer, f.Categories, f.Familial, f.Occurred.Date, occPrec, f.Source,
-			f.LocationType, postcode, match, precision, f.Lat, f.Lon, r6, r7, r8, ctxID, tax.Version, s.at, s.demo).Scan(&id)
+			sid, int16(key), a.TeamID, a.UserID, f.Layer, categories, familial, f.Occurred.Date, occPrec, f.Source,
+			f.LocationType, postcode, match, precision, f.Lat, f.Lon, r6, r7, r8, ctxID, taxVersion, s.at, s.demo,
+			safety, trusted).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert harm location: %w", err)
 		}
@@ -85,11 +128,14 @@ func (s *Store) createHarmLocation(ctx context.Context, a *contexts.Actor, in co
 				return err
 			}
 		}
-		return audit(ctx, tx, a, "harm_location.create", fmt.Sprintf("harm-location:%d", id), "",
-			map[string]any{"subject": contexts.AuditSubject(sh), "layer": f.Layer, "categories": f.Categories})
+		detail := map[string]any{"subject": contexts.AuditSubject(sh), "layer": f.Layer, "categories": categories}
+		if f.Safety != "" {
+			detail["safety"] = f.Safety
+		}
+		return audit(ctx, tx, a, action, fmt.Sprintf("harm-location:%d", id), "", detail)
 	})
 	if err != nil {
-		return nil, s.auditSubjectLimit(ctx, a, "harm_location.create", err)
+		return nil, s.auditSubjectLimit(ctx, a, action, err)
 	}
 	return s.harmLocation(ctx, a, id)
 }
@@ -159,10 +205,10 @@ func (s *Store) upsertSubject(ctx context.Context, tx pgx.Tx, sh [32]byte, key u
 	return 0, fmt.Errorf("upsert subject: erased three times while being recorded")
 }
 
-const harmColumns = `h.id, h.categories, h.familial, h.layer, h.occurred_on, h.occurred_precision, h.source,
+const harmColumns = `h.id, h.categories, coalesce(h.familial, ''), h.layer, h.occurred_on, h.occurred_precision, h.source,
 	h.location_type, coalesce(h.postcode, ''), h.match, h.precision_m, h.lat, h.lon, h.context_id, t.name,
 	u.name, h.created_at, h.taxonomy_version, h.archived_at, coalesce(h.archive_reason, ''),
-	coalesce(h.archive_note, ''), coalesce(au.name, '')`
+	coalesce(h.archive_note, ''), coalesce(au.name, ''), coalesce(h.safety, ''), coalesce(h.trusted_adult, '')`
 
 const harmFrom = ` FROM harm_locations h
 	JOIN teams t ON t.id = h.team_id
@@ -176,7 +222,7 @@ func scanHarm(r pgx.CollectableRow) (contexts.HarmLocation, error) {
 	var archivedAt *time.Time
 	err := r.Scan(&h.ID, &h.Categories, &h.Familial, &h.Layer, &occ, &prec, &h.Source, &h.LocationType,
 		&h.Postcode, &h.Match, &h.PrecisionM, &h.Lat, &h.Lon, &h.ContextID, &h.Team, &h.CreatedBy, &h.CreatedAt,
-		&h.TaxonomyVersion, &archivedAt, &reason, &note, &by)
+		&h.TaxonomyVersion, &archivedAt, &reason, &note, &by, &h.Safety, &h.TrustedAdult)
 	if err != nil {
 		return h, err
 	}
@@ -190,8 +236,16 @@ func scanHarm(r pgx.CollectableRow) (contexts.HarmLocation, error) {
 // harmLocation reads one of the actor's team's records without auditing:
 // it is only used to answer the actor's own write, which is audited.
 func (s *Store) harmLocation(ctx context.Context, a *contexts.Actor, id int64) (*contexts.HarmLocation, error) {
-	return readOne(ctx, s.db, scanHarm, "harm location", id,
+	h, err := readOne(ctx, s.db, scanHarm, "harm location", id,
 		`SELECT `+harmColumns+harmFrom+` WHERE h.id = $1 AND h.team_id = $2`, id, a.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	list := []contexts.HarmLocation{*h}
+	if err := withTypes(ctx, s.db, list); err != nil {
+		return nil, err
+	}
+	return &list[0], nil
 }
 
 // SubjectHarmLocations lists the actor's team's records for one young
@@ -229,6 +283,9 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, sub
 		if out, err = pgx.CollectRows(rows, scanHarm); err != nil {
 			return fmt.Errorf("list harm locations: %w", err)
 		}
+		if err := withTypes(ctx, tx, out); err != nil {
+			return err
+		}
 		return auditRead(ctx, tx, a, "harm_locations.read", contexts.AuditSubject(sh), purpose, map[string]any{"count": len(out)})
 	})
 	if err != nil {
@@ -242,7 +299,8 @@ func (s *Store) SubjectHarmLocations(ctx context.Context, a *contexts.Actor, sub
 
 // ArchiveHarmLocation takes a record out of every aggregate with a reason
 // (no longer / never an issue) and a note, so a young person is not
-// labelled permanently or wrongly. The record stays readable by its team.
+// labelled permanently or wrongly. The record stays readable by its team;
+// its active harm types end with it, with the same reason.
 func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id int64, in contexts.ArchiveInput) (*contexts.HarmLocation, error) {
 	if err := contexts.Require(a, contexts.RolePractitioner); err != nil {
 		return nil, err
@@ -256,27 +314,22 @@ func (s *Store) ArchiveHarmLocation(ctx context.Context, a *contexts.Actor, id i
 		return nil, err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var archived *time.Time
-		var cell int64
-		var quick bool
-		err := tx.QueryRow(ctx, `SELECT archived_at, cell, created_at > coalesce($3, now()) - interval '24 hours'
-			FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`,
-			id, a.TeamID, s.at).Scan(&archived, &cell, &quick)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return contexts.NotFound("harm location", id)
-		}
+		l, err := s.lockHarm(ctx, tx, a, id)
 		if err != nil {
-			return fmt.Errorf("archive harm location: %w", err)
+			return err
 		}
-		if archived != nil {
-			return ctxmap.Errorf(ctxmap.KindConflict, "already_archived", "harm location %d was already archived", id)
+		if l.archived {
+			return errArchived(id)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE harm_locations SET archived_at = coalesce($5, now()), archived_by = $2,
-				archive_reason = $3, archive_note = $4 WHERE id = $1`, id, a.UserID, reason, note, s.at); err != nil {
-			return fmt.Errorf("archive harm location: %w", err)
+		// Every active type ends with the record, so its history says why.
+		if err := s.endTypes(ctx, tx, a, id, nil, reason, note); err != nil {
+			return err
 		}
-		if quick {
-			if err := s.quickArchive(ctx, tx, a, id, cell); err != nil {
+		if err := s.archiveWhole(ctx, tx, a, id, reason, note); err != nil {
+			return err
+		}
+		if l.quick {
+			if err := s.quickArchive(ctx, tx, a, id, l.cell); err != nil {
 				return err
 			}
 		}

@@ -160,7 +160,7 @@ func scanMarker(r pgx.CollectableRow) (contexts.Marker, error) {
 	err := r.Scan(&m.ID, &m.Kind, &m.Familial, &date, &m.Note, &m.Team, &m.CreatedBy, &m.CreatedAt, &m.Corrects, &at, &by, &reason)
 	m.Date = date.Format(time.DateOnly)
 	if at != nil {
-		m.Corrected = &contexts.Correction{At: *at, By: by, Reason: reason}
+		m.Corrected = &contexts.Replaced{At: *at, By: by, Reason: reason}
 	}
 	return m, err
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,12 +70,101 @@ const releaseLock int64 = 0x63_74_78_72_65_6c_31
 
 // Releases stores releases in PostGIS (tiles.ReleaseStore) and reads the
 // records a release is computed from, in one snapshot.
+//
+// The published values of a release (Set, Totals) may be read through a
+// Reader on a streaming replica (ReadFrom): a release is written in one
+// transaction and never changed, so a lagging replica holds a release
+// completely or not at all. Which release is current (Latest), the list an
+// admin sees and every write stay on the primary, so a replica never makes
+// the service serve a release id its own database does not have: a read the
+// replica cannot answer (the release not replayed there yet, or the replica
+// unreachable) is asked of the primary.
 type Releases struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	reader Reader
+	// fromReader and fromPrimary count published reads answered by the
+	// reader and those the primary answered instead (ReadStats).
+	fromReader, fromPrimary atomic.Int64
+	// readerAwayUntil (Unix nanoseconds) is set when the reader fails:
+	// until then reads go straight to the primary, so a replica that is
+	// down costs one failed attempt and one log line per readerRetry, not
+	// one per read.
+	readerAwayUntil atomic.Int64
+	log             *slog.Logger
+}
+
+// readerRetry is how long published reads skip a reader that failed.
+const readerRetry = 5 * time.Second
+
+// Reader is what published values are read through: the pool of a
+// streaming replica (DATABASE_READ_URL). *pgxpool.Pool implements it.
+type Reader interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // NewReleases returns the release store on pool.
 func NewReleases(pool *pgxpool.Pool) *Releases { return &Releases{pool: pool} }
+
+// ReadFrom makes r read published values through reader (nil: the
+// primary), logging to log (nil: slog.Default) when the primary has to
+// answer instead. It returns r; call it before r is used.
+func (r *Releases) ReadFrom(reader Reader, log *slog.Logger) *Releases {
+	r.reader = reader
+	r.log = log
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r
+}
+
+// ReadStats are the published reads the reader answered and those the
+// primary answered because the reader lagged or failed (with no reader,
+// every read is the primary's and counted in neither).
+type ReadStats struct {
+	FromReader, FromPrimary int64
+}
+
+// ReadStats returns the counts so far.
+func (r *Releases) ReadStats() ReadStats {
+	return ReadStats{FromReader: r.fromReader.Load(), FromPrimary: r.fromPrimary.Load()}
+}
+
+// published runs one published read through the reader, then through the
+// primary when the reader failed or did not have the answer (found false:
+// the release is not replayed there yet). Without a reader it is one read
+// on the primary.
+func (r *Releases) published(ctx context.Context, what string, release int64, read func(Reader) (found bool, err error)) error {
+	if r.reader == nil {
+		_, err := read(r.pool)
+		return err
+	}
+	if time.Now().UnixNano() < r.readerAwayUntil.Load() {
+		r.fromPrimary.Add(1)
+		_, err := read(r.pool)
+		return err
+	}
+	found, err := read(r.reader)
+	if err == nil && found {
+		r.fromReader.Add(1)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	r.fromPrimary.Add(1)
+	if err != nil {
+		r.readerAwayUntil.Store(time.Now().Add(readerRetry).UnixNano())
+		r.log.Warn("read replica failed; published reads go to the primary for a while", "read", what, "release", release,
+			"err", err, "retry_in", readerRetry.String())
+	} else {
+		// Debug only: a filter the release has no sets for (a category
+		// added since) comes here on every cache miss too.
+		r.log.Debug("read replica lacks the answer (lag, or none exists); reading from the primary", "read", what, "release", release)
+	}
+	_, err = read(r.pool)
+	return err
+}
 
 var _ tiles.ReleaseStore = (*Releases)(nil)
 
@@ -162,42 +253,58 @@ func (r *Releases) List(ctx context.Context) ([]tiles.ReleaseInfo, error) {
 	return out, nil
 }
 
-// Set returns one stored set of a release.
+// Set returns one stored set of a release, from the reader when it has
+// the release.
 func (r *Releases) Set(ctx context.Context, release int64, k tiles.SetKey) ([]byte, bool, error) {
 	var b []byte
-	err := r.pool.QueryRow(ctx, `SELECT cells FROM release_sets
-		WHERE release_id = $1 AND layer = $2 AND category = $3 AND first_month = $4 AND last_month = $5`,
-		release, string(k.Layer), k.Category, k.First.Start(), k.Last.Start()).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("release set %s: %w", k, err)
-	}
-	return b, true, nil
-}
-
-// Totals returns the partnership totals of a release's sets for one filter.
-func (r *Releases) Totals(ctx context.Context, release int64, category string) ([]tiles.StoredTotal, error) {
-	rows, err := r.pool.Query(ctx, `SELECT layer, first_month, last_month, total FROM release_sets
-		WHERE release_id = $1 AND category = $2 ORDER BY layer, first_month, last_month`, release, category)
-	if err != nil {
-		return nil, fmt.Errorf("release totals: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tiles.StoredTotal, error) {
-		var st tiles.StoredTotal
-		var layer string
-		var first, last time.Time
-		var total *int
-		err := row.Scan(&layer, &first, &last, &total)
-		st.Key = tiles.SetKey{Layer: ctxmap.Layer(layer), Category: category, First: tiles.MonthOf(first), Last: tiles.MonthOf(last)}
-		st.Total = totalOf(total)
-		return st, err
+	var ok bool
+	err := r.published(ctx, "set", release, func(q Reader) (bool, error) {
+		b, ok = nil, false
+		err := q.QueryRow(ctx, `SELECT cells FROM release_sets
+			WHERE release_id = $1 AND layer = $2 AND category = $3 AND first_month = $4 AND last_month = $5`,
+			release, string(k.Layer), k.Category, k.First.Start(), k.Last.Start()).Scan(&b)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("release set %s: %w", k, err)
+		}
+		ok = true
+		return true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("release totals: %w", err)
+		return nil, false, err
 	}
-	return out, nil
+	return b, ok, nil
+}
+
+// Totals returns the partnership totals of a release's sets for one filter,
+// from the reader when it has the release (every release has sets for
+// every filter, so none means the reader has not replayed it yet).
+func (r *Releases) Totals(ctx context.Context, release int64, category string) ([]tiles.StoredTotal, error) {
+	var out []tiles.StoredTotal
+	err := r.published(ctx, "totals", release, func(q Reader) (bool, error) {
+		rows, err := q.Query(ctx, `SELECT layer, first_month, last_month, total FROM release_sets
+			WHERE release_id = $1 AND category = $2 ORDER BY layer, first_month, last_month`, release, category)
+		if err != nil {
+			return false, fmt.Errorf("release totals: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (tiles.StoredTotal, error) {
+			var st tiles.StoredTotal
+			var layer string
+			var first, last time.Time
+			var total *int
+			err := row.Scan(&layer, &first, &last, &total)
+			st.Key = tiles.SetKey{Layer: ctxmap.Layer(layer), Category: category, First: tiles.MonthOf(first), Last: tiles.MonthOf(last)}
+			st.Total = totalOf(total)
+			return st, err
+		})
+		if err != nil {
+			return false, fmt.Errorf("release totals: %w", err)
+		}
+		return len(out) > 0, nil
+	})
+	return out, err
 }
 
 // totalOf reads a stored total: NULL is absent.
@@ -229,13 +336,25 @@ func (t *releaseTx) Latest(ctx context.Context) (tiles.ReleaseInfo, bool, error)
 }
 
 // releaseRecordsSQL reads every active harm location of the window once per
-// category. Every column is fixed-width binary, decoded without Scan: a
-// million records are one and a half million rows.
-const releaseRecordsSQL = `SELECT layer = 'unsafe',
+// active harm type (categories holds the active types only: archived and
+// corrected types leave it in the transaction that ends them), and once with
+// category index -1 (tiles.NoCategory) for a safety-map place, which has no
+// category. Amber places (sometimes unsafe) stay on the record and out of
+// every release (docs/PRIVACY.md). The layer is its index in $4 (the one
+// list of layers). Every column is fixed-width binary, decoded without
+// Scan: a million records are one and a half million rows.
+const releaseRecordsSQL = `SELECT array_position($4::text[], layer)::int - 1,
 	(extract(year FROM occurred_on)::int * 12 + extract(month FROM occurred_on)::int - 1),
 	array_position($3::text[], c)::int - 1, subject_id, subject_key, cell
 	FROM harm_locations, unnest(categories) AS c
-	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2`
+	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2
+	UNION ALL
+	SELECT array_position($4::text[], layer)::int - 1,
+	(extract(year FROM occurred_on)::int * 12 + extract(month FROM occurred_on)::int - 1),
+	-1, subject_id, subject_key, cell
+	FROM harm_locations
+	WHERE archived_at IS NULL AND occurred_on >= $1 AND occurred_on < $2 AND cardinality(categories) = 0
+	  AND safety IN ('red', 'green')`
 
 func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInput, error) {
 	var in tiles.ReleaseInput
@@ -255,7 +374,12 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 	if err := rows.Err(); err != nil {
 		return in, fmt.Errorf("release taxonomy: %w", err)
 	}
-	rows, err = t.tx.Query(ctx, releaseRecordsSQL, w.First.Start(), w.Last.Add(1).Start(), in.Categories)
+	layers := ctxmap.Layers()
+	layerCodes := make([]string, len(layers))
+	for i, l := range layers {
+		layerCodes[i] = string(l)
+	}
+	rows, err = t.tx.Query(ctx, releaseRecordsSQL, w.First.Start(), w.Last.Add(1).Start(), in.Categories, layerCodes)
 	if err != nil {
 		return in, fmt.Errorf("release records: %w", err)
 	}
@@ -263,16 +387,17 @@ func (t *releaseTx) Input(ctx context.Context, w tiles.Window) (tiles.ReleaseInp
 	in.Records = make([]tiles.ReleaseRecord, 0, 1<<16)
 	for rows.Next() {
 		raw := rows.RawValues()
-		if len(raw) != 6 || raw[2] == nil {
+		if len(raw) != 6 || raw[2] == nil || raw[0] == nil {
 			continue // a category no longer in the taxonomy
 		}
-		if len(raw[0]) != 1 || len(raw[1]) != 4 || len(raw[2]) != 4 || len(raw[3]) != 8 || len(raw[4]) != 2 || len(raw[5]) != 8 {
+		if len(raw[0]) != 4 || len(raw[1]) != 4 || len(raw[2]) != 4 || len(raw[3]) != 8 || len(raw[4]) != 2 || len(raw[5]) != 8 {
 			return in, errors.New("release records: unexpected row encoding")
 		}
-		layer := ctxmap.LayerHarm
-		if raw[0][0] == 1 {
-			layer = ctxmap.LayerUnsafe
+		li := int(int32(binary.BigEndian.Uint32(raw[0])))
+		if li < 0 || li >= len(layers) {
+			return in, errors.New("release records: unknown layer")
 		}
+		layer := layers[li]
 		m := int(int32(binary.BigEndian.Uint32(raw[1])))
 		in.Records = append(in.Records, tiles.ReleaseRecord{
 			Layer:         layer,

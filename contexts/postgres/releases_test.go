@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uber/h3-go/v4"
 
@@ -171,5 +172,86 @@ func TestReleaseIntervalAcrossServers(t *testing.T) {
 	list, _ := NewReleases(other).List(ctx)
 	if len(list) != 1 || list[0].How != tiles.HowAdmin || !slices.Contains([]string{"admin0", "admin1", "admin2", "admin3"}, list[0].MadeBy) {
 		t.Fatalf("releases %+v", list)
+	}
+}
+
+// failingReader is a read replica that is away; it counts the attempts.
+type failingReader struct{ tries *int }
+
+func (f failingReader) Query(context.Context, string, ...any) (pgx.Rows, error) {
+	*f.tries++
+	return nil, errors.New("replica away")
+}
+
+func (f failingReader) QueryRow(context.Context, string, ...any) pgx.Row {
+	*f.tries++
+	return failingRow{}
+}
+
+type failingRow struct{}
+
+func (failingRow) Scan(...any) error { return errors.New("replica away") }
+
+// A read replica answers published reads when it has the release; one that
+// has not replayed it yet (here: a second database with no release at all,
+// as a standby is before the release's WAL arrives) or is away makes the
+// primary answer, with the same bytes: lag never fails a read nor shows
+// another release.
+func TestReleaseReadsFallBackToThePrimaryWhenTheReplicaLags(t *testing.T) {
+	pool := pgtest.New(t)
+	lagging := pgtest.New(t)
+	ctx := context.Background()
+	cell := h3.LatLngToCell(h3.NewLatLng(51.545, -0.055), 8)
+	last := tiles.MonthOf(time.Now()).Add(-1)
+	plantHarm(t, pool, 1, 30, cell, last.Start().AddDate(0, 0, 3), "harm", "cse")
+	if err := releaser(t, pool, nil).EnsureFirst(ctx); err != nil {
+		t.Fatal(err)
+	}
+	primary := NewReleases(pool)
+	info, ok, err := primary.Latest(ctx)
+	if err != nil || !ok {
+		t.Fatalf("latest: %v %v", ok, err)
+	}
+	key := tiles.SetKey{Layer: ctxmap.LayerHarm, First: last, Last: last}
+	want, ok, err := primary.Set(ctx, info.ID, key)
+	if err != nil || !ok {
+		t.Fatalf("set on the primary: %v %v", ok, err)
+	}
+	wantTotals, err := primary.Totals(ctx, info.ID, "")
+	if err != nil || len(wantTotals) == 0 {
+		t.Fatalf("totals on the primary: %d %v", len(wantTotals), err)
+	}
+	var tries int
+	for _, c := range []struct {
+		name                    string
+		reader                  Reader
+		fromReader, fromPrimary int64
+	}{
+		{"up to date", pool, 2, 0},
+		{"lagging", lagging, 0, 2},
+		{"away", failingReader{&tries}, 0, 2},
+	} {
+		store := NewReleases(pool).ReadFrom(c.reader, nil)
+		got, ok, err := store.Set(ctx, info.ID, key)
+		if err != nil || !ok || !slices.Equal(got, want) {
+			t.Errorf("%s: set %v %v, same bytes %v", c.name, ok, err, slices.Equal(got, want))
+		}
+		totals, err := store.Totals(ctx, info.ID, "")
+		if err != nil || !slices.Equal(totals, wantTotals) {
+			t.Errorf("%s: totals %d, %v; want %d", c.name, len(totals), err, len(wantTotals))
+		}
+		if st := store.ReadStats(); st.FromReader != c.fromReader || st.FromPrimary != c.fromPrimary {
+			t.Errorf("%s: %+v, want %d from the reader and %d from the primary", c.name, st, c.fromReader, c.fromPrimary)
+		}
+	}
+	// A reader that failed is skipped for readerRetry: the away case's
+	// second read went straight to the primary.
+	if tries != 1 {
+		t.Errorf("the away reader was tried %d times, want once", tries)
+	}
+	// A set the release does not have is still absent, after asking both.
+	store := NewReleases(pool).ReadFrom(lagging, nil)
+	if _, ok, err := store.Set(ctx, info.ID+1, key); ok || err != nil {
+		t.Errorf("set of a release that does not exist: %v %v", ok, err)
 	}
 }

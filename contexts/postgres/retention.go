@@ -290,6 +290,7 @@ func (r *Retention) eraseYoungPerson(ctx context.Context, by *contexts.Actor, re
 		}
 		e.Since = since
 		if err := deleteAll(ctx, tx, rows, [][2]string{
+			{"harm_location_types", `DELETE FROM harm_location_types WHERE harm_location_id IN (SELECT id FROM harm_locations WHERE subject_id = $1)`},
 			{"harm_locations", `DELETE FROM harm_locations WHERE subject_id = $1`},
 			{"context_links", `DELETE FROM context_links WHERE subject_id = $1`},
 			{"yp_markers", `DELETE FROM yp_markers WHERE subject_id = $1`},

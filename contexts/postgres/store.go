@@ -58,6 +58,9 @@ type Store struct {
 	// allocations: records and links only for young people the case
 	// system's feed allocates to the writer's team (allocations.go).
 	allocations bool
+	// webhooks, when set, tells the case system of changes to contexts
+	// with linked young people (webhooks.go).
+	webhooks *Webhooks
 }
 
 // Option configures a Store.

@@ -116,7 +116,7 @@ func (u *Users) AddUser(ctx context.Context, by *contexts.Actor, name string, ro
 // ListUsers lists every account, with when it was made, disabled and last
 // active.
 func (u *Users) ListUsers(ctx context.Context) ([]contexts.User, error) {
-	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL, u.created_at, u.disabled_at,
+	rows, err := u.pool.Query(ctx, `SELECT `+actorColumns+`, u.password_hash IS NOT NULL, u.oidc_subject IS NOT NULL, u.created_at, u.disabled_at,
 			greatest((SELECT max(k.last_used_at) FROM api_tokens k WHERE k.user_id = u.id),
 				(SELECT max(s.created_at) FROM sessions s WHERE s.user_id = u.id))
 		FROM users u JOIN teams t ON t.id = u.team_id ORDER BY u.name`)
@@ -126,7 +126,7 @@ func (u *Users) ListUsers(ctx context.Context) ([]contexts.User, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contexts.User, error) {
 		var x contexts.User
 		var role string
-		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword, &x.CreatedAt, &x.DisabledAt, &x.LastActive)
+		err := r.Scan(&x.UserID, &x.Name, &role, &x.TeamID, &x.Team, &x.Disabled, &x.HasPassword, &x.SSO, &x.CreatedAt, &x.DisabledAt, &x.LastActive)
 		x.Role = contexts.Role(role)
 		return x, err
 	})
@@ -394,9 +394,15 @@ func scanActorWithHash(row pgx.Row, hash **string) (*contexts.Actor, error) {
 
 // CreateSession signs a user in for ttl.
 func (u *Users) CreateSession(ctx context.Context, a *contexts.Actor, ttl time.Duration) (*contexts.Session, error) {
+	return u.createSession(ctx, a, ttl, nil)
+}
+
+// createSession is CreateSession with the provider's ID token of a single
+// sign-on (nil for a password).
+func (u *Users) createSession(ctx context.Context, a *contexts.Actor, ttl time.Duration, idToken *string) (*contexts.Session, error) {
 	s := &contexts.Session{ID: randomSecret(), CSRFToken: randomSecret(), Expires: u.now().Add(ttl)}
-	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
-		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires)
+	_, err := u.pool.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, id_token) VALUES ($1, $2, $3, $4, $5)`,
+		hashSecret(s.ID), a.UserID, s.CSRFToken, s.Expires, idToken)
 	if err != nil {
 		return nil, err
 	}

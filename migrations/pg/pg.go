@@ -4,6 +4,7 @@
 package pg
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,6 +31,9 @@ type Options struct {
 	MaxConns int32
 	// StatementTimeout bounds every statement; 0 means 30 s. Imports set it higher.
 	StatementTimeout time.Duration
+	// ApplicationName names the pool's sessions in pg_stat_activity when
+	// the URL does not; empty means "ctxmap".
+	ApplicationName string
 }
 
 // Connect opens a pool configured the one way the service needs:
@@ -50,7 +54,7 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts Options)
 	}
 	rp := cfg.ConnConfig.RuntimeParams
 	if rp["application_name"] == "" {
-		rp["application_name"] = "ctxmap"
+		rp["application_name"] = cmp.Or(opts.ApplicationName, "ctxmap")
 	}
 	rp["max_parallel_workers_per_gather"] = "0"
 	rp["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
@@ -110,7 +114,10 @@ func provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 		return nil, nil, err
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	// Out of order: migrations written side by side land with numbers
+	// below the newest a database already has, and each stands alone.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("load migrations: %w", err)
@@ -129,7 +136,8 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("migrate up: %w", err)
 	}
-	return len(res), nil
+	n, err := queueUp(ctx, pool)
+	return len(res) + n, err
 }
 
 // AuditLogMigration is the migration whose rollback drops the append-only
@@ -205,14 +213,15 @@ func Current(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	defer db.Close()
-	current, target, err := p.GetVersions(ctx)
+	pending, err := p.HasPending(ctx)
 	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current != target {
-		return fmt.Errorf("schema at version %d, want %d", current, target)
+	if pending {
+		current, target, _ := p.GetVersions(ctx)
+		return fmt.Errorf("schema has pending migrations (at version %d, newest %d)", current, target)
 	}
-	return nil
+	return queueCurrent(ctx, pool)
 }
 
 // Unavailable reports whether err means the database could not be reached

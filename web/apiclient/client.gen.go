@@ -298,13 +298,6 @@ type ContextualRecord struct {
 	Unaddressed int64         `json:"unaddressed"`
 }
 
-// Correction defines model for Correction.
-type Correction struct {
-	At     time.Time `json:"at"`
-	By     string    `json:"by"`
-	Reason string    `json:"reason"`
-}
-
 // Credentials defines model for Credentials.
 type Credentials struct {
 	Password string `json:"password"`
@@ -420,26 +413,51 @@ type GiStar struct {
 	Z float64 `json:"z"`
 }
 
+// HarmEvent defines model for HarmEvent.
+type HarmEvent struct {
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+	Category *string   `json:"category,omitempty"`
+	Event    string    `json:"event"`
+	Note     *string   `json:"note,omitempty"`
+	Reason   *string   `json:"reason,omitempty"`
+	Started  *string   `json:"started,omitempty"`
+}
+
 // HarmLocation defines model for HarmLocation.
 type HarmLocation struct {
-	Archived        *Archive  `json:"archived,omitempty"`
-	Categories      *[]string `json:"categories"`
-	ContextId       *int64    `json:"context_id,omitempty"`
-	CreatedAt       time.Time `json:"created_at"`
-	CreatedBy       string    `json:"created_by"`
-	Familial        string    `json:"familial"`
-	Id              int64     `json:"id"`
-	Lat             float64   `json:"lat"`
-	Layer           string    `json:"layer"`
-	LocationType    string    `json:"location_type"`
-	Lon             float64   `json:"lon"`
-	Match           string    `json:"match"`
-	Occurred        string    `json:"occurred"`
-	Postcode        *string   `json:"postcode,omitempty"`
-	PrecisionM      int64     `json:"precision_m"`
-	Source          string    `json:"source"`
-	TaxonomyVersion int64     `json:"taxonomy_version"`
-	Team            string    `json:"team"`
+	Archived        *Archive     `json:"archived,omitempty"`
+	Categories      *[]string    `json:"categories"`
+	ContextId       *int64       `json:"context_id,omitempty"`
+	CreatedAt       time.Time    `json:"created_at"`
+	CreatedBy       string       `json:"created_by"`
+	Familial        *string      `json:"familial,omitempty"`
+	History         *[]HarmEvent `json:"history"`
+	Id              int64        `json:"id"`
+	Lat             float64      `json:"lat"`
+	Layer           string       `json:"layer"`
+	LocationType    string       `json:"location_type"`
+	Lon             float64      `json:"lon"`
+	Match           string       `json:"match"`
+	Occurred        string       `json:"occurred"`
+	Postcode        *string      `json:"postcode,omitempty"`
+	PrecisionM      int64        `json:"precision_m"`
+	Safety          *string      `json:"safety,omitempty"`
+	Source          string       `json:"source"`
+	TaxonomyVersion int64        `json:"taxonomy_version"`
+	Team            string       `json:"team"`
+	TrustedAdult    *string      `json:"trusted_adult,omitempty"`
+	Types           *[]HarmType  `json:"types"`
+}
+
+// HarmType defines model for HarmType.
+type HarmType struct {
+	AddedAt  time.Time `json:"added_at"`
+	AddedBy  string    `json:"added_by"`
+	Category string    `json:"category"`
+	Ended    *Archive  `json:"ended,omitempty"`
+	Started  string    `json:"started"`
+	Status   string    `json:"status"`
 }
 
 // HotspotCategoryInfo defines model for HotspotCategoryInfo.
@@ -539,6 +557,14 @@ type InterventionsReport struct {
 	To             *string               `json:"to,omitempty"`
 }
 
+// LayerTerm defines model for LayerTerm.
+type LayerTerm struct {
+	Categorised bool   `json:"categorised"`
+	Code        string `json:"code"`
+	Label       string `json:"label"`
+	Where       string `json:"where"`
+}
+
 // Link defines model for Link.
 type Link struct {
 	ContextId int64     `json:"context_id"`
@@ -563,16 +589,16 @@ type LinkSummary struct {
 
 // Marker defines model for Marker.
 type Marker struct {
-	Corrected *Correction `json:"corrected,omitempty"`
-	Corrects  *int64      `json:"corrects,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
-	CreatedBy string      `json:"created_by"`
-	Date      string      `json:"date"`
-	Familial  string      `json:"familial"`
-	Id        int64       `json:"id"`
-	Kind      string      `json:"kind"`
-	Note      string      `json:"note"`
-	Team      string      `json:"team"`
+	Corrected *Replaced `json:"corrected,omitempty"`
+	Corrects  *int64    `json:"corrects,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Date      string    `json:"date"`
+	Familial  string    `json:"familial"`
+	Id        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	Note      string    `json:"note"`
+	Team      string    `json:"team"`
 }
 
 // MeasureDef defines model for MeasureDef.
@@ -616,6 +642,17 @@ type Notification struct {
 	Id          int64     `json:"id"`
 	Read        bool      `json:"read"`
 	Summary     string    `json:"summary"`
+}
+
+// OidcLogout defines model for OidcLogout.
+type OidcLogout struct {
+	Redirect string `json:"redirect"`
+}
+
+// OidcMethod defines model for OidcMethod.
+type OidcMethod struct {
+	LoginUrl string `json:"login_url"`
+	Name     string `json:"name"`
 }
 
 // OverdueIntervention defines model for OverdueIntervention.
@@ -762,6 +799,13 @@ type Relocation struct {
 	Withdrawn *Withdrawal `json:"withdrawn,omitempty"`
 }
 
+// Replaced defines model for Replaced.
+type Replaced struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+}
+
 // ReportCatalogue defines model for ReportCatalogue.
 type ReportCatalogue struct {
 	K       int64               `json:"k"`
@@ -886,6 +930,12 @@ type SessionResponse struct {
 	User         *Actor    `json:"user"`
 }
 
+// SignInMethods defines model for SignInMethods.
+type SignInMethods struct {
+	Oidc     *OidcMethod `json:"oidc"`
+	Password bool        `json:"password"`
+}
+
 // Taxonomy defines model for Taxonomy.
 type Taxonomy struct {
 	ArchiveReasons       *[]Term        `json:"archive_reasons"`
@@ -903,7 +953,10 @@ type Taxonomy struct {
 	PurposeNoteMax       int64          `json:"purpose_note_max"`
 	ReadPurposes         *[]Term        `json:"read_purposes"`
 	RelocationKinds      *[]Term        `json:"relocation_kinds"`
+	SafetyRatings        *[]Term        `json:"safety_ratings"`
 	Sources              *[]Term        `json:"sources"`
+	TrustedAdults        *[]Term        `json:"trusted_adults"`
+	TypeStatuses         *[]Term        `json:"type_statuses"`
 	Version              int64          `json:"version"`
 }
 
@@ -998,6 +1051,7 @@ type User struct {
 	LastActive  *time.Time `json:"last_active,omitempty"`
 	Name        string     `json:"name"`
 	Role        string     `json:"role"`
+	Sso         bool       `json:"sso"`
 	Team        string     `json:"team"`
 	TeamId      int64      `json:"team_id"`
 }
@@ -1078,6 +1132,27 @@ type GetApiV1AuditParams struct {
 	Format *string `form:"format,omitempty" json:"format,omitempty"`
 }
 
+// GetApiV1AuthOidcCallbackParams defines parameters for GetApiV1AuthOidcCallback.
+type GetApiV1AuthOidcCallbackParams struct {
+	// Code the authorization code
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// State the state the sign-in began with
+	State string `form:"state" json:"state"`
+
+	// Error the provider's refusal, if any
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// ErrorDescription its explanation
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
+// GetApiV1AuthOidcLoginParams defines parameters for GetApiV1AuthOidcLogin.
+type GetApiV1AuthOidcLoginParams struct {
+	// ReturnTo a path of this site to land on after signing in (default /)
+	ReturnTo *string `form:"return_to,omitempty" json:"return_to,omitempty"`
+}
+
 // GetApiV1BeforeAfterParams defines parameters for GetApiV1BeforeAfter.
 type GetApiV1BeforeAfterParams struct {
 	// Context a context record's id: the area is the resolution 8 cell holding its place and that cell's ring of 6 neighbours; give this or cells
@@ -1092,7 +1167,7 @@ type GetApiV1BeforeAfterParams struct {
 	// Window months before and after: 3, 6 (default) or 12
 	Window *string `form:"window,omitempty" json:"window,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1222,7 +1297,7 @@ type GetApiV1ExportsHeatMetadataJsonParams struct {
 	// Bbox min_lon,min_lat,max_lon,max_lat: only the whole cells whose hexagon meets the bbox (lon/lat taken as planar, as GeoJSON clients draw it); no cell is cut
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1240,7 +1315,7 @@ type GetApiV1ExportsHeatCsvParams struct {
 	// Bbox min_lon,min_lat,max_lon,max_lat: only the whole cells whose hexagon meets the bbox (lon/lat taken as planar, as GeoJSON clients draw it); no cell is cut
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1258,7 +1333,7 @@ type GetApiV1ExportsHeatGeojsonParams struct {
 	// Bbox min_lon,min_lat,max_lon,max_lat: only the whole cells whose hexagon meets the bbox (lon/lat taken as planar, as GeoJSON clients draw it); no cell is cut
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1360,6 +1435,22 @@ type PostApiV1HarmLocationsByIdArchiveJSONBody struct {
 	Reason string `json:"reason"`
 }
 
+// PostApiV1HarmLocationsByIdCategoriesJSONBody defines parameters for PostApiV1HarmLocationsByIdCategories.
+type PostApiV1HarmLocationsByIdCategoriesJSONBody struct {
+	Add *[]struct {
+		Category string `json:"category"`
+		Started  string `json:"started"`
+	} `json:"add,omitempty"`
+	Note   string    `json:"note"`
+	Remove *[]string `json:"remove,omitempty"`
+}
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody defines parameters for PostApiV1HarmLocationsByIdTypesByCategoryArchive.
+type PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody struct {
+	Note   string `json:"note"`
+	Reason string `json:"reason"`
+}
+
 // GetApiV1HeatCellsParams defines parameters for GetApiV1HeatCells.
 type GetApiV1HeatCellsParams struct {
 	// Res 6, 7 or 8
@@ -1368,7 +1459,7 @@ type GetApiV1HeatCellsParams struct {
 	// Bbox min_lon,min_lat,max_lon,max_lat
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1386,7 +1477,7 @@ type GetApiV1HotspotsParams struct {
 	// Format json (default), csv or geojson; or ask by Accept
 	Format *string `form:"format,omitempty" json:"format,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1554,6 +1645,25 @@ type GetApiV1ReportsTimeToCloseParams struct {
 	Format *string `form:"format,omitempty" json:"format,omitempty"`
 }
 
+// PostApiV1SafetyPlacesJSONBody defines parameters for PostApiV1SafetyPlaces.
+type PostApiV1SafetyPlacesJSONBody struct {
+	ContextId    *int64   `json:"context_id,omitempty"`
+	Lat          *float64 `json:"lat,omitempty"`
+	LocationType string   `json:"location_type"`
+	Lon          *float64 `json:"lon,omitempty"`
+	Mapped       string   `json:"mapped"`
+	Postcode     *string  `json:"postcode,omitempty"`
+	Rating       string   `json:"rating"`
+	Subject      string   `json:"subject"`
+	TrustedAdult *string  `json:"trusted_adult,omitempty"`
+}
+
+// PostApiV1SafetyPlacesParams defines parameters for PostApiV1SafetyPlaces.
+type PostApiV1SafetyPlacesParams struct {
+	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // PostApiV1SessionJSONBody defines parameters for PostApiV1Session.
 type PostApiV1SessionJSONBody struct {
 	Name     string `json:"name"`
@@ -1606,7 +1716,7 @@ type GetApiV1TrendsParams struct {
 	// Step month (default) or quarter
 	Step *string `form:"step,omitempty" json:"step,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1634,7 +1744,7 @@ type GetTilesContextsByZByXByYMvtParams struct {
 
 // GetTilesHeatJsonParams defines parameters for GetTilesHeatJson.
 type GetTilesHeatJsonParams struct {
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1646,7 +1756,7 @@ type GetTilesHeatJsonParams struct {
 
 // GetTilesHeatByZByXByYMvtParams defines parameters for GetTilesHeatByZByXByYMvt.
 type GetTilesHeatByZByXByYMvtParams struct {
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1661,7 +1771,7 @@ type GetTilesHotspotsByZByXByYMvtParams struct {
 	// Res 6, 7 or 8 (default: the heat layer's resolution for the zoom)
 	Res *string `form:"res,omitempty" json:"res,omitempty"`
 
-	// Layer harm (harm happened, default) or unsafe (places young people feel unsafe)
+	// Layer harm (where harm happened, default), unsafe (places young people feel unsafe), safe (safe places with a trusted adult, from safety maps; no category filter)
 	Layer *string `form:"layer,omitempty" json:"layer,omitempty"`
 
 	// Category one harm category code from /api/v1/taxonomy, or extra_familial for the overarching extra-familial figure; omit for all categories
@@ -1731,6 +1841,12 @@ type PostApiV1HarmLocationsJSONRequestBody PostApiV1HarmLocationsJSONBody
 // PostApiV1HarmLocationsByIdArchiveJSONRequestBody defines body for PostApiV1HarmLocationsByIdArchive for application/json ContentType.
 type PostApiV1HarmLocationsByIdArchiveJSONRequestBody PostApiV1HarmLocationsByIdArchiveJSONBody
 
+// PostApiV1HarmLocationsByIdCategoriesJSONRequestBody defines body for PostApiV1HarmLocationsByIdCategories for application/json ContentType.
+type PostApiV1HarmLocationsByIdCategoriesJSONRequestBody PostApiV1HarmLocationsByIdCategoriesJSONBody
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody defines body for PostApiV1HarmLocationsByIdTypesByCategoryArchive for application/json ContentType.
+type PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody
+
 // PostApiV1MarkersJSONRequestBody defines body for PostApiV1Markers for application/json ContentType.
 type PostApiV1MarkersJSONRequestBody PostApiV1MarkersJSONBody
 
@@ -1745,6 +1861,9 @@ type PostApiV1RelocationsJSONRequestBody PostApiV1RelocationsJSONBody
 
 // PostApiV1RelocationsByIdWithdrawJSONRequestBody defines body for PostApiV1RelocationsByIdWithdraw for application/json ContentType.
 type PostApiV1RelocationsByIdWithdrawJSONRequestBody PostApiV1RelocationsByIdWithdrawJSONBody
+
+// PostApiV1SafetyPlacesJSONRequestBody defines body for PostApiV1SafetyPlaces for application/json ContentType.
+type PostApiV1SafetyPlacesJSONRequestBody PostApiV1SafetyPlacesJSONBody
 
 // PostApiV1SessionJSONRequestBody defines body for PostApiV1Session for application/json ContentType.
 type PostApiV1SessionJSONRequestBody PostApiV1SessionJSONBody
@@ -1934,6 +2053,26 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 	GetApiV1Audit(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1AuthMethods How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+	//
+	// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+	GetApiV1AuthMethods(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1AuthOidcCallback The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+	//
+	// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+	GetApiV1AuthOidcCallback(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiV1AuthOidcLogin Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+	//
+	// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+	GetApiV1AuthOidcLogin(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1AuthOidcLogout Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+	//
+	// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+	PostApiV1AuthOidcLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApiV1BeforeAfter Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
 	//
@@ -2219,6 +2358,34 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/harm-locations/{id}/archive (the `PostApiV1HarmLocationsByIdArchive` operationId).
 	PostApiV1HarmLocationsByIdArchive(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PostApiV1HarmLocationsByIdCategoriesWithBody Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+	PostApiV1HarmLocationsByIdCategoriesWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1HarmLocationsByIdCategories Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+	PostApiV1HarmLocationsByIdCategories(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdCategoriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBody Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+	PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBody(ctx context.Context, id int64, category string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1HarmLocationsByIdTypesByCategoryArchive Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+	PostApiV1HarmLocationsByIdTypesByCategoryArchive(ctx context.Context, id int64, category string, body PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1HeatCells Published cells as JSON: the same values as the tiles
 	//
 	// Corresponds with GET /api/v1/heat/cells (the `GetApiV1HeatCells` operationId).
@@ -2378,6 +2545,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/reviews/overdue (the `GetApiV1ReviewsOverdue` operationId).
 	GetApiV1ReviewsOverdue(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1SafetyPlacesWithBody Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+	PostApiV1SafetyPlacesWithBody(ctx context.Context, params *PostApiV1SafetyPlacesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostApiV1SafetyPlaces Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+	PostApiV1SafetyPlaces(ctx context.Context, params *PostApiV1SafetyPlacesParams, body PostApiV1SafetyPlacesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteApiV1Session Sign out
 	//
@@ -2611,6 +2792,66 @@ func (c *Client) PutApiV1Allocations(ctx context.Context, body PutApiV1Allocatio
 // Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 func (c *Client) GetApiV1Audit(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiV1AuditRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthMethods How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+//
+// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+func (c *Client) GetApiV1AuthMethods(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthMethodsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthOidcCallback The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+//
+// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+func (c *Client) GetApiV1AuthOidcCallback(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthOidcCallbackRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1AuthOidcLogin Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+//
+// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+func (c *Client) GetApiV1AuthOidcLogin(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1AuthOidcLoginRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1AuthOidcLogout Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+//
+// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+func (c *Client) PostApiV1AuthOidcLogout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1AuthOidcLogoutRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3345,6 +3586,74 @@ func (c *Client) PostApiV1HarmLocationsByIdArchive(ctx context.Context, id int64
 	return c.Client.Do(req)
 }
 
+// PostApiV1HarmLocationsByIdCategoriesWithBody Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+func (c *Client) PostApiV1HarmLocationsByIdCategoriesWithBody(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1HarmLocationsByIdCategoriesRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1HarmLocationsByIdCategories Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+func (c *Client) PostApiV1HarmLocationsByIdCategories(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdCategoriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1HarmLocationsByIdCategoriesRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBody Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+func (c *Client) PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBody(ctx context.Context, id int64, category string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequestWithBody(c.Server, id, category, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchive Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+func (c *Client) PostApiV1HarmLocationsByIdTypesByCategoryArchive(ctx context.Context, id int64, category string, body PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequest(c.Server, id, category, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiV1HeatCells Published cells as JSON: the same values as the tiles
 //
 // Corresponds with GET /api/v1/heat/cells (the `GetApiV1HeatCells` operationId).
@@ -3775,6 +4084,40 @@ func (c *Client) GetApiV1ReportsTimeToClose(ctx context.Context, params *GetApiV
 // Corresponds with GET /api/v1/reviews/overdue (the `GetApiV1ReviewsOverdue` operationId).
 func (c *Client) GetApiV1ReviewsOverdue(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiV1ReviewsOverdueRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1SafetyPlacesWithBody Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+func (c *Client) PostApiV1SafetyPlacesWithBody(ctx context.Context, params *PostApiV1SafetyPlacesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1SafetyPlacesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostApiV1SafetyPlaces Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+func (c *Client) PostApiV1SafetyPlaces(ctx context.Context, params *PostApiV1SafetyPlacesParams, body PostApiV1SafetyPlacesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostApiV1SafetyPlacesRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4500,6 +4843,200 @@ func NewGetApiV1AuditRequest(server string, params *GetApiV1AuditParams) (*http.
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthMethodsRequest constructs an http.Request for the GetApiV1AuthMethods method
+func NewGetApiV1AuthMethodsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/methods")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthOidcCallbackRequest constructs an http.Request for the GetApiV1AuthOidcCallback method
+func NewGetApiV1AuthOidcCallbackRequest(server string, params *GetApiV1AuthOidcCallbackParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/callback")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1AuthOidcLoginRequest constructs an http.Request for the GetApiV1AuthOidcLogin method
+func NewGetApiV1AuthOidcLoginRequest(server string, params *GetApiV1AuthOidcLoginParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ReturnTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "return_to", *params.ReturnTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostApiV1AuthOidcLogoutRequest constructs an http.Request for the PostApiV1AuthOidcLogout method
+func NewPostApiV1AuthOidcLogoutRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6119,6 +6656,107 @@ func NewPostApiV1HarmLocationsByIdArchiveRequestWithBody(server string, id int64
 	return req, nil
 }
 
+// NewPostApiV1HarmLocationsByIdCategoriesRequest calls the generic PostApiV1HarmLocationsByIdCategories builder with application/json body
+func NewPostApiV1HarmLocationsByIdCategoriesRequest(server string, id int64, body PostApiV1HarmLocationsByIdCategoriesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1HarmLocationsByIdCategoriesRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostApiV1HarmLocationsByIdCategoriesRequestWithBody constructs an http.Request for the PostApiV1HarmLocationsByIdCategories method, with any body, and a specified content type
+func NewPostApiV1HarmLocationsByIdCategoriesRequestWithBody(server string, id int64, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/harm-locations/%s/categories", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequest calls the generic PostApiV1HarmLocationsByIdTypesByCategoryArchive builder with application/json body
+func NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequest(server string, id int64, category string, body PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequestWithBody(server, id, category, "application/json", bodyReader)
+}
+
+// NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequestWithBody constructs an http.Request for the PostApiV1HarmLocationsByIdTypesByCategoryArchive method, with any body, and a specified content type
+func NewPostApiV1HarmLocationsByIdTypesByCategoryArchiveRequestWithBody(server string, id int64, category string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "category", category, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/harm-locations/%s/types/%s/archive", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiV1HeatCellsRequest constructs an http.Request for the GetApiV1HeatCells method
 func NewGetApiV1HeatCellsRequest(server string, params *GetApiV1HeatCellsParams) (*http.Request, error) {
 	var err error
@@ -7440,6 +8078,61 @@ func NewGetApiV1ReviewsOverdueRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPostApiV1SafetyPlacesRequest calls the generic PostApiV1SafetyPlaces builder with application/json body
+func NewPostApiV1SafetyPlacesRequest(server string, params *PostApiV1SafetyPlacesParams, body PostApiV1SafetyPlacesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostApiV1SafetyPlacesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewPostApiV1SafetyPlacesRequestWithBody constructs an http.Request for the PostApiV1SafetyPlaces method, with any body, and a specified content type
+func NewPostApiV1SafetyPlacesRequestWithBody(server string, params *PostApiV1SafetyPlacesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/safety-places")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewDeleteApiV1SessionRequest constructs an http.Request for the DeleteApiV1Session method
 func NewDeleteApiV1SessionRequest(server string) (*http.Request, error) {
 	var err error
@@ -8587,6 +9280,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/audit (the `GetApiV1Audit` operationId).
 	GetApiV1AuditWithResponse(ctx context.Context, params *GetApiV1AuditParams, reqEditors ...RequestEditorFn) (*GetApiV1AuditResponse, error)
 
+	// GetApiV1AuthMethodsWithResponse How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+	GetApiV1AuthMethodsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AuthMethodsResponse, error)
+
+	// GetApiV1AuthOidcCallbackWithResponse The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+	GetApiV1AuthOidcCallbackWithResponse(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcCallbackResponse, error)
+
+	// GetApiV1AuthOidcLoginWithResponse Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+	GetApiV1AuthOidcLoginWithResponse(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcLoginResponse, error)
+
+	// PostApiV1AuthOidcLogoutWithResponse Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+	PostApiV1AuthOidcLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AuthOidcLogoutResponse, error)
+
 	// GetApiV1BeforeAfterWithResponse Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -8895,6 +9616,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/harm-locations/{id}/archive (the `PostApiV1HarmLocationsByIdArchive` operationId).
 	PostApiV1HarmLocationsByIdArchiveWithResponse(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdArchiveResponse, error)
 
+	// PostApiV1HarmLocationsByIdCategoriesWithBodyWithResponse Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+	PostApiV1HarmLocationsByIdCategoriesWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdCategoriesResponse, error)
+
+	// PostApiV1HarmLocationsByIdCategoriesWithResponse Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+	PostApiV1HarmLocationsByIdCategoriesWithResponse(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdCategoriesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdCategoriesResponse, error)
+
+	// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBodyWithResponse Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+	PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBodyWithResponse(ctx context.Context, id int64, category string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse, error)
+
+	// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithResponse Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+	PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithResponse(ctx context.Context, id int64, category string, body PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse, error)
+
 	// GetApiV1HeatCellsWithResponse Published cells as JSON: the same values as the tiles
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9090,6 +9839,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/reviews/overdue (the `GetApiV1ReviewsOverdue` operationId).
 	GetApiV1ReviewsOverdueWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1ReviewsOverdueResponse, error)
+
+	// PostApiV1SafetyPlacesWithBodyWithResponse Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+	PostApiV1SafetyPlacesWithBodyWithResponse(ctx context.Context, params *PostApiV1SafetyPlacesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1SafetyPlacesResponse, error)
+
+	// PostApiV1SafetyPlacesWithResponse Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+	PostApiV1SafetyPlacesWithResponse(ctx context.Context, params *PostApiV1SafetyPlacesParams, body PostApiV1SafetyPlacesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1SafetyPlacesResponse, error)
 
 	// DeleteApiV1SessionWithResponse Sign out
 	//
@@ -9803,6 +10566,310 @@ func (r GetApiV1AuditResponse) ContentType() string {
 	return ""
 }
 
+type GetApiV1AuthMethodsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignInMethods
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON200() *SignInMethods {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthMethodsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthMethodsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthMethodsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthMethodsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthMethodsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiV1AuthOidcCallbackResponse302Headers the declared response headers of an HTTP 302 response for GetApiV1AuthOidcCallback
+type GetApiV1AuthOidcCallbackResponse302Headers struct {
+	Location *string
+}
+
+type GetApiV1AuthOidcCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetApiV1AuthOidcCallbackResponse302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthOidcCallbackResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthOidcCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthOidcCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthOidcCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthOidcCallbackResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiV1AuthOidcLoginResponse302Headers the declared response headers of an HTTP 302 response for GetApiV1AuthOidcLogin
+type GetApiV1AuthOidcLoginResponse302Headers struct {
+	Location *string
+}
+
+type GetApiV1AuthOidcLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetApiV1AuthOidcLoginResponse302Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1AuthOidcLoginResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1AuthOidcLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1AuthOidcLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1AuthOidcLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1AuthOidcLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1AuthOidcLogoutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OidcLogout
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON200() *OidcLogout {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1AuthOidcLogoutResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1AuthOidcLogoutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1AuthOidcLogoutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1AuthOidcLogoutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1AuthOidcLogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1BeforeAfterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10071,6 +11138,7 @@ type GetApiV1ConfigResponse struct {
 		HeatZoom        *map[string]int64     `json:"heat_zoom"`
 		Hotspots        HotspotOptions        `json:"hotspots"`
 		K               int64                 `json:"k"`
+		LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 		Layers          *[]string             `json:"layers"`
 		Periods         *[]*map[string]string `json:"periods"`
 		Release         ConfigRelease         `json:"release"`
@@ -10104,6 +11172,7 @@ func (r GetApiV1ConfigResponse) GetJSON200() *struct {
 	HeatZoom        *map[string]int64     `json:"heat_zoom"`
 	Hotspots        HotspotOptions        `json:"hotspots"`
 	K               int64                 `json:"k"`
+	LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 	Layers          *[]string             `json:"layers"`
 	Periods         *[]*map[string]string `json:"periods"`
 	Release         ConfigRelease         `json:"release"`
@@ -12588,6 +13657,228 @@ func (r PostApiV1HarmLocationsByIdArchiveResponse) ContentType() string {
 	return ""
 }
 
+type PostApiV1HarmLocationsByIdCategoriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HarmLocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON200() *HarmLocation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1HarmLocationsByIdCategoriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HarmLocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON200() *HarmLocation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1HeatCellsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14541,6 +15832,124 @@ func (r GetApiV1ReviewsOverdueResponse) ContentType() string {
 	return ""
 }
 
+type PostApiV1SafetyPlacesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *HarmLocation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON201() *HarmLocation {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON409() *Error {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostApiV1SafetyPlacesResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PostApiV1SafetyPlacesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostApiV1SafetyPlacesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostApiV1SafetyPlacesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostApiV1SafetyPlacesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteApiV1SessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14619,6 +16028,8 @@ type PostApiV1SessionResponse struct {
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -14644,6 +16055,11 @@ func (r PostApiV1SessionResponse) GetJSON400() *Error {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r PostApiV1SessionResponse) GetJSON401() *Error {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostApiV1SessionResponse) GetJSON403() *Error {
+	return r.JSON403
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -16134,6 +17550,58 @@ func (c *ClientWithResponses) GetApiV1AuditWithResponse(ctx context.Context, par
 	return ParseGetApiV1AuditResponse(rsp)
 }
 
+// GetApiV1AuthMethodsWithResponse How people sign in here: with a password, with the organisation's provider (single sign-on), or both
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/methods (the `GetApiV1AuthMethods` operationId).
+func (c *ClientWithResponses) GetApiV1AuthMethodsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1AuthMethodsResponse, error) {
+	rsp, err := c.GetApiV1AuthMethods(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthMethodsResponse(rsp)
+}
+
+// GetApiV1AuthOidcCallbackWithResponse The provider's redirect back: checks the state against this browser's cookie, exchanges the code with the PKCE verifier, verifies the ID token and its nonce, maps role and team, makes the account on a first sign-in, sets the session cookie and redirects
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/callback (the `GetApiV1AuthOidcCallback` operationId).
+func (c *ClientWithResponses) GetApiV1AuthOidcCallbackWithResponse(ctx context.Context, params *GetApiV1AuthOidcCallbackParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcCallbackResponse, error) {
+	rsp, err := c.GetApiV1AuthOidcCallback(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthOidcCallbackResponse(rsp)
+}
+
+// GetApiV1AuthOidcLoginWithResponse Start a single sign-on: redirects to the provider with a state, a nonce and a PKCE challenge
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/login (the `GetApiV1AuthOidcLogin` operationId).
+func (c *ClientWithResponses) GetApiV1AuthOidcLoginWithResponse(ctx context.Context, params *GetApiV1AuthOidcLoginParams, reqEditors ...RequestEditorFn) (*GetApiV1AuthOidcLoginResponse, error) {
+	rsp, err := c.GetApiV1AuthOidcLogin(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1AuthOidcLoginResponse(rsp)
+}
+
+// PostApiV1AuthOidcLogoutWithResponse Sign out, and get the provider's sign-out address (RP-initiated logout) to send the browser to when it advertises one
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/oidc/logout (the `PostApiV1AuthOidcLogout` operationId).
+func (c *ClientWithResponses) PostApiV1AuthOidcLogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*PostApiV1AuthOidcLogoutResponse, error) {
+	rsp, err := c.PostApiV1AuthOidcLogout(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1AuthOidcLogoutResponse(rsp)
+}
+
 // GetApiV1BeforeAfterWithResponse Published monthly values of an area for 3, 6 or 12 months before and after a month, from the current release; audit-logged
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16706,6 +18174,58 @@ func (c *ClientWithResponses) PostApiV1HarmLocationsByIdArchiveWithResponse(ctx 
 	return ParsePostApiV1HarmLocationsByIdArchiveResponse(rsp)
 }
 
+// PostApiV1HarmLocationsByIdCategoriesWithBodyWithResponse Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+func (c *ClientWithResponses) PostApiV1HarmLocationsByIdCategoriesWithBodyWithResponse(ctx context.Context, id int64, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdCategoriesResponse, error) {
+	rsp, err := c.PostApiV1HarmLocationsByIdCategoriesWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1HarmLocationsByIdCategoriesResponse(rsp)
+}
+
+// PostApiV1HarmLocationsByIdCategoriesWithResponse Correct a record's harm types: add types (each with its start) and remove types recorded in error, with a note; audited with the old and new categories, and kept in the record's history
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/categories (the `PostApiV1HarmLocationsByIdCategories` operationId).
+func (c *ClientWithResponses) PostApiV1HarmLocationsByIdCategoriesWithResponse(ctx context.Context, id int64, body PostApiV1HarmLocationsByIdCategoriesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdCategoriesResponse, error) {
+	rsp, err := c.PostApiV1HarmLocationsByIdCategories(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1HarmLocationsByIdCategoriesResponse(rsp)
+}
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBodyWithResponse Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+func (c *ClientWithResponses) PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBodyWithResponse(ctx context.Context, id int64, category string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse, error) {
+	rsp, err := c.PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithBody(ctx, id, category, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse(rsp)
+}
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithResponse Archive one harm type of a record (no_longer_an_issue or never_an_issue, with a note): its other types stay on the record and in the next release; archiving the last active type archives the record
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/harm-locations/{id}/types/{category}/archive (the `PostApiV1HarmLocationsByIdTypesByCategoryArchive` operationId).
+func (c *ClientWithResponses) PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithResponse(ctx context.Context, id int64, category string, body PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse, error) {
+	rsp, err := c.PostApiV1HarmLocationsByIdTypesByCategoryArchive(ctx, id, category, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse(rsp)
+}
+
 // GetApiV1HeatCellsWithResponse Published cells as JSON: the same values as the tiles
 //
 // Returns a wrapper object for the known response body format(s).
@@ -17068,6 +18588,32 @@ func (c *ClientWithResponses) GetApiV1ReviewsOverdueWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseGetApiV1ReviewsOverdueResponse(rsp)
+}
+
+// PostApiV1SafetyPlacesWithBodyWithResponse Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+func (c *ClientWithResponses) PostApiV1SafetyPlacesWithBodyWithResponse(ctx context.Context, params *PostApiV1SafetyPlacesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostApiV1SafetyPlacesResponse, error) {
+	rsp, err := c.PostApiV1SafetyPlacesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1SafetyPlacesResponse(rsp)
+}
+
+// PostApiV1SafetyPlacesWithResponse Record a place from a young person's safety map, without a harm category: red (unsafe; counts in the unsafe layer), amber (sometimes unsafe; on the record only) or green (safe, with a trusted adult; counts in the safe layer), from the next data release. A young person new to you counts towards your daily cap (429 subject_limit beyond it)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/safety-places (the `PostApiV1SafetyPlaces` operationId).
+func (c *ClientWithResponses) PostApiV1SafetyPlacesWithResponse(ctx context.Context, params *PostApiV1SafetyPlacesParams, body PostApiV1SafetyPlacesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostApiV1SafetyPlacesResponse, error) {
+	rsp, err := c.PostApiV1SafetyPlaces(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostApiV1SafetyPlacesResponse(rsp)
 }
 
 // DeleteApiV1SessionWithResponse Sign out
@@ -17800,6 +19346,289 @@ func ParseGetApiV1AuditResponse(rsp *http.Response) (*GetApiV1AuditResponse, err
 	return response, nil
 }
 
+// ParseGetApiV1AuthMethodsResponse parses an HTTP response from a GetApiV1AuthMethodsWithResponse call
+func ParseGetApiV1AuthMethodsResponse(rsp *http.Response) (*GetApiV1AuthMethodsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthMethodsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignInMethods
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AuthOidcCallbackResponse parses an HTTP response from a GetApiV1AuthOidcCallbackWithResponse call
+func ParseGetApiV1AuthOidcCallbackResponse(rsp *http.Response) (*GetApiV1AuthOidcCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthOidcCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case rsp.StatusCode == 400:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 401:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 403:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 404:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 409:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 500:
+	// Content-type (text/html) unsupported
+
+	case rsp.StatusCode == 503:
+		// Content-type (text/html) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GetApiV1AuthOidcCallbackResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApiV1AuthOidcLoginResponse parses an HTTP response from a GetApiV1AuthOidcLoginWithResponse call
+func ParseGetApiV1AuthOidcLoginResponse(rsp *http.Response) (*GetApiV1AuthOidcLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1AuthOidcLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GetApiV1AuthOidcLoginResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1AuthOidcLogoutResponse parses an HTTP response from a PostApiV1AuthOidcLogoutWithResponse call
+func ParsePostApiV1AuthOidcLogoutResponse(rsp *http.Response) (*PostApiV1AuthOidcLogoutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1AuthOidcLogoutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OidcLogout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1BeforeAfterResponse parses an HTTP response from a GetApiV1BeforeAfterWithResponse call
 func ParseGetApiV1BeforeAfterResponse(rsp *http.Response) (*GetApiV1BeforeAfterResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -18029,6 +19858,7 @@ func ParseGetApiV1ConfigResponse(rsp *http.Response) (*GetApiV1ConfigResponse, e
 			HeatZoom        *map[string]int64     `json:"heat_zoom"`
 			Hotspots        HotspotOptions        `json:"hotspots"`
 			K               int64                 `json:"k"`
+			LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 			Layers          *[]string             `json:"layers"`
 			Periods         *[]*map[string]string `json:"periods"`
 			Release         ConfigRelease         `json:"release"`
@@ -20127,6 +21957,198 @@ func ParsePostApiV1HarmLocationsByIdArchiveResponse(rsp *http.Response) (*PostAp
 	return response, nil
 }
 
+// ParsePostApiV1HarmLocationsByIdCategoriesResponse parses an HTTP response from a PostApiV1HarmLocationsByIdCategoriesWithResponse call
+func ParsePostApiV1HarmLocationsByIdCategoriesResponse(rsp *http.Response) (*PostApiV1HarmLocationsByIdCategoriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1HarmLocationsByIdCategoriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HarmLocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse parses an HTTP response from a PostApiV1HarmLocationsByIdTypesByCategoryArchiveWithResponse call
+func ParsePostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse(rsp *http.Response) (*PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1HarmLocationsByIdTypesByCategoryArchiveResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HarmLocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1HeatCellsResponse parses an HTTP response from a GetApiV1HeatCellsWithResponse call
 func ParseGetApiV1HeatCellsResponse(rsp *http.Response) (*GetApiV1HeatCellsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21720,6 +23742,109 @@ func ParseGetApiV1ReviewsOverdueResponse(rsp *http.Response) (*GetApiV1ReviewsOv
 	return response, nil
 }
 
+// ParsePostApiV1SafetyPlacesResponse parses an HTTP response from a PostApiV1SafetyPlacesWithResponse call
+func ParsePostApiV1SafetyPlacesResponse(rsp *http.Response) (*PostApiV1SafetyPlacesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostApiV1SafetyPlacesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest HarmLocation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteApiV1SessionResponse parses an HTTP response from a DeleteApiV1SessionWithResponse call
 func ParseDeleteApiV1SessionResponse(rsp *http.Response) (*DeleteApiV1SessionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21811,6 +23936,13 @@ func ParsePostApiV1SessionResponse(rsp *http.Response) (*PostApiV1SessionRespons
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error

@@ -142,7 +142,8 @@ async function loadUsers() {
     h('th', { scope: 'row', text: u.name }),
     h('td', { text: labelOf(roles, u.role) }),
     h('td', { text: u.team }),
-    h('td', { text: u.disabled ? `Disabled ${formatTime(u.disabled_at)}` : 'Active' }),
+    // A single sign-on account's role and team come from the provider at each sign-in.
+    h('td', { text: `${u.disabled ? `Disabled ${formatTime(u.disabled_at)}` : 'Active'}${u.sso ? ', single sign-on' : ''}` }),
     h('td', { text: u.last_active ? formatTime(u.last_active) : '—' }),
     h('td', { class: 'row-actions' }, u.disabled ? null : [
       h('button', { type: 'button', class: 'btn btn-small', dataset: { focusKey: `reset-${u.id}` }, 'aria-label': `Reset ${u.name}'s password and token`, onclick: () => resetUser(u) }, 'Reset'),

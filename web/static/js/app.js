@@ -43,6 +43,16 @@ class App {
     setUnauthorizedHandler(() => this.sessionEnded());
     $('#login-form').addEventListener('submit', (e) => { e.preventDefault(); this.login(); });
     $('#signout').addEventListener('click', () => this.logout());
+    try {
+      // How people sign in here (password, single sign-on or both): the
+      // server's settings, not the page's.
+      this.methods = await get('/api/v1/auth/methods');
+    } catch (err) {
+      this.methods = { password: true, oidc: null };
+      this.showLogin(err.message);
+      return;
+    }
+    this.setupSignIn();
     let me = null;
     try {
       me = await get('/api/v1/me', { quiet401: true });
@@ -56,12 +66,29 @@ class App {
     else this.showLogin();
   }
 
+  /** Offer the sign-in methods the server has switched on. */
+  setupSignIn() {
+    const { password, oidc } = this.methods;
+    $('#sso').hidden = !oidc;
+    $('#sso-or').hidden = !(oidc && password);
+    $('#password-login').hidden = !password;
+    $('#login-submit').hidden = !password;
+    if (oidc) {
+      const link = $('#sso-link');
+      link.textContent = `Sign in with ${oidc.name}`;
+      // Back to this view of the map after the provider's sign-in.
+      const back = location.pathname + location.hash;
+      link.href = back === '/' ? oidc.login_url : `${oidc.login_url}?return_to=${encodeURIComponent(back)}`;
+    }
+  }
+
   showLogin(message) {
     $('#app-view').hidden = true;
     $('#whoami').hidden = true;
     $('#login-view').hidden = false;
     showError($('#login-error'), message || '');
-    $('#login-name').focus();
+    if (this.methods && !this.methods.password) $('#sso-link').focus();
+    else $('#login-name').focus();
   }
 
   async login() {
@@ -93,9 +120,19 @@ class App {
   }
 
   async logout() {
-    try { await del('/api/v1/session'); } catch { /* signing out anyway */ }
+    let redirect = '';
+    try {
+      if (this.methods && this.methods.oidc) {
+        // Ends the session here; redirect is the provider's own sign-out
+        // (empty after a password sign-in, or when it has none).
+        ({ redirect } = await api('POST', '/api/v1/auth/oidc/logout'));
+      } else {
+        await del('/api/v1/session');
+      }
+    } catch { /* signing out anyway */ }
     setCsrfToken('');
-    location.reload();
+    if (redirect) location.assign(redirect);
+    else location.reload();
   }
 
   sessionEnded() {

@@ -11,8 +11,6 @@ import { h, fill, $, announce } from './dom.js';
 import { monthLabel } from './heat.js';
 import { renderTrend } from './trend.js';
 
-const layerWhat = { harm: 'harm happened', unsafe: 'feels unsafe' };
-
 export class AreaTrend {
   async setupAreaTrend() {
     const v = this.view;
@@ -140,14 +138,14 @@ export class AreaTrend {
       : cells.length === 1 ? `Hexagon ${cells[0]}` : `Area of ${cells.length} hexagons (resolution ${a.res})`;
     const cat = f.category ? this.categoryLabel(f.category) : 'all categories';
     const steps = data.step === 'quarter' ? 'by quarter' : 'by month';
-    const title = `${where}: ${layerWhat[f.layer] || f.layer}, ${cat}, ${steps}, ${monthLabel(from)} to ${monthLabel(to)} (release ${data.release})`;
+    const title = `${where}: ${this.layerTerm(f.layer).where}, ${cat}, ${steps}, ${monthLabel(from)} to ${monthLabel(to)} (release ${data.release})`;
     const offer = data.step !== 'quarter' && data.published_steps === 0
       ? h('p', { class: 'note', id: 'trend-offer' },
         'Every month is suppressed for this area (fewer than the threshold, or none). Quarters are published on their own and may say more. ',
         h('button', { type: 'button', class: 'btn btn-small', id: 'trend-offer-quarters', onclick: () => this.setStep('quarter') }, 'Show quarters'))
       : null;
     fill(out, offer, renderTrend({ trend: data, title, what: { layer: f.layer, category: f.category } }),
-      this.areaBeforeAfter({ cells, where, what: `${layerWhat[f.layer] || f.layer}, ${cat}` }),
+      this.areaBeforeAfter({ cells, where, what: `${this.layerTerm(f.layer).where}, ${cat}` }),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.clearArea() }, 'Clear the area')));
     if (focus) {
       panel.scrollIntoView({ block: 'nearest' });

@@ -279,7 +279,7 @@ export class ContextPanel {
           ? { name: 'partner', label: 'Partner agency', type: 'select', required: true, options: this.app.taxonomy.partnerAgencies.map((p) => ({ value: p.code, label: p.label })) }
           : { name: 'partner', label: 'Partner agency', required: true, hint: 'For example police, housing, transport, licensing, school, youth service, a local business.' },
         { name: 'side', label: 'Triangle side it addresses', type: 'select', required: true, options: sides.map((s) => ({ value: s.code, label: s.label })) },
-        { name: 'status', label: 'Status', type: 'select', options: this.statusOptions() },
+        { name: 'status', label: 'Status', type: 'select', required: true, options: this.statusOptions() },
         { name: 'due_date', label: 'Due date', type: 'date' },
       ],
       submitLabel: 'Add the intervention',

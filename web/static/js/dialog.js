@@ -32,7 +32,11 @@ function field(f) {
   let control;
   if (f.type === 'textarea') control = h('textarea', { id, name: f.name, rows: 3, required: !!f.required, 'aria-describedby': f.hint ? `${id}-hint` : null });
   else if (f.type === 'select') {
-    control = h('select', { id, name: f.name, required: !!f.required },
+    // No silent default: unless the field brings its current value, the
+    // select starts on an empty choice, which a required field refuses.
+    const blank = f.value === undefined || f.value === null
+      ? h('option', { value: '', text: f.required ? 'Choose…' : '(none)' }) : null;
+    control = h('select', { id, name: f.name, required: !!f.required }, blank,
       (f.options || []).map((o) => h('option', { value: o.value, text: o.label })));
   } else control = h('input', { id, name: f.name, type: f.type || 'text', required: !!f.required, autocomplete: 'off', 'aria-describedby': f.hint ? `${id}-hint` : null });
   if (f.value !== undefined && f.value !== null) control.value = f.value;

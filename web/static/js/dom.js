@@ -89,3 +89,11 @@ export function humanise(code) {
   const s = String(code).replace(/[_-]+/g, ' ').trim();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/**
+ * Options for a select of a controlled list ([{code, label}]) that starts
+ * on an empty choice: no form may choose a value silently for its user.
+ */
+export function choices(list, blank = 'Choose…') {
+  return [h('option', { value: '', text: blank }), ...list.map((t) => h('option', { value: t.code, text: t.label }))];
+}

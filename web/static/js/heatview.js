@@ -9,12 +9,6 @@ import { labelOf } from './taxonomy.js';
 import { bandOf, renderLegend, disclosureNote } from './heat.js';
 import { setVisible, reducedMotion } from './mapview.js';
 
-// How each layer is put in a sentence; the layer codes come from the server.
-const layerWords = {
-  harm: { where: 'where harm happened', what: 'harm happened' },
-  unsafe: { where: 'places young people feel unsafe', what: 'feels unsafe' },
-};
-
 /** "36 km²", "5 km²", "0.7 km²". */
 function formatArea(km2) { return `${km2 >= 1 ? Math.round(km2) : km2.toFixed(1)} km\u00b2`; }
 
@@ -38,8 +32,14 @@ export class HeatView {
     const def = this.periods.some((p) => p.value === this.config.default_period) ? this.config.default_period : this.periods[0].value;
     per.value = this.periods.some((p) => p.value === v.period) ? v.period : def;
 
+    // The layers, their words and whether a category filters them come from
+    // the server (config.layer_terms), like every other list.
+    const terms = this.config.layer_terms;
+    fill($('#heat-layers'), h('legend', { text: 'Layer' }), terms.map((t) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: 'layer', value: t.code }), ` ${t.label}`)));
     const layer = this.config.layers.includes(v.layer) ? v.layer : this.config.layers[0];
     $(`input[name="layer"][value="${layer}"]`).checked = true;
+    this.syncCategoryToLayer();
     $('#heat-visible').checked = v.heat !== '0';
 
     renderLegend($('#legend'), this.k);
@@ -54,6 +54,19 @@ export class HeatView {
     $('#heat-form').addEventListener('change', () => this.heatChanged());
     $('#export-res').addEventListener('change', () => { this.exportResChosen = true; this.updateExportLink(); });
     $('#export-view').addEventListener('change', () => this.updateExportLink());
+  }
+
+  /** The term of a layer code (its words, whether a category filters it). */
+  layerTerm(code) {
+    return this.config.layer_terms.find((t) => t.code === code) || { code, label: code, where: code, categorised: true };
+  }
+
+  /** A layer without categories (safe places) takes no category filter: the select is reset and disabled. */
+  syncCategoryToLayer() {
+    const cat = $('#heat-category');
+    const categorised = this.layerTerm($('input[name="layer"]:checked').value).categorised;
+    if (!categorised) cat.value = 'all';
+    cat.disabled = !categorised;
   }
 
   heatFilters() {
@@ -84,7 +97,9 @@ export class HeatView {
   heatDescription() {
     const f = this.heatFilters();
     const period = this.periods.find((p) => p.value === f.period);
-    return `${layerWords[f.layer].where}, ${this.categoryLabel(f.category)}, ${(period ? period.label : f.period).toLowerCase()}`;
+    const term = this.layerTerm(f.layer);
+    const what = term.categorised ? `, ${this.categoryLabel(f.category)}` : '';
+    return `${term.where}${what}, ${(period ? period.label : f.period).toLowerCase()}`;
   }
 
   /** The H3 resolution the server draws at zoom z, from its own rule. */
@@ -95,6 +110,7 @@ export class HeatView {
   }
 
   heatChanged() {
+    this.syncCategoryToLayer();
     const visible = $('#heat-visible').checked;
     const f = this.heatFilters();
     if (this.map && this.map.getSource('heat')) {

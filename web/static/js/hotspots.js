@@ -78,8 +78,10 @@ export class Hotspots {
 
   /** The one query of the JSON, the tiles and the downloads. */
   query() {
-    const cat = $('#hot-category').value;
-    return { res: $('#hot-res').value, step: $('#hot-step').value, layer: this.app.heatFilters().layer, category: cat === 'all' ? '' : cat };
+    const layer = this.app.heatFilters().layer;
+    // A layer without categories (safe places) takes none.
+    const cat = this.app.layerTerm(layer).categorised ? $('#hot-category').value : 'all';
+    return { res: $('#hot-res').value, step: $('#hot-step').value, layer, category: cat === 'all' ? '' : cat };
   }
 
   tileUrl() { return withQuery(`${location.origin}${this.options.tiles}`, this.query()); }

@@ -4,14 +4,15 @@
 // details.existing_id, offered as a button to open that record instead.
 import { post } from './api.js';
 import { nameOf } from './contextpanel.js';
-import { h, fill, $, announce, showError } from './dom.js';
+import { h, fill, $, announce, showError, choices } from './dom.js';
 
 export class OpenContext {
   constructor(app) {
     this.app = app;
     const tax = app.taxonomy;
-    fill($('#oc-kind'), tax.kinds.map((k) => h('option', { value: k.code, text: k.label })));
-    fill($('#oc-location-type'), tax.locationTypes.map((t) => h('option', { value: t.code, text: t.label })));
+    // Nothing is chosen for the lead: kind and location type start empty.
+    fill($('#oc-kind'), choices(tax.kinds));
+    fill($('#oc-location-type'), choices(tax.locationTypes));
     const sync = () => { $('#oc-location-type-field').hidden = $('#oc-kind').value !== 'location'; };
     $('#oc-kind').addEventListener('change', sync);
     sync();
@@ -35,6 +36,16 @@ export class OpenContext {
     showError(err, '');
     fill(conflict);
     const kind = $('#oc-kind').value;
+    if (!kind) {
+      showError(err, 'Choose the kind of context: a location, a group or a school.');
+      $('#oc-kind').focus();
+      return;
+    }
+    if (kind === 'location' && !$('#oc-location-type').value) {
+      showError(err, 'Choose the location type.');
+      $('#oc-location-type').focus();
+      return;
+    }
     const body = { kind };
     const name = $('#oc-name').value.trim();
     const postcode = $('#oc-postcode').value.trim();

@@ -1,8 +1,8 @@
 // Reads GET /api/v1/taxonomy (contexts.Taxonomy: categories, location_types,
 // context_kinds with their triangle sides, familial, layers, sources,
-// archive_reasons, intervention_statuses, partner_agencies, read_purposes, and the
-// contextual record's marker_kinds, marker_values, relocation_kinds,
-// factor_area_kinds) into the lists
+// archive_reasons, intervention_statuses, partner_agencies, safety_ratings,
+// trusted_adults, type_statuses, read_purposes, and the contextual record's
+// marker_kinds, marker_values, relocation_kinds, factor_area_kinds) into the lists
 // the UI's forms use, by the field names the server writes. Retired
 // categories are left out of the pickers. Every list comes from the server:
 // the UI holds no copy of a code.
@@ -18,6 +18,9 @@ export function normaliseTaxonomy(t) {
     archiveReasons: t.archive_reasons,
     interventionStatuses: t.intervention_statuses,
     partnerAgencies: t.partner_agencies,
+    safetyRatings: t.safety_ratings,
+    trustedAdults: t.trusted_adults,
+    typeStatuses: t.type_statuses,
     readPurposes: { list: t.read_purposes, noteFor: t.purpose_note_for, noteMax: t.purpose_note_max },
     categories: t.categories.filter((c) => !c.retired),
     locationTypes: t.location_types,

@@ -58,7 +58,8 @@ test('purpose: a practitioner says why before a young person\'s records open; ca
   const reads = () => page.requests.filter((u) => u.includes('/api/v1/subjects/'));
 
   await openSubject(page, subject);
-  const offered = await page.$$eval('#dlg-purpose option', (os) => os.map((o) => o.value));
+  const offered = await page.$$eval('#dlg-purpose option', (os) => os.filter((o) => o.value).map((o) => o.value));
+  assert(await page.$eval('#dlg-purpose', (s) => s.value === ''), 'no purpose is chosen for the practitioner');
   const tax = await page.evaluate(() => fetch('/api/v1/taxonomy').then((r) => r.json()));
   assert(JSON.stringify(offered) === JSON.stringify(tax.read_purposes.map((p) => p.code)), `the prompt offers the server's purposes: ${offered}`);
   await screenshot(page, 'purpose-prompt');

@@ -217,7 +217,10 @@ test('practitioner: records a harm location and sees it on the young person\'s l
   await page.check('#rec-cat-0');
   await page.check('#rec-cat-1');
   await page.fill('#rec-occurred', lastCompleteMonth());
+  await page.check('input[name="rec-layer"][value="harm"]');
+  await page.selectOption('#rec-familial', 'extra');
   await page.selectOption('#rec-source', 'safety_map');
+  await page.selectOption('#rec-location-type', 'park');
   if (postcode) {
     await page.fill('#rec-postcode', postcode);
   } else {
@@ -503,8 +506,10 @@ test('basemap: a raster basemap appears only when the server configures one, wit
   assert(page2.requests.some((u) => u.includes('/test-basemap/')), 'basemap tiles were requested');
 });
 
-test('keyboard: Tab reaches every control, focus is visible, targets are at least 24 px', async (open) => {
-  for (const who of [users.practitioner, users.lead, users.analyst, users.admin]) {
+// One test per role, so each stays well inside the runner's per-test time
+// limit as the page gains controls.
+for (const who of [users.practitioner, users.lead, users.analyst, users.admin]) test(`keyboard: Tab reaches every control, focus is visible, targets are at least 24 px (${who})`, async (open) => {
+  {
     const page = await open();
     await login(page, who);
     await page.evaluate(() => { document.activeElement && document.activeElement.blur(); });

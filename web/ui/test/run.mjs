@@ -8,10 +8,12 @@ import { hotspotTests } from './hotspots.test.mjs';
 import { fieldTests } from './fields.test.mjs';
 import { tests as beforeAfterTests } from './beforeafter.test.mjs';
 import { adminTests } from './admin.test.mjs';
+import { recordTests } from './record.test.mjs';
 import { contextualTests } from './contextual.test.mjs';
+import { ssoTests } from './sso.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...contextualTests, ...fieldTests];
+const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...recordTests, ...contextualTests, ...ssoTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
