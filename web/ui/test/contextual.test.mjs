@@ -41,7 +41,7 @@ test('contextual record: a practitioner enters and corrects a marker, a relocati
 
   // A referral marker, then its correction: two rows, the old one marked.
   await page.click('#ctxrec-add-marker');
-  const kinds = await page.$$eval('#dlg-kind option', (os) => os.map((o) => o.value));
+  const kinds = await page.$$eval('#dlg-kind option', (os) => os.map((o) => o.value).filter(Boolean)); // after the dialog's empty choice
   assert(JSON.stringify(kinds) === JSON.stringify(tax.marker_kinds.map((t) => t.code)), `the marker kinds are the server's: ${kinds}`);
   await dialog(page, { kind: 'referral', familial: 'extra' });
   await page.locator('#ctxrec-marker-table tbody tr').first().waitFor();
