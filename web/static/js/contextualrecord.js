@@ -184,7 +184,7 @@ export class ContextualRecord {
         { name: 'description', label: 'Factor', type: 'textarea', required: true, hint: 'What in the context undermines safety; thematic, no names.' },
         { name: 'identified_on', label: 'Identified on', type: 'date', required: true, value: today() },
         { name: 'context_id', label: 'Context record id', hint: 'Either a context record, or a location type and an area below.' },
-        { name: 'location_type', label: 'Location type', type: 'select', options: [{ value: '', label: '(a context record instead)' }, ...options(tax.locationTypes)] },
+        { name: 'location_type', label: 'Location type', type: 'select', value: '', options: [{ value: '', label: '(a context record instead)' }, ...options(tax.locationTypes)] },
         { name: 'area_kind', label: 'Area', type: 'select', options: options(tax.factorAreaKinds) },
         { name: 'area', label: 'Postcode district or ward', hint: 'A district such as E8, or a ward of the partnership boundary.' },
       ],

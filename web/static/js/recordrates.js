@@ -6,9 +6,21 @@
 // parents come from the answer; a value the release suppressed is shown as
 // "—" (fewer than k young people, or none), never 0. A share is the child's
 // published value as a percentage of its parent's, as the server gives it.
-// Each read is audit-logged by the server, so the rates load when asked.
+// Each read is audit-logged by the server, so the rates load when asked. The
+// table downloads as CSV (csv.js: header first, an absent value an empty
+// field, never 0).
 import { get } from './api.js';
 import { $, h, fill, showError, announce, formatDate } from './dom.js';
+import { csvLink } from './csv.js';
+
+/** The table as CSV rows: a period's columns, then each measure's value and share (empty when absent). */
+export function recordRateRows(r) {
+  const head = ['period', 'first', 'last', 'months'];
+  for (const d of r.measures) head.push(d.name, `${d.name}_share`);
+  head.push('release');
+  return [head, ...r.points.map((p) => [p.period, p.first, p.last, p.months,
+    ...p.measures.flatMap((m) => [m.value, m.share]), r.release])];
+}
 
 async function show() {
   const out = $('#record-rates-output');
@@ -36,7 +48,8 @@ async function show() {
           r.measures.map((d) => h('th', { scope: 'col', class: 'num', dataset: { key: d.name }, title: d.label, text: d.label })))),
         h('tbody', {}, r.points.map((p) => h('tr', { dataset: { period: p.period } },
           h('th', { scope: 'row', text: label(p) }),
-          p.measures.map((m) => h('td', { class: 'num', dataset: { key: m.measure }, text: cell(m) }))))))));
+          p.measures.map((m) => h('td', { class: 'num', dataset: { key: m.measure }, text: cell(m) }))))))),
+    h('p', { class: 'actions no-print' }, csvLink(recordRateRows(r), { id: 'record-rates-csv', file: `ctxmap-record-rates-release-${r.release}-${r.step}.csv` })));
   announce(`Rates of ${r.points.length} ${r.step === 'quarter' ? 'quarters' : 'months'} from ${r.release_label}.`);
 }
 

@@ -4,7 +4,7 @@
 // relocation and withdraws another entered in error, adds a contextual factor (flagged while no plan action
 // addresses it) and then an action; an analyst reads the record rates on the
 // reports page, as the current release published them.
-import { login, assert, screenshot, suite } from './lib.mjs';
+import { login, assert, screenshot, suite, downloadText } from './lib.mjs';
 
 const practitioner = process.env.CTXMAP_PRACTITIONER || 'demo-practitioner';
 const analyst = process.env.CTXMAP_ANALYST || 'demo-analyst';
@@ -41,7 +41,7 @@ test('contextual record: a practitioner enters and corrects a marker, a relocati
 
   // A referral marker, then its correction: two rows, the old one marked.
   await page.click('#ctxrec-add-marker');
-  const kinds = await page.$$eval('#dlg-kind option', (os) => os.map((o) => o.value));
+  const kinds = await page.$$eval('#dlg-kind option', (os) => os.map((o) => o.value).filter(Boolean)); // after the dialog's empty choice
   assert(JSON.stringify(kinds) === JSON.stringify(tax.marker_kinds.map((t) => t.code)), `the marker kinds are the server's: ${kinds}`);
   await dialog(page, { kind: 'referral', familial: 'extra' });
   await page.locator('#ctxrec-marker-table tbody tr').first().waitFor();
@@ -92,11 +92,12 @@ test('record rates: an analyst reads the rates of markers, relocations and plans
   await login(page, analyst);
   await page.click('#reports-link');
   await page.locator('#record-rates-form').waitFor({ state: 'visible' });
+  let api;
   for (const step of ['month', 'quarter']) {
     await page.selectOption('#record-rates-step', step);
     const answer = page.waitForResponse((res) => res.url().includes('/api/v1/record-rates'));
     await page.click('#record-rates-form button[type=submit]');
-    const api = await (await answer).json();
+    api = await (await answer).json();
     await page.waitForFunction((n) => document.querySelectorAll('#record-rates-table tbody tr').length === n, api.points.length, { timeout: 15000 });
     const shown = await page.evaluate(() => ({
       keys: [...document.querySelectorAll('#record-rates-table thead th')].slice(1).map((th) => th.dataset.key),
@@ -120,5 +121,16 @@ test('record rates: an analyst reads the rates of markers, relocations and plans
     assert(published > 0, `the demo data publishes some ${step} rates`);
     assert((await text(page, '#record-rates-release')).includes(api.release_label), 'the release is named');
   }
+  // The CSV: header first, one line per period, an absent value an empty field.
+  const csv = await downloadText(page, '#record-rates-csv');
+  assert(csv.name === `ctxmap-record-rates-release-${api.release}-${api.step}.csv`, `file name ${csv.name}`);
+  const lines = csv.text.trimEnd().split('\n');
+  const head = lines[0].split(',');
+  assert(head[0] === 'period' && head.includes(api.measures[0].name) && lines.length - 1 === api.points.length, `the CSV: ${lines[0]}, ${lines.length - 1} rows`);
+  const col = head.indexOf(api.measures[0].name);
+  api.points.forEach((p, i) => {
+    const v = lines[i + 1].split(',')[col];
+    assert(v === (p.measures[0].value === null ? '' : String(p.measures[0].value)), `CSV ${p.period}: ${v}`);
+  });
   await screenshot(page, 'record-rates');
 });
