@@ -8,9 +8,10 @@ import { hotspotTests } from './hotspots.test.mjs';
 import { fieldTests } from './fields.test.mjs';
 import { tests as beforeAfterTests } from './beforeafter.test.mjs';
 import { adminTests } from './admin.test.mjs';
+import { placeTests } from './place.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...fieldTests];
+const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...placeTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
