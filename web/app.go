@@ -19,7 +19,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 		Response: Fields{"basemap": Nullable{Fields{"tiles": []string{}, "attribution": ""}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
-			"hotspots": hotspotOptions{}}}, s.mapConfig)
+			"hotspots": hotspotOptions{}, "places": placesConfig{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
@@ -61,6 +61,7 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"heat_zoom":        map[string]int{"min": tiles.TileJSONMinZoom, "max": tiles.TileJSONMaxZoom},
 		"trend":            trendRange(rel.DataTime),
 		"hotspots":         hotspotConfig(),
+		"places":           placesConfig{Tiles: placesTilePath, MinZoom: geo.PlacesMinZoom, MaxZoom: geo.PlacesMaxZoom, SectorMinZoom: geo.SectorMinZoom, Fonts: labelFonts},
 	})
 	return nil
 }

@@ -61,8 +61,10 @@ type Deps struct {
 	Retention   Retention // nil: the retention route answers 503
 	Boundaries  Boundaries
 	Postcodes   PostcodeDirectory
-	Heat        *tiles.Service
-	Releases    Releases
+	// Places draws the postcode outlines and finds searched postcodes (optional).
+	Places   Places
+	Heat     *tiles.Service
+	Releases Releases
 	// Logins limits failed sign-ins; nil counts them in this process only.
 	Logins LoginLimiter
 	// Idempotency keeps the answers to creates sent with an
@@ -86,6 +88,7 @@ type Server struct {
 	retention   Retention
 	boundaries  Boundaries
 	postcodes   PostcodeDirectory
+	places      Places
 	heat        *tiles.Service
 	releases    Releases
 	areas       areaCache // the boundary's cells per resolution (analytics.go)
@@ -132,6 +135,7 @@ func New(cfg Config, d Deps) *Server {
 		allocations: d.Allocations,
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
+		places:      d.Places,
 		heat:        d.Heat,
 		releases:    d.Releases,
 		now:         time.Now,
@@ -213,6 +217,7 @@ func (s *Server) routes() {
 	s.allocationRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
+	s.placeRoutes(r, api)
 	s.analyticsRoutes(r, api)
 	s.beforeAfterRoutes(api)
 	s.rateRoutes(api)

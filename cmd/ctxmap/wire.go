@@ -176,6 +176,7 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
 		Postcodes:   dir,
+		Places:      dir,
 		Heat:        heat,
 		Logins:      logins,
 		Idempotency: idem,

@@ -1,9 +1,11 @@
 // The MapLibre map: an offline blank style (background only) with the
 // partnership's boundary, the anonymised heat hexagons, context records and
-// the search ring. An OpenStreetMap-style raster basemap is added only when
-// the server's config names one (and then with its attribution). No glyphs
-// or sprites are loaded from anywhere: context symbols are drawn locally on a
-// canvas, so the page makes no request to any host but its own.
+// the search ring, and a sense of place: ward names and postcode district and
+// sector outlines and labels, all served by ctxmap itself. A basemap is added
+// only when the server's config names one. Label fonts come from the server
+// (font-faces) and context symbols are drawn locally on a canvas, so the page
+// makes no request to any host but its own unless a foreign raster basemap
+// is configured.
 import { Map as MapLibreMap, NavigationControl, ScaleControl } from '/vendor/maplibre-gl.mjs';
 import { fillColour } from './heat.js';
 
@@ -21,6 +23,13 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   }
   sources.boundary = { type: 'geojson', data: empty };
   layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
+  // Postcode districts and sectors, drawn by ctxmap from its own directory.
+  const places = config.places;
+  sources.places = { type: 'vector', tiles: [`${location.origin}${places.tiles}`], minzoom: places.minzoom, maxzoom: places.maxzoom };
+  layers.push(
+    { id: 'sector-line', type: 'line', source: 'places', 'source-layer': 'sectors', paint: { 'line-color': '#6f5f96', 'line-width': 0.8, 'line-dasharray': [4, 3] } },
+    { id: 'district-line', type: 'line', source: 'places', 'source-layer': 'districts', paint: { 'line-color': '#4b3c78', 'line-width': 1.6, 'line-opacity': 0.75 } },
+  );
 
   // The zooms the server publishes heat tiles for (its TileJSON's range);
   // MapLibre overzooms past the last.
@@ -32,6 +41,11 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   );
   layers.push({ id: 'boundary-line', type: 'line', source: 'boundary', paint: { 'line-color': '#3d3d46', 'line-width': 1.2, 'line-dasharray': [3, 2] } });
 
+  // The searched postcode's sector and district (search.js sets the filters).
+  layers.push(
+    { id: 'sector-selected', type: 'line', source: 'places', 'source-layer': 'sectors', filter: ['==', ['get', 'code'], ''], paint: { 'line-color': '#1d4f91', 'line-width': 3.5 } },
+    { id: 'district-selected', type: 'line', source: 'places', 'source-layer': 'districts', filter: ['==', ['get', 'code'], ''], paint: { 'line-color': '#1d4f91', 'line-width': 2, 'line-dasharray': [1, 1.5] } },
+  );
   sources.search = { type: 'geojson', data: empty };
   layers.push(
     { id: 'search-radius', type: 'line', source: 'search', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': '#1d4f91', 'line-width': 2, 'line-dasharray': [2, 2] } },
@@ -54,11 +68,30 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
     );
   }
 
+  // Names of places, under the context symbols: wards, then postcode
+  // districts and sectors, then the searched postcode. Drawn from fonts
+  // ctxmap serves (config.places.fonts), rasterised in the browser.
+  const [regular, bold] = places.fonts.map((f) => f.name);
+  const halo = { 'text-color': '#2b2b33', 'text-halo-color': '#ffffff', 'text-halo-width': 1.6 };
+  sources['ward-labels'] = { type: 'geojson', data: empty };
+  layers.push(
+    { id: 'sector-labels', type: 'symbol', source: 'places', 'source-layer': 'sector_labels', minzoom: places.sector_minzoom,
+      layout: { 'text-field': ['get', 'code'], 'text-font': [regular], 'text-size': 12 }, paint: { ...halo, 'text-color': '#4b3c78' } },
+    { id: 'district-labels', type: 'symbol', source: 'places', 'source-layer': 'district_labels',
+      layout: { 'text-field': ['get', 'code'], 'text-font': [bold], 'text-size': 17 }, paint: { ...halo, 'text-color': '#4b3c78' } },
+    { id: 'ward-labels', type: 'symbol', source: 'ward-labels',
+      layout: { 'text-field': ['get', 'name'], 'text-font': [bold], 'text-size': 13, 'text-letter-spacing': 0.04, 'text-max-width': 8 }, paint: halo },
+    { id: 'search-label', type: 'symbol', source: 'search', filter: ['==', ['geometry-type'], 'Point'],
+      layout: { 'text-field': ['coalesce', ['get', 'label'], ''], 'text-font': [bold], 'text-size': 14, 'text-offset': [0, 1.3], 'text-anchor': 'top', 'text-allow-overlap': true },
+      paint: { ...halo, 'text-color': '#1d4f91', 'text-halo-width': 2 } },
+  );
+  const fontFaces = Object.fromEntries(places.fonts.map((f) => [f.name, `${location.origin}${f.url}`]));
+
   const attribution = [];
   if (config.attribution) attribution.push(config.attribution);
   const map = new MapLibreMap({
     container, center, zoom, minZoom: 4, maxZoom: 18,
-    style: { version: 8, sources, layers },
+    style: { version: 8, 'font-faces': fontFaces, sources, layers },
     attributionControl: { compact: false, customAttribution: attribution },
     dragRotate: false, pitchWithRotate: false, touchPitch: false, maxPitch: 0,
     fadeDuration: 0,

@@ -55,3 +55,52 @@ test('markers: every open context in view is drawn on each of 10 reloads', async
   assert(expected > 5, `the demo data has open contexts in the first view (${expected})`);
   assert(counts.every((n) => n === expected), `drawn markers on 10 loads ${counts.join(', ')}; ${expected} are in view`);
 });
+
+/** Rendered features of a layer as their properties[key], distinct. */
+function drawn(page, layer, key) {
+  return page.evaluate(({ layer, key }) => [...new Set(window.ctxmapMap.queryRenderedFeatures({ layers: [layer] })
+    .map((f) => f.properties[key]))], { layer, key });
+}
+
+// What was seen: without a basemap the map was hexagons and dashed ward
+// lines, with no name anywhere.
+test('sense of place: ward names, postcode districts and sectors are drawn and labelled, fonts from ctxmap itself', async (open) => {
+  const page = await open();
+  await login(page, practitioner);
+  await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['ward-labels'] }).length > 0, null, { timeout: 20000 });
+  const wards = await drawn(page, 'ward-labels', 'name');
+  assert(wards.length >= 5, `ward names are written on the map: ${wards.join(', ')}`);
+  const districts = await drawn(page, 'district-labels', 'code');
+  assert(districts.includes('E8') || districts.includes('E5'), `postcode districts are labelled: ${districts.join(', ')}`);
+  assert((await drawn(page, 'district-line', 'code')).length >= 3, 'district outlines are drawn');
+  // Sectors only from the zoom the server names.
+  const sectorZoom = await page.evaluate(() => window.ctxmapApp.config.places.sector_minzoom);
+  await page.evaluate((z) => window.ctxmapMap.jumpTo({ center: [-0.0666, 51.5433], zoom: z + 1 }), sectorZoom);
+  await waitForMap(page);
+  const sectors = await drawn(page, 'sector-labels', 'code');
+  assert(sectors.includes('E8 3'), `postcode sectors are labelled: ${sectors.join(', ')}`);
+  assert((await drawn(page, 'sector-line', 'code')).includes('E8 3'), 'sector outlines are drawn');
+  // Every label font came from ctxmap.
+  const fonts = page.requests.filter((u) => /\.(ttf|otf|woff2?|pbf)(\?|$)/.test(u));
+  assert(fonts.length > 0 && fonts.every((u) => u.startsWith(new URL(page.url()).origin)), `fonts from ctxmap itself: ${fonts.join(', ')}`);
+  await screenshot(page, 'sense-of-place');
+});
+
+// What was seen: a practitioner who searches E8 3AA cannot see where the
+// place is.
+test('search: a postcode is marked and labelled on the map, inside its outlined sector and district', async (open) => {
+  assert(postcode, 'CTXMAP_TEST_POSTCODE is set (scripts/browser-test.sh imports the postcode directory)');
+  const page = await open();
+  await login(page, practitioner);
+  await page.fill('#search-q', postcode);
+  await page.press('#search-q', 'Enter');
+  await page.waitForFunction(() => /postcode sector/.test(document.querySelector('#search-summary').textContent), null, { timeout: 20000 });
+  const summary = await page.textContent('#search-summary');
+  assert(/E8 3AA is in postcode sector E8 3, district E8/.test(summary), `summary says where: ${summary}`);
+  await waitForMap(page);
+  await page.waitForFunction(() => window.ctxmapMap.queryRenderedFeatures({ layers: ['sector-selected'] }).length > 0, null, { timeout: 20000 });
+  assert((await drawn(page, 'sector-selected', 'code')).join() === 'E8 3', 'the sector is outlined');
+  assert((await drawn(page, 'district-selected', 'code')).join() === 'E8', 'the district is outlined');
+  assert((await drawn(page, 'search-label', 'label')).join() === 'E8 3AA', 'the postcode is written at its point');
+  await screenshot(page, 'search-place');
+});
