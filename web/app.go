@@ -16,7 +16,7 @@ import (
 // appRoutes registers the API areas; each area lives in its own file.
 func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
-		Response: Fields{"basemap": Nullable{Fields{"tiles": []string{}, "attribution": ""}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
+		Response: Fields{"basemap": Nullable{basemapConfig{}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
 			"hotspots": hotspotOptions{}, "places": placesConfig{}}}, s.mapConfig)
@@ -28,10 +28,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 
 // mapConfig handles GET /api/v1/config.
 func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
-	var basemap any
-	if s.cfg.Basemap != "" {
-		basemap = map[string]any{"tiles": []string{s.cfg.Basemap}, "attribution": s.cfg.BasemapAttribution}
-	}
+	basemap := s.basemapOf()
 	// The map shows the current release; its periods and trend range are
 	// resolved as of the release's data time, so every one it offers is in it.
 	rel, err := s.heat.Release(r.Context())

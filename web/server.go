@@ -62,9 +62,11 @@ type Deps struct {
 	Boundaries  Boundaries
 	Postcodes   PostcodeDirectory
 	// Places draws the postcode outlines and finds searched postcodes (optional).
-	Places   Places
-	Heat     *tiles.Service
-	Releases Releases
+	Places Places
+	// LocalBasemap is the council's own basemap archive (optional).
+	LocalBasemap LocalBasemap
+	Heat         *tiles.Service
+	Releases     Releases
 	// Logins limits failed sign-ins; nil counts them in this process only.
 	Logins LoginLimiter
 	// Idempotency keeps the answers to creates sent with an
@@ -89,6 +91,7 @@ type Server struct {
 	boundaries  Boundaries
 	postcodes   PostcodeDirectory
 	places      Places
+	basemap     LocalBasemap
 	heat        *tiles.Service
 	releases    Releases
 	areas       areaCache // the boundary's cells per resolution (analytics.go)
@@ -136,6 +139,7 @@ func New(cfg Config, d Deps) *Server {
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
 		places:      d.Places,
+		basemap:     d.LocalBasemap,
 		heat:        d.Heat,
 		releases:    d.Releases,
 		now:         time.Now,
@@ -218,6 +222,7 @@ func (s *Server) routes() {
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
 	s.placeRoutes(r, api)
+	s.basemapRoutes(r)
 	s.analyticsRoutes(r, api)
 	s.beforeAfterRoutes(api)
 	s.rateRoutes(api)

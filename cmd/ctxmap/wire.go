@@ -15,6 +15,7 @@ import (
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
+	"github.com/ctxmap/ctxmap/tiles/basemap"
 	"github.com/ctxmap/ctxmap/web"
 )
 
@@ -152,6 +153,17 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 	}
 	idem := postgres.NewIdempotency(pool, []byte(c.Secret))
 	go pruneLimits(ctx, log, logins, idem)
+	var local web.LocalBasemap
+	if c.BasemapFile != "" {
+		if c.Basemap != "" {
+			return nil, ctxmap.Errorf(ctxmap.KindInvalid, "basemap_twice", "give --basemap (a local file) or --basemap-url, not both")
+		}
+		a, err := basemap.Open(ctx, c.BasemapFile, log)
+		if err != nil {
+			return nil, err
+		}
+		local = a
+	}
 	cfg := web.Config{
 		Version:            version,
 		MaxBodyBytes:       c.MaxBodyBytes,
@@ -165,22 +177,23 @@ func buildServer(ctx context.Context, c *Config, pool *pgxpool.Pool, log *slog.L
 		ValidateResponses:  c.ValidateResponses,
 	}
 	return web.New(cfg, web.Deps{
-		Ready:       web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
-		Users:       postgres.NewUsers(pool),
-		Records:     records,
-		Audit:       records,
-		Releases:    releaser,
-		Alerts:      records,
-		Reviews:     records,
-		Retention:   retention,
-		Allocations: records,
-		Boundaries:  postgres.NewBoundaries(pool),
-		Postcodes:   dir,
-		Places:      dir,
-		Heat:        heat,
-		Logins:      logins,
-		Idempotency: idem,
-		Logger:      log,
+		Ready:        web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
+		Users:        postgres.NewUsers(pool),
+		Records:      records,
+		Audit:        records,
+		Releases:     releaser,
+		Alerts:       records,
+		Reviews:      records,
+		Retention:    retention,
+		Allocations:  records,
+		Boundaries:   postgres.NewBoundaries(pool),
+		Postcodes:    dir,
+		Places:       dir,
+		LocalBasemap: local,
+		Heat:         heat,
+		Logins:       logins,
+		Idempotency:  idem,
+		Logger:       log,
 	}), nil
 }
 
