@@ -106,17 +106,17 @@ type Config struct {
 	Basemap            string
 	BasemapAttribution string
 	// BasemapFile is a local PMTiles archive served as the basemap.
-	BasemapFile string
-	CenterLat          float64
-	CenterLon          float64
-	MaxBodyBytes       int64
-	ShutdownGrace      time.Duration
-	TileCacheBytes     int64
-	ReleasePoll        time.Duration
-	SecretFile         string
-	SubjectDailyCap    int
-	BurstAlert         int
-	DBWait             time.Duration
+	BasemapFile     string
+	CenterLat       float64
+	CenterLon       float64
+	MaxBodyBytes    int64
+	ShutdownGrace   time.Duration
+	TileCacheBytes  int64
+	ReleasePoll     time.Duration
+	SecretFile      string
+	SubjectDailyCap int
+	BurstAlert      int
+	DBWait          time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the server believes (parseTrustedProxies).
 	TrustedProxies []netip.Prefix

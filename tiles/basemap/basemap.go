@@ -75,7 +75,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Archive, erro
 	// go-pmtiles logs through the standard logger; send it to ours.
 	std := log.New(io.Discard, "", 0)
 	if logger != nil {
-		std = slog.NewLogLogger(logger.With("component", "pmtiles").Handler(), slog.LevelWarn)
+		std = slog.NewLogLogger(logger.With("component", "pmtiles").Handler(), slog.LevelDebug) // it logs every fetch
 	}
 	srv, err := pmtiles.NewServerWithBucket(pmtiles.NewFileBucket(filepath.Dir(abs)), "", std, cacheMB, "")
 	if err != nil {

@@ -130,6 +130,17 @@ type AuditPage struct {
 	NextBefore *int64        `json:"next_before,omitempty"`
 }
 
+// BasemapConfig defines model for BasemapConfig.
+type BasemapConfig struct {
+	Attribution  string    `json:"attribution"`
+	Maxzoom      int64     `json:"maxzoom"`
+	Minzoom      int64     `json:"minzoom"`
+	TileSize     int64     `json:"tile_size"`
+	Tiles        *[]string `json:"tiles"`
+	Type         string    `json:"type"`
+	VectorLayers *[]string `json:"vector_layers"`
+}
+
 // BeforeAfterArea defines model for BeforeAfterArea.
 type BeforeAfterArea struct {
 	Basis   string    `json:"basis"`
@@ -2170,6 +2181,11 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetTilesBasemapByZByXByYByExt A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+	//
+	// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+	GetTilesBasemapByZByXByYByExt(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetTilesContextsByZByXByYMvt Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
 	//
 	// Corresponds with GET /tiles/contexts/{z}/{x}/{y}.mvt (the `GetTilesContextsByZByXByYMvt` operationId).
@@ -3499,6 +3515,21 @@ func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTilesBasemapByZByXByYByExt A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+//
+// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+func (c *Client) GetTilesBasemapByZByXByYByExt(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTilesBasemapByZByXByYByExtRequest(c.Server, z, x, y, ext)
 	if err != nil {
 		return nil, err
 	}
@@ -7115,6 +7146,61 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetTilesBasemapByZByXByYByExtRequest constructs an http.Request for the GetTilesBasemapByZByXByYByExt method
+func NewGetTilesBasemapByZByXByYByExtRequest(server string, z int64, x int64, y int64, ext string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "z", z, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "x", x, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "y", y, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "ext", ext, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tiles/basemap/%s/%s/%s.%s", pathParam0, pathParam1, pathParam2, pathParam3)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetTilesContextsByZByXByYMvtRequest constructs an http.Request for the GetTilesContextsByZByXByYMvt method
 func NewGetTilesContextsByZByXByYMvtRequest(server string, z int64, x int64, y int64, params *GetTilesContextsByZByXByYMvtParams) (*http.Request, error) {
 	var err error
@@ -8187,6 +8273,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
 
+	// GetTilesBasemapByZByXByYByExtWithResponse A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+	GetTilesBasemapByZByXByYByExtWithResponse(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*GetTilesBasemapByZByXByYByExtResponse, error)
+
 	// GetTilesContextsByZByXByYMvtWithResponse Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -9120,11 +9213,8 @@ type GetApiV1ConfigResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		Attribution string `json:"attribution"`
-		Basemap     *struct {
-			Attribution string    `json:"attribution"`
-			Tiles       *[]string `json:"tiles"`
-		} `json:"basemap"`
+		Attribution     string                `json:"attribution"`
+		Basemap         *BasemapConfig        `json:"basemap"`
 		Center          *[]float64            `json:"center"`
 		DefaultPeriod   string                `json:"default_period"`
 		ExtraFamilial   string                `json:"extra_familial"`
@@ -9154,11 +9244,8 @@ type GetApiV1ConfigResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetApiV1ConfigResponse) GetJSON200() *struct {
-	Attribution string `json:"attribution"`
-	Basemap     *struct {
-		Attribution string    `json:"attribution"`
-		Tiles       *[]string `json:"tiles"`
-	} `json:"basemap"`
+	Attribution     string                `json:"attribution"`
+	Basemap         *BasemapConfig        `json:"basemap"`
 	Center          *[]float64            `json:"center"`
 	DefaultPeriod   string                `json:"default_period"`
 	ExtraFamilial   string                `json:"extra_familial"`
@@ -13941,6 +14028,82 @@ func (r GetReadyzResponse) ContentType() string {
 	return ""
 }
 
+type GetTilesBasemapByZByXByYByExtResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTilesBasemapByZByXByYByExtResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTilesBasemapByZByXByYByExtResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTilesBasemapByZByXByYByExtResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTilesBasemapByZByXByYByExtResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetTilesContextsByZByXByYMvtResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15400,6 +15563,19 @@ func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEdit
 	return ParseGetReadyzResponse(rsp)
 }
 
+// GetTilesBasemapByZByXByYByExtWithResponse A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+func (c *ClientWithResponses) GetTilesBasemapByZByXByYByExtWithResponse(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*GetTilesBasemapByZByXByYByExtResponse, error) {
+	rsp, err := c.GetTilesBasemapByZByXByYByExt(ctx, z, x, y, ext, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTilesBasemapByZByXByYByExtResponse(rsp)
+}
+
 // GetTilesContextsByZByXByYMvtWithResponse Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -16201,11 +16377,8 @@ func ParseGetApiV1ConfigResponse(rsp *http.Response) (*GetApiV1ConfigResponse, e
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			Attribution string `json:"attribution"`
-			Basemap     *struct {
-				Attribution string    `json:"attribution"`
-				Tiles       *[]string `json:"tiles"`
-			} `json:"basemap"`
+			Attribution     string                `json:"attribution"`
+			Basemap         *BasemapConfig        `json:"basemap"`
 			Center          *[]float64            `json:"center"`
 			DefaultPeriod   string                `json:"default_period"`
 			ExtraFamilial   string                `json:"extra_familial"`
@@ -20118,6 +20291,70 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTilesBasemapByZByXByYByExtResponse parses an HTTP response from a GetTilesBasemapByZByXByYByExtWithResponse call
+func ParseGetTilesBasemapByZByXByYByExtResponse(rsp *http.Response) (*GetTilesBasemapByZByXByYByExtResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTilesBasemapByZByXByYByExtResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error

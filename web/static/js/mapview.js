@@ -16,10 +16,12 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#e9e9e4' } }];
   const basemap = config.basemap;
   if (basemap) {
-    // The config names the XYZ template and its attribution; tiles are the
-    // usual 256 px up to z19.
-    sources.basemap = { type: 'raster', tiles: [...basemap.tiles], tileSize: 256, maxzoom: 19, attribution: basemap.attribution };
-    layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
+    // A local archive's tiles are on this server (a path); a raster
+    // template names its own host.
+    const tiles = basemap.tiles.map((t) => (t.startsWith('/') ? `${location.origin}${t}` : t));
+    sources.basemap = { type: basemap.type, tiles, tileSize: basemap.tile_size, minzoom: basemap.minzoom, maxzoom: basemap.maxzoom, attribution: basemap.attribution };
+    if (basemap.type === 'vector') layers.push(...basemapLayers(basemap.vector_layers));
+    else layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
   }
   sources.boundary = { type: 'geojson', data: empty };
   layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
@@ -209,3 +211,38 @@ export function setVisible(map, ids, visible) {
 
 /** Whether the person asked for less motion: map moves then jump instead of fly. */
 export function reducedMotion() { return matchMedia('(prefers-reduced-motion: reduce)').matches; }
+
+/**
+ * A quiet style for a vector basemap (OS Open Zoomstack or any other
+ * archive), made from its layer names: water blue, green space green,
+ * buildings grey, roads and rail as lines, everything else a faint outline.
+ * Muted, because the heat map and the records are what the map is for.
+ */
+export function basemapLayers(ids) {
+  const out = [];
+  const kind = (id) => (/sea|water|river|lake|reservoir|foreshore/i.test(id) ? 'water'
+    : /wood|park|green|forest|national|grass|golf|land_?use/i.test(id) ? 'green'
+      : /build|urban/i.test(id) ? 'built'
+        : /road|rail|street|path|track|motorway|transport/i.test(id) ? 'way'
+          : /name|label|place/i.test(id) ? 'names' : 'other');
+  const polygon = ['==', ['geometry-type'], 'Polygon'];
+  const line = ['==', ['geometry-type'], 'LineString'];
+  for (const id of ids) {
+    const k = kind(id);
+    const base = { source: 'basemap', 'source-layer': id };
+    if (k === 'names') continue; // our own labels say where things are
+    if (k === 'water') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#c9dcec' } },
+        { ...base, id: `basemap-${id}-line`, type: 'line', filter: line, paint: { 'line-color': '#a9c7e0', 'line-width': 1.2 } });
+    } else if (k === 'green') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#d9e8d2', 'fill-opacity': 0.9 } });
+    } else if (k === 'built') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#dedbd5', 'fill-opacity': 0.8 } });
+    } else if (k === 'way') {
+      out.push({ ...base, id: `basemap-${id}-line`, type: 'line', filter: line, paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 0.6, 16, 5] } });
+    } else {
+      out.push({ ...base, id: `basemap-${id}-line`, type: 'line', paint: { 'line-color': '#c8c6bf', 'line-width': 0.6 } });
+    }
+  }
+  return out;
+}

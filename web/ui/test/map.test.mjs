@@ -492,7 +492,7 @@ test('basemap: a raster basemap appears only when the server configures one, wit
   await page2.context().route('**/api/v1/config', async (route) => {
     const r = await route.fetch();
     const j = await r.json();
-    j.basemap = { tiles: [`${baseURL}/test-basemap/{z}/{x}/{y}.png`], attribution: '© OpenStreetMap contributors' };
+    j.basemap = { type: 'raster', tiles: [`${baseURL}/test-basemap/{z}/{x}/{y}.png`], attribution: '© OpenStreetMap contributors', minzoom: 0, maxzoom: 19, tile_size: 256, vector_layers: [] };
     await route.fulfill({ response: r, json: j });
   });
   await page2.context().route('**/test-basemap/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: png }));

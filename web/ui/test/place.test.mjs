@@ -104,3 +104,47 @@ test('search: a postcode is marked and labelled on the map, inside its outlined 
   assert((await drawn(page, 'search-label', 'label')).join() === 'E8 3AA', 'the postcode is written at its point');
   await screenshot(page, 'search-place');
 });
+
+// A second server on the same database, started by scripts/browser-test.sh
+// with --basemap and an archive written by write-pmtiles.mjs.
+const basemapServer = process.env.CTXMAP_BASEMAP_SERVER_URL || '';
+
+// The council's own basemap: its tiles come from ctxmap, and the page asks
+// no other host for anything. This test opens its own context on the second
+// server's origin, so it watches every request itself.
+placeTests.push({
+  name: 'basemap: a local PMTiles basemap is drawn from ctxmap itself and no request leaves the machine',
+  fn: async (browser) => {
+    assert(basemapServer, 'CTXMAP_BASEMAP_SERVER_URL is set (scripts/browser-test.sh starts a server with --basemap)');
+    const origin = new URL(basemapServer).origin;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: basemapServer });
+    await context.exposeFunction('ctxmapReportField', () => {});
+    try {
+      const page = await context.newPage();
+      const requests = [];
+      const foreign = [];
+      const errors = [];
+      context.on('request', (req) => {
+        const url = req.url();
+        requests.push(url);
+        if (!url.startsWith(`${origin}/`) && !/^(data|blob):/.test(url)) foreign.push(url);
+      });
+      page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(m.text()); });
+      page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+      await login(page, practitioner);
+      await page.waitForFunction(() => window.ctxmapMap.getLayer('basemap-water-fill')
+        && window.ctxmapMap.queryRenderedFeatures({ layers: ['basemap-water-fill'] }).length > 0, null, { timeout: 20000 });
+      const ids = await page.evaluate(() => window.ctxmapMap.getStyle().layers.map((l) => l.id));
+      assert(ids[1] === 'basemap-water-fill', `the basemap sits under everything: ${ids.slice(0, 4)}`);
+      assert(/Test basemap written by the browser test/.test(await page.textContent('.maplibregl-ctrl-attrib')), 'the archive\'s attribution is shown');
+      assert(requests.some((u) => u.startsWith(`${origin}/tiles/basemap/`)), 'basemap tiles came from ctxmap');
+      // Markers, labels and the search still work over the basemap.
+      assert((await drawnContexts(page)) > 5, 'context markers are drawn over the basemap');
+      await screenshot(page, 'basemap-local');
+      assert(foreign.length === 0, `requests to other hosts: ${foreign.slice(0, 5).join(', ')}`);
+      assert(errors.length === 0, `console errors: ${errors.slice(0, 5).join(' | ')}`);
+    } finally {
+      await context.close();
+    }
+  },
+});
