@@ -117,7 +117,15 @@ func BuildOutlines(ctx context.Context, db interface {
 type outlineState struct {
 	mu      sync.Mutex
 	checked time.Time
+	// drawnFrom is the import the outlines were drawn from when last
+	// checked; tiles holds encoded tiles of those outlines, dropped when
+	// it changes (or fills up: they are cheap to make again).
+	drawnFrom int64
+	tiles     map[maptile.Tile][]byte
 }
+
+// maxCachedPlacesTiles bounds the places tile cache (tiles are a few KB).
+const maxCachedPlacesTiles = 4096
 
 // ensureOutlines rebuilds the outlines when the directory is newer than
 // them (or they were never drawn), at most one check per outlineCheckEvery.
@@ -127,20 +135,42 @@ func (s *Store) ensureOutlines(ctx context.Context) error {
 	if time.Since(s.outlines.checked) < outlineCheckEvery {
 		return nil
 	}
-	var stale bool
+	var drawn, latest int64
 	if err := s.pool.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM postcode_imports)
-		   AND coalesce((SELECT min(import_id) FROM postcode_outlines), -1)
-		       IS DISTINCT FROM (SELECT max(id) FROM postcode_imports)`).Scan(&stale); err != nil {
+		SELECT coalesce((SELECT min(import_id) FROM postcode_outlines), -1),
+		       coalesce((SELECT max(id) FROM postcode_imports), -1)`).Scan(&drawn, &latest); err != nil {
 		return fmt.Errorf("postcode outlines: %w", err)
 	}
-	if stale {
-		if _, err := BuildOutlines(ctx, s.pool); err != nil {
+	if latest >= 0 && drawn != latest {
+		sum, err := BuildOutlines(ctx, s.pool)
+		if err != nil {
 			return err
 		}
+		drawn = sum.ImportID
+	}
+	if drawn != s.outlines.drawnFrom || s.outlines.tiles == nil {
+		s.outlines.drawnFrom, s.outlines.tiles = drawn, map[maptile.Tile][]byte{}
 	}
 	s.outlines.checked = time.Now()
 	return nil
+}
+
+// cachedTile is the encoded places tile t, if made since the outlines last
+// changed.
+func (s *Store) cachedTile(t maptile.Tile) ([]byte, bool) {
+	s.outlines.mu.Lock()
+	defer s.outlines.mu.Unlock()
+	b, ok := s.outlines.tiles[t]
+	return b, ok
+}
+
+func (s *Store) cacheTile(t maptile.Tile, b []byte) {
+	s.outlines.mu.Lock()
+	defer s.outlines.mu.Unlock()
+	if len(s.outlines.tiles) >= maxCachedPlacesTiles {
+		s.outlines.tiles = map[maptile.Tile][]byte{}
+	}
+	s.outlines.tiles[t] = b
 }
 
 // PlacesTile is the MVT tile (uncompressed) of postcode district outlines
@@ -155,6 +185,9 @@ func (s *Store) PlacesTile(ctx context.Context, t maptile.Tile) ([]byte, error) 
 	}
 	if err := s.ensureOutlines(ctx); err != nil {
 		return nil, err
+	}
+	if b, ok := s.cachedTile(t); ok {
+		return b, nil
 	}
 	// Layers concatenate: an MVT tile is a sequence of layer messages.
 	const q = `
@@ -176,6 +209,7 @@ func (s *Store) PlacesTile(ctx context.Context, t maptile.Tile) ([]byte, error) 
 		geo.DistrictsLayer, geo.DistrictLabelsLayer, geo.SectorsLayer, geo.SectorLabelsLayer).Scan(&tile); err != nil {
 		return nil, fmt.Errorf("places tile: %w", err)
 	}
+	s.cacheTile(t, tile)
 	return tile, nil
 }
 

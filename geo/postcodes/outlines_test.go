@@ -1,9 +1,11 @@
 package postcodes
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -49,6 +51,23 @@ func TestOutlinesCoverTheirPostcodes(t *testing.T) {
 	if districts != 3 || sectors != 5 || outside != 0 || overlaps != 0 || stray != 0 {
 		t.Errorf("%d districts, %d sectors (want 3, 5); %d postcodes outside their outlines, %d overlapping sectors, %d labels outside or stale outlines",
 			districts, sectors, outside, overlaps, stray)
+	}
+	// A newer directory (another process imported it) is found at the next
+	// check: the outlines are drawn again and the tile cache dropped.
+	before, _ := s.PlacesTile(ctx, e83aa)
+	mustImport(t, pool, FormatCodePoint, "testdata/codepoint_small.csv")
+	if _, err := pool.Exec(ctx, `DELETE FROM postcodes WHERE postcode LIKE 'E8 3%'`); err != nil {
+		t.Fatal(err)
+	}
+	s.outlines.checked = time.Time{} // as if outlineCheckEvery had passed
+	after, err := s.PlacesTile(ctx, e83aa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current bool
+	if err := pool.QueryRow(ctx, `SELECT bool_and(import_id = (SELECT max(id) FROM postcode_imports))
+		AND NOT bool_or(code = 'E8 3') FROM postcode_outlines`).Scan(&current); err != nil || !current || bytes.Equal(before, after) {
+		t.Errorf("after a new import: outlines current %v (%v), tile changed %v", current, err, !bytes.Equal(before, after))
 	}
 }
 

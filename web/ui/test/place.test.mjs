@@ -55,6 +55,7 @@ test('markers: every open context in view is drawn on each of 10 reloads', async
   assert(expected > 5, `the demo data has open contexts in the first view (${expected})`);
   assert(counts.every((n) => n === expected), `drawn markers on 10 loads ${counts.join(', ')}; ${expected} are in view`);
 });
+placeTests[placeTests.length - 1].timeouts = 4; // ten map loads
 
 /** Rendered features of a layer as their properties[key], distinct. */
 function drawn(page, layer, key) {
