@@ -21,10 +21,6 @@ type LocalBasemap interface {
 	Tile(ctx context.Context, z, x, y int) (tiles.BasemapTile, error)
 }
 
-// basemapTilePath is the local basemap's tile route, {ext} the archive's
-// format.
-const basemapTilePath = "/tiles/basemap/{z}/{x}/{y}.{ext}"
-
 func (s *Server) basemapRoutes(root *mux.Router) {
 	s.route(root, Op{Method: "GET", Path: "/tiles/basemap/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.{ext:[a-z]+}", Tag: "map",
 		Summary: "A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive",
