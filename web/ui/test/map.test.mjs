@@ -81,7 +81,7 @@ test('heat: the heat layer draws hexagons, with a legend of bands in words', asy
   // The hexagons in view are also listed as text.
   await page.click('#cells-in-view > summary');
   await page.waitForFunction(() => document.querySelectorAll('#cells-table tbody tr').length > 0);
-  // Only the server was asked: no CDN, no basemap, no glyphs.
+  // Only the server was asked: no CDN, no foreign basemap, no glyph server (fonts come from ctxmap).
   assert(tileRequests(page, 'heat').length > 0, 'heat tiles were requested from the server');
   const shot = await screenshot(page, 'map-analyst');
   const share = await paintedShare(page);
