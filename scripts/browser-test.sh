@@ -66,17 +66,20 @@ DB_URL="$(printf '%s' "$ADMIN_URL" | sed -E "s#^(postgres(ql)?://[^/]*/)[^?]*#\1
 WORK="$(mktemp -d -t ctxmap-browser.XXXXXX)"
 SERVER_PID=""
 OP_PID=""
+BASEMAP_PID=""
 
 cleanup() {
   local rc=$?
   if [ -n "$OP_PID" ] && kill -0 "$OP_PID" 2>/dev/null; then
     kill -TERM "$OP_PID" 2>/dev/null || true
   fi
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in "$SERVER_PID" "$BASEMAP_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   "$PSQL" "$ADMIN_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 \
     || log "could not drop database $DB"
   if [ $rc -ne 0 ] && [ -f "$WORK/server.log" ]; then
@@ -174,12 +177,29 @@ done
 ready || { log "FAIL: $URL/readyz never answered 200"; exit 1; }
 log "server ready at $URL (pid $SERVER_PID)"
 
+# A second server on the same database with a local PMTiles basemap the
+# test writes (web/ui/test/write-pmtiles.mjs): place.test.mjs checks that the
+# map draws it and asks no other host.
+node web/ui/test/write-pmtiles.mjs "$WORK/basemap-test.pmtiles"
+"$BIN" serve --listen 127.0.0.1:0 --validate-responses --basemap "$WORK/basemap-test.pmtiles" \
+  --release-schedule off --retention-schedule off >"$WORK/basemap.out" 2>"$WORK/basemap.log" &
+BASEMAP_PID=$!
+BASEMAP_URL=""
+for _ in $(seq 1 300); do
+  BASEMAP_URL="$(sed -nE 's#.*serving on (http://[0-9.:]+).*#\1#p' "$WORK/basemap.out" | head -n1)"
+  [ -n "$BASEMAP_URL" ] && break
+  kill -0 "$BASEMAP_PID" 2>/dev/null || { log "FAIL: the basemap server exited"; tail -n 5 "$WORK/basemap.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$BASEMAP_URL" ] || { log "FAIL: the basemap server did not say where it listens"; exit 1; }
+export CTXMAP_BASEMAP_SERVER_URL="$BASEMAP_URL"
+
 export CTXMAP_URL="$URL" CTXMAP_CHROMIUM="$CHROMIUM" CTXMAP_SCREENSHOTS="$ROOT/screenshots" CTXMAP_DOCS="$ROOT/docs"
 rc=0
 node web/ui/test/run.mjs "$@" || rc=$?
-if grep -q "openapi violation" "$WORK/server.log"; then
-  log "FAIL: $(grep -c "openapi violation" "$WORK/server.log") responses broke the OpenAPI document:"
-  grep "openapi violation" "$WORK/server.log" | sed -E 's/^time=[^ ]+ //' | sort | uniq -c | sort -rn | head -n 20 >&2
+if grep -q "openapi violation" "$WORK/server.log" "$WORK/basemap.log"; then
+  log "FAIL: $(cat "$WORK/server.log" "$WORK/basemap.log" | grep -c "openapi violation") responses broke the OpenAPI document:"
+  cat "$WORK/server.log" "$WORK/basemap.log" | grep "openapi violation" | sed -E 's/^time=[^ ]+ //' | sort | uniq -c | sort -rn | head -n 20 >&2
   [ $rc -ne 0 ] || rc=1
 fi
 exit $rc

@@ -16,10 +16,10 @@ import (
 // appRoutes registers the API areas; each area lives in its own file.
 func (s *Server) appRoutes(api *mux.Router) {
 	s.route(api, Op{Method: "GET", Path: "/config", Summary: "Map settings: centre, zoom, optional basemap, attribution", Tag: "map",
-		Response: Fields{"basemap": Nullable{Fields{"tiles": []string{}, "attribution": ""}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
+		Response: Fields{"basemap": Nullable{basemapConfig{}}, "attribution": "", "center": []float64{}, "zoom": 0.0,
 			"k": 0, "release": configRelease{}, "periods": []map[string]string{}, "default_period": "", "layers": []ctxmap.Layer{}, "layer_terms": []layerTerm{}, "extra_familial": "",
 			"resolutions": []resolution{}, "zoom_resolutions": []zoomResolution{}, "heat_zoom": map[string]int{}, "trend": map[string]string{},
-			"hotspots": hotspotOptions{}}}, s.mapConfig)
+			"hotspots": hotspotOptions{}, "places": placesConfig{}}}, s.mapConfig)
 	s.route(api, Op{Method: "GET", Path: "/boundary", Summary: "The partnership's area as GeoJSON (imported with ctxmap import boundary)", Tag: "map",
 		Response: Fields{"type": "", "features": []json.RawMessage{}}}, s.boundary)
 	s.recordRoutes(api)
@@ -29,10 +29,7 @@ func (s *Server) appRoutes(api *mux.Router) {
 
 // mapConfig handles GET /api/v1/config.
 func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
-	var basemap any
-	if s.cfg.Basemap != "" {
-		basemap = map[string]any{"tiles": []string{s.cfg.Basemap}, "attribution": s.cfg.BasemapAttribution}
-	}
+	basemap := s.basemapOf()
 	// The map shows the current release; its periods and trend range are
 	// resolved as of the release's data time, so every one it offers is in it.
 	rel, err := s.heat.Release(r.Context())
@@ -63,6 +60,7 @@ func (s *Server) mapConfig(w http.ResponseWriter, r *http.Request) error {
 		"heat_zoom":        map[string]int{"min": tiles.TileJSONMinZoom, "max": tiles.TileJSONMaxZoom},
 		"trend":            trendRange(rel.DataTime),
 		"hotspots":         hotspotConfig(),
+		"places":           placesConfig{Tiles: placesTilePath, MinZoom: geo.PlacesMinZoom, MaxZoom: geo.PlacesMaxZoom, SectorMinZoom: geo.SectorMinZoom, Fonts: labelFonts},
 	})
 	return nil
 }

@@ -68,8 +68,12 @@ type Deps struct {
 	Retention   Retention // nil: the retention route answers 503
 	Boundaries  Boundaries
 	Postcodes   PostcodeDirectory
-	Heat        *tiles.Service
-	Releases    Releases
+	// Places draws the postcode outlines and finds searched postcodes (optional).
+	Places Places
+	// LocalBasemap is the council's own basemap archive (optional).
+	LocalBasemap LocalBasemap
+	Heat         *tiles.Service
+	Releases     Releases
 	// Logins limits failed sign-ins; nil counts them in this process only.
 	Logins LoginLimiter
 	// Idempotency keeps the answers to creates sent with an
@@ -99,6 +103,8 @@ type Server struct {
 	retention   Retention
 	boundaries  Boundaries
 	postcodes   PostcodeDirectory
+	places      Places
+	basemap     LocalBasemap
 	heat        *tiles.Service
 	releases    Releases
 	areas       areaCache // the boundary's cells per resolution (analytics.go)
@@ -148,6 +154,8 @@ func New(cfg Config, d Deps) *Server {
 		allocations: d.Allocations,
 		boundaries:  d.Boundaries,
 		postcodes:   d.Postcodes,
+		places:      d.Places,
+		basemap:     d.LocalBasemap,
 		heat:        d.Heat,
 		releases:    d.Releases,
 		now:         time.Now,
@@ -235,6 +243,8 @@ func (s *Server) routes() {
 	s.allocationRoutes(api)
 	s.appRoutes(api)
 	s.heatRoutes(r, api)
+	s.placeRoutes(r, api)
+	s.basemapRoutes(r)
 	s.analyticsRoutes(r, api)
 	s.beforeAfterRoutes(api)
 	s.rateRoutes(api)

@@ -165,6 +165,13 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 	for file, reason := range sum.SkippedFiles {
 		fmt.Fprintf(stdout, "  skipped file %s: %s\n", file, reason)
 	}
+	// The map's district and sector outlines, drawn now so the first map
+	// after an import does not wait for them.
+	out, err := postcodes.BuildOutlines(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "drew %d district and %d sector outlines in %s\n", out.Districts, out.Sectors, out.Duration.Round(time.Millisecond))
 	return nil
 }
 

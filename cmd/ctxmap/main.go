@@ -78,6 +78,7 @@ Configuration comes from flags or the environment (flags win):
   CTXMAP_LOG_LEVEL    debug|info|warn|error (default info)
   CTXMAP_LOG_FORMAT   json|text (default json)
   CTXMAP_K            disclosure threshold k (default %[2]d, never below %[3]d)
+  CTXMAP_BASEMAP      optional local PMTiles basemap file (OS Open Zoomstack...), served by ctxmap itself
   CTXMAP_BASEMAP_URL  optional raster basemap template; unset keeps the map offline
   CTXMAP_CENTER       map centre "lat,lon" (default Hackney 51.545,-0.055)
   CTXMAP_DB_WAIT      how long serve waits for the database at start (default 30s)
@@ -111,16 +112,18 @@ type Config struct {
 	K                  int
 	Basemap            string
 	BasemapAttribution string
-	CenterLat          float64
-	CenterLon          float64
-	MaxBodyBytes       int64
-	ShutdownGrace      time.Duration
-	TileCacheBytes     int64
-	ReleasePoll        time.Duration
-	SecretFile         string
-	SubjectDailyCap    int
-	BurstAlert         int
-	DBWait             time.Duration
+	// BasemapFile is a local PMTiles archive served as the basemap.
+	BasemapFile     string
+	CenterLat       float64
+	CenterLon       float64
+	MaxBodyBytes    int64
+	ShutdownGrace   time.Duration
+	TileCacheBytes  int64
+	ReleasePoll     time.Duration
+	SecretFile      string
+	SubjectDailyCap int
+	BurstAlert      int
+	DBWait          time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto the server believes (parseTrustedProxies).
 	TrustedProxies []netip.Prefix
@@ -176,6 +179,7 @@ func bindConfig(fs *flag.FlagSet) *Config {
 		return nil
 	})
 	fs.StringVar(&c.Basemap, "basemap-url", env("CTXMAP_BASEMAP_URL", ""), "optional raster basemap URL template (CTXMAP_BASEMAP_URL)")
+	fs.StringVar(&c.BasemapFile, "basemap", env("CTXMAP_BASEMAP", ""), "optional local PMTiles basemap file (e.g. OS Open Zoomstack), served by ctxmap itself (CTXMAP_BASEMAP)")
 	fs.StringVar(&c.BasemapAttribution, "basemap-attribution", env("CTXMAP_BASEMAP_ATTRIBUTION", "© OpenStreetMap contributors"), "attribution for the basemap")
 	center := env("CTXMAP_CENTER", "51.545,-0.055")
 	fs.Func("center", "map centre lat,lon (CTXMAP_CENTER)", func(v string) error { center = v; return nil })

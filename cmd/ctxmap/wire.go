@@ -16,6 +16,7 @@ import (
 	"github.com/ctxmap/ctxmap/geo/postcodes"
 	"github.com/ctxmap/ctxmap/migrations/pg"
 	"github.com/ctxmap/ctxmap/tiles"
+	"github.com/ctxmap/ctxmap/tiles/basemap"
 	"github.com/ctxmap/ctxmap/web"
 )
 
@@ -171,6 +172,17 @@ func buildServer(ctx context.Context, c *Config, pool, read *pgxpool.Pool, log *
 	}
 	idem := postgres.NewIdempotency(pool, []byte(c.Secret))
 	go pruneLimits(ctx, log, logins, idem)
+	var local web.LocalBasemap
+	if c.BasemapFile != "" {
+		if c.Basemap != "" {
+			return nil, ctxmap.Errorf(ctxmap.KindInvalid, "basemap_twice", "give --basemap (a local file) or --basemap-url, not both")
+		}
+		a, err := basemap.Open(ctx, c.BasemapFile, log)
+		if err != nil {
+			return nil, err
+		}
+		local = a
+	}
 	cfg := web.Config{
 		Version:            version,
 		MaxBodyBytes:       c.MaxBodyBytes,
@@ -199,6 +211,8 @@ func buildServer(ctx context.Context, c *Config, pool, read *pgxpool.Pool, log *
 		Allocations: records,
 		Boundaries:  postgres.NewBoundaries(pool),
 		Postcodes:   lookups,
+		Places:       dir,
+		LocalBasemap: local,
 		Heat:        heat,
 		Logins:      logins,
 		Idempotency: idem,

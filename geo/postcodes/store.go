@@ -28,7 +28,8 @@ const MaxBatch = geo.MaxGeocodeBatch
 // Store answers postcode queries from the imported directory. It is safe for
 // concurrent use; every method is one or two round trips.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	outlines outlineState
 }
 
 // NewStore returns a Store reading the directory through pool.

@@ -130,6 +130,17 @@ type AuditPage struct {
 	NextBefore *int64        `json:"next_before,omitempty"`
 }
 
+// BasemapConfig defines model for BasemapConfig.
+type BasemapConfig struct {
+	Attribution  string    `json:"attribution"`
+	Maxzoom      int64     `json:"maxzoom"`
+	Minzoom      int64     `json:"minzoom"`
+	TileSize     int64     `json:"tile_size"`
+	Tiles        *[]string `json:"tiles"`
+	Type         string    `json:"type"`
+	VectorLayers *[]string `json:"vector_layers"`
+}
+
 // BeforeAfterArea defines model for BeforeAfterArea.
 type BeforeAfterArea struct {
 	Basis   string    `json:"basis"`
@@ -585,6 +596,12 @@ type InterventionsReport struct {
 	To             *string               `json:"to,omitempty"`
 }
 
+// LabelFont defines model for LabelFont.
+type LabelFont struct {
+	Name string `json:"name"`
+	Url  string `json:"url"`
+}
+
 // LayerTerm defines model for LayerTerm.
 type LayerTerm struct {
 	Categorised bool   `json:"categorised"`
@@ -721,6 +738,38 @@ type OverdueReview struct {
 type OverdueReviews struct {
 	Contexts *[]OverdueReview `json:"contexts"`
 	Today    string           `json:"today"`
+}
+
+// PlaceOutline defines model for PlaceOutline.
+type PlaceOutline struct {
+	Bbox      []float64 `json:"bbox"`
+	Code      string    `json:"code"`
+	Postcodes int64     `json:"postcodes"`
+}
+
+// PlacesConfig defines model for PlacesConfig.
+type PlacesConfig struct {
+	Fonts         *[]LabelFont `json:"fonts"`
+	Maxzoom       int64        `json:"maxzoom"`
+	Minzoom       int64        `json:"minzoom"`
+	SectorMinzoom int64        `json:"sector_minzoom"`
+	Tiles         string       `json:"tiles"`
+}
+
+// PointGeom defines model for PointGeom.
+type PointGeom struct {
+	Coordinates []float64 `json:"coordinates"`
+	Type        string    `json:"type"`
+}
+
+// PostcodePlace defines model for PostcodePlace.
+type PostcodePlace struct {
+	District *PlaceOutline `json:"district"`
+	Lat      float64       `json:"lat"`
+	Lon      float64       `json:"lon"`
+	Match    string        `json:"match"`
+	Postcode string        `json:"postcode"`
+	Sector   *PlaceOutline `json:"sector"`
 }
 
 // PostcodeResult defines model for PostcodeResult.
@@ -1109,6 +1158,19 @@ type VectorLayer struct {
 	Id          string             `json:"id"`
 	Maxzoom     int64              `json:"maxzoom"`
 	Minzoom     int64              `json:"minzoom"`
+}
+
+// WardLabel defines model for WardLabel.
+type WardLabel struct {
+	Geometry   PointGeom `json:"geometry"`
+	Properties Area      `json:"properties"`
+	Type       string    `json:"type"`
+}
+
+// WardLabels defines model for WardLabels.
+type WardLabels struct {
+	Features *[]WardLabel `json:"features"`
+	Type     string       `json:"type"`
 }
 
 // Withdrawal defines model for Withdrawal.
@@ -2175,6 +2237,11 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/boundary (the `GetApiV1Boundary` operationId).
 	GetApiV1Boundary(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiV1BoundaryLabels One point per ward of the imported boundary, well inside it, with its id and name: where the map writes ward names
+	//
+	// Corresponds with GET /api/v1/boundary/labels (the `GetApiV1BoundaryLabels` operationId).
+	GetApiV1BoundaryLabels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1BoundaryWards The wards (named polygons) of the imported boundary, for area trends; empty without a boundary
 	//
 	// Corresponds with GET /api/v1/boundary/wards (the `GetApiV1BoundaryWards` operationId).
@@ -2577,6 +2644,11 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/openapi.json (the `GetApiV1OpenapiJson` operationId).
 	GetApiV1OpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiV1PlacesByPostcode Where a postcode, sector or district is, with the sector and district outlines around it (codes and extents)
+	//
+	// Corresponds with GET /api/v1/places/{postcode} (the `GetApiV1PlacesByPostcode` operationId).
+	GetApiV1PlacesByPostcode(ctx context.Context, postcode string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiV1Postcodes Nearest postcodes to a point, by distance
 	//
 	// Corresponds with GET /api/v1/postcodes (the `GetApiV1Postcodes` operationId).
@@ -2771,6 +2843,16 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/users/{id}/reset (the `PostApiV1UsersByIdReset` operationId).
 	PostApiV1UsersByIdReset(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFontsGoBoldTtf The Go Bold font the map's labels are drawn with (TrueType)
+	//
+	// Corresponds with GET /fonts/go-bold.ttf (the `GetFontsGoBoldTtf` operationId).
+	GetFontsGoBoldTtf(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFontsGoRegularTtf The Go Regular font the map's labels are drawn with (TrueType)
+	//
+	// Corresponds with GET /fonts/go-regular.ttf (the `GetFontsGoRegularTtf` operationId).
+	GetFontsGoRegularTtf(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealthz Liveness: the process is up
 	//
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
@@ -2780,6 +2862,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTilesBasemapByZByXByYByExt A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+	//
+	// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+	GetTilesBasemapByZByXByYByExt(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetTilesContextsByZByXByYMvt Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
 	//
@@ -2800,6 +2887,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /tiles/hotspots/{z}/{x}/{y}.mvt (the `GetTilesHotspotsByZByXByYMvt` operationId).
 	GetTilesHotspotsByZByXByYMvt(ctx context.Context, z int64, x int64, y int64, params *GetTilesHotspotsByZByXByYMvtParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTilesPlacesByZByXByYMvt Postcode district and sector outlines and labels derived from the imported directory (MVT layers districts, district_labels from z9; sectors, sector_labels from z12; properties code, postcodes)
+	//
+	// Corresponds with GET /tiles/places/{z}/{x}/{y}.mvt (the `GetTilesPlacesByZByXByYMvt` operationId).
+	GetTilesPlacesByZByXByYMvt(ctx context.Context, z int64, x int64, y int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetApiV1AdminAlerts Insider alerts, newest first (audited): kind subject_burst (one user recorded many young people new to them at one H3 cell or context within 24 hours), quick_archive (harm locations archived within 24 hours of creation), screening_refusals (free-text screening refused many of one user's texts within 24 hours), subject_limit_refusals (the daily cap refused many of one user's writes within 24 hours) or revision_burst (one user recorded many young people at one H3 cell within 35 days, each in a month already released: back-dated records watched across releases); one per kind, user, place and day, never naming a young person
@@ -3006,6 +3098,21 @@ func (c *Client) GetApiV1BeforeAfter(ctx context.Context, params *GetApiV1Before
 // Corresponds with GET /api/v1/boundary (the `GetApiV1Boundary` operationId).
 func (c *Client) GetApiV1Boundary(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiV1BoundaryRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiV1BoundaryLabels One point per ward of the imported boundary, well inside it, with its id and name: where the map writes ward names
+//
+// Corresponds with GET /api/v1/boundary/labels (the `GetApiV1BoundaryLabels` operationId).
+func (c *Client) GetApiV1BoundaryLabels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1BoundaryLabelsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4038,6 +4145,21 @@ func (c *Client) GetApiV1OpenapiJson(ctx context.Context, reqEditors ...RequestE
 	return c.Client.Do(req)
 }
 
+// GetApiV1PlacesByPostcode Where a postcode, sector or district is, with the sector and district outlines around it (codes and extents)
+//
+// Corresponds with GET /api/v1/places/{postcode} (the `GetApiV1PlacesByPostcode` operationId).
+func (c *Client) GetApiV1PlacesByPostcode(ctx context.Context, postcode string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiV1PlacesByPostcodeRequest(c.Server, postcode)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiV1Postcodes Nearest postcodes to a point, by distance
 //
 // Corresponds with GET /api/v1/postcodes (the `GetApiV1Postcodes` operationId).
@@ -4572,6 +4694,36 @@ func (c *Client) PostApiV1UsersByIdReset(ctx context.Context, id int64, reqEdito
 	return c.Client.Do(req)
 }
 
+// GetFontsGoBoldTtf The Go Bold font the map's labels are drawn with (TrueType)
+//
+// Corresponds with GET /fonts/go-bold.ttf (the `GetFontsGoBoldTtf` operationId).
+func (c *Client) GetFontsGoBoldTtf(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFontsGoBoldTtfRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFontsGoRegularTtf The Go Regular font the map's labels are drawn with (TrueType)
+//
+// Corresponds with GET /fonts/go-regular.ttf (the `GetFontsGoRegularTtf` operationId).
+func (c *Client) GetFontsGoRegularTtf(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFontsGoRegularTtfRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealthz Liveness: the process is up
 //
 // Corresponds with GET /healthz (the `GetHealthz` operationId).
@@ -4592,6 +4744,21 @@ func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTilesBasemapByZByXByYByExt A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+//
+// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+func (c *Client) GetTilesBasemapByZByXByYByExt(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTilesBasemapByZByXByYByExtRequest(c.Server, z, x, y, ext)
 	if err != nil {
 		return nil, err
 	}
@@ -4652,6 +4819,21 @@ func (c *Client) GetTilesHeatByZByXByYMvt(ctx context.Context, z int64, x int64,
 // Corresponds with GET /tiles/hotspots/{z}/{x}/{y}.mvt (the `GetTilesHotspotsByZByXByYMvt` operationId).
 func (c *Client) GetTilesHotspotsByZByXByYMvt(ctx context.Context, z int64, x int64, y int64, params *GetTilesHotspotsByZByXByYMvtParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTilesHotspotsByZByXByYMvtRequest(c.Server, z, x, y, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTilesPlacesByZByXByYMvt Postcode district and sector outlines and labels derived from the imported directory (MVT layers districts, district_labels from z9; sectors, sector_labels from z12; properties code, postcodes)
+//
+// Corresponds with GET /tiles/places/{z}/{x}/{y}.mvt (the `GetTilesPlacesByZByXByYMvt` operationId).
+func (c *Client) GetTilesPlacesByZByXByYMvt(ctx context.Context, z int64, x int64, y int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTilesPlacesByZByXByYMvtRequest(c.Server, z, x, y)
 	if err != nil {
 		return nil, err
 	}
@@ -5375,6 +5557,33 @@ func NewGetApiV1BoundaryRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/api/v1/boundary")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiV1BoundaryLabelsRequest constructs an http.Request for the GetApiV1BoundaryLabels method
+func NewGetApiV1BoundaryLabelsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/boundary/labels")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -7614,6 +7823,40 @@ func NewGetApiV1OpenapiJsonRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetApiV1PlacesByPostcodeRequest constructs an http.Request for the GetApiV1PlacesByPostcode method
+func NewGetApiV1PlacesByPostcodeRequest(server string, postcode string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "postcode", postcode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/places/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetApiV1PostcodesRequest constructs an http.Request for the GetApiV1Postcodes method
 func NewGetApiV1PostcodesRequest(server string, params *GetApiV1PostcodesParams) (*http.Request, error) {
 	var err error
@@ -9114,6 +9357,60 @@ func NewPostApiV1UsersByIdResetRequest(server string, id int64) (*http.Request, 
 	return req, nil
 }
 
+// NewGetFontsGoBoldTtfRequest constructs an http.Request for the GetFontsGoBoldTtf method
+func NewGetFontsGoBoldTtfRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/fonts/go-bold.ttf")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetFontsGoRegularTtfRequest constructs an http.Request for the GetFontsGoRegularTtf method
+func NewGetFontsGoRegularTtfRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/fonts/go-regular.ttf")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
 func NewGetHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -9151,6 +9448,61 @@ func NewGetReadyzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/readyz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTilesBasemapByZByXByYByExtRequest constructs an http.Request for the GetTilesBasemapByZByXByYByExt method
+func NewGetTilesBasemapByZByXByYByExtRequest(server string, z int64, x int64, y int64, ext string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "z", z, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "x", x, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "y", y, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam3 string
+
+	pathParam3, err = runtime.StyleParamWithOptions("simple", false, "ext", ext, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tiles/basemap/%s/%s/%s.%s", pathParam0, pathParam1, pathParam2, pathParam3)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9567,6 +9919,54 @@ func NewGetTilesHotspotsByZByXByYMvtRequest(server string, z int64, x int64, y i
 	return req, nil
 }
 
+// NewGetTilesPlacesByZByXByYMvtRequest constructs an http.Request for the GetTilesPlacesByZByXByYMvt method
+func NewGetTilesPlacesByZByXByYMvtRequest(server string, z int64, x int64, y int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "z", z, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "x", x, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "y", y, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tiles/places/%s/%s/%s.mvt", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -9708,6 +10108,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/boundary (the `GetApiV1Boundary` operationId).
 	GetApiV1BoundaryWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1BoundaryResponse, error)
+
+	// GetApiV1BoundaryLabelsWithResponse One point per ward of the imported boundary, well inside it, with its id and name: where the map writes ward names
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/boundary/labels (the `GetApiV1BoundaryLabels` operationId).
+	GetApiV1BoundaryLabelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1BoundaryLabelsResponse, error)
 
 	// GetApiV1BoundaryWardsWithResponse The wards (named polygons) of the imported boundary, for area trends; empty without a boundary
 	//
@@ -10143,6 +10550,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/openapi.json (the `GetApiV1OpenapiJson` operationId).
 	GetApiV1OpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1OpenapiJsonResponse, error)
 
+	// GetApiV1PlacesByPostcodeWithResponse Where a postcode, sector or district is, with the sector and district outlines around it (codes and extents)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/places/{postcode} (the `GetApiV1PlacesByPostcode` operationId).
+	GetApiV1PlacesByPostcodeWithResponse(ctx context.Context, postcode string, reqEditors ...RequestEditorFn) (*GetApiV1PlacesByPostcodeResponse, error)
+
 	// GetApiV1PostcodesWithResponse Nearest postcodes to a point, by distance
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10381,6 +10795,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/users/{id}/reset (the `PostApiV1UsersByIdReset` operationId).
 	PostApiV1UsersByIdResetWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*PostApiV1UsersByIdResetResponse, error)
 
+	// GetFontsGoBoldTtfWithResponse The Go Bold font the map's labels are drawn with (TrueType)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /fonts/go-bold.ttf (the `GetFontsGoBoldTtf` operationId).
+	GetFontsGoBoldTtfWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFontsGoBoldTtfResponse, error)
+
+	// GetFontsGoRegularTtfWithResponse The Go Regular font the map's labels are drawn with (TrueType)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /fonts/go-regular.ttf (the `GetFontsGoRegularTtf` operationId).
+	GetFontsGoRegularTtfWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFontsGoRegularTtfResponse, error)
+
 	// GetHealthzWithResponse Liveness: the process is up
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -10394,6 +10822,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyzResponse, error)
+
+	// GetTilesBasemapByZByXByYByExtWithResponse A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+	GetTilesBasemapByZByXByYByExtWithResponse(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*GetTilesBasemapByZByXByYByExtResponse, error)
 
 	// GetTilesContextsByZByXByYMvtWithResponse Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
 	//
@@ -10422,6 +10857,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /tiles/hotspots/{z}/{x}/{y}.mvt (the `GetTilesHotspotsByZByXByYMvt` operationId).
 	GetTilesHotspotsByZByXByYMvtWithResponse(ctx context.Context, z int64, x int64, y int64, params *GetTilesHotspotsByZByXByYMvtParams, reqEditors ...RequestEditorFn) (*GetTilesHotspotsByZByXByYMvtResponse, error)
+
+	// GetTilesPlacesByZByXByYMvtWithResponse Postcode district and sector outlines and labels derived from the imported directory (MVT layers districts, district_labels from z9; sectors, sector_labels from z12; properties code, postcodes)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tiles/places/{z}/{x}/{y}.mvt (the `GetTilesPlacesByZByXByYMvt` operationId).
+	GetTilesPlacesByZByXByYMvtWithResponse(ctx context.Context, z int64, x int64, y int64, reqEditors ...RequestEditorFn) (*GetTilesPlacesByZByXByYMvtResponse, error)
 }
 
 type GetApiV1AdminAlertsResponse struct {
@@ -11464,6 +11906,82 @@ func (r GetApiV1BoundaryResponse) ContentType() string {
 	return ""
 }
 
+type GetApiV1BoundaryLabelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WardLabels
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON200() *WardLabels {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1BoundaryLabelsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1BoundaryLabelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1BoundaryLabelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1BoundaryLabelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1BoundaryLabelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1BoundaryWardsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11549,11 +12067,8 @@ type GetApiV1ConfigResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		Attribution string `json:"attribution"`
-		Basemap     *struct {
-			Attribution string    `json:"attribution"`
-			Tiles       *[]string `json:"tiles"`
-		} `json:"basemap"`
+		Attribution     string                `json:"attribution"`
+		Basemap         *BasemapConfig        `json:"basemap"`
 		Center          *[]float64            `json:"center"`
 		DefaultPeriod   string                `json:"default_period"`
 		ExtraFamilial   string                `json:"extra_familial"`
@@ -11563,6 +12078,7 @@ type GetApiV1ConfigResponse struct {
 		LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 		Layers          *[]string             `json:"layers"`
 		Periods         *[]*map[string]string `json:"periods"`
+		Places          PlacesConfig          `json:"places"`
 		Release         ConfigRelease         `json:"release"`
 		Resolutions     *[]Resolution         `json:"resolutions"`
 		Trend           *map[string]string    `json:"trend"`
@@ -11583,11 +12099,8 @@ type GetApiV1ConfigResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetApiV1ConfigResponse) GetJSON200() *struct {
-	Attribution string `json:"attribution"`
-	Basemap     *struct {
-		Attribution string    `json:"attribution"`
-		Tiles       *[]string `json:"tiles"`
-	} `json:"basemap"`
+	Attribution     string                `json:"attribution"`
+	Basemap         *BasemapConfig        `json:"basemap"`
 	Center          *[]float64            `json:"center"`
 	DefaultPeriod   string                `json:"default_period"`
 	ExtraFamilial   string                `json:"extra_familial"`
@@ -11597,6 +12110,7 @@ func (r GetApiV1ConfigResponse) GetJSON200() *struct {
 	LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 	Layers          *[]string             `json:"layers"`
 	Periods         *[]*map[string]string `json:"periods"`
+	Places          PlacesConfig          `json:"places"`
 	Release         ConfigRelease         `json:"release"`
 	Resolutions     *[]Resolution         `json:"resolutions"`
 	Trend           *map[string]string    `json:"trend"`
@@ -15282,6 +15796,96 @@ func (r GetApiV1OpenapiJsonResponse) ContentType() string {
 	return ""
 }
 
+type GetApiV1PlacesByPostcodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PostcodePlace
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON200() *PostcodePlace {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetApiV1PlacesByPostcodeResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiV1PlacesByPostcodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiV1PlacesByPostcodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiV1PlacesByPostcodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiV1PlacesByPostcodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetApiV1PostcodesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17719,6 +18323,116 @@ func (r PostApiV1UsersByIdResetResponse) ContentType() string {
 	return ""
 }
 
+type GetFontsGoBoldTtfResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFontsGoBoldTtfResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFontsGoBoldTtfResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFontsGoBoldTtfResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFontsGoBoldTtfResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFontsGoBoldTtfResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFontsGoBoldTtfResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFontsGoBoldTtfResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFontsGoRegularTtfResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetFontsGoRegularTtfResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetFontsGoRegularTtfResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetFontsGoRegularTtfResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFontsGoRegularTtfResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFontsGoRegularTtfResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFontsGoRegularTtfResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFontsGoRegularTtfResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17845,6 +18559,82 @@ func (r GetReadyzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTilesBasemapByZByXByYByExtResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTilesBasemapByZByXByYByExtResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTilesBasemapByZByXByYByExtResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTilesBasemapByZByXByYByExtResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTilesBasemapByZByXByYByExtResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTilesBasemapByZByXByYByExtResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18155,6 +18945,82 @@ func (r GetTilesHotspotsByZByXByYMvtResponse) ContentType() string {
 	return ""
 }
 
+type GetTilesPlacesByZByXByYMvtResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTilesPlacesByZByXByYMvtResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTilesPlacesByZByXByYMvtResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTilesPlacesByZByXByYMvtResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTilesPlacesByZByXByYMvtResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTilesPlacesByZByXByYMvtResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetApiV1AdminAlertsWithResponse Insider alerts, newest first (audited): kind subject_burst (one user recorded many young people new to them at one H3 cell or context within 24 hours), quick_archive (harm locations archived within 24 hours of creation), screening_refusals (free-text screening refused many of one user's texts within 24 hours), subject_limit_refusals (the daily cap refused many of one user's writes within 24 hours) or revision_burst (one user recorded many young people at one H3 cell within 35 days, each in a month already released: back-dated records watched across releases); one per kind, user, place and day, never naming a young person
 //
 // Returns a wrapper object for the known response body format(s).
@@ -18335,6 +19201,19 @@ func (c *ClientWithResponses) GetApiV1BoundaryWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseGetApiV1BoundaryResponse(rsp)
+}
+
+// GetApiV1BoundaryLabelsWithResponse One point per ward of the imported boundary, well inside it, with its id and name: where the map writes ward names
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/boundary/labels (the `GetApiV1BoundaryLabels` operationId).
+func (c *ClientWithResponses) GetApiV1BoundaryLabelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetApiV1BoundaryLabelsResponse, error) {
+	rsp, err := c.GetApiV1BoundaryLabels(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1BoundaryLabelsResponse(rsp)
 }
 
 // GetApiV1BoundaryWardsWithResponse The wards (named polygons) of the imported boundary, for area trends; empty without a boundary
@@ -19143,6 +20022,19 @@ func (c *ClientWithResponses) GetApiV1OpenapiJsonWithResponse(ctx context.Contex
 	return ParseGetApiV1OpenapiJsonResponse(rsp)
 }
 
+// GetApiV1PlacesByPostcodeWithResponse Where a postcode, sector or district is, with the sector and district outlines around it (codes and extents)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/places/{postcode} (the `GetApiV1PlacesByPostcode` operationId).
+func (c *ClientWithResponses) GetApiV1PlacesByPostcodeWithResponse(ctx context.Context, postcode string, reqEditors ...RequestEditorFn) (*GetApiV1PlacesByPostcodeResponse, error) {
+	rsp, err := c.GetApiV1PlacesByPostcode(ctx, postcode, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiV1PlacesByPostcodeResponse(rsp)
+}
+
 // GetApiV1PostcodesWithResponse Nearest postcodes to a point, by distance
 //
 // Returns a wrapper object for the known response body format(s).
@@ -19585,6 +20477,32 @@ func (c *ClientWithResponses) PostApiV1UsersByIdResetWithResponse(ctx context.Co
 	return ParsePostApiV1UsersByIdResetResponse(rsp)
 }
 
+// GetFontsGoBoldTtfWithResponse The Go Bold font the map's labels are drawn with (TrueType)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /fonts/go-bold.ttf (the `GetFontsGoBoldTtf` operationId).
+func (c *ClientWithResponses) GetFontsGoBoldTtfWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFontsGoBoldTtfResponse, error) {
+	rsp, err := c.GetFontsGoBoldTtf(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFontsGoBoldTtfResponse(rsp)
+}
+
+// GetFontsGoRegularTtfWithResponse The Go Regular font the map's labels are drawn with (TrueType)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /fonts/go-regular.ttf (the `GetFontsGoRegularTtf` operationId).
+func (c *ClientWithResponses) GetFontsGoRegularTtfWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetFontsGoRegularTtfResponse, error) {
+	rsp, err := c.GetFontsGoRegularTtf(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFontsGoRegularTtfResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness: the process is up
 //
 // Returns a wrapper object for the known response body format(s).
@@ -19609,6 +20527,19 @@ func (c *ClientWithResponses) GetReadyzWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetReadyzResponse(rsp)
+}
+
+// GetTilesBasemapByZByXByYByExtWithResponse A tile of the council's own basemap archive (--basemap FILE.pmtiles), as stored; 204 where the archive has none, 404 without an archive
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tiles/basemap/{z}/{x}/{y}.{ext} (the `GetTilesBasemapByZByXByYByExt` operationId).
+func (c *ClientWithResponses) GetTilesBasemapByZByXByYByExtWithResponse(ctx context.Context, z int64, x int64, y int64, ext string, reqEditors ...RequestEditorFn) (*GetTilesBasemapByZByXByYByExtResponse, error) {
+	rsp, err := c.GetTilesBasemapByZByXByYByExt(ctx, z, x, y, ext, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTilesBasemapByZByXByYByExtResponse(rsp)
 }
 
 // GetTilesContextsByZByXByYMvtWithResponse Context records tile (MVT layer contexts: points with id, kind, location_type, display_name, status)
@@ -19661,6 +20592,19 @@ func (c *ClientWithResponses) GetTilesHotspotsByZByXByYMvtWithResponse(ctx conte
 		return nil, err
 	}
 	return ParseGetTilesHotspotsByZByXByYMvtResponse(rsp)
+}
+
+// GetTilesPlacesByZByXByYMvtWithResponse Postcode district and sector outlines and labels derived from the imported directory (MVT layers districts, district_labels from z9; sectors, sector_labels from z12; properties code, postcodes)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tiles/places/{z}/{x}/{y}.mvt (the `GetTilesPlacesByZByXByYMvt` operationId).
+func (c *ClientWithResponses) GetTilesPlacesByZByXByYMvtWithResponse(ctx context.Context, z int64, x int64, y int64, reqEditors ...RequestEditorFn) (*GetTilesPlacesByZByXByYMvtResponse, error) {
+	rsp, err := c.GetTilesPlacesByZByXByYMvt(ctx, z, x, y, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTilesPlacesByZByXByYMvtResponse(rsp)
 }
 
 // ParseGetApiV1AdminAlertsResponse parses an HTTP response from a GetApiV1AdminAlertsWithResponse call
@@ -20542,6 +21486,67 @@ func ParseGetApiV1BoundaryResponse(rsp *http.Response) (*GetApiV1BoundaryRespons
 	return response, nil
 }
 
+// ParseGetApiV1BoundaryLabelsResponse parses an HTTP response from a GetApiV1BoundaryLabelsWithResponse call
+func ParseGetApiV1BoundaryLabelsResponse(rsp *http.Response) (*GetApiV1BoundaryLabelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1BoundaryLabelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WardLabels
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1BoundaryWardsResponse parses an HTTP response from a GetApiV1BoundaryWardsWithResponse call
 func ParseGetApiV1BoundaryWardsResponse(rsp *http.Response) (*GetApiV1BoundaryWardsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20621,11 +21626,8 @@ func ParseGetApiV1ConfigResponse(rsp *http.Response) (*GetApiV1ConfigResponse, e
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			Attribution string `json:"attribution"`
-			Basemap     *struct {
-				Attribution string    `json:"attribution"`
-				Tiles       *[]string `json:"tiles"`
-			} `json:"basemap"`
+			Attribution     string                `json:"attribution"`
+			Basemap         *BasemapConfig        `json:"basemap"`
 			Center          *[]float64            `json:"center"`
 			DefaultPeriod   string                `json:"default_period"`
 			ExtraFamilial   string                `json:"extra_familial"`
@@ -20635,6 +21637,7 @@ func ParseGetApiV1ConfigResponse(rsp *http.Response) (*GetApiV1ConfigResponse, e
 			LayerTerms      *[]LayerTerm          `json:"layer_terms"`
 			Layers          *[]string             `json:"layers"`
 			Periods         *[]*map[string]string `json:"periods"`
+			Places          PlacesConfig          `json:"places"`
 			Release         ConfigRelease         `json:"release"`
 			Resolutions     *[]Resolution         `json:"resolutions"`
 			Trend           *map[string]string    `json:"trend"`
@@ -23733,6 +24736,81 @@ func ParseGetApiV1OpenapiJsonResponse(rsp *http.Response) (*GetApiV1OpenapiJsonR
 	return response, nil
 }
 
+// ParseGetApiV1PlacesByPostcodeResponse parses an HTTP response from a GetApiV1PlacesByPostcodeWithResponse call
+func ParseGetApiV1PlacesByPostcodeResponse(rsp *http.Response) (*GetApiV1PlacesByPostcodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiV1PlacesByPostcodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PostcodePlace
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetApiV1PostcodesResponse parses an HTTP response from a GetApiV1PostcodesWithResponse call
 func ParseGetApiV1PostcodesResponse(rsp *http.Response) (*GetApiV1PostcodesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25742,6 +26820,92 @@ func ParsePostApiV1UsersByIdResetResponse(rsp *http.Response) (*PostApiV1UsersBy
 	return response, nil
 }
 
+// ParseGetFontsGoBoldTtfResponse parses an HTTP response from a GetFontsGoBoldTtfWithResponse call
+func ParseGetFontsGoBoldTtfResponse(rsp *http.Response) (*GetFontsGoBoldTtfResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFontsGoBoldTtfResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFontsGoRegularTtfResponse parses an HTTP response from a GetFontsGoRegularTtfWithResponse call
+func ParseGetFontsGoRegularTtfResponse(rsp *http.Response) (*GetFontsGoRegularTtfResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFontsGoRegularTtfResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
 func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25820,6 +26984,70 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 			return nil, err
 		}
 		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTilesBasemapByZByXByYByExtResponse parses an HTTP response from a GetTilesBasemapByZByXByYByExtWithResponse call
+func ParseGetTilesBasemapByZByXByYByExtResponse(rsp *http.Response) (*GetTilesBasemapByZByXByYByExtResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTilesBasemapByZByXByYByExtResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -26038,6 +27266,70 @@ func ParseGetTilesHotspotsByZByXByYMvtResponse(rsp *http.Response) (*GetTilesHot
 	}
 
 	response := &GetTilesHotspotsByZByXByYMvtResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTilesPlacesByZByXByYMvtResponse parses an HTTP response from a GetTilesPlacesByZByXByYMvtWithResponse call
+func ParseGetTilesPlacesByZByXByYMvtResponse(rsp *http.Response) (*GetTilesPlacesByZByXByYMvtResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTilesPlacesByZByXByYMvtResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

@@ -137,8 +137,12 @@ export class MapControls {
 
   async loadBoundary() {
     try {
-      const fc = await get('/api/v1/boundary', { whole: true }); // GeoJSON, handed to the map as it is
+      const [fc, labels] = await Promise.all([
+        get('/api/v1/boundary', { whole: true }), // GeoJSON, handed to the map as it is
+        get('/api/v1/boundary/labels', { whole: true }), // one point per ward, well inside it
+      ]);
       if (fc && fc.type === 'FeatureCollection') this.map.getSource('boundary').setData(fc);
+      if (labels && labels.type === 'FeatureCollection') this.map.getSource('ward-labels').setData(labels);
     } catch (err) {
       if (err.status !== 404) announce(`The boundary could not be loaded: ${err.message}`);
     }

@@ -1,9 +1,11 @@
 // The MapLibre map: an offline blank style (background only) with the
 // partnership's boundary, the anonymised heat hexagons, context records and
-// the search ring. An OpenStreetMap-style raster basemap is added only when
-// the server's config names one (and then with its attribution). No glyphs
-// or sprites are loaded from anywhere: context symbols are drawn locally on a
-// canvas, so the page makes no request to any host but its own.
+// the search ring, and a sense of place: ward names and postcode district and
+// sector outlines and labels, all served by ctxmap itself. A basemap is added
+// only when the server's config names one. Label fonts come from the server
+// (font-faces) and context symbols are drawn locally on a canvas, so the page
+// makes no request to any host but its own unless a foreign raster basemap
+// is configured.
 import { Map as MapLibreMap, NavigationControl, ScaleControl } from '/vendor/maplibre-gl.mjs';
 import { fillColour } from './heat.js';
 
@@ -14,13 +16,22 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#e9e9e4' } }];
   const basemap = config.basemap;
   if (basemap) {
-    // The config names the XYZ template and its attribution; tiles are the
-    // usual 256 px up to z19.
-    sources.basemap = { type: 'raster', tiles: [...basemap.tiles], tileSize: 256, maxzoom: 19, attribution: basemap.attribution };
-    layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
+    // A local archive's tiles are on this server (a path); a raster
+    // template names its own host.
+    const tiles = basemap.tiles.map((t) => (t.startsWith('/') ? `${location.origin}${t}` : t));
+    sources.basemap = { type: basemap.type, tiles, tileSize: basemap.tile_size, minzoom: basemap.minzoom, maxzoom: basemap.maxzoom, attribution: basemap.attribution };
+    if (basemap.type === 'vector') layers.push(...basemapLayers(basemap.vector_layers));
+    else layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-saturation': -0.5, 'raster-opacity': 0.9 } });
   }
   sources.boundary = { type: 'geojson', data: empty };
   layers.push({ id: 'boundary-fill', type: 'fill', source: 'boundary', paint: { 'fill-color': '#ffffff', 'fill-opacity': basemap ? 0.15 : 0.85 } });
+  // Postcode districts and sectors, drawn by ctxmap from its own directory.
+  const places = config.places;
+  sources.places = { type: 'vector', tiles: [`${location.origin}${places.tiles}`], minzoom: places.minzoom, maxzoom: places.maxzoom };
+  layers.push(
+    { id: 'sector-line', type: 'line', source: 'places', 'source-layer': 'sectors', paint: { 'line-color': '#6f5f96', 'line-width': 0.8, 'line-dasharray': [4, 3] } },
+    { id: 'district-line', type: 'line', source: 'places', 'source-layer': 'districts', paint: { 'line-color': '#4b3c78', 'line-width': 1.6, 'line-opacity': 0.75 } },
+  );
 
   // The zooms the server publishes heat tiles for (its TileJSON's range);
   // MapLibre overzooms past the last.
@@ -32,6 +43,11 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   );
   layers.push({ id: 'boundary-line', type: 'line', source: 'boundary', paint: { 'line-color': '#3d3d46', 'line-width': 1.2, 'line-dasharray': [3, 2] } });
 
+  // The searched postcode's sector and district (search.js sets the filters).
+  layers.push(
+    { id: 'sector-selected', type: 'line', source: 'places', 'source-layer': 'sectors', filter: ['==', ['get', 'code'], ''], paint: { 'line-color': '#1d4f91', 'line-width': 3.5 } },
+    { id: 'district-selected', type: 'line', source: 'places', 'source-layer': 'districts', filter: ['==', ['get', 'code'], ''], paint: { 'line-color': '#1d4f91', 'line-width': 2, 'line-dasharray': [1, 1.5] } },
+  );
   sources.search = { type: 'geojson', data: empty };
   layers.push(
     { id: 'search-radius', type: 'line', source: 'search', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': '#1d4f91', 'line-width': 2, 'line-dasharray': [2, 2] } },
@@ -54,11 +70,30 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
     );
   }
 
+  // Names of places, under the context symbols: wards, then postcode
+  // districts and sectors, then the searched postcode. Drawn from fonts
+  // ctxmap serves (config.places.fonts), rasterised in the browser.
+  const [regular, bold] = places.fonts.map((f) => f.name);
+  const halo = { 'text-color': '#2b2b33', 'text-halo-color': '#ffffff', 'text-halo-width': 1.6 };
+  sources['ward-labels'] = { type: 'geojson', data: empty };
+  layers.push(
+    { id: 'sector-labels', type: 'symbol', source: 'places', 'source-layer': 'sector_labels', minzoom: places.sector_minzoom,
+      layout: { 'text-field': ['get', 'code'], 'text-font': [regular], 'text-size': 12 }, paint: { ...halo, 'text-color': '#4b3c78' } },
+    { id: 'district-labels', type: 'symbol', source: 'places', 'source-layer': 'district_labels',
+      layout: { 'text-field': ['get', 'code'], 'text-font': [bold], 'text-size': 17 }, paint: { ...halo, 'text-color': '#4b3c78' } },
+    { id: 'ward-labels', type: 'symbol', source: 'ward-labels',
+      layout: { 'text-field': ['get', 'name'], 'text-font': [bold], 'text-size': 13, 'text-letter-spacing': 0.04, 'text-max-width': 8 }, paint: halo },
+    { id: 'search-label', type: 'symbol', source: 'search', filter: ['==', ['geometry-type'], 'Point'],
+      layout: { 'text-field': ['coalesce', ['get', 'label'], ''], 'text-font': [bold], 'text-size': 14, 'text-offset': [0, 1.3], 'text-anchor': 'top', 'text-allow-overlap': true },
+      paint: { ...halo, 'text-color': '#1d4f91', 'text-halo-width': 2 } },
+  );
+  const fontFaces = Object.fromEntries(places.fonts.map((f) => [f.name, `${location.origin}${f.url}`]));
+
   const attribution = [];
   if (config.attribution) attribution.push(config.attribution);
   const map = new MapLibreMap({
     container, center, zoom, minZoom: 4, maxZoom: 18,
-    style: { version: 8, sources, layers },
+    style: { version: 8, 'font-faces': fontFaces, sources, layers },
     attributionControl: { compact: false, customAttribution: attribution },
     dragRotate: false, pitchWithRotate: false, touchPitch: false, maxPitch: 0,
     fadeDuration: 0,
@@ -68,9 +103,14 @@ export function createMap({ container, center, zoom, config, showContexts, heatU
   map.keyboard.disableRotation();
   map.addControl(new NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new ScaleControl({ unit: 'metric' }), 'top-left');
-  map.on('styleimagemissing', (e) => {
-    const m = /^ctx-([a-z_]+)-([a-z_]+)$/.exec(e.id);
-    if (m && !map.hasImage(e.id)) map.addImage(e.id, contextIcon(m[1], m[2]), { pixelRatio: 2 });
+  // Context symbols are drawn on demand through the resolver, which MapLibre
+  // awaits before it answers a tile's request for images. The
+  // 'styleimagemissing' event this replaced fires only after that answer was
+  // sent without the image, so every tile parsed before the first icon
+  // existed kept no symbols: 4, 16 or 17 of 20 markers on identical loads.
+  map.setMissingStyleImageResolver((id) => {
+    const m = /^ctx-([a-z_]+)-([a-z_]+)$/.exec(id);
+    if (m && !map.hasImage(id)) map.addImage(id, contextIcon(m[1], m[2]), { pixelRatio: 2 });
   });
   return map;
 }
@@ -171,3 +211,38 @@ export function setVisible(map, ids, visible) {
 
 /** Whether the person asked for less motion: map moves then jump instead of fly. */
 export function reducedMotion() { return matchMedia('(prefers-reduced-motion: reduce)').matches; }
+
+/**
+ * A quiet style for a vector basemap (OS Open Zoomstack or any other
+ * archive), made from its layer names: water blue, green space green,
+ * buildings grey, roads and rail as lines, everything else a faint outline.
+ * Muted, because the heat map and the records are what the map is for.
+ */
+export function basemapLayers(ids) {
+  const out = [];
+  const kind = (id) => (/sea|water|river|lake|reservoir|foreshore/i.test(id) ? 'water'
+    : /wood|park|green|forest|national|grass|golf|land_?use/i.test(id) ? 'green'
+      : /build|urban/i.test(id) ? 'built'
+        : /road|rail|street|path|track|motorway|transport/i.test(id) ? 'way'
+          : /name|label|place/i.test(id) ? 'names' : 'other');
+  const polygon = ['==', ['geometry-type'], 'Polygon'];
+  const line = ['==', ['geometry-type'], 'LineString'];
+  for (const id of ids) {
+    const k = kind(id);
+    const base = { source: 'basemap', 'source-layer': id };
+    if (k === 'names') continue; // our own labels say where things are
+    if (k === 'water') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#c9dcec' } },
+        { ...base, id: `basemap-${id}-line`, type: 'line', filter: line, paint: { 'line-color': '#a9c7e0', 'line-width': 1.2 } });
+    } else if (k === 'green') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#d9e8d2', 'fill-opacity': 0.9 } });
+    } else if (k === 'built') {
+      out.push({ ...base, id: `basemap-${id}-fill`, type: 'fill', filter: polygon, paint: { 'fill-color': '#dedbd5', 'fill-opacity': 0.8 } });
+    } else if (k === 'way') {
+      out.push({ ...base, id: `basemap-${id}-line`, type: 'line', filter: line, paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 10, 0.6, 16, 5] } });
+    } else {
+      out.push({ ...base, id: `basemap-${id}-line`, type: 'line', paint: { 'line-color': '#c8c6bf', 'line-width': 0.6 } });
+    }
+  }
+  return out;
+}

@@ -79,6 +79,9 @@ export class Search {
     const near = typeof where === 'string' ? where : `${where[1].toFixed(6)},${where[0].toFixed(6)}`;
     if (Array.isArray(where)) this.showRing(where, radius, fly);
     fill(this.summary, `Searching within ${formatDistance(radius)} of ${label}\u2026`);
+    // For a postcode, where it is: its point, sector and district outlines.
+    const placed = typeof where === 'string'
+      ? get(`/api/v1/places/${encodeURIComponent(where)}`).catch(() => null) : Promise.resolve(null);
     let data;
     try {
       data = await get(withQuery('/api/v1/contexts', { near, radius_m: radius, status: app.contextStatus() }));
@@ -92,26 +95,37 @@ export class Search {
       announce(`Search failed: ${err.message}`);
       return;
     }
-    if (!Array.isArray(where)) this.showRing([data.lon, data.lat], radius, fly);
+    const place = await placed;
+    this.showPlace(place);
+    if (!Array.isArray(where)) this.showRing([data.lon, data.lat], radius, fly, place ? place.postcode : label);
     const items = data.contexts; // nearest first, as the server sorts them
-    this.render(items, radius, label);
+    this.render(items, radius, label, place);
   }
 
-  showRing(lonLat, radius, fly) {
+  /** Highlight the searched postcode's sector and district outlines (none: clear them). */
+  showPlace(place) {
     const map = this.app.map;
-    map.getSource('search').setData({ type: 'FeatureCollection', features: [circlePolygon(lonLat, radius), pointFeature(lonLat)] });
+    const code = (o) => ['==', ['get', 'code'], (o && o.code) || ''];
+    map.setFilter('sector-selected', code(place && place.sector));
+    map.setFilter('district-selected', code(place && place.district));
+  }
+
+  showRing(lonLat, radius, fly, label) {
+    const map = this.app.map;
+    map.getSource('search').setData({ type: 'FeatureCollection', features: [circlePolygon(lonLat, radius), pointFeature(lonLat, label ? { label } : {})] });
     if (fly) {
       map.flyTo({ center: lonLat, zoom: zoomForRadius(map, radius, lonLat[1]), essential: true, duration: matchMedia('(prefers-reduced-motion: reduce)').matches ? 0 : 1200 });
     }
   }
 
-  /** radius null: label is the whole message (a search by name). */
-  render(items, radius, label) {
+  /** radius null: label is the whole message (a search by name); place: the searched postcode's outlines. */
+  render(items, radius, label, place) {
     const app = this.app;
     const tax = app.taxonomy;
-    const msg = radius === null ? label : items.length
+    let msg = radius === null ? label : items.length
       ? `${items.length} context ${items.length === 1 ? 'record' : 'records'} within ${formatDistance(radius)} of ${label}, nearest first.`
       : `No context records within ${formatDistance(radius)} of ${label}.`;
+    if (place) msg = `${placeSentence(place)} ${msg}`;
     fill(this.summary, msg);
     fill(this.list, items.map((c) => {
       const status = statusOf(c);
@@ -131,4 +145,13 @@ export class Search {
     }));
     announce(msg);
   }
+}
+
+/** Where a searched postcode is, in words: "E8 3AA is in postcode sector E8 3, district E8 (outlined on the map)." */
+export function placeSentence(place) {
+  const parts = [];
+  if (place.sector && place.sector.code !== place.postcode) parts.push(`postcode sector ${place.sector.code}`);
+  if (place.district && place.district.code !== place.postcode) parts.push(`district ${place.district.code}`);
+  if (!parts.length) return `${place.postcode} is outlined on the map.`;
+  return `${place.postcode} is in ${parts.join(', ')} (outlined on the map).`;
 }

@@ -81,7 +81,7 @@ test('heat: the heat layer draws hexagons, with a legend of bands in words', asy
   // The hexagons in view are also listed as text.
   await page.click('#cells-in-view > summary');
   await page.waitForFunction(() => document.querySelectorAll('#cells-table tbody tr').length > 0);
-  // Only the server was asked: no CDN, no basemap, no glyphs.
+  // Only the server was asked: no CDN, no foreign basemap, no glyph server (fonts come from ctxmap).
   assert(tileRequests(page, 'heat').length > 0, 'heat tiles were requested from the server');
   const shot = await screenshot(page, 'map-analyst');
   const share = await paintedShare(page);
@@ -499,7 +499,7 @@ test('basemap: a raster basemap appears only when the server configures one, wit
   await page2.context().route('**/api/v1/config', async (route) => {
     const r = await route.fetch();
     const j = await r.json();
-    j.basemap = { tiles: [`${baseURL}/test-basemap/{z}/{x}/{y}.png`], attribution: '© OpenStreetMap contributors' };
+    j.basemap = { type: 'raster', tiles: [`${baseURL}/test-basemap/{z}/{x}/{y}.png`], attribution: '© OpenStreetMap contributors', minzoom: 0, maxzoom: 19, tile_size: 256, vector_layers: [] };
     await route.fulfill({ response: r, json: j });
   });
   await page2.context().route('**/test-basemap/**', (route) => route.fulfill({ status: 200, contentType: 'image/png', body: png }));

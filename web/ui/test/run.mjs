@@ -12,9 +12,10 @@ import { recordTests } from './record.test.mjs';
 import { contextualTests } from './contextual.test.mjs';
 import { ssoTests } from './sso.test.mjs';
 import { workspaceTests } from './workspace.test.mjs';
+import { placeTests } from './place.test.mjs';
 
 // The field check runs last: it checks what the flows before it read.
-const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...recordTests, ...contextualTests, ...workspaceTests, ...ssoTests, ...fieldTests];
+const tests = [...mapTests, ...reportTests, ...hotspotTests, ...beforeAfterTests, ...adminTests, ...recordTests, ...contextualTests, ...workspaceTests, ...placeTests, ...ssoTests, ...fieldTests];
 
 const filter = process.argv[2] ? new RegExp(process.argv[2], 'i') : null;
 const timeoutMs = Number(process.env.CTXMAP_TEST_TIMEOUT_MS || 90000);
@@ -26,11 +27,14 @@ try {
   for (const t of tests) {
     if (filter && !filter.test(t.name)) continue;
     const t0 = Date.now();
+    // A test that loads the map many times (markers over 10 reloads) says
+    // how many ordinary tests' time it needs.
+    const limit = timeoutMs * (t.timeouts || 1);
     let timer;
     try {
       await Promise.race([
         t.fn(browser),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs); }),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${limit} ms`)), limit); }),
       ]);
       passed++;
       console.log(`ok   ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
