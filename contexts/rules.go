@@ -60,7 +60,7 @@ func NewIntervention(in InterventionInput) (InterventionFields, error) {
 	if f.Done, err = parseOptionalDate("done_date", in.DoneDate); err != nil {
 		return f, err
 	}
-	return f, nil
+	return f, f.checkDone()
 }
 
 // Apply changes the stored intervention f by an update; Check validates
@@ -108,8 +108,29 @@ func (f *InterventionFields) Apply(in InterventionUpdate) error {
 		if f.Done, err = parseOptionalDate("done_date", *in.DoneDate); err != nil {
 			return err
 		}
+	} else if in.Status != nil && !f.Finished() {
+		// Back to planned or in progress: the old completion date no
+		// longer says anything true.
+		f.Done = nil
+	}
+	return f.checkDone()
+}
+
+// checkDone refuses a done date on an intervention still planned or in
+// progress.
+func (f *InterventionFields) checkDone() error {
+	if f.Done != nil && !f.Finished() {
+		return ctxmap.Errorf(ctxmap.KindInvalid, "done_date_not_finished",
+			"done_date is for a done or dropped intervention, and this one is %s; send done_date \"\" or a finished status", f.Status).
+			WithDetail("field", "done_date")
 	}
 	return nil
+}
+
+// Finished reports whether the intervention's status ends the work (done
+// or dropped), the only statuses that carry a done date.
+func (f *InterventionFields) Finished() bool {
+	return f.Status == InterventionDone || f.Status == InterventionDropped
 }
 
 // Check validates the whole intervention after a create or an update has

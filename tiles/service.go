@@ -259,7 +259,7 @@ func (s *Service) set(ctx context.Context, rel ReleaseInfo, k setKey) (*heatSet,
 			return nil, fmt.Errorf("tiles: reading release %d set %s: %w", k.release, sk, err)
 		}
 		if !ok {
-			return nil, notReleased(rel, sk.First, sk.Last)
+			return nil, missingSet(rel, sk)
 		}
 		pub, err := DecodeSet(b, rel.K)
 		if err != nil {

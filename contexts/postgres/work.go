@@ -157,6 +157,12 @@ func (s *Store) UpdateIntervention(ctx context.Context, a *contexts.Actor, conte
 		if err != nil {
 			return fmt.Errorf("read intervention: %w", err)
 		}
+		// The closure decided each open intervention: one completed or
+		// cancelled then stays so until the context is reopened; one carried
+		// over goes on and may still be updated.
+		if c.Status == contexts.StatusClosed && f.Finished() {
+			return contexts.ContextClosedError(c)
+		}
 		before := f
 		if err := f.Apply(in); err != nil {
 			return err

@@ -157,6 +157,17 @@ func TestInterventionsReportableAndClosingDecisions(t *testing.T) {
 	if status[patrol.ID] != "in_progress" || status[cctv.ID] != "dropped" || closed.Status != "closed" {
 		t.Fatalf("after closing: %v", status)
 	}
+	// What the closure decided stays decided: a cancelled intervention of a
+	// closed context cannot be set back to planned; a carried-over one goes
+	// on and is finished later, and its done date goes with its status.
+	_, err = s.UpdateIntervention(ctx, f.lead, c.ID, cctv.ID, contexts.InterventionUpdate{Status: ptr("planned")})
+	wantCode(t, err, ctxmap.KindConflict, "context_closed")
+	finished := must[*contexts.Intervention](t)(s.UpdateIntervention(ctx, f.lead, c.ID, patrol.ID, contexts.InterventionUpdate{Status: ptr("done")}))
+	if finished.Status != "done" || finished.DoneDate == "" {
+		t.Fatalf("carried over, then done: %+v", finished)
+	}
+	_, err = s.UpdateIntervention(ctx, f.lead, c.ID, light.ID, contexts.InterventionUpdate{Status: ptr("planned")})
+	wantCode(t, err, ctxmap.KindConflict, "context_closed")
 
 	var words []string
 	for _, ev := range must[[]contexts.ChronologyEntry](t)(s.Chronology(ctx, f.lead, c.ID)) {
