@@ -18,14 +18,14 @@ import (
 type HarmLocationInput struct {
 	Subject      string   `json:"subject"`
 	Categories   []string `json:"categories"`
-	Familial     string   `json:"familial"`
-	Layer        string   `json:"layer"`
+	Familial     string   `json:"familial" vocab:"familial"`
+	Layer        string   `json:"layer" vocab:"layers"`
 	Occurred     string   `json:"occurred"` // "2026-03-14" or "2026-03"
-	Source       string   `json:"source"`
+	Source       string   `json:"source" vocab:"sources"`
 	Postcode     string   `json:"postcode,omitempty"`
 	Lat          *float64 `json:"lat,omitempty"`
 	Lon          *float64 `json:"lon,omitempty"`
-	LocationType string   `json:"location_type"`
+	LocationType string   `json:"location_type" vocab:"location_types"`
 	ContextID    int64    `json:"context_id,omitempty"`
 }
 
@@ -74,7 +74,7 @@ type Archive struct {
 
 // ArchiveInput is the reason and note for archiving a harm location.
 type ArchiveInput struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" vocab:"archive_reasons"`
 	Note   string `json:"note"`
 }
 

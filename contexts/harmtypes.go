@@ -220,13 +220,13 @@ var trustedAdultTerms = []Term{
 // without a harm category. Mapped is when the young person mapped it.
 type SafetyPlaceInput struct {
 	Subject      string   `json:"subject"`
-	Rating       string   `json:"rating"`
+	Rating       string   `json:"rating" vocab:"safety_ratings"`
 	Mapped       string   `json:"mapped"` // "2026-03-14" or "2026-03"
-	TrustedAdult string   `json:"trusted_adult,omitempty"`
+	TrustedAdult string   `json:"trusted_adult,omitempty" vocab:"trusted_adults"`
 	Postcode     string   `json:"postcode,omitempty"`
 	Lat          *float64 `json:"lat,omitempty"`
 	Lon          *float64 `json:"lon,omitempty"`
-	LocationType string   `json:"location_type"`
+	LocationType string   `json:"location_type" vocab:"location_types"`
 	ContextID    int64    `json:"context_id,omitempty"`
 }
 

@@ -81,8 +81,8 @@ var factorAreaTerms = []Term{
 // MarkerInput adds a referral or outcome marker to a young person's record.
 type MarkerInput struct {
 	Subject  string `json:"subject"`
-	Kind     string `json:"kind"`
-	Familial string `json:"familial"`
+	Kind     string `json:"kind" vocab:"marker_kinds"`
+	Familial string `json:"familial" vocab:"marker_values"`
 	Date     string `json:"date"` // YYYY-MM-DD
 	Note     string `json:"note,omitempty"`
 }
@@ -90,7 +90,7 @@ type MarkerInput struct {
 // MarkerCorrection replaces a marker's value and date with a reason; the
 // corrected entry stays in the history.
 type MarkerCorrection struct {
-	Familial string `json:"familial"`
+	Familial string `json:"familial" vocab:"marker_values"`
 	Date     string `json:"date"`
 	Note     string `json:"note,omitempty"`
 	Reason   string `json:"reason"`
@@ -181,7 +181,7 @@ type Replaced struct {
 type RelocationInput struct {
 	Subject string `json:"subject"`
 	Date    string `json:"date"`
-	Kind    string `json:"kind"`
+	Kind    string `json:"kind" vocab:"relocation_kinds"`
 	Note    string `json:"note,omitempty"`
 }
 
@@ -248,8 +248,8 @@ type FactorInput struct {
 	IdentifiedOn string `json:"identified_on"`
 	Description  string `json:"description"`
 	ContextID    int64  `json:"context_id,omitempty"`
-	LocationType string `json:"location_type,omitempty"`
-	AreaKind     string `json:"area_kind,omitempty"`
+	LocationType string `json:"location_type,omitempty" vocab:"location_types"`
+	AreaKind     string `json:"area_kind,omitempty" vocab:"factor_area_kinds"`
 	Area         string `json:"area,omitempty"`
 }
 
@@ -344,8 +344,8 @@ func FactorAddressed(statuses []string) bool {
 // FactorActionInput plans an action addressing a factor.
 type FactorActionInput struct {
 	Action        string  `json:"action"`
-	PartnerAgency string  `json:"partner_agency"`
-	Status        *string `json:"status,omitempty"`
+	PartnerAgency string  `json:"partner_agency" vocab:"partner_agencies"`
+	Status        *string `json:"status,omitempty" vocab:"intervention_statuses"`
 	DueDate       string  `json:"due_date,omitempty"`
 	DoneDate      string  `json:"done_date,omitempty"`
 }
@@ -353,8 +353,8 @@ type FactorActionInput struct {
 // FactorActionUpdate progresses an action; absent fields stay.
 type FactorActionUpdate struct {
 	Action        *string `json:"action,omitempty"`
-	PartnerAgency *string `json:"partner_agency,omitempty"`
-	Status        *string `json:"status,omitempty"`
+	PartnerAgency *string `json:"partner_agency,omitempty" vocab:"partner_agencies"`
+	Status        *string `json:"status,omitempty" vocab:"intervention_statuses"`
 	DueDate       *string `json:"due_date,omitempty"`
 	DoneDate      *string `json:"done_date,omitempty"`
 }

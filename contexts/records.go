@@ -13,8 +13,8 @@ import (
 // school a name and a postcode; a group a name around an incident or
 // association, and optionally where it spends its time.
 type ContextInput struct {
-	Kind         string   `json:"kind"`
-	LocationType string   `json:"location_type,omitempty"`
+	Kind         string   `json:"kind" vocab:"context_kinds"`
+	LocationType string   `json:"location_type,omitempty" vocab:"location_types"`
 	Name         string   `json:"name,omitempty"`
 	Postcode     string   `json:"postcode,omitempty"`
 	Lat          *float64 `json:"lat,omitempty"`
@@ -115,12 +115,12 @@ type Assessment struct {
 // InterventionInput plans an action with a partner agency.
 type InterventionInput struct {
 	Action        string  `json:"action"`
-	PartnerAgency string  `json:"partner_agency"`
+	PartnerAgency string  `json:"partner_agency" vocab:"partner_agencies"`
 	Side          string  `json:"side"`
-	Status        *string `json:"status,omitempty"`    // planned when left out; never empty
-	DueDate       string  `json:"due_date,omitempty"`  // "2026-05-01"
-	DoneDate      string  `json:"done_date,omitempty"` // defaults to today when status is done
-	Outcome       string  `json:"outcome,omitempty"`   // what it achieved, thematic
+	Status        *string `json:"status,omitempty" vocab:"intervention_statuses"` // planned when left out; never empty
+	DueDate       string  `json:"due_date,omitempty"`                             // "2026-05-01"
+	DoneDate      string  `json:"done_date,omitempty"`                            // defaults to today when status is done
+	Outcome       string  `json:"outcome,omitempty"`                              // what it achieved, thematic
 	Notes         string  `json:"notes,omitempty"`
 }
 
@@ -128,9 +128,9 @@ type InterventionInput struct {
 // an empty due or done date clears it.
 type InterventionUpdate struct {
 	Action        *string `json:"action,omitempty"`
-	PartnerAgency *string `json:"partner_agency,omitempty"`
+	PartnerAgency *string `json:"partner_agency,omitempty" vocab:"partner_agencies"`
 	Side          *string `json:"side,omitempty"`
-	Status        *string `json:"status,omitempty"`
+	Status        *string `json:"status,omitempty" vocab:"intervention_statuses"`
 	DueDate       *string `json:"due_date,omitempty"`
 	DoneDate      *string `json:"done_date,omitempty"`
 	Outcome       *string `json:"outcome,omitempty"`
@@ -170,7 +170,7 @@ type CloseInput struct {
 // chronology.
 type ClosingDecision struct {
 	ID       int64  `json:"id"`
-	Decision string `json:"decision"`
+	Decision string `json:"decision" vocab:"closing_decisions"`
 }
 
 // ReopenInput reopens a closed context; its chronology continues.

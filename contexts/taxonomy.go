@@ -1,6 +1,7 @@
 package contexts
 
 import (
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -328,3 +329,31 @@ func DisplayName(locationType, name, postcode string, lat, lon *float64) string 
 
 // PartnerAgencyLabel returns the label of a partner agency code, or false.
 func PartnerAgencyLabel(code string) (string, bool) { return termLabel(partnerAgencies, code) }
+
+// VocabularyCodes are the codes of the taxonomy list whose JSON name is
+// name ("intervention_statuses"), for the OpenAPI document: an input field
+// tagged vocab:"name" takes one of them. The lists themselves stay here,
+// read by the same reflection encoding/json uses, so the document cannot
+// drift from GET /api/v1/taxonomy. Harm categories are not a fixed list
+// (an admin adds them) and have none.
+func VocabularyCodes(name string) ([]string, bool) {
+	v := reflect.ValueOf(*NewTaxonomy(0, nil))
+	t := v.Type()
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if tag != name || t.Field(i).Type.Kind() != reflect.Slice {
+			continue
+		}
+		list := v.Field(i)
+		codes := make([]string, 0, list.Len())
+		for j := range list.Len() {
+			code := list.Index(j).FieldByName("Code")
+			if !code.IsValid() {
+				return nil, false
+			}
+			codes = append(codes, code.String())
+		}
+		return codes, len(codes) > 0
+	}
+	return nil, false
+}

@@ -3,11 +3,14 @@ package web
 import (
 	"encoding"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ctxmap/ctxmap/contexts"
 )
 
 // Fields describes a JSON object a handler writes as a map: each key's
@@ -269,6 +272,9 @@ func (w schemaWalker) structFields(t reflect.Type, props map[string]any, require
 			name = f.Name
 		}
 		sc := w.schema(f.Type)
+		if vocab := f.Tag.Get("vocab"); vocab != "" && w.request {
+			vocabulary(sc, vocab)
+		}
 		omitempty := strings.Contains(tag, ",omitempty")
 		if f.Type.Kind() == reflect.Pointer && (!omitempty || w.request) {
 			// encoding/json writes a nil pointer as null (a trend step
@@ -280,6 +286,23 @@ func (w schemaWalker) structFields(t reflect.Type, props map[string]any, require
 			*required = append(*required, name)
 		}
 	}
+}
+
+// vocabulary makes sc, a string field's schema, one of the codes of the
+// taxonomy list named vocab (contexts.VocabularyCodes), so a client knows
+// the values without reading the taxonomy first. A tag naming no list is
+// a programming error, caught by the document's tests.
+func vocabulary(sc map[string]any, vocab string) {
+	codes, ok := contexts.VocabularyCodes(vocab)
+	if !ok || sc["type"] != "string" {
+		panic(fmt.Sprintf("openapi: vocab %q is not a taxonomy list of a string field", vocab))
+	}
+	enum := make([]any, len(codes))
+	for i, c := range codes {
+		enum[i] = c
+	}
+	sc["enum"] = enum
+	sc["description"] = fmt.Sprintf("one of the taxonomy's %s (GET /api/v1/taxonomy)", vocab)
 }
 
 // ptr is a pointer to v, for the examples of optional fields.

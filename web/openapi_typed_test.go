@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctxmap/ctxmap/contexts"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -114,5 +115,39 @@ func TestRequestSchemaIsStrict(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"additionalProperties":false`) {
 		t.Errorf("schema %s allows other properties", raw)
+	}
+}
+
+// TestControlledVocabulariesAreEnums: a request field tagged with a
+// taxonomy list takes exactly that list's codes in the document, so a
+// client generated from it has a constant for each status, layer or agency
+// and is told when it sends "complete" for "done"; a null stays allowed
+// where the field is optional.
+func TestControlledVocabulariesAreEnums(t *testing.T) {
+	type in struct {
+		Status *string `json:"status,omitempty" vocab:"intervention_statuses"`
+		Layer  string  `json:"layer" vocab:"layers"`
+	}
+	raw, _ := json.Marshal(requestSchema(in{}))
+	sc := openapi3.NewSchema()
+	if err := json.Unmarshal(raw, sc); err != nil {
+		t.Fatal(err)
+	}
+	statuses, _ := contexts.VocabularyCodes("intervention_statuses")
+	if len(statuses) < 3 || !strings.Contains(string(raw), `"enum":["`+strings.Join(statuses, `","`)+`"]`) {
+		t.Fatalf("status enum in %s, want %v", raw, statuses)
+	}
+	for body, ok := range map[string]bool{
+		`{"layer":"harm","status":"done"}`: true, `{"layer":"harm","status":null}`: true, `{"layer":"harm"}`: true,
+		`{"layer":"harm","status":"complete"}`: false, `{"layer":"everything"}`: false,
+	} {
+		var v any
+		_ = json.Unmarshal([]byte(body), &v)
+		if err := sc.VisitJSON(v); (err == nil) != ok {
+			t.Errorf("%s: valid=%v, want %v (%v)", body, err == nil, ok, err)
+		}
+	}
+	if _, ok := contexts.VocabularyCodes("categories"); ok {
+		t.Error("harm categories are an admin's list, not a fixed vocabulary")
 	}
 }

@@ -84,7 +84,9 @@ func TestGeneratedClientDrivesTheAPI(t *testing.T) {
 	}
 
 	lead := as(contexts.RoleContextLead)
-	park := "park"
+	// The document lists each controlled vocabulary, so the client has a
+	// constant for every code.
+	park := apiclient.PostApiV1ContextsJSONBodyLocationTypePark
 	opened, err := lead.PostApiV1ContextsWithResponse(ctx, nil, apiclient.PostApiV1ContextsJSONRequestBody{
 		Kind: "location", LocationType: &park, Lat: &lat, Lon: &lon})
 	if err != nil || opened.JSON201 == nil {
@@ -95,7 +97,7 @@ func TestGeneratedClientDrivesTheAPI(t *testing.T) {
 	if err != nil || planned.JSON201 == nil || planned.JSON201.Status != "planned" {
 		t.Fatalf("plan: %v %d %s", err, planned.StatusCode(), planned.Body)
 	}
-	done, when := "done", "2026-02-01"
+	done, when := apiclient.PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusDone, "2026-02-01"
 	completed, err := lead.PatchApiV1ContextsByIdInterventionsByIidWithResponse(ctx, opened.JSON201.Id, planned.JSON201.Id,
 		apiclient.PatchApiV1ContextsByIdInterventionsByIidJSONRequestBody{Status: &done, DoneDate: &when})
 	if err != nil || completed.JSON200 == nil || completed.JSON200.DoneDate == nil || *completed.JSON200.DoneDate != when {

@@ -315,6 +315,8 @@ func goodPathValue(fx matrixIDs, path, name string) string {
 		return "511"
 	case name == "y":
 		return "340"
+	case name == "ext":
+		return "mvt" // the matrix server has no basemap: the route answers its 404
 	}
 	return ""
 }

@@ -18,6 +18,972 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for PostApiV1ContextsJSONBodyKind.
+const (
+	PostApiV1ContextsJSONBodyKindGroup    PostApiV1ContextsJSONBodyKind = "group"
+	PostApiV1ContextsJSONBodyKindLocation PostApiV1ContextsJSONBodyKind = "location"
+	PostApiV1ContextsJSONBodyKindSchool   PostApiV1ContextsJSONBodyKind = "school"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsJSONBodyKind enum.
+func (e PostApiV1ContextsJSONBodyKind) Valid() bool {
+	switch e {
+	case PostApiV1ContextsJSONBodyKindGroup:
+		return true
+	case PostApiV1ContextsJSONBodyKindLocation:
+		return true
+	case PostApiV1ContextsJSONBodyKindSchool:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsJSONBodyLocationType.
+const (
+	PostApiV1ContextsJSONBodyLocationTypeBusStop        PostApiV1ContextsJSONBodyLocationType = "bus_stop"
+	PostApiV1ContextsJSONBodyLocationTypeCollege        PostApiV1ContextsJSONBodyLocationType = "college"
+	PostApiV1ContextsJSONBodyLocationTypeEstate         PostApiV1ContextsJSONBodyLocationType = "estate"
+	PostApiV1ContextsJSONBodyLocationTypeHotel          PostApiV1ContextsJSONBodyLocationType = "hotel"
+	PostApiV1ContextsJSONBodyLocationTypeOther          PostApiV1ContextsJSONBodyLocationType = "other"
+	PostApiV1ContextsJSONBodyLocationTypePark           PostApiV1ContextsJSONBodyLocationType = "park"
+	PostApiV1ContextsJSONBodyLocationTypePlayground     PostApiV1ContextsJSONBodyLocationType = "playground"
+	PostApiV1ContextsJSONBodyLocationTypeSchool         PostApiV1ContextsJSONBodyLocationType = "school"
+	PostApiV1ContextsJSONBodyLocationTypeShop           PostApiV1ContextsJSONBodyLocationType = "shop"
+	PostApiV1ContextsJSONBodyLocationTypeShoppingCentre PostApiV1ContextsJSONBodyLocationType = "shopping_centre"
+	PostApiV1ContextsJSONBodyLocationTypeShortLet       PostApiV1ContextsJSONBodyLocationType = "short_let"
+	PostApiV1ContextsJSONBodyLocationTypeSportsFacility PostApiV1ContextsJSONBodyLocationType = "sports_facility"
+	PostApiV1ContextsJSONBodyLocationTypeStairwell      PostApiV1ContextsJSONBodyLocationType = "stairwell"
+	PostApiV1ContextsJSONBodyLocationTypeStation        PostApiV1ContextsJSONBodyLocationType = "station"
+	PostApiV1ContextsJSONBodyLocationTypeStreet         PostApiV1ContextsJSONBodyLocationType = "street"
+	PostApiV1ContextsJSONBodyLocationTypeTakeaway       PostApiV1ContextsJSONBodyLocationType = "takeaway"
+	PostApiV1ContextsJSONBodyLocationTypeTransportRoute PostApiV1ContextsJSONBodyLocationType = "transport_route"
+	PostApiV1ContextsJSONBodyLocationTypeYouthClub      PostApiV1ContextsJSONBodyLocationType = "youth_club"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsJSONBodyLocationType enum.
+func (e PostApiV1ContextsJSONBodyLocationType) Valid() bool {
+	switch e {
+	case PostApiV1ContextsJSONBodyLocationTypeBusStop:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeCollege:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeEstate:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeHotel:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeOther:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypePark:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypePlayground:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeSchool:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeShop:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeShoppingCentre:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeShortLet:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeSportsFacility:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeStairwell:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeStation:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeStreet:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeTakeaway:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeTransportRoute:
+		return true
+	case PostApiV1ContextsJSONBodyLocationTypeYouthClub:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsSimilarJSONBodyKind.
+const (
+	PostApiV1ContextsSimilarJSONBodyKindGroup    PostApiV1ContextsSimilarJSONBodyKind = "group"
+	PostApiV1ContextsSimilarJSONBodyKindLocation PostApiV1ContextsSimilarJSONBodyKind = "location"
+	PostApiV1ContextsSimilarJSONBodyKindSchool   PostApiV1ContextsSimilarJSONBodyKind = "school"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsSimilarJSONBodyKind enum.
+func (e PostApiV1ContextsSimilarJSONBodyKind) Valid() bool {
+	switch e {
+	case PostApiV1ContextsSimilarJSONBodyKindGroup:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyKindLocation:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyKindSchool:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsSimilarJSONBodyLocationType.
+const (
+	PostApiV1ContextsSimilarJSONBodyLocationTypeBusStop        PostApiV1ContextsSimilarJSONBodyLocationType = "bus_stop"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeCollege        PostApiV1ContextsSimilarJSONBodyLocationType = "college"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeEstate         PostApiV1ContextsSimilarJSONBodyLocationType = "estate"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeHotel          PostApiV1ContextsSimilarJSONBodyLocationType = "hotel"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeOther          PostApiV1ContextsSimilarJSONBodyLocationType = "other"
+	PostApiV1ContextsSimilarJSONBodyLocationTypePark           PostApiV1ContextsSimilarJSONBodyLocationType = "park"
+	PostApiV1ContextsSimilarJSONBodyLocationTypePlayground     PostApiV1ContextsSimilarJSONBodyLocationType = "playground"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeSchool         PostApiV1ContextsSimilarJSONBodyLocationType = "school"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeShop           PostApiV1ContextsSimilarJSONBodyLocationType = "shop"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeShoppingCentre PostApiV1ContextsSimilarJSONBodyLocationType = "shopping_centre"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeShortLet       PostApiV1ContextsSimilarJSONBodyLocationType = "short_let"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeSportsFacility PostApiV1ContextsSimilarJSONBodyLocationType = "sports_facility"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeStairwell      PostApiV1ContextsSimilarJSONBodyLocationType = "stairwell"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeStation        PostApiV1ContextsSimilarJSONBodyLocationType = "station"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeStreet         PostApiV1ContextsSimilarJSONBodyLocationType = "street"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeTakeaway       PostApiV1ContextsSimilarJSONBodyLocationType = "takeaway"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeTransportRoute PostApiV1ContextsSimilarJSONBodyLocationType = "transport_route"
+	PostApiV1ContextsSimilarJSONBodyLocationTypeYouthClub      PostApiV1ContextsSimilarJSONBodyLocationType = "youth_club"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsSimilarJSONBodyLocationType enum.
+func (e PostApiV1ContextsSimilarJSONBodyLocationType) Valid() bool {
+	switch e {
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeBusStop:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeCollege:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeEstate:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeHotel:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeOther:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypePark:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypePlayground:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeSchool:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeShop:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeShoppingCentre:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeShortLet:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeSportsFacility:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeStairwell:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeStation:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeStreet:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeTakeaway:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeTransportRoute:
+		return true
+	case PostApiV1ContextsSimilarJSONBodyLocationTypeYouthClub:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision.
+const (
+	Cancel    PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision = "cancel"
+	CarryOver PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision = "carry_over"
+	Complete  PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision = "complete"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision enum.
+func (e PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision) Valid() bool {
+	switch e {
+	case Cancel:
+		return true
+	case CarryOver:
+		return true
+	case Complete:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency.
+const (
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyCommunitySafety PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "community_safety"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyHealth          PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "health"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyHousing         PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "housing"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyLicensing       PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "licensing"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyLocalBusiness   PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "local_business"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyOther           PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "other"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyParks           PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "parks"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyPolice          PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "police"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencySchool          PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "school"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencySocialCare      PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "social_care"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyTransport       PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "transport"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyVoluntarySector PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "voluntary_sector"
+	PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyYouthServices   PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency = "youth_services"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency enum.
+func (e PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency) Valid() bool {
+	switch e {
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyCommunitySafety:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyHealth:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyHousing:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyLicensing:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyLocalBusiness:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyOther:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyParks:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyPolice:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencySchool:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencySocialCare:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyTransport:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyVoluntarySector:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgencyYouthServices:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1ContextsByIdInterventionsJSONBodyStatus.
+const (
+	PostApiV1ContextsByIdInterventionsJSONBodyStatusDone       PostApiV1ContextsByIdInterventionsJSONBodyStatus = "done"
+	PostApiV1ContextsByIdInterventionsJSONBodyStatusDropped    PostApiV1ContextsByIdInterventionsJSONBodyStatus = "dropped"
+	PostApiV1ContextsByIdInterventionsJSONBodyStatusInProgress PostApiV1ContextsByIdInterventionsJSONBodyStatus = "in_progress"
+	PostApiV1ContextsByIdInterventionsJSONBodyStatusPlanned    PostApiV1ContextsByIdInterventionsJSONBodyStatus = "planned"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1ContextsByIdInterventionsJSONBodyStatus enum.
+func (e PostApiV1ContextsByIdInterventionsJSONBodyStatus) Valid() bool {
+	switch e {
+	case PostApiV1ContextsByIdInterventionsJSONBodyStatusDone:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyStatusDropped:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyStatusInProgress:
+		return true
+	case PostApiV1ContextsByIdInterventionsJSONBodyStatusPlanned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency.
+const (
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyCommunitySafety PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "community_safety"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyHealth          PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "health"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyHousing         PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "housing"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyLicensing       PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "licensing"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyLocalBusiness   PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "local_business"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyOther           PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "other"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyParks           PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "parks"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyPolice          PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "police"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencySchool          PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "school"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencySocialCare      PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "social_care"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyTransport       PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "transport"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyVoluntarySector PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "voluntary_sector"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyYouthServices   PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency = "youth_services"
+)
+
+// Valid indicates whether the value is a known member of the PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency enum.
+func (e PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency) Valid() bool {
+	switch e {
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyCommunitySafety:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyHealth:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyHousing:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyLicensing:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyLocalBusiness:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyOther:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyParks:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyPolice:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencySchool:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencySocialCare:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyTransport:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyVoluntarySector:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgencyYouthServices:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus.
+const (
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusDone       PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus = "done"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusDropped    PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus = "dropped"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusInProgress PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus = "in_progress"
+	PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusPlanned    PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus = "planned"
+)
+
+// Valid indicates whether the value is a known member of the PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus enum.
+func (e PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus) Valid() bool {
+	switch e {
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusDone:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusDropped:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusInProgress:
+		return true
+	case PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatusPlanned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1FactorsJSONBodyAreaKind.
+const (
+	PostcodeDistrict PostApiV1FactorsJSONBodyAreaKind = "postcode_district"
+	Ward             PostApiV1FactorsJSONBodyAreaKind = "ward"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1FactorsJSONBodyAreaKind enum.
+func (e PostApiV1FactorsJSONBodyAreaKind) Valid() bool {
+	switch e {
+	case PostcodeDistrict:
+		return true
+	case Ward:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1FactorsJSONBodyLocationType.
+const (
+	PostApiV1FactorsJSONBodyLocationTypeBusStop        PostApiV1FactorsJSONBodyLocationType = "bus_stop"
+	PostApiV1FactorsJSONBodyLocationTypeCollege        PostApiV1FactorsJSONBodyLocationType = "college"
+	PostApiV1FactorsJSONBodyLocationTypeEstate         PostApiV1FactorsJSONBodyLocationType = "estate"
+	PostApiV1FactorsJSONBodyLocationTypeHotel          PostApiV1FactorsJSONBodyLocationType = "hotel"
+	PostApiV1FactorsJSONBodyLocationTypeOther          PostApiV1FactorsJSONBodyLocationType = "other"
+	PostApiV1FactorsJSONBodyLocationTypePark           PostApiV1FactorsJSONBodyLocationType = "park"
+	PostApiV1FactorsJSONBodyLocationTypePlayground     PostApiV1FactorsJSONBodyLocationType = "playground"
+	PostApiV1FactorsJSONBodyLocationTypeSchool         PostApiV1FactorsJSONBodyLocationType = "school"
+	PostApiV1FactorsJSONBodyLocationTypeShop           PostApiV1FactorsJSONBodyLocationType = "shop"
+	PostApiV1FactorsJSONBodyLocationTypeShoppingCentre PostApiV1FactorsJSONBodyLocationType = "shopping_centre"
+	PostApiV1FactorsJSONBodyLocationTypeShortLet       PostApiV1FactorsJSONBodyLocationType = "short_let"
+	PostApiV1FactorsJSONBodyLocationTypeSportsFacility PostApiV1FactorsJSONBodyLocationType = "sports_facility"
+	PostApiV1FactorsJSONBodyLocationTypeStairwell      PostApiV1FactorsJSONBodyLocationType = "stairwell"
+	PostApiV1FactorsJSONBodyLocationTypeStation        PostApiV1FactorsJSONBodyLocationType = "station"
+	PostApiV1FactorsJSONBodyLocationTypeStreet         PostApiV1FactorsJSONBodyLocationType = "street"
+	PostApiV1FactorsJSONBodyLocationTypeTakeaway       PostApiV1FactorsJSONBodyLocationType = "takeaway"
+	PostApiV1FactorsJSONBodyLocationTypeTransportRoute PostApiV1FactorsJSONBodyLocationType = "transport_route"
+	PostApiV1FactorsJSONBodyLocationTypeYouthClub      PostApiV1FactorsJSONBodyLocationType = "youth_club"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1FactorsJSONBodyLocationType enum.
+func (e PostApiV1FactorsJSONBodyLocationType) Valid() bool {
+	switch e {
+	case PostApiV1FactorsJSONBodyLocationTypeBusStop:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeCollege:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeEstate:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeHotel:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeOther:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypePark:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypePlayground:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeSchool:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeShop:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeShoppingCentre:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeShortLet:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeSportsFacility:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeStairwell:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeStation:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeStreet:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeTakeaway:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeTransportRoute:
+		return true
+	case PostApiV1FactorsJSONBodyLocationTypeYouthClub:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1FactorsByIdActionsJSONBodyPartnerAgency.
+const (
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyCommunitySafety PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "community_safety"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyHealth          PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "health"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyHousing         PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "housing"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyLicensing       PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "licensing"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyLocalBusiness   PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "local_business"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyOther           PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "other"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyParks           PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "parks"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyPolice          PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "police"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencySchool          PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "school"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencySocialCare      PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "social_care"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyTransport       PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "transport"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyVoluntarySector PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "voluntary_sector"
+	PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyYouthServices   PostApiV1FactorsByIdActionsJSONBodyPartnerAgency = "youth_services"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1FactorsByIdActionsJSONBodyPartnerAgency enum.
+func (e PostApiV1FactorsByIdActionsJSONBodyPartnerAgency) Valid() bool {
+	switch e {
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyCommunitySafety:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyHealth:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyHousing:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyLicensing:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyLocalBusiness:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyOther:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyParks:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyPolice:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencySchool:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencySocialCare:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyTransport:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyVoluntarySector:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyPartnerAgencyYouthServices:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1FactorsByIdActionsJSONBodyStatus.
+const (
+	PostApiV1FactorsByIdActionsJSONBodyStatusDone       PostApiV1FactorsByIdActionsJSONBodyStatus = "done"
+	PostApiV1FactorsByIdActionsJSONBodyStatusDropped    PostApiV1FactorsByIdActionsJSONBodyStatus = "dropped"
+	PostApiV1FactorsByIdActionsJSONBodyStatusInProgress PostApiV1FactorsByIdActionsJSONBodyStatus = "in_progress"
+	PostApiV1FactorsByIdActionsJSONBodyStatusPlanned    PostApiV1FactorsByIdActionsJSONBodyStatus = "planned"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1FactorsByIdActionsJSONBodyStatus enum.
+func (e PostApiV1FactorsByIdActionsJSONBodyStatus) Valid() bool {
+	switch e {
+	case PostApiV1FactorsByIdActionsJSONBodyStatusDone:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyStatusDropped:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyStatusInProgress:
+		return true
+	case PostApiV1FactorsByIdActionsJSONBodyStatusPlanned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency.
+const (
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyCommunitySafety PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "community_safety"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyHealth          PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "health"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyHousing         PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "housing"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyLicensing       PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "licensing"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyLocalBusiness   PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "local_business"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyOther           PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "other"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyParks           PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "parks"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyPolice          PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "police"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencySchool          PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "school"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencySocialCare      PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "social_care"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyTransport       PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "transport"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyVoluntarySector PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "voluntary_sector"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyYouthServices   PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency = "youth_services"
+)
+
+// Valid indicates whether the value is a known member of the PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency enum.
+func (e PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency) Valid() bool {
+	switch e {
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyCommunitySafety:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyHealth:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyHousing:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyLicensing:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyLocalBusiness:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyOther:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyParks:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyPolice:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencySchool:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencySocialCare:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyTransport:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyVoluntarySector:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgencyYouthServices:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchApiV1FactorsByIdActionsByAidJSONBodyStatus.
+const (
+	PatchApiV1FactorsByIdActionsByAidJSONBodyStatusDone       PatchApiV1FactorsByIdActionsByAidJSONBodyStatus = "done"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyStatusDropped    PatchApiV1FactorsByIdActionsByAidJSONBodyStatus = "dropped"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyStatusInProgress PatchApiV1FactorsByIdActionsByAidJSONBodyStatus = "in_progress"
+	PatchApiV1FactorsByIdActionsByAidJSONBodyStatusPlanned    PatchApiV1FactorsByIdActionsByAidJSONBodyStatus = "planned"
+)
+
+// Valid indicates whether the value is a known member of the PatchApiV1FactorsByIdActionsByAidJSONBodyStatus enum.
+func (e PatchApiV1FactorsByIdActionsByAidJSONBodyStatus) Valid() bool {
+	switch e {
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyStatusDone:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyStatusDropped:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyStatusInProgress:
+		return true
+	case PatchApiV1FactorsByIdActionsByAidJSONBodyStatusPlanned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsJSONBodyFamilial.
+const (
+	PostApiV1HarmLocationsJSONBodyFamilialBoth    PostApiV1HarmLocationsJSONBodyFamilial = "both"
+	PostApiV1HarmLocationsJSONBodyFamilialExtra   PostApiV1HarmLocationsJSONBodyFamilial = "extra"
+	PostApiV1HarmLocationsJSONBodyFamilialIntra   PostApiV1HarmLocationsJSONBodyFamilial = "intra"
+	PostApiV1HarmLocationsJSONBodyFamilialUnknown PostApiV1HarmLocationsJSONBodyFamilial = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsJSONBodyFamilial enum.
+func (e PostApiV1HarmLocationsJSONBodyFamilial) Valid() bool {
+	switch e {
+	case PostApiV1HarmLocationsJSONBodyFamilialBoth:
+		return true
+	case PostApiV1HarmLocationsJSONBodyFamilialExtra:
+		return true
+	case PostApiV1HarmLocationsJSONBodyFamilialIntra:
+		return true
+	case PostApiV1HarmLocationsJSONBodyFamilialUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsJSONBodyLayer.
+const (
+	Harm   PostApiV1HarmLocationsJSONBodyLayer = "harm"
+	Unsafe PostApiV1HarmLocationsJSONBodyLayer = "unsafe"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsJSONBodyLayer enum.
+func (e PostApiV1HarmLocationsJSONBodyLayer) Valid() bool {
+	switch e {
+	case Harm:
+		return true
+	case Unsafe:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsJSONBodyLocationType.
+const (
+	PostApiV1HarmLocationsJSONBodyLocationTypeBusStop        PostApiV1HarmLocationsJSONBodyLocationType = "bus_stop"
+	PostApiV1HarmLocationsJSONBodyLocationTypeCollege        PostApiV1HarmLocationsJSONBodyLocationType = "college"
+	PostApiV1HarmLocationsJSONBodyLocationTypeEstate         PostApiV1HarmLocationsJSONBodyLocationType = "estate"
+	PostApiV1HarmLocationsJSONBodyLocationTypeHotel          PostApiV1HarmLocationsJSONBodyLocationType = "hotel"
+	PostApiV1HarmLocationsJSONBodyLocationTypeOther          PostApiV1HarmLocationsJSONBodyLocationType = "other"
+	PostApiV1HarmLocationsJSONBodyLocationTypePark           PostApiV1HarmLocationsJSONBodyLocationType = "park"
+	PostApiV1HarmLocationsJSONBodyLocationTypePlayground     PostApiV1HarmLocationsJSONBodyLocationType = "playground"
+	PostApiV1HarmLocationsJSONBodyLocationTypeSchool         PostApiV1HarmLocationsJSONBodyLocationType = "school"
+	PostApiV1HarmLocationsJSONBodyLocationTypeShop           PostApiV1HarmLocationsJSONBodyLocationType = "shop"
+	PostApiV1HarmLocationsJSONBodyLocationTypeShoppingCentre PostApiV1HarmLocationsJSONBodyLocationType = "shopping_centre"
+	PostApiV1HarmLocationsJSONBodyLocationTypeShortLet       PostApiV1HarmLocationsJSONBodyLocationType = "short_let"
+	PostApiV1HarmLocationsJSONBodyLocationTypeSportsFacility PostApiV1HarmLocationsJSONBodyLocationType = "sports_facility"
+	PostApiV1HarmLocationsJSONBodyLocationTypeStairwell      PostApiV1HarmLocationsJSONBodyLocationType = "stairwell"
+	PostApiV1HarmLocationsJSONBodyLocationTypeStation        PostApiV1HarmLocationsJSONBodyLocationType = "station"
+	PostApiV1HarmLocationsJSONBodyLocationTypeStreet         PostApiV1HarmLocationsJSONBodyLocationType = "street"
+	PostApiV1HarmLocationsJSONBodyLocationTypeTakeaway       PostApiV1HarmLocationsJSONBodyLocationType = "takeaway"
+	PostApiV1HarmLocationsJSONBodyLocationTypeTransportRoute PostApiV1HarmLocationsJSONBodyLocationType = "transport_route"
+	PostApiV1HarmLocationsJSONBodyLocationTypeYouthClub      PostApiV1HarmLocationsJSONBodyLocationType = "youth_club"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsJSONBodyLocationType enum.
+func (e PostApiV1HarmLocationsJSONBodyLocationType) Valid() bool {
+	switch e {
+	case PostApiV1HarmLocationsJSONBodyLocationTypeBusStop:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeCollege:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeEstate:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeHotel:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeOther:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypePark:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypePlayground:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeSchool:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeShop:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeShoppingCentre:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeShortLet:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeSportsFacility:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeStairwell:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeStation:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeStreet:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeTakeaway:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeTransportRoute:
+		return true
+	case PostApiV1HarmLocationsJSONBodyLocationTypeYouthClub:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsJSONBodySource.
+const (
+	PostApiV1HarmLocationsJSONBodySourceAssessment         PostApiV1HarmLocationsJSONBodySource = "assessment"
+	PostApiV1HarmLocationsJSONBodySourceOther              PostApiV1HarmLocationsJSONBodySource = "other"
+	PostApiV1HarmLocationsJSONBodySourcePartnerInformation PostApiV1HarmLocationsJSONBodySource = "partner_information"
+	PostApiV1HarmLocationsJSONBodySourceReferral           PostApiV1HarmLocationsJSONBodySource = "referral"
+	PostApiV1HarmLocationsJSONBodySourceSafetyMap          PostApiV1HarmLocationsJSONBodySource = "safety_map"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsJSONBodySource enum.
+func (e PostApiV1HarmLocationsJSONBodySource) Valid() bool {
+	switch e {
+	case PostApiV1HarmLocationsJSONBodySourceAssessment:
+		return true
+	case PostApiV1HarmLocationsJSONBodySourceOther:
+		return true
+	case PostApiV1HarmLocationsJSONBodySourcePartnerInformation:
+		return true
+	case PostApiV1HarmLocationsJSONBodySourceReferral:
+		return true
+	case PostApiV1HarmLocationsJSONBodySourceSafetyMap:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsByIdArchiveJSONBodyReason.
+const (
+	PostApiV1HarmLocationsByIdArchiveJSONBodyReasonNeverAnIssue    PostApiV1HarmLocationsByIdArchiveJSONBodyReason = "never_an_issue"
+	PostApiV1HarmLocationsByIdArchiveJSONBodyReasonNoLongerAnIssue PostApiV1HarmLocationsByIdArchiveJSONBodyReason = "no_longer_an_issue"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsByIdArchiveJSONBodyReason enum.
+func (e PostApiV1HarmLocationsByIdArchiveJSONBodyReason) Valid() bool {
+	switch e {
+	case PostApiV1HarmLocationsByIdArchiveJSONBodyReasonNeverAnIssue:
+		return true
+	case PostApiV1HarmLocationsByIdArchiveJSONBodyReasonNoLongerAnIssue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason.
+const (
+	PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReasonNeverAnIssue    PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason = "never_an_issue"
+	PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReasonNoLongerAnIssue PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason = "no_longer_an_issue"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason enum.
+func (e PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason) Valid() bool {
+	switch e {
+	case PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReasonNeverAnIssue:
+		return true
+	case PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReasonNoLongerAnIssue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1MarkersJSONBodyFamilial.
+const (
+	PostApiV1MarkersJSONBodyFamilialBoth  PostApiV1MarkersJSONBodyFamilial = "both"
+	PostApiV1MarkersJSONBodyFamilialExtra PostApiV1MarkersJSONBodyFamilial = "extra"
+	PostApiV1MarkersJSONBodyFamilialIntra PostApiV1MarkersJSONBodyFamilial = "intra"
+	PostApiV1MarkersJSONBodyFamilialNone  PostApiV1MarkersJSONBodyFamilial = "none"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1MarkersJSONBodyFamilial enum.
+func (e PostApiV1MarkersJSONBodyFamilial) Valid() bool {
+	switch e {
+	case PostApiV1MarkersJSONBodyFamilialBoth:
+		return true
+	case PostApiV1MarkersJSONBodyFamilialExtra:
+		return true
+	case PostApiV1MarkersJSONBodyFamilialIntra:
+		return true
+	case PostApiV1MarkersJSONBodyFamilialNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1MarkersJSONBodyKind.
+const (
+	PostApiV1MarkersJSONBodyKindOutcome  PostApiV1MarkersJSONBodyKind = "outcome"
+	PostApiV1MarkersJSONBodyKindReferral PostApiV1MarkersJSONBodyKind = "referral"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1MarkersJSONBodyKind enum.
+func (e PostApiV1MarkersJSONBodyKind) Valid() bool {
+	switch e {
+	case PostApiV1MarkersJSONBodyKindOutcome:
+		return true
+	case PostApiV1MarkersJSONBodyKindReferral:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1MarkersByIdCorrectJSONBodyFamilial.
+const (
+	PostApiV1MarkersByIdCorrectJSONBodyFamilialBoth  PostApiV1MarkersByIdCorrectJSONBodyFamilial = "both"
+	PostApiV1MarkersByIdCorrectJSONBodyFamilialExtra PostApiV1MarkersByIdCorrectJSONBodyFamilial = "extra"
+	PostApiV1MarkersByIdCorrectJSONBodyFamilialIntra PostApiV1MarkersByIdCorrectJSONBodyFamilial = "intra"
+	PostApiV1MarkersByIdCorrectJSONBodyFamilialNone  PostApiV1MarkersByIdCorrectJSONBodyFamilial = "none"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1MarkersByIdCorrectJSONBodyFamilial enum.
+func (e PostApiV1MarkersByIdCorrectJSONBodyFamilial) Valid() bool {
+	switch e {
+	case PostApiV1MarkersByIdCorrectJSONBodyFamilialBoth:
+		return true
+	case PostApiV1MarkersByIdCorrectJSONBodyFamilialExtra:
+		return true
+	case PostApiV1MarkersByIdCorrectJSONBodyFamilialIntra:
+		return true
+	case PostApiV1MarkersByIdCorrectJSONBodyFamilialNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1RelocationsJSONBodyKind.
+const (
+	OutOfArea  PostApiV1RelocationsJSONBodyKind = "out_of_area"
+	Secure     PostApiV1RelocationsJSONBodyKind = "secure"
+	WithinArea PostApiV1RelocationsJSONBodyKind = "within_area"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1RelocationsJSONBodyKind enum.
+func (e PostApiV1RelocationsJSONBodyKind) Valid() bool {
+	switch e {
+	case OutOfArea:
+		return true
+	case Secure:
+		return true
+	case WithinArea:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1SafetyPlacesJSONBodyLocationType.
+const (
+	PostApiV1SafetyPlacesJSONBodyLocationTypeBusStop        PostApiV1SafetyPlacesJSONBodyLocationType = "bus_stop"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeCollege        PostApiV1SafetyPlacesJSONBodyLocationType = "college"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeEstate         PostApiV1SafetyPlacesJSONBodyLocationType = "estate"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeHotel          PostApiV1SafetyPlacesJSONBodyLocationType = "hotel"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeOther          PostApiV1SafetyPlacesJSONBodyLocationType = "other"
+	PostApiV1SafetyPlacesJSONBodyLocationTypePark           PostApiV1SafetyPlacesJSONBodyLocationType = "park"
+	PostApiV1SafetyPlacesJSONBodyLocationTypePlayground     PostApiV1SafetyPlacesJSONBodyLocationType = "playground"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeSchool         PostApiV1SafetyPlacesJSONBodyLocationType = "school"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeShop           PostApiV1SafetyPlacesJSONBodyLocationType = "shop"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeShoppingCentre PostApiV1SafetyPlacesJSONBodyLocationType = "shopping_centre"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeShortLet       PostApiV1SafetyPlacesJSONBodyLocationType = "short_let"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeSportsFacility PostApiV1SafetyPlacesJSONBodyLocationType = "sports_facility"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeStairwell      PostApiV1SafetyPlacesJSONBodyLocationType = "stairwell"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeStation        PostApiV1SafetyPlacesJSONBodyLocationType = "station"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeStreet         PostApiV1SafetyPlacesJSONBodyLocationType = "street"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeTakeaway       PostApiV1SafetyPlacesJSONBodyLocationType = "takeaway"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeTransportRoute PostApiV1SafetyPlacesJSONBodyLocationType = "transport_route"
+	PostApiV1SafetyPlacesJSONBodyLocationTypeYouthClub      PostApiV1SafetyPlacesJSONBodyLocationType = "youth_club"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1SafetyPlacesJSONBodyLocationType enum.
+func (e PostApiV1SafetyPlacesJSONBodyLocationType) Valid() bool {
+	switch e {
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeBusStop:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeCollege:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeEstate:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeHotel:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeOther:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypePark:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypePlayground:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeSchool:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeShop:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeShoppingCentre:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeShortLet:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeSportsFacility:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeStairwell:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeStation:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeStreet:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeTakeaway:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeTransportRoute:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyLocationTypeYouthClub:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1SafetyPlacesJSONBodyRating.
+const (
+	Amber PostApiV1SafetyPlacesJSONBodyRating = "amber"
+	Green PostApiV1SafetyPlacesJSONBodyRating = "green"
+	Red   PostApiV1SafetyPlacesJSONBodyRating = "red"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1SafetyPlacesJSONBodyRating enum.
+func (e PostApiV1SafetyPlacesJSONBodyRating) Valid() bool {
+	switch e {
+	case Amber:
+		return true
+	case Green:
+		return true
+	case Red:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostApiV1SafetyPlacesJSONBodyTrustedAdult.
+const (
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultBusinessStaff  PostApiV1SafetyPlacesJSONBodyTrustedAdult = "business_staff"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultFaithLeader    PostApiV1SafetyPlacesJSONBodyTrustedAdult = "faith_leader"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultFamilyMember   PostApiV1SafetyPlacesJSONBodyTrustedAdult = "family_member"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultHealthWorker   PostApiV1SafetyPlacesJSONBodyTrustedAdult = "health_worker"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultOther          PostApiV1SafetyPlacesJSONBodyTrustedAdult = "other"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultResident       PostApiV1SafetyPlacesJSONBodyTrustedAdult = "resident"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultSchoolStaff    PostApiV1SafetyPlacesJSONBodyTrustedAdult = "school_staff"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultSportsCoach    PostApiV1SafetyPlacesJSONBodyTrustedAdult = "sports_coach"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultTransportStaff PostApiV1SafetyPlacesJSONBodyTrustedAdult = "transport_staff"
+	PostApiV1SafetyPlacesJSONBodyTrustedAdultYouthWorker    PostApiV1SafetyPlacesJSONBodyTrustedAdult = "youth_worker"
+)
+
+// Valid indicates whether the value is a known member of the PostApiV1SafetyPlacesJSONBodyTrustedAdult enum.
+func (e PostApiV1SafetyPlacesJSONBodyTrustedAdult) Valid() bool {
+	switch e {
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultBusinessStaff:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultFaithLeader:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultFamilyMember:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultHealthWorker:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultOther:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultResident:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultSchoolStaff:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultSportsCoach:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultTransportStaff:
+		return true
+	case PostApiV1SafetyPlacesJSONBodyTrustedAdultYouthWorker:
+		return true
+	default:
+		return false
+	}
+}
+
 // Actor defines model for Actor.
 type Actor struct {
 	Disabled *bool  `json:"disabled,omitempty"`
@@ -1314,14 +2280,18 @@ type GetApiV1ContextsParams struct {
 
 // PostApiV1ContextsJSONBody defines parameters for PostApiV1Contexts.
 type PostApiV1ContextsJSONBody struct {
-	Description  *string  `json:"description,omitempty"`
-	Kind         string   `json:"kind"`
-	Lat          *float64 `json:"lat,omitempty"`
-	LocationType *string  `json:"location_type,omitempty"`
-	Lon          *float64 `json:"lon,omitempty"`
-	Name         *string  `json:"name,omitempty"`
-	Postcode     *string  `json:"postcode,omitempty"`
-	ReviewDate   *string  `json:"review_date,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Kind one of the taxonomy's context_kinds (GET /api/v1/taxonomy)
+	Kind PostApiV1ContextsJSONBodyKind `json:"kind"`
+	Lat  *float64                      `json:"lat,omitempty"`
+
+	// LocationType one of the taxonomy's location_types (GET /api/v1/taxonomy)
+	LocationType *PostApiV1ContextsJSONBodyLocationType `json:"location_type,omitempty"`
+	Lon          *float64                               `json:"lon,omitempty"`
+	Name         *string                                `json:"name,omitempty"`
+	Postcode     *string                                `json:"postcode,omitempty"`
+	ReviewDate   *string                                `json:"review_date,omitempty"`
 }
 
 // PostApiV1ContextsParams defines parameters for PostApiV1Contexts.
@@ -1330,17 +2300,33 @@ type PostApiV1ContextsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1ContextsJSONBodyKind defines parameters for PostApiV1Contexts.
+type PostApiV1ContextsJSONBodyKind string
+
+// PostApiV1ContextsJSONBodyLocationType defines parameters for PostApiV1Contexts.
+type PostApiV1ContextsJSONBodyLocationType string
+
 // PostApiV1ContextsSimilarJSONBody defines parameters for PostApiV1ContextsSimilar.
 type PostApiV1ContextsSimilarJSONBody struct {
-	Description  *string  `json:"description,omitempty"`
-	Kind         string   `json:"kind"`
-	Lat          *float64 `json:"lat,omitempty"`
-	LocationType *string  `json:"location_type,omitempty"`
-	Lon          *float64 `json:"lon,omitempty"`
-	Name         *string  `json:"name,omitempty"`
-	Postcode     *string  `json:"postcode,omitempty"`
-	ReviewDate   *string  `json:"review_date,omitempty"`
+	Description *string `json:"description,omitempty"`
+
+	// Kind one of the taxonomy's context_kinds (GET /api/v1/taxonomy)
+	Kind PostApiV1ContextsSimilarJSONBodyKind `json:"kind"`
+	Lat  *float64                             `json:"lat,omitempty"`
+
+	// LocationType one of the taxonomy's location_types (GET /api/v1/taxonomy)
+	LocationType *PostApiV1ContextsSimilarJSONBodyLocationType `json:"location_type,omitempty"`
+	Lon          *float64                                      `json:"lon,omitempty"`
+	Name         *string                                       `json:"name,omitempty"`
+	Postcode     *string                                       `json:"postcode,omitempty"`
+	ReviewDate   *string                                       `json:"review_date,omitempty"`
 }
+
+// PostApiV1ContextsSimilarJSONBodyKind defines parameters for PostApiV1ContextsSimilar.
+type PostApiV1ContextsSimilarJSONBodyKind string
+
+// PostApiV1ContextsSimilarJSONBodyLocationType defines parameters for PostApiV1ContextsSimilar.
+type PostApiV1ContextsSimilarJSONBodyLocationType string
 
 // PatchApiV1ContextsByIdJSONBody defines parameters for PatchApiV1ContextsById.
 type PatchApiV1ContextsByIdJSONBody struct {
@@ -1365,22 +2351,30 @@ type PostApiV1ContextsByIdAssessmentsParams struct {
 type PostApiV1ContextsByIdCloseJSONBody struct {
 	Evidence      map[string]string `json:"evidence"`
 	Interventions *[]struct {
-		Decision string `json:"decision"`
-		Id       int64  `json:"id"`
+		// Decision one of the taxonomy's closing_decisions (GET /api/v1/taxonomy)
+		Decision PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision `json:"decision"`
+		Id       int64                                                   `json:"id"`
 	} `json:"interventions,omitempty"`
 	Reason string `json:"reason"`
 }
 
+// PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision defines parameters for PostApiV1ContextsByIdClose.
+type PostApiV1ContextsByIdCloseJSONBodyInterventionsDecision string
+
 // PostApiV1ContextsByIdInterventionsJSONBody defines parameters for PostApiV1ContextsByIdInterventions.
 type PostApiV1ContextsByIdInterventionsJSONBody struct {
-	Action        string  `json:"action"`
-	DoneDate      *string `json:"done_date,omitempty"`
-	DueDate       *string `json:"due_date,omitempty"`
-	Notes         *string `json:"notes,omitempty"`
-	Outcome       *string `json:"outcome,omitempty"`
-	PartnerAgency string  `json:"partner_agency"`
-	Side          string  `json:"side"`
-	Status        *string `json:"status,omitempty"`
+	Action   string  `json:"action"`
+	DoneDate *string `json:"done_date,omitempty"`
+	DueDate  *string `json:"due_date,omitempty"`
+	Notes    *string `json:"notes,omitempty"`
+	Outcome  *string `json:"outcome,omitempty"`
+
+	// PartnerAgency one of the taxonomy's partner_agencies (GET /api/v1/taxonomy)
+	PartnerAgency PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency `json:"partner_agency"`
+	Side          string                                                  `json:"side"`
+
+	// Status one of the taxonomy's intervention_statuses (GET /api/v1/taxonomy)
+	Status *PostApiV1ContextsByIdInterventionsJSONBodyStatus `json:"status,omitempty"`
 }
 
 // PostApiV1ContextsByIdInterventionsParams defines parameters for PostApiV1ContextsByIdInterventions.
@@ -1389,17 +2383,33 @@ type PostApiV1ContextsByIdInterventionsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency defines parameters for PostApiV1ContextsByIdInterventions.
+type PostApiV1ContextsByIdInterventionsJSONBodyPartnerAgency string
+
+// PostApiV1ContextsByIdInterventionsJSONBodyStatus defines parameters for PostApiV1ContextsByIdInterventions.
+type PostApiV1ContextsByIdInterventionsJSONBodyStatus string
+
 // PatchApiV1ContextsByIdInterventionsByIidJSONBody defines parameters for PatchApiV1ContextsByIdInterventionsByIid.
 type PatchApiV1ContextsByIdInterventionsByIidJSONBody struct {
-	Action        *string `json:"action,omitempty"`
-	DoneDate      *string `json:"done_date,omitempty"`
-	DueDate       *string `json:"due_date,omitempty"`
-	Notes         *string `json:"notes,omitempty"`
-	Outcome       *string `json:"outcome,omitempty"`
-	PartnerAgency *string `json:"partner_agency,omitempty"`
-	Side          *string `json:"side,omitempty"`
-	Status        *string `json:"status,omitempty"`
+	Action   *string `json:"action,omitempty"`
+	DoneDate *string `json:"done_date,omitempty"`
+	DueDate  *string `json:"due_date,omitempty"`
+	Notes    *string `json:"notes,omitempty"`
+	Outcome  *string `json:"outcome,omitempty"`
+
+	// PartnerAgency one of the taxonomy's partner_agencies (GET /api/v1/taxonomy)
+	PartnerAgency *PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency `json:"partner_agency,omitempty"`
+	Side          *string                                                        `json:"side,omitempty"`
+
+	// Status one of the taxonomy's intervention_statuses (GET /api/v1/taxonomy)
+	Status *PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus `json:"status,omitempty"`
 }
+
+// PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency defines parameters for PatchApiV1ContextsByIdInterventionsByIid.
+type PatchApiV1ContextsByIdInterventionsByIidJSONBodyPartnerAgency string
+
+// PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus defines parameters for PatchApiV1ContextsByIdInterventionsByIid.
+type PatchApiV1ContextsByIdInterventionsByIidJSONBodyStatus string
 
 // PostApiV1ContextsByIdLinksJSONBody defines parameters for PostApiV1ContextsByIdLinks.
 type PostApiV1ContextsByIdLinksJSONBody struct {
@@ -1491,13 +2501,17 @@ type GetApiV1ExportsHeatGeojsonParams struct {
 
 // PostApiV1FactorsJSONBody defines parameters for PostApiV1Factors.
 type PostApiV1FactorsJSONBody struct {
-	Area         *string `json:"area,omitempty"`
-	AreaKind     *string `json:"area_kind,omitempty"`
-	ContextId    *int64  `json:"context_id,omitempty"`
-	Description  string  `json:"description"`
-	IdentifiedOn string  `json:"identified_on"`
-	LocationType *string `json:"location_type,omitempty"`
-	Subject      string  `json:"subject"`
+	Area *string `json:"area,omitempty"`
+
+	// AreaKind one of the taxonomy's factor_area_kinds (GET /api/v1/taxonomy)
+	AreaKind     *PostApiV1FactorsJSONBodyAreaKind `json:"area_kind,omitempty"`
+	ContextId    *int64                            `json:"context_id,omitempty"`
+	Description  string                            `json:"description"`
+	IdentifiedOn string                            `json:"identified_on"`
+
+	// LocationType one of the taxonomy's location_types (GET /api/v1/taxonomy)
+	LocationType *PostApiV1FactorsJSONBodyLocationType `json:"location_type,omitempty"`
+	Subject      string                                `json:"subject"`
 }
 
 // PostApiV1FactorsParams defines parameters for PostApiV1Factors.
@@ -1506,13 +2520,23 @@ type PostApiV1FactorsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1FactorsJSONBodyAreaKind defines parameters for PostApiV1Factors.
+type PostApiV1FactorsJSONBodyAreaKind string
+
+// PostApiV1FactorsJSONBodyLocationType defines parameters for PostApiV1Factors.
+type PostApiV1FactorsJSONBodyLocationType string
+
 // PostApiV1FactorsByIdActionsJSONBody defines parameters for PostApiV1FactorsByIdActions.
 type PostApiV1FactorsByIdActionsJSONBody struct {
-	Action        string  `json:"action"`
-	DoneDate      *string `json:"done_date,omitempty"`
-	DueDate       *string `json:"due_date,omitempty"`
-	PartnerAgency string  `json:"partner_agency"`
-	Status        *string `json:"status,omitempty"`
+	Action   string  `json:"action"`
+	DoneDate *string `json:"done_date,omitempty"`
+	DueDate  *string `json:"due_date,omitempty"`
+
+	// PartnerAgency one of the taxonomy's partner_agencies (GET /api/v1/taxonomy)
+	PartnerAgency PostApiV1FactorsByIdActionsJSONBodyPartnerAgency `json:"partner_agency"`
+
+	// Status one of the taxonomy's intervention_statuses (GET /api/v1/taxonomy)
+	Status *PostApiV1FactorsByIdActionsJSONBodyStatus `json:"status,omitempty"`
 }
 
 // PostApiV1FactorsByIdActionsParams defines parameters for PostApiV1FactorsByIdActions.
@@ -1521,14 +2545,30 @@ type PostApiV1FactorsByIdActionsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1FactorsByIdActionsJSONBodyPartnerAgency defines parameters for PostApiV1FactorsByIdActions.
+type PostApiV1FactorsByIdActionsJSONBodyPartnerAgency string
+
+// PostApiV1FactorsByIdActionsJSONBodyStatus defines parameters for PostApiV1FactorsByIdActions.
+type PostApiV1FactorsByIdActionsJSONBodyStatus string
+
 // PatchApiV1FactorsByIdActionsByAidJSONBody defines parameters for PatchApiV1FactorsByIdActionsByAid.
 type PatchApiV1FactorsByIdActionsByAidJSONBody struct {
-	Action        *string `json:"action,omitempty"`
-	DoneDate      *string `json:"done_date,omitempty"`
-	DueDate       *string `json:"due_date,omitempty"`
-	PartnerAgency *string `json:"partner_agency,omitempty"`
-	Status        *string `json:"status,omitempty"`
+	Action   *string `json:"action,omitempty"`
+	DoneDate *string `json:"done_date,omitempty"`
+	DueDate  *string `json:"due_date,omitempty"`
+
+	// PartnerAgency one of the taxonomy's partner_agencies (GET /api/v1/taxonomy)
+	PartnerAgency *PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency `json:"partner_agency,omitempty"`
+
+	// Status one of the taxonomy's intervention_statuses (GET /api/v1/taxonomy)
+	Status *PatchApiV1FactorsByIdActionsByAidJSONBodyStatus `json:"status,omitempty"`
 }
+
+// PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency defines parameters for PatchApiV1FactorsByIdActionsByAid.
+type PatchApiV1FactorsByIdActionsByAidJSONBodyPartnerAgency string
+
+// PatchApiV1FactorsByIdActionsByAidJSONBodyStatus defines parameters for PatchApiV1FactorsByIdActionsByAid.
+type PatchApiV1FactorsByIdActionsByAidJSONBodyStatus string
 
 // PostApiV1FactorsByIdWithdrawJSONBody defines parameters for PostApiV1FactorsByIdWithdraw.
 type PostApiV1FactorsByIdWithdrawJSONBody struct {
@@ -1556,17 +2596,25 @@ type PostApiV1GeocodeJSONBody1 = []struct {
 
 // PostApiV1HarmLocationsJSONBody defines parameters for PostApiV1HarmLocations.
 type PostApiV1HarmLocationsJSONBody struct {
-	Categories   []string `json:"categories"`
-	ContextId    *int64   `json:"context_id,omitempty"`
-	Familial     string   `json:"familial"`
-	Lat          *float64 `json:"lat,omitempty"`
-	Layer        string   `json:"layer"`
-	LocationType string   `json:"location_type"`
-	Lon          *float64 `json:"lon,omitempty"`
-	Occurred     string   `json:"occurred"`
-	Postcode     *string  `json:"postcode,omitempty"`
-	Source       string   `json:"source"`
-	Subject      string   `json:"subject"`
+	Categories []string `json:"categories"`
+	ContextId  *int64   `json:"context_id,omitempty"`
+
+	// Familial one of the taxonomy's familial (GET /api/v1/taxonomy)
+	Familial PostApiV1HarmLocationsJSONBodyFamilial `json:"familial"`
+	Lat      *float64                               `json:"lat,omitempty"`
+
+	// Layer one of the taxonomy's layers (GET /api/v1/taxonomy)
+	Layer PostApiV1HarmLocationsJSONBodyLayer `json:"layer"`
+
+	// LocationType one of the taxonomy's location_types (GET /api/v1/taxonomy)
+	LocationType PostApiV1HarmLocationsJSONBodyLocationType `json:"location_type"`
+	Lon          *float64                                   `json:"lon,omitempty"`
+	Occurred     string                                     `json:"occurred"`
+	Postcode     *string                                    `json:"postcode,omitempty"`
+
+	// Source one of the taxonomy's sources (GET /api/v1/taxonomy)
+	Source  PostApiV1HarmLocationsJSONBodySource `json:"source"`
+	Subject string                               `json:"subject"`
 }
 
 // PostApiV1HarmLocationsParams defines parameters for PostApiV1HarmLocations.
@@ -1575,11 +2623,28 @@ type PostApiV1HarmLocationsParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1HarmLocationsJSONBodyFamilial defines parameters for PostApiV1HarmLocations.
+type PostApiV1HarmLocationsJSONBodyFamilial string
+
+// PostApiV1HarmLocationsJSONBodyLayer defines parameters for PostApiV1HarmLocations.
+type PostApiV1HarmLocationsJSONBodyLayer string
+
+// PostApiV1HarmLocationsJSONBodyLocationType defines parameters for PostApiV1HarmLocations.
+type PostApiV1HarmLocationsJSONBodyLocationType string
+
+// PostApiV1HarmLocationsJSONBodySource defines parameters for PostApiV1HarmLocations.
+type PostApiV1HarmLocationsJSONBodySource string
+
 // PostApiV1HarmLocationsByIdArchiveJSONBody defines parameters for PostApiV1HarmLocationsByIdArchive.
 type PostApiV1HarmLocationsByIdArchiveJSONBody struct {
-	Note   string `json:"note"`
-	Reason string `json:"reason"`
+	Note string `json:"note"`
+
+	// Reason one of the taxonomy's archive_reasons (GET /api/v1/taxonomy)
+	Reason PostApiV1HarmLocationsByIdArchiveJSONBodyReason `json:"reason"`
 }
+
+// PostApiV1HarmLocationsByIdArchiveJSONBodyReason defines parameters for PostApiV1HarmLocationsByIdArchive.
+type PostApiV1HarmLocationsByIdArchiveJSONBodyReason string
 
 // PostApiV1HarmLocationsByIdCategoriesJSONBody defines parameters for PostApiV1HarmLocationsByIdCategories.
 type PostApiV1HarmLocationsByIdCategoriesJSONBody struct {
@@ -1593,9 +2658,14 @@ type PostApiV1HarmLocationsByIdCategoriesJSONBody struct {
 
 // PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody defines parameters for PostApiV1HarmLocationsByIdTypesByCategoryArchive.
 type PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBody struct {
-	Note   string `json:"note"`
-	Reason string `json:"reason"`
+	Note string `json:"note"`
+
+	// Reason one of the taxonomy's archive_reasons (GET /api/v1/taxonomy)
+	Reason PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason `json:"reason"`
 }
+
+// PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason defines parameters for PostApiV1HarmLocationsByIdTypesByCategoryArchive.
+type PostApiV1HarmLocationsByIdTypesByCategoryArchiveJSONBodyReason string
 
 // GetApiV1HeatCellsParams defines parameters for GetApiV1HeatCells.
 type GetApiV1HeatCellsParams struct {
@@ -1644,11 +2714,15 @@ type GetApiV1HotspotsParams struct {
 
 // PostApiV1MarkersJSONBody defines parameters for PostApiV1Markers.
 type PostApiV1MarkersJSONBody struct {
-	Date     string  `json:"date"`
-	Familial string  `json:"familial"`
-	Kind     string  `json:"kind"`
-	Note     *string `json:"note,omitempty"`
-	Subject  string  `json:"subject"`
+	Date string `json:"date"`
+
+	// Familial one of the taxonomy's marker_values (GET /api/v1/taxonomy)
+	Familial PostApiV1MarkersJSONBodyFamilial `json:"familial"`
+
+	// Kind one of the taxonomy's marker_kinds (GET /api/v1/taxonomy)
+	Kind    PostApiV1MarkersJSONBodyKind `json:"kind"`
+	Note    *string                      `json:"note,omitempty"`
+	Subject string                       `json:"subject"`
 }
 
 // PostApiV1MarkersParams defines parameters for PostApiV1Markers.
@@ -1657,12 +2731,20 @@ type PostApiV1MarkersParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// PostApiV1MarkersJSONBodyFamilial defines parameters for PostApiV1Markers.
+type PostApiV1MarkersJSONBodyFamilial string
+
+// PostApiV1MarkersJSONBodyKind defines parameters for PostApiV1Markers.
+type PostApiV1MarkersJSONBodyKind string
+
 // PostApiV1MarkersByIdCorrectJSONBody defines parameters for PostApiV1MarkersByIdCorrect.
 type PostApiV1MarkersByIdCorrectJSONBody struct {
-	Date     string  `json:"date"`
-	Familial string  `json:"familial"`
-	Note     *string `json:"note,omitempty"`
-	Reason   string  `json:"reason"`
+	Date string `json:"date"`
+
+	// Familial one of the taxonomy's marker_values (GET /api/v1/taxonomy)
+	Familial PostApiV1MarkersByIdCorrectJSONBodyFamilial `json:"familial"`
+	Note     *string                                     `json:"note,omitempty"`
+	Reason   string                                      `json:"reason"`
 }
 
 // PostApiV1MarkersByIdCorrectParams defines parameters for PostApiV1MarkersByIdCorrect.
@@ -1670,6 +2752,9 @@ type PostApiV1MarkersByIdCorrectParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
+
+// PostApiV1MarkersByIdCorrectJSONBodyFamilial defines parameters for PostApiV1MarkersByIdCorrect.
+type PostApiV1MarkersByIdCorrectJSONBodyFamilial string
 
 // PostApiV1MeNotificationsReadJSONBody defines parameters for PostApiV1MeNotificationsRead.
 type PostApiV1MeNotificationsReadJSONBody struct {
@@ -1715,10 +2800,12 @@ type PostApiV1ReleasesParams struct {
 
 // PostApiV1RelocationsJSONBody defines parameters for PostApiV1Relocations.
 type PostApiV1RelocationsJSONBody struct {
-	Date    string  `json:"date"`
-	Kind    string  `json:"kind"`
-	Note    *string `json:"note,omitempty"`
-	Subject string  `json:"subject"`
+	Date string `json:"date"`
+
+	// Kind one of the taxonomy's relocation_kinds (GET /api/v1/taxonomy)
+	Kind    PostApiV1RelocationsJSONBodyKind `json:"kind"`
+	Note    *string                          `json:"note,omitempty"`
+	Subject string                           `json:"subject"`
 }
 
 // PostApiV1RelocationsParams defines parameters for PostApiV1Relocations.
@@ -1726,6 +2813,9 @@ type PostApiV1RelocationsParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
+
+// PostApiV1RelocationsJSONBodyKind defines parameters for PostApiV1Relocations.
+type PostApiV1RelocationsJSONBodyKind string
 
 // PostApiV1RelocationsByIdWithdrawJSONBody defines parameters for PostApiV1RelocationsByIdWithdraw.
 type PostApiV1RelocationsByIdWithdrawJSONBody struct {
@@ -1794,15 +2884,21 @@ type GetApiV1ReportsTimeToCloseParams struct {
 
 // PostApiV1SafetyPlacesJSONBody defines parameters for PostApiV1SafetyPlaces.
 type PostApiV1SafetyPlacesJSONBody struct {
-	ContextId    *int64   `json:"context_id,omitempty"`
-	Lat          *float64 `json:"lat,omitempty"`
-	LocationType string   `json:"location_type"`
-	Lon          *float64 `json:"lon,omitempty"`
-	Mapped       string   `json:"mapped"`
-	Postcode     *string  `json:"postcode,omitempty"`
-	Rating       string   `json:"rating"`
-	Subject      string   `json:"subject"`
-	TrustedAdult *string  `json:"trusted_adult,omitempty"`
+	ContextId *int64   `json:"context_id,omitempty"`
+	Lat       *float64 `json:"lat,omitempty"`
+
+	// LocationType one of the taxonomy's location_types (GET /api/v1/taxonomy)
+	LocationType PostApiV1SafetyPlacesJSONBodyLocationType `json:"location_type"`
+	Lon          *float64                                  `json:"lon,omitempty"`
+	Mapped       string                                    `json:"mapped"`
+	Postcode     *string                                   `json:"postcode,omitempty"`
+
+	// Rating one of the taxonomy's safety_ratings (GET /api/v1/taxonomy)
+	Rating  PostApiV1SafetyPlacesJSONBodyRating `json:"rating"`
+	Subject string                              `json:"subject"`
+
+	// TrustedAdult one of the taxonomy's trusted_adults (GET /api/v1/taxonomy)
+	TrustedAdult *PostApiV1SafetyPlacesJSONBodyTrustedAdult `json:"trusted_adult,omitempty"`
 }
 
 // PostApiV1SafetyPlacesParams defines parameters for PostApiV1SafetyPlaces.
@@ -1810,6 +2906,15 @@ type PostApiV1SafetyPlacesParams struct {
 	// IdempotencyKey optional, 1-255 visible ASCII characters (a UUID will do): a retry with the same key, by the same user on the same route, gets the first answer and writes nothing for 24 h; the same key with another body is 422 idempotency_key_reused, a retry while the first request runs is 409 idempotency_in_progress
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
+
+// PostApiV1SafetyPlacesJSONBodyLocationType defines parameters for PostApiV1SafetyPlaces.
+type PostApiV1SafetyPlacesJSONBodyLocationType string
+
+// PostApiV1SafetyPlacesJSONBodyRating defines parameters for PostApiV1SafetyPlaces.
+type PostApiV1SafetyPlacesJSONBodyRating string
+
+// PostApiV1SafetyPlacesJSONBodyTrustedAdult defines parameters for PostApiV1SafetyPlaces.
+type PostApiV1SafetyPlacesJSONBodyTrustedAdult string
 
 // PostApiV1SessionJSONBody defines parameters for PostApiV1Session.
 type PostApiV1SessionJSONBody struct {
