@@ -181,7 +181,9 @@ log "server ready at $URL (pid $SERVER_PID)"
 # test writes (web/ui/test/write-pmtiles.mjs): place.test.mjs checks that the
 # map draws it and asks no other host.
 node web/ui/test/write-pmtiles.mjs "$WORK/basemap-test.pmtiles"
-"$BIN" serve --listen 127.0.0.1:0 --validate-responses --basemap "$WORK/basemap-test.pmtiles" \
+# It signs in by password only: the OpenID provider's issuer, exported for
+# the tests, must not switch single sign-on on for it.
+env -u CTXMAP_OIDC_ISSUER "$BIN" serve --listen 127.0.0.1:0 --validate-responses --basemap "$WORK/basemap-test.pmtiles" \
   --release-schedule off --retention-schedule off >"$WORK/basemap.out" 2>"$WORK/basemap.log" &
 BASEMAP_PID=$!
 BASEMAP_URL=""
