@@ -79,9 +79,6 @@ export class Search {
     const near = typeof where === 'string' ? where : `${where[1].toFixed(6)},${where[0].toFixed(6)}`;
     if (Array.isArray(where)) this.showRing(where, radius, fly);
     fill(this.summary, `Searching within ${formatDistance(radius)} of ${label}\u2026`);
-    // For a postcode, where it is: its point, sector and district outlines.
-    const placed = typeof where === 'string'
-      ? get(`/api/v1/places/${encodeURIComponent(where)}`).catch(() => null) : Promise.resolve(null);
     let data;
     try {
       data = await get(withQuery('/api/v1/contexts', { near, radius_m: radius, status: app.contextStatus() }));
@@ -95,7 +92,11 @@ export class Search {
       announce(`Search failed: ${err.message}`);
       return;
     }
-    const place = await placed;
+    // For a postcode, where it is: its point, sector and district outlines.
+    // Asked only once the server placed the search, so words that are no
+    // postcode ("Market Street") never reach the places route.
+    const place = typeof where === 'string'
+      ? await get(`/api/v1/places/${encodeURIComponent(where)}`).catch(() => null) : null;
     this.showPlace(place);
     if (!Array.isArray(where)) this.showRing([data.lon, data.lat], radius, fly, place ? place.postcode : label);
     const items = data.contexts; // nearest first, as the server sorts them
