@@ -279,6 +279,16 @@ func ContextChanges(c *Context, oldReview *time.Time, ch ContextChange) string {
 	return strings.Join(parts, "; ")
 }
 
+// ContextUnchanged reports whether ch would leave c as it is: its name, its
+// description (oldDescription) and its review date (oldReview) already
+// hold what ch sets. Saving an unchanged form is then no change at all: no
+// chronology entry, no notification to the linked teams, no webhook.
+func ContextUnchanged(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) bool {
+	return (ch.Name == nil || *ch.Name == c.Name) &&
+		(ch.Description == nil || *ch.Description == oldDescription) &&
+		(!ch.ReviewSet || sameDate(oldReview, ch.ReviewDate))
+}
+
 func sameDate(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil

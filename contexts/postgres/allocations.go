@@ -139,3 +139,22 @@ func (s *Store) allocated(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sh 
 	}
 	return nil
 }
+
+// allocatedSubject is allocated for the young person of an existing entry,
+// by subject row id (0: the entry is missing, left to the caller's 404). A
+// correction or a plan action is recording for that young person, so once
+// the case system moves them to another team the old team can no longer
+// change what it recorded; withdrawing or archiving its own entries stays
+// open to it.
+func (s *Store) allocatedSubject(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sid int64) error {
+	if !s.allocations || s.demo || sid == 0 {
+		return nil
+	}
+	var hash []byte
+	if err := tx.QueryRow(ctx, `SELECT hash FROM subjects WHERE id = $1`, sid).Scan(&hash); err != nil {
+		return fmt.Errorf("allocation check: %w", err)
+	}
+	var sh [32]byte
+	copy(sh[:], hash)
+	return s.allocated(ctx, tx, a, sh)
+}

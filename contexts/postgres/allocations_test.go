@@ -30,7 +30,10 @@ func TestAllocationsDecideWhoAPractitionerMayRecord(t *testing.T) {
 	if rep.Rows != 3 || rep.YoungPeople != 2 || rep.Teams != 2 {
 		t.Fatalf("report %+v", rep)
 	}
-	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1")))
+	mine := must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1")))
+	marker := must[*contexts.Marker](t)(s.AddMarker(ctx, f.pracA, contexts.MarkerInput{Subject: "ALLOC-1", Kind: "referral", Familial: "extra", Date: "2026-01-05"}))
+	factor := must[*contexts.Factor](t)(s.AddFactor(ctx, f.pracA, contexts.FactorInput{Subject: "ALLOC-1", IdentifiedOn: "2026-01-07", Description: "Gathering at the park",
+		LocationType: "park", AreaKind: contexts.AreaPostcodeDistrict, Area: "E8"}))
 	before := f.counts(t)
 	for _, subject := range []string{"ALLOC-2", "NOBODY-9"} { // another team's, and nobody's: the same answer
 		_, err := s.CreateHarmLocation(ctx, f.pracA, harmInput(subject))
@@ -56,6 +59,28 @@ func TestAllocationsDecideWhoAPractitionerMayRecord(t *testing.T) {
 	_, err = s.CreateHarmLocation(ctx, f.pracA, harmInput("ALLOC-1"))
 	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
 	must[*contexts.HarmLocation](t)(s.CreateHarmLocation(ctx, f.pracB, harmInput("ALLOC-1")))
+	// Correcting what the team recorded, or planning work for it, is
+	// recording for the young person too; taking a wrong entry out is not.
+	entries := func() (n int) {
+		if err := f.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM harm_location_types) + (SELECT count(*) FROM yp_markers)
+			+ (SELECT count(*) FROM yp_factor_actions)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	was := entries()
+	_, err = s.CorrectCategories(ctx, f.pracA, mine.ID, contexts.CategoryCorrection{
+		Add: []contexts.TypeInput{{Category: "cse", Started: "2026-01"}}, Note: "Also sexual exploitation"})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	_, err = s.CorrectMarker(ctx, f.pracA, marker.ID, contexts.MarkerCorrection{Familial: "both", Date: "2026-01-05", Reason: "Reviewed"})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	_, err = s.AddFactorAction(ctx, f.pracA, factor.ID, contexts.FactorActionInput{Action: "Lighting", PartnerAgency: "parks"})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	if now := entries(); now != was {
+		t.Fatalf("a refused correction wrote: %d -> %d entries", was, now)
+	}
+	must[*contexts.HarmLocation](t)(s.ArchiveHarmLocation(ctx, f.pracA, mine.ID, contexts.ArchiveInput{Reason: contexts.ArchiveNeverAnIssue, Note: "Wrong young person"}))
+	must[*contexts.Factor](t)(s.WithdrawFactor(ctx, f.pracA, factor.ID, contexts.WithdrawInput{Reason: "Entered in error"}))
 
 	st := must[*contexts.AllocationStatus](t)(s.AllocationStatus(ctx))
 	if !st.Required || st.Latest == nil || st.Latest.YoungPeople != 1 {

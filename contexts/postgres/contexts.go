@@ -288,8 +288,13 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 			return err
 		}
 		var oldReview *time.Time
-		if err := tx.QueryRow(ctx, `SELECT review_date FROM contexts WHERE id = $1`, id).Scan(&oldReview); err != nil {
+		var oldDescription string
+		if err := tx.QueryRow(ctx, `SELECT review_date, coalesce(description, '') FROM contexts WHERE id = $1`, id).
+			Scan(&oldReview, &oldDescription); err != nil {
 			return fmt.Errorf("read review date: %w", err)
+		}
+		if contexts.ContextUnchanged(c, oldDescription, oldReview, ch) {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE contexts SET name = $2, display_name = $3, dedupe_key = $4,
 				description = coalesce($5, description),

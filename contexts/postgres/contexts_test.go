@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -260,6 +261,14 @@ func TestContextKindsAndUpdate(t *testing.T) {
 	upd = must[*contexts.Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{ReviewDate: ptr("")}))
 	if upd.ReviewDate != "" || upd.Description == "" {
 		t.Fatalf("cleared review date %+v", upd)
+	}
+	// Saving the form again as it stands changes nothing: no chronology
+	// entry, no notification, no audit line.
+	before := f.counts(t)
+	upd = must[*contexts.Context](t)(s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{Name: ptr("Chicken Palace"), ReviewDate: ptr(""),
+		Description: ptr("Young people gather after school")}))
+	if after := f.counts(t); !maps.Equal(before, after) || upd.DisplayName != "Chicken Palace, E8 3AB" {
+		t.Fatalf("an unchanged save wrote: %v -> %v", before, after)
 	}
 	_, err = s.UpdateContext(ctx, f.lead, shop.ID, contexts.ContextUpdate{})
 	wantCode(t, err, ctxmap.KindInvalid, "nothing_to_update")

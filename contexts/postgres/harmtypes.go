@@ -75,6 +75,7 @@ func withTypes(ctx context.Context, q querier, list []contexts.HarmLocation) err
 // a row lock.
 type lockedHarm struct {
 	archived bool
+	subject  int64 // the young person's subject row
 	cell     int64
 	quick    bool // made less than 24 hours ago (an insider alert on ending a type)
 	safety   bool
@@ -86,9 +87,9 @@ type lockedHarm struct {
 func (s *Store) lockHarm(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id int64) (lockedHarm, error) {
 	var l lockedHarm
 	var archived *time.Time
-	err := tx.QueryRow(ctx, `SELECT archived_at, cell, created_at > coalesce($3, now()) - interval '24 hours', safety IS NOT NULL, categories
+	err := tx.QueryRow(ctx, `SELECT archived_at, subject_id, cell, created_at > coalesce($3, now()) - interval '24 hours', safety IS NOT NULL, categories
 		FROM harm_locations WHERE id = $1 AND team_id = $2 FOR UPDATE`, id, a.TeamID, s.at).
-		Scan(&archived, &l.cell, &l.quick, &l.safety, &l.active)
+		Scan(&archived, &l.subject, &l.cell, &l.quick, &l.safety, &l.active)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, contexts.NotFound("harm location", id)
 	}
@@ -251,6 +252,9 @@ func (s *Store) CorrectCategories(ctx context.Context, a *contexts.Actor, id int
 		}
 		if l.archived {
 			return errArchived(id)
+		}
+		if err := s.allocatedSubject(ctx, tx, a, l.subject); err != nil {
+			return err
 		}
 		for _, r := range c.Remove {
 			if !slices.Contains(l.active, r) {

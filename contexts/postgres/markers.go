@@ -109,10 +109,14 @@ func (s *Store) correctMarker(ctx context.Context, a *contexts.Actor, id int64, 
 		var kind, familial string
 		var date time.Time
 		var corrected *time.Time
-		if err := lockSubjectOf(ctx, tx, "yp_markers", id, a); err != nil {
+		lockedSID, err := lockSubjectOf(ctx, tx, "yp_markers", id, a)
+		if err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `SELECT m.subject_id, s.hash, m.kind, m.familial, m.marked_on, m.corrected_at
+		if err := s.allocatedSubject(ctx, tx, a, lockedSID); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT m.subject_id, s.hash, m.kind, m.familial, m.marked_on, m.corrected_at
 			FROM yp_markers m JOIN subjects s ON s.id = m.subject_id
 			WHERE m.id = $1 AND m.team_id = $2 FOR UPDATE OF m`, id, a.TeamID).Scan(&sid, &hash, &kind, &familial, &date, &corrected)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -258,7 +262,9 @@ func (s *Store) withdraw(ctx context.Context, a *contexts.Actor, table string, i
 		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockSubjectOf(ctx, tx, table, id, a); err != nil {
+		// Withdrawing needs no allocation: a team that finds its own entry
+		// wrong must be able to take it out after the case has moved on.
+		if _, err := lockSubjectOf(ctx, tx, table, id, a); err != nil {
 			return err
 		}
 		var at *time.Time
@@ -545,11 +551,12 @@ func (s *Store) UpdateFactorAction(ctx context.Context, a *contexts.Actor, facto
 // row (and its young person's, lockSubjectOf) until tx ends so a retention
 // run cannot erase it under the action.
 func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id int64) error {
-	if err := lockSubjectOf(ctx, tx, "yp_factors", id, a); err != nil {
+	sid, err := lockSubjectOf(ctx, tx, "yp_factors", id, a)
+	if err != nil {
 		return err
 	}
 	var withdrawn bool
-	err := tx.QueryRow(ctx, `SELECT withdrawn_at IS NOT NULL FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&withdrawn)
+	err = tx.QueryRow(ctx, `SELECT withdrawn_at IS NOT NULL FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&withdrawn)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return contexts.NotFound("factor", id)
 	}
@@ -559,7 +566,8 @@ func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id
 	if withdrawn {
 		return ctxmap.Errorf(ctxmap.KindConflict, "factor_withdrawn", "factor %d was withdrawn; its plan actions can no longer change", id)
 	}
-	return nil
+	// A plan action is recording for the young person, as the factor was.
+	return s.allocatedSubject(ctx, tx, a, sid)
 }
 
 func (s *Store) factorAction(ctx context.Context, a *contexts.Actor, factorID, id int64) (*contexts.FactorAction, error) {
@@ -642,12 +650,13 @@ func (s *Store) ContextualRecord(ctx context.Context, a *contexts.Actor, subject
 // and an erasure never deadlock. The erasure waits for the change, then
 // finds the young person active again and keeps them; or it went first and
 // the entry is gone (404). A missing entry is left for the caller's 404.
-func lockSubjectOf(ctx context.Context, tx pgx.Tx, table string, id int64, a *contexts.Actor) error {
+// It returns the young person's subject row id, 0 when the entry is missing.
+func lockSubjectOf(ctx context.Context, tx pgx.Tx, table string, id int64, a *contexts.Actor) (int64, error) {
 	var sid int64
 	err := tx.QueryRow(ctx, `SELECT s.id FROM subjects s WHERE s.id = (SELECT subject_id FROM `+table+`
 		WHERE id = $1 AND team_id = $2) FOR KEY SHARE`, id, a.TeamID).Scan(&sid)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("lock young person: %w", err)
+		return 0, fmt.Errorf("lock young person: %w", err)
 	}
-	return nil
+	return sid, nil
 }
