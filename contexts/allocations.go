@@ -19,6 +19,10 @@ import (
 type Allocation struct {
 	Subject string `json:"subject"`
 	Team    string `json:"team"`
+	// Line is where the allocation was read: its line in a CSV feed (set by
+	// ParseAllocationsCSV, which knows about quoted line breaks and blank
+	// lines), zero in a JSON feed, whose errors count items from 1 instead.
+	Line int `json:"-"`
 }
 
 // AllocationsInput is the JSON form of a feed: the whole current set. A
@@ -62,30 +66,35 @@ var ErrNoAllocations = ctxmap.Errorf(ctxmap.KindForbidden, "no_allocations",
 	"allocations are required here but no allocations feed has been loaded yet (PUT /api/v1/allocations or ctxmap import allocations)")
 
 // CheckAllocations normalises a feed's person ids as records do, refusing
-// empty teams and ids, and drops exact repeats; errs lists every bad line
-// (numbered from line, the first data line's number).
-func CheckAllocations(rows []Allocation, line int) (out []Allocation, errs []RowError) {
+// empty teams and ids, and drops exact repeats (keeping the first line);
+// errs lists every bad line, by the row's Line or, in a JSON feed, its
+// item number from 1.
+func CheckAllocations(rows []Allocation) (out []Allocation, errs []RowError) {
 	if len(rows) > MaxAllocations {
 		return nil, []RowError{{Line: 0, Code: "batch_too_large", Message: fmt.Sprintf("at most %d allocations per feed; got %d", MaxAllocations, len(rows))}}
 	}
-	seen := make(map[Allocation]bool, len(rows))
+	type key struct{ subject, team string }
+	seen := make(map[key]bool, len(rows))
 	for i, r := range rows {
+		line := r.Line
+		if line == 0 {
+			line = i + 1
+		}
 		subject, err := NormalizeSubject(r.Subject)
 		if err != nil {
 			var e *ctxmap.Error
 			errors.As(err, &e)
-			errs = append(errs, RowError{Line: line + i, Field: "subject", Code: e.Code, Message: e.Message})
+			errs = append(errs, RowError{Line: line, Field: "subject", Code: e.Code, Message: e.Message})
 			continue
 		}
 		team := strings.TrimSpace(r.Team)
 		if team == "" {
-			errs = append(errs, RowError{Line: line + i, Field: "team", Code: "missing_field", Message: "team is required"})
+			errs = append(errs, RowError{Line: line, Field: "team", Code: "missing_field", Message: "team is required"})
 			continue
 		}
-		a := Allocation{Subject: subject, Team: team}
-		if !seen[a] {
-			seen[a] = true
-			out = append(out, a)
+		if k := (key{subject, team}); !seen[k] {
+			seen[k] = true
+			out = append(out, Allocation{Subject: subject, Team: team, Line: line})
 		}
 	}
 	if len(errs) > MaxReportedErrors {
@@ -126,12 +135,13 @@ func ParseAllocationsCSV(r io.Reader) ([]Allocation, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, ctxmap.Errorf(ctxmap.KindInvalid, "import_malformed", "line %d: %v", len(out)+2, err)
+			return nil, ctxmap.Errorf(ctxmap.KindInvalid, "import_malformed", "cannot read the feed: %v", err)
 		}
 		if len(out) >= MaxAllocations {
 			return nil, ctxmap.Errorf(ctxmap.KindTooLarge, "batch_too_large", "at most %d allocations per feed", MaxAllocations)
 		}
-		var a Allocation
+		line, _ := cr.FieldPos(0)
+		a := Allocation{Line: line}
 		if col["subject"] < len(rec) {
 			a.Subject = rec[col["subject"]]
 		}

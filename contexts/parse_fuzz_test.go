@@ -160,7 +160,7 @@ func FuzzParseAllocationsCSV(f *testing.F) {
 			}
 			return
 		}
-		clean, errs := CheckAllocations(rows, 2)
+		clean, errs := CheckAllocations(rows)
 		for _, a := range clean {
 			if _, err := NormalizeSubject(a.Subject); err != nil || strings.TrimSpace(a.Team) != a.Team || a.Team == "" {
 				t.Fatalf("a bad allocation passed: %+v", a)

@@ -22,16 +22,18 @@ func WithAllocationsRequired(on bool) Option { return func(s *Store) { s.allocat
 // line or unknown team means nothing changes. Person ids are stored only
 // as keyed hashes. It is audited with the counts, never an id.
 func (s *Store) ReplaceAllocations(ctx context.Context, a *contexts.Actor, rows []contexts.Allocation) (*contexts.AllocationReport, error) {
-	clean, errs := contexts.CheckAllocations(rows, 2)
+	clean, errs := contexts.CheckAllocations(rows)
 	if len(clean) == 0 && len(errs) == 0 {
 		return nil, ctxmap.Errorf(ctxmap.KindInvalid, "missing_field", "the feed holds no allocations: send every young person allocated to a team, as subject and team")
 	}
 	rep := &contexts.AllocationReport{Rows: len(rows)}
 	teams := map[string]int64{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		names := map[string]bool{}
+		names := map[string]int{} // team -> the first line naming it
 		for _, r := range clean {
-			names[r.Team] = true
+			if _, ok := names[r.Team]; !ok {
+				names[r.Team] = r.Line
+			}
 		}
 		list := make([]string, 0, len(names))
 		for n := range names {
@@ -54,17 +56,15 @@ func (s *Store) ReplaceAllocations(ctx context.Context, a *contexts.Actor, rows 
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("allocations: teams: %w", err)
 		}
-		var unknown []string
-		for n := range names {
+		var unknown []contexts.RowError
+		for n, line := range names {
 			if _, ok := teams[n]; !ok {
-				unknown = append(unknown, n)
+				unknown = append(unknown, contexts.RowError{Line: line, Field: "team", Code: "unknown_team",
+					Message: fmt.Sprintf("no team is called %q here (first named on this line); teams are made with ctxmap users add", contexts.Trunc(n, 80))})
 			}
 		}
-		sort.Strings(unknown)
-		for _, n := range unknown {
-			errs = append(errs, contexts.RowError{Field: "team", Code: "unknown_team",
-				Message: fmt.Sprintf("no team is called %q here; teams are made with ctxmap users add", contexts.Trunc(n, 80))})
-		}
+		sort.Slice(unknown, func(i, j int) bool { return unknown[i].Line < unknown[j].Line })
+		errs = append(errs, unknown...)
 		if len(errs) > 0 {
 			rep.Errors = errs
 			return ctxmap.Errorf(ctxmap.KindUnprocessable, "allocations_invalid",

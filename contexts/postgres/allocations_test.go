@@ -106,6 +106,15 @@ func TestABadAllocationsFeedLoadsNothing(t *testing.T) {
 	if rep == nil || len(rep.Errors) != 3 || e.Details["errors"] == nil {
 		t.Fatalf("errors %+v", rep)
 	}
+	// A JSON feed's errors count its items from 1; an unknown team is
+	// reported at the first item naming it.
+	lines := map[string]int{}
+	for _, re := range rep.Errors {
+		lines[re.Code] = re.Line
+	}
+	if lines["unknown_team"] != 3 || lines["missing_field"] != 2 {
+		t.Fatalf("error lines %+v", rep.Errors)
+	}
 	var n int
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM allocations`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("allocations after a refused feed: %d %v", n, err)
