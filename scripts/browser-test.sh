@@ -132,6 +132,8 @@ node web/ui/test/plant-hotspots.mjs >"$WORK/hotspots.csv"
 log "building and starting the OpenID provider (cmd/oidc-testop)"
 go build -o "$WORK/oidc-testop" ./cmd/oidc-testop
 OIDC_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# ctxmap reads it from a file of its own, as a deployment should: a flag's value is in ps for every user.
+(umask 077; printf %s "$OIDC_SECRET" >"$WORK/oidc-client-secret")
 export CTXMAP_OIDC_USER="sso.practitioner" CTXMAP_OIDC_PASSWORD="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export CTXMAP_OIDC_NAME="Test Council" CTXMAP_OIDC_UNMAPPED_USER="sso.unmapped"
 "$WORK/oidc-testop" --listen 127.0.0.1:0 --client-id ctxmap-browser --client-secret "$OIDC_SECRET" \
@@ -155,7 +157,7 @@ log "OpenID provider at $ISSUER (pid $OP_PID); the server will listen on port $P
 # Every response the browser gets is checked against the OpenAPI document
 # (issue 15); a violation fails the run below.
 "$BIN" serve --listen "127.0.0.1:$PORT" --validate-responses \
-  --oidc-issuer "$ISSUER" --oidc-client-id ctxmap-browser --oidc-client-secret "$OIDC_SECRET" \
+  --oidc-issuer "$ISSUER" --oidc-client-id ctxmap-browser --oidc-client-secret-file "$WORK/oidc-client-secret" \
   --oidc-redirect-url "http://127.0.0.1:$PORT/api/v1/auth/oidc/callback" --oidc-name "$CTXMAP_OIDC_NAME" \
   --oidc-role-claim groups --oidc-role-map "grp-ctxmap-admins=admin,grp-ctxmap-practitioners=practitioner" \
   --oidc-team-claim team \

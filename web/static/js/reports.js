@@ -114,10 +114,12 @@ function render(out, r) {
 
 function table(columns, rows, id, caption) {
   const numeric = (c) => ['count', 'days', 'id', 'link_count'].includes(c.type);
-  return h('table', { class: 'data-table', id },
-    h('caption', { class: 'visually-hidden', text: caption }),
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: numeric(c) ? 'num' : null, dataset: { key: c.key }, text: c.label })))),
-    h('tbody', {}, rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: numeric(c) ? 'num' : null, text: cell(c, row[c.key]) }))))));
+  // A table wider than a phone scrolls inside its box (by keyboard too), not the page.
+  return h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': caption },
+    h('table', { class: 'data-table', id },
+      h('caption', { class: 'visually-hidden', text: caption }),
+      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: numeric(c) ? 'num' : null, dataset: { key: c.key }, text: c.label })))),
+      h('tbody', {}, rows.map((row) => h('tr', {}, columns.map((c) => h('td', { class: numeric(c) ? 'num' : null, text: cell(c, row[c.key]) })))))));
 }
 
 /** A value as people read it, by the column's type. */

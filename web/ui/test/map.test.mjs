@@ -584,4 +584,41 @@ test('map keyboard: the map takes focus and + zooms in, arrows pan', async (open
   assert(await page.evaluate(() => document.activeElement === window.ctxmapMap.getCanvas()), 'focus stays on the map');
 });
 
+test('a phone: every page fits the screen: the header\'s links wrap and wide tables scroll inside their box', async (open) => {
+  const page = await open();
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [who, paths] of [[users.practitioner, ['/']], [users.lead, ['/', '/workspace.html']],
+    [users.analyst, ['/', '/reports.html']], [users.admin, ['/', '/admin.html']]]) {
+    await page.context().clearCookies();
+    await login(page, who);
+    for (const path of paths) {
+      if (path !== '/') await page.goto(path);
+      await page.locator('.topbar').waitFor({ state: 'visible' });
+      await page.waitForLoadState('networkidle'); // the signed-in links are shown once /api/v1/me answers
+      const r = await page.evaluate(() => {
+        const w = document.documentElement.clientWidth;
+        const out = [...document.querySelectorAll('.topbar a, .topbar button, .topbar h1, #whoami-text')]
+          .filter((el) => el.getClientRects().length)
+          .filter((el) => { const b = el.getBoundingClientRect(); return b.left < 0 || b.right > w + 1; })
+          .map((el) => `${el.id || el.textContent.trim().slice(0, 30)} ${Math.round(el.getBoundingClientRect().right)}`);
+        // What pushes the page sideways: the innermost elements reaching past the screen.
+        const clipped = (el) => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) if (getComputedStyle(p).overflowX !== 'visible') return true; return false; };
+        const wide = [...document.querySelectorAll('body *')]
+          .filter((el) => el.getClientRects().length && el.getBoundingClientRect().right > w + 1 && !clipped(el))
+          .filter((el, _, all) => !all.some((o) => o !== el && el.contains(o)))
+          .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`);
+        // Positioned elements are clipped only by a positioned scroller: a visually hidden label in a
+        // scrolled table otherwise widens the page.
+        const placed = [...document.querySelectorAll('body *')]
+          .filter((el) => ['absolute', 'fixed'].includes(getComputedStyle(el).position) && el.getClientRects().length)
+          .filter((el) => el.getBoundingClientRect().right > w + 1)
+          .map((el) => `${el.tagName.toLowerCase()}.${el.className} (positioned) ${Math.round(el.getBoundingClientRect().right)}`);
+        return { out, wide: wide.concat(placed), sideways: document.documentElement.scrollWidth - w };
+      });
+      assert(r.out.length === 0 && r.sideways <= 1, `${who} on ${path}: outside a 390 px screen: ${r.out.join('; ')}; the page scrolls sideways by ${r.sideways} px (${r.wide.join('; ')})`);
+      await screenshot(page, `header-phone-${path === '/' ? 'map' : path.slice(1, -5)}-${who}`);
+    }
+  }
+});
+
 export { baseURL };
