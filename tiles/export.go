@@ -34,6 +34,8 @@ var ExportColumns = []ExportColumn{
 	{"layer", "harm (harm happened) or unsafe (places young people feel unsafe)"},
 	{"category", "the harm category code, extra_familial, or all"},
 	{"release", "id of the data release the value comes from"},
+	{"release_data_time", "when that release read the records (RFC 3339, UTC): the values stand as of then"},
+	{"release_months", "the complete months that release covers: YYYY-MM/YYYY-MM (first/last, inclusive)"},
 	{"lat", "latitude of the cell centre (WGS84 degrees; CSV only)"},
 	{"lon", "longitude of the cell centre (WGS84 degrees; CSV only)"},
 }
@@ -182,7 +184,9 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 		bw.WriteString(c.Name)
 	}
 	bw.WriteByte('\n')
-	tail := "," + e.period + "," + string(e.meta.Layer) + "," + e.cat + "," + strconv.FormatInt(e.meta.Release.ID, 10) + ","
+	rel := &e.meta.Release
+	tail := "," + e.period + "," + string(e.meta.Layer) + "," + e.cat + "," + strconv.FormatInt(rel.ID, 10) + "," +
+		rel.DataTime + "," + rel.FirstMonth + "/" + rel.LastMonth + ","
 	for i, cv := range e.rows {
 		lat, lon := geo.CellCenter(cv.Cell)
 		bw.WriteString(cv.Cell.String() + "," + strconv.Itoa(e.res[i]) + "," + strconv.Itoa(cv.Value) + tail +
@@ -204,7 +208,9 @@ func (s *Service) ExportGeoJSON(ctx context.Context, w io.Writer, req ExportRequ
 	bw := bufio.NewWriter(w)
 	bw.WriteString(`{"type":"FeatureCollection","features":[`)
 	props := `,"period":` + strconv.Quote(e.period) + `,"layer":` + strconv.Quote(string(e.meta.Layer)) +
-		`,"category":` + strconv.Quote(e.cat) + `,"release":` + strconv.FormatInt(e.meta.Release.ID, 10) + `}}`
+		`,"category":` + strconv.Quote(e.cat) + `,"release":` + strconv.FormatInt(e.meta.Release.ID, 10) +
+		`,"release_data_time":` + strconv.Quote(e.meta.Release.DataTime) +
+		`,"release_months":` + strconv.Quote(e.meta.Release.FirstMonth+"/"+e.meta.Release.LastMonth) + `}}`
 	for i, cv := range e.rows {
 		if i > 0 {
 			bw.WriteByte(',')

@@ -26,13 +26,15 @@ func TestExportCSVStartsWithItsHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-	if lines[0] != "h3,res,value,period,layer,category,release,lat,lon" {
+	if lines[0] != "h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon" {
 		t.Fatalf("first line %q", lines[0])
 	}
 	rows := map[string]string{}
 	for _, line := range lines[1:] {
 		fields := strings.Split(line, ",")
-		if len(fields) != 9 || fields[3] != "2026-01/2026-03" || fields[4] != "harm" || fields[5] != "all" || fields[6] != "1" {
+		// Each row names its release: id, data time and the months it covers.
+		if len(fields) != 11 || fields[3] != "2026-01/2026-03" || fields[4] != "harm" || fields[5] != "all" || fields[6] != "1" ||
+			fields[7] != meta.Release.DataTime || fields[8] != meta.Release.FirstMonth+"/"+meta.Release.LastMonth || fields[7] == "" {
 			t.Fatalf("row %q", line)
 		}
 		rows[fields[0]] = fields[2]
@@ -117,7 +119,8 @@ func TestExportGeoJSONIsRFC7946Hexagons(t *testing.T) {
 		}
 		p := ft.Properties
 		if p["h3"] != cells[i].H3 || p["value"] != float64(cells[i].Value) || p["res"] != 7.0 || p["layer"] != "harm" ||
-			p["category"] != "all" || p["period"] != "2026-01/2026-03" || p["release"] != 1.0 || len(p) != 7 {
+			p["category"] != "all" || p["period"] != "2026-01/2026-03" || p["release"] != 1.0 ||
+			p["release_data_time"] != "2026-04-15T10:00:00Z" || p["release_months"] != "2023-04/2026-03" || len(p) != 9 {
 			t.Fatalf("feature %d properties %v, cell %+v", i, p, cells[i])
 		}
 		lat, lon := geo.CellCenter(cellOf(cells[i].H3))

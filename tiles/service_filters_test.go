@@ -213,7 +213,7 @@ func exportRows(t *testing.T, s *tiles.Service, f tiles.Filter) (map[string]int,
 	for sc.Scan() {
 		line := sc.Text()
 		if !header {
-			if line != "h3,res,value,period,layer,category,release,lat,lon" {
+			if line != "h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon" {
 				t.Fatalf("CSV header %q", line)
 			}
 			header = true
@@ -221,7 +221,7 @@ func exportRows(t *testing.T, s *tiles.Service, f tiles.Filter) (map[string]int,
 		}
 		fields := strings.Split(line, ",")
 		v, err := strconv.Atoi(fields[2])
-		if len(fields) != 9 || err != nil {
+		if len(fields) != len(tiles.ExportColumns) || err != nil {
 			t.Fatalf("CSV row %q", line)
 		}
 		if _, dup := out[fields[0]]; dup {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -30,12 +32,12 @@ func (s *Server) exportRoutes(api *mux.Router) {
 	params := append([]Param{Q("res", tiles.ResList()+"; omit for all three"),
 		Q("bbox", "min_lon,min_lat,max_lon,max_lat: only the "+tiles.BBoxRule)}, filterParams...)
 	s.route(api, Op{Method: "GET", Path: exportCSVPath, Tag: "heat",
-		Summary: "CSV of published cells, first line the header (h3,res,value,period,layer,category,release,lat,lon); " +
+		Summary: "CSV of published cells, first line the header (" + exportColumnNames(",", true) + "); " +
 			"its description is " + exportMetaPath + " with the same parameters (Link rel=describedby); audit-logged",
 		Params: params, Produces: "text/csv", Errors: []int{400}}, withTaxonomyHint(s.exportHeatCSV))
 	s.route(api, Op{Method: "GET", Path: exportJSONPath, Tag: "heat",
 		Summary: "GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) " +
-			"with properties h3, res, value, period, layer, category, release; audit-logged",
+			"with properties " + exportColumnNames(", ", false) + "; audit-logged",
 		Params: params, Produces: "application/geo+json", Errors: []int{400}}, withTaxonomyHint(s.exportHeatGeoJSON))
 	s.route(api, Op{Method: "GET", Path: exportMetaPath, Tag: "heat",
 		Summary: "What the CSV and GeoJSON exports with the same parameters hold: filter, months, resolutions, bbox and its rule, " +
@@ -81,6 +83,7 @@ func (s *Server) writeExport(w http.ResponseWriter, r *http.Request, action, con
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ctxmap-heat-release-%d.%s"`, meta.Release.ID, ext))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Link", fmt.Sprintf(`<%s?%s>; rel="describedby"; type="application/json"`, apiPrefix+exportMetaPath, r.URL.RawQuery))
+	setReleaseHeaders(h, meta.Release.ID, meta.Release.DataTime, meta.Release.FirstMonth, meta.Release.LastMonth)
 	_, err = w.Write(buf.Bytes())
 	return err
 }
@@ -110,4 +113,26 @@ func (s *Server) exportHeatMeta(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, meta)
 	return nil
+}
+
+// exportColumnNames lists tiles.ExportColumns for the routes' summaries,
+// with lat and lon only for the CSV (a GeoJSON feature has its geometry).
+func exportColumnNames(sep string, withLatLon bool) string {
+	var names []string
+	for _, c := range tiles.ExportColumns {
+		if withLatLon || (c.Name != "lat" && c.Name != "lon") {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, sep)
+}
+
+// setReleaseHeaders names the release a download's values come from in its
+// response headers, as its rows and its metadata do, so a file saved
+// without its metadata can still be traced to a release by whoever fetched
+// it: the id, the data time and the months covered.
+func setReleaseHeaders(h http.Header, id int64, dataTime, firstMonth, lastMonth string) {
+	h.Set("Ctxmap-Release", strconv.FormatInt(id, 10))
+	h.Set("Ctxmap-Release-Data-Time", dataTime)
+	h.Set("Ctxmap-Release-Months", firstMonth+"/"+lastMonth)
 }

@@ -33,27 +33,25 @@ func (s *Server) releaseRoutes(api *mux.Router) {
 
 // releaseJSON is a release as the API shows it.
 type releaseJSON struct {
-	ID             int64   `json:"id"`
-	DataTime       string  `json:"data_time"`
-	FirstMonth     string  `json:"first_month"`
-	LastMonth      string  `json:"last_month"`
-	Months         int     `json:"months"`
-	K              int     `json:"k"`
-	How            string  `json:"how"`
-	MadeBy         *string `json:"made_by"`
-	Sets           int     `json:"sets"`
-	PublishedCells int     `json:"published_cells"`
-	ChangedCells   *int    `json:"changed_cells"`
-	DurationMS     int64   `json:"duration_ms"`
+	ID         int64  `json:"id"`
+	DataTime   string `json:"data_time"`
+	FirstMonth string `json:"first_month"`
+	LastMonth  string `json:"last_month"`
+	Months     int    `json:"months"`
+	K          int    `json:"k"`
+	How        string `json:"how"`
+	// MadeBy is the admin's user name, or operator, schedule or server.
+	MadeBy         string `json:"made_by"`
+	Sets           int    `json:"sets"`
+	PublishedCells int    `json:"published_cells"`
+	ChangedCells   *int   `json:"changed_cells"`
+	DurationMS     int64  `json:"duration_ms"`
 }
 
 func toReleaseJSON(in tiles.ReleaseInfo) releaseJSON {
 	out := releaseJSON{ID: in.ID, DataTime: in.DataTime.UTC().Format(time.RFC3339), FirstMonth: in.Window.First.String(),
 		LastMonth: in.Window.Last.String(), Months: in.Window.Months(), K: in.K, How: in.How, Sets: in.Sets,
-		PublishedCells: in.PublishedCells, DurationMS: in.Duration.Milliseconds()}
-	if in.MadeBy != "" {
-		out.MadeBy = &in.MadeBy
-	}
+		PublishedCells: in.PublishedCells, DurationMS: in.Duration.Milliseconds(), MadeBy: in.Maker()}
 	if in.ChangedCells >= 0 {
 		out.ChangedCells = &in.ChangedCells
 	}

@@ -44,7 +44,7 @@ func ogrinfo(t *testing.T, file string, args ...string) string {
 var (
 	featureCount = regexp.MustCompile(`(?m)^Feature Count: (\d+)$`)
 	geometryLine = regexp.MustCompile(`(?m)^Geometry: (.+)$`)
-	fieldLine    = regexp.MustCompile(`(?m)^(\w+): (String|Integer|Integer64|Real) \(`)
+	fieldLine    = regexp.MustCompile(`(?m)^(\w+): (String|Integer|Integer64|Real|DateTime) \(`)
 	featureH3    = regexp.MustCompile(`(?m)^\s+h3 \(String\) = (\w+)$`)
 	featureValue = regexp.MustCompile(`(?m)^\s+value \(Integer\) = (\d+)$`)
 )
@@ -128,7 +128,7 @@ func TestExportsOpenInOgrinfoWithTheViewsCells(t *testing.T) {
 		csv := ts.download(t, dir, c.name+".csv", "/api/v1/exports/heat.csv?"+c.query, "export.heat_csv")
 		n, g, fields := layerSummary(t, ogrinfo(t, csv, "-so"))
 		if n != len(want) || g != "None" || strings.Join(fields, " ") !=
-			"h3:String res:String value:String period:String layer:String category:String release:String lat:String lon:String" {
+			"h3:String res:String value:String period:String layer:String category:String release:String release_data_time:String release_months:String lat:String lon:String" {
 			t.Fatalf("%s.csv: %d features (want %d), geometry %s, fields %v", c.name, n, len(want), g, fields)
 		}
 		n, g, fields = layerSummary(t, ogrinfo(t, csv, "-so", "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat", "-oo", "AUTODETECT_TYPE=YES"))
@@ -139,7 +139,7 @@ func TestExportsOpenInOgrinfoWithTheViewsCells(t *testing.T) {
 		gj := ts.download(t, dir, c.name+".geojson", "/api/v1/exports/heat.geojson?"+c.query, "export.heat_geojson")
 		n, g, fields = layerSummary(t, ogrinfo(t, gj, "-so"))
 		if n != len(want) || g != "Polygon" || strings.Join(fields, " ") !=
-			"h3:String res:Integer value:Integer period:String layer:String category:String release:Integer" {
+			"h3:String res:Integer value:Integer period:String layer:String category:String release:Integer release_data_time:DateTime release_months:String" {
 			t.Fatalf("%s.geojson: %d features (want %d), geometry %s, fields %v", c.name, n, len(want), g, fields)
 		}
 		full := ogrinfo(t, gj)

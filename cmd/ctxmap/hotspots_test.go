@@ -285,6 +285,9 @@ func TestHotspotsAgreeWithPublishedValues(t *testing.T) {
 		if rows[1][0] != month.Cells[0].H3 || rows[1][2] != month.Cells[0].Category || rows[1][len(rows[1])-2] != fmt.Sprint(rel) {
 			t.Fatalf("csv row %v", rows[1])
 		}
+		if r.header.Get("Ctxmap-Release") != fmt.Sprint(rel) || r.header.Get("Ctxmap-Release-Data-Time") == "" || r.header.Get("Ctxmap-Release-Months") == "" {
+			t.Fatalf("the download does not name its release: %v", r.header)
+		}
 		g := ts.getAccept(t, "/api/v1/hotspots?res=7"+window, "application/geo+json")
 		var fc struct {
 			Type     string

@@ -221,6 +221,42 @@ func TestReleasesDefeatTheInsiderProbes(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("the list says who made each release; an export names its release in every row and its headers", func(t *testing.T) {
+		var list struct {
+			Releases []struct {
+				ID         int64
+				How        string
+				DataTime   string `json:"data_time"`
+				MadeBy     string `json:"made_by"`
+				FirstMonth string `json:"first_month"`
+				LastMonth  string `json:"last_month"`
+			}
+		}
+		r := ts.get(t, contexts.RoleAnalyst, "/api/v1/releases")
+		if err := json.Unmarshal(r.body, &list); err != nil || len(list.Releases) < 2 {
+			t.Fatalf("releases: %s", r.body)
+		}
+		latest, first := list.Releases[0], list.Releases[len(list.Releases)-1]
+		if latest.How != "forced" || latest.MadeBy != "operator" || first.How != "first_start" || first.MadeBy != "server" {
+			t.Fatalf("made by: %+v", list.Releases)
+		}
+		csv := ts.get(t, contexts.RoleAnalyst, "/api/v1/exports/heat.csv?period="+recentMonth())
+		months := latest.FirstMonth + "/" + latest.LastMonth
+		if csv.header.Get("Ctxmap-Release") != fmt.Sprint(latest.ID) || csv.header.Get("Ctxmap-Release-Data-Time") != latest.DataTime ||
+			csv.header.Get("Ctxmap-Release-Months") != months {
+			t.Fatalf("export headers %v, release %+v", csv.header, latest)
+		}
+		lines := strings.Split(strings.TrimSpace(string(csv.body)), "\n")
+		for _, line := range lines[1:] {
+			if !strings.Contains(line, fmt.Sprintf(",%d,%s,%s,", latest.ID, latest.DataTime, months)) {
+				t.Fatalf("a row without its release: %s", line)
+			}
+		}
+		if len(lines) < 2 {
+			t.Fatal("the export has no rows")
+		}
+	})
 }
 
 // TestSingleWriteDifferencing takes a snapshot of every published value

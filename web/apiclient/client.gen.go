@@ -1202,7 +1202,7 @@ type ConfigRelease struct {
 	K              int64   `json:"k"`
 	Label          string  `json:"label"`
 	LastMonth      string  `json:"last_month"`
-	MadeBy         *string `json:"made_by"`
+	MadeBy         string  `json:"made_by"`
 	Months         int64   `json:"months"`
 	NextDue        *string `json:"next_due,omitempty"`
 	PublishedCells int64   `json:"published_cells"`
@@ -1807,18 +1807,18 @@ type RecordRatesJSON struct {
 
 // ReleaseJSON defines model for ReleaseJSON.
 type ReleaseJSON struct {
-	ChangedCells   *int64  `json:"changed_cells"`
-	DataTime       string  `json:"data_time"`
-	DurationMs     int64   `json:"duration_ms"`
-	FirstMonth     string  `json:"first_month"`
-	How            string  `json:"how"`
-	Id             int64   `json:"id"`
-	K              int64   `json:"k"`
-	LastMonth      string  `json:"last_month"`
-	MadeBy         *string `json:"made_by"`
-	Months         int64   `json:"months"`
-	PublishedCells int64   `json:"published_cells"`
-	Sets           int64   `json:"sets"`
+	ChangedCells   *int64 `json:"changed_cells"`
+	DataTime       string `json:"data_time"`
+	DurationMs     int64  `json:"duration_ms"`
+	FirstMonth     string `json:"first_month"`
+	How            string `json:"how"`
+	Id             int64  `json:"id"`
+	K              int64  `json:"k"`
+	LastMonth      string `json:"last_month"`
+	MadeBy         string `json:"made_by"`
+	Months         int64  `json:"months"`
+	PublishedCells int64  `json:"published_cells"`
+	Sets           int64  `json:"sets"`
 }
 
 // Relocation defines model for Relocation.
@@ -3541,12 +3541,12 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/exports/heat-metadata.json (the `GetApiV1ExportsHeatMetadataJson` operationId).
 	GetApiV1ExportsHeatMetadataJson(ctx context.Context, params *GetApiV1ExportsHeatMetadataJsonParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1ExportsHeatCsv CSV of published cells, first line the header (h3,res,value,period,layer,category,release,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
+	// GetApiV1ExportsHeatCsv CSV of published cells, first line the header (h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
 	//
 	// Corresponds with GET /api/v1/exports/heat.csv (the `GetApiV1ExportsHeatCsv` operationId).
 	GetApiV1ExportsHeatCsv(ctx context.Context, params *GetApiV1ExportsHeatCsvParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetApiV1ExportsHeatGeojson GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release; audit-logged
+	// GetApiV1ExportsHeatGeojson GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release, release_data_time, release_months; audit-logged
 	//
 	// Corresponds with GET /api/v1/exports/heat.geojson (the `GetApiV1ExportsHeatGeojson` operationId).
 	GetApiV1ExportsHeatGeojson(ctx context.Context, params *GetApiV1ExportsHeatGeojsonParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4722,7 +4722,7 @@ func (c *Client) GetApiV1ExportsHeatMetadataJson(ctx context.Context, params *Ge
 	return c.Client.Do(req)
 }
 
-// GetApiV1ExportsHeatCsv CSV of published cells, first line the header (h3,res,value,period,layer,category,release,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
+// GetApiV1ExportsHeatCsv CSV of published cells, first line the header (h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
 //
 // Corresponds with GET /api/v1/exports/heat.csv (the `GetApiV1ExportsHeatCsv` operationId).
 func (c *Client) GetApiV1ExportsHeatCsv(ctx context.Context, params *GetApiV1ExportsHeatCsvParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4737,7 +4737,7 @@ func (c *Client) GetApiV1ExportsHeatCsv(ctx context.Context, params *GetApiV1Exp
 	return c.Client.Do(req)
 }
 
-// GetApiV1ExportsHeatGeojson GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release; audit-logged
+// GetApiV1ExportsHeatGeojson GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release, release_data_time, release_months; audit-logged
 //
 // Corresponds with GET /api/v1/exports/heat.geojson (the `GetApiV1ExportsHeatGeojson` operationId).
 func (c *Client) GetApiV1ExportsHeatGeojson(ctx context.Context, params *GetApiV1ExportsHeatGeojsonParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -11431,14 +11431,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/exports/heat-metadata.json (the `GetApiV1ExportsHeatMetadataJson` operationId).
 	GetApiV1ExportsHeatMetadataJsonWithResponse(ctx context.Context, params *GetApiV1ExportsHeatMetadataJsonParams, reqEditors ...RequestEditorFn) (*GetApiV1ExportsHeatMetadataJsonResponse, error)
 
-	// GetApiV1ExportsHeatCsvWithResponse CSV of published cells, first line the header (h3,res,value,period,layer,category,release,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
+	// GetApiV1ExportsHeatCsvWithResponse CSV of published cells, first line the header (h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/exports/heat.csv (the `GetApiV1ExportsHeatCsv` operationId).
 	GetApiV1ExportsHeatCsvWithResponse(ctx context.Context, params *GetApiV1ExportsHeatCsvParams, reqEditors ...RequestEditorFn) (*GetApiV1ExportsHeatCsvResponse, error)
 
-	// GetApiV1ExportsHeatGeojsonWithResponse GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release; audit-logged
+	// GetApiV1ExportsHeatGeojsonWithResponse GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release, release_data_time, release_months; audit-logged
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -20711,7 +20711,7 @@ func (c *ClientWithResponses) GetApiV1ExportsHeatMetadataJsonWithResponse(ctx co
 	return ParseGetApiV1ExportsHeatMetadataJsonResponse(rsp)
 }
 
-// GetApiV1ExportsHeatCsvWithResponse CSV of published cells, first line the header (h3,res,value,period,layer,category,release,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
+// GetApiV1ExportsHeatCsvWithResponse CSV of published cells, first line the header (h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon); its description is /exports/heat-metadata.json with the same parameters (Link rel=describedby); audit-logged
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -20724,7 +20724,7 @@ func (c *ClientWithResponses) GetApiV1ExportsHeatCsvWithResponse(ctx context.Con
 	return ParseGetApiV1ExportsHeatCsvResponse(rsp)
 }
 
-// GetApiV1ExportsHeatGeojsonWithResponse GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release; audit-logged
+// GetApiV1ExportsHeatGeojsonWithResponse GeoJSON (RFC 7946) FeatureCollection of published cells: each a hexagon Polygon (counter-clockwise exterior ring) with properties h3, res, value, period, layer, category, release, release_data_time, release_months; audit-logged
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -378,8 +378,11 @@ test('analyst: the exports follow the filters and the view; the GeoJSON download
   const href = await page.getAttribute('#export-link', 'href');
   assert(/^\/api\/v1\/exports\/heat\.csv\?/.test(href) && /layer=harm/.test(href) && /period=/.test(href) && /res=8/.test(href) && /bbox=/.test(href), `CSV link: ${href}`);
   const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { status: r.status, type: r.headers.get('content-type'), text: await r.text() }; }, href);
-  assert(csv.status === 200 && /csv/.test(csv.type) && csv.text.startsWith('h3,res,value,period,layer,category,release,lat,lon\n'), `CSV starts with its header: ${csv.text.slice(0, 120)}`);
+  assert(csv.status === 200 && /csv/.test(csv.type) && csv.text.startsWith('h3,res,value,period,layer,category,release,release_data_time,release_months,lat,lon\n'), `CSV starts with its header: ${csv.text.slice(0, 120)}`);
   const meta = await page.evaluate(async (u) => (await fetch(u)).json(), await page.getAttribute('#export-meta-link', 'href'));
+  const row = csv.text.split('\n')[1].split(',');
+  assert(row[6] === String(meta.release.id) && row[7] === meta.release.data_time && row[8] === `${meta.release.first_month}/${meta.release.last_month}`,
+    `each row names its release (id, data time, months covered): ${row.join(',')}`);
   assert(meta.cells === csv.text.trim().split('\n').length - 1 && meta.bbox && meta.bbox.length === 4, `metadata: ${JSON.stringify(meta).slice(0, 200)}`);
   const gj = await downloadText(page, '#export-geojson-link');
   const doc = JSON.parse(gj.text);
