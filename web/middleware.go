@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -60,26 +62,36 @@ func query(r *http.Request) url.Values {
 	return ri.query
 }
 
-// requestIDs makes request ids: a random prefix per process and a counter,
-// 16 hex digits, unique across replicas and cheap on the tile path (a
-// crypto/rand read per request was measurable there).
+// requestIDs makes request ids: a counter encrypted with a key made at
+// start (AES, truncated to 8 bytes, 16 hex digits). A plain counter would
+// tell anyone, even without signing in, how many requests the server
+// handled between two of theirs, other users' writes included; encrypted,
+// consecutive ids look unrelated. Cheap on the tile path (a crypto/rand read
+// per request was measurable there), and the same id twice takes billions
+// of requests.
 type requestIDs struct {
-	prefix uint32
-	n      atomic.Uint32
+	block cipher.Block
+	n     atomic.Uint64
 }
 
 func newRequestIDs() *requestIDs {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return &requestIDs{prefix: binary.BigEndian.Uint32(b[:])}
+	key := make([]byte, 16)
+	_, _ = rand.Read(key)
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err) // a 16-byte key is always valid
+	}
+	return &requestIDs{block: b}
 }
 
-// next writes the next id's 16 hex digits into dst.
-func (g *requestIDs) next(dst *[16]byte) {
-	var b [8]byte
-	binary.BigEndian.PutUint32(b[:4], g.prefix)
-	binary.BigEndian.PutUint32(b[4:], g.n.Add(1))
-	hex.Encode(dst[:], b[:])
+// next writes the next id's 16 hex digits into dst, encrypting in b (the
+// request's own state: a local array would escape through the cipher's
+// interface and cost an allocation per request).
+func (g *requestIDs) next(dst *[16]byte, b *[aes.BlockSize]byte) {
+	*b = [aes.BlockSize]byte{}
+	binary.BigEndian.PutUint64(b[8:], g.n.Add(1))
+	g.block.Encrypt(b[:], b[:])
+	hex.Encode(dst[:], b[:8])
 }
 
 // clientRequestID keeps a client's request id only if it is short and
@@ -165,6 +177,7 @@ type reqState struct {
 	sw    statusWriter
 	id    [1]string
 	idHex [16]byte
+	idBlk [aes.BlockSize]byte // requestIDs.next's scratch
 }
 
 // Value answers keyInfo with the request's info, contexts.RequestIDKey with
@@ -190,7 +203,7 @@ func (st *reqState) RequestID() string { return st.info.id }
 // again, so the id costs no allocation of its own.
 func (s *Server) newReqState(r *http.Request) *reqState {
 	st := &reqState{Context: r.Context()}
-	s.ids.next(&st.idHex)
+	s.ids.next(&st.idHex, &st.idBlk)
 	id := unsafe.String(&st.idHex[0], len(st.idHex))
 	st.info = reqInfo{id: id, route: "unmatched", clientID: clientRequestID(headerValue(r, "X-Request-Id"))}
 	st.id[0] = id

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,26 @@ func TestRequestIDs(t *testing.T) {
 	a, b := us.send("GET", "/healthz", ""), us.send("GET", "/healthz", "")
 	if a.Header().Get("X-Request-Id") == b.Header().Get("X-Request-Id") {
 		t.Fatal("two requests were given the same id")
+	}
+	// Ids do not count requests: anyone, signed in or not, could otherwise
+	// tell how many others the server handled between two of theirs.
+	seen := map[string]bool{}
+	var prev uint64
+	near := 0
+	for i := range 200 {
+		id := us.send("GET", "/healthz", "").Header().Get("X-Request-Id")
+		n, err := strconv.ParseUint(id, 16, 64)
+		if err != nil || seen[id] {
+			t.Fatalf("id %q: %v, seen before %v", id, err, seen[id])
+		}
+		seen[id] = true
+		if d := n - prev; i > 0 && (d < 1<<20 || -d < 1<<20) {
+			near++
+		}
+		prev = n
+	}
+	if near > 1 {
+		t.Fatalf("%d of 200 consecutive ids are within 2^20 of the one before: they count", near)
 	}
 }
 
