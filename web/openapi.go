@@ -296,7 +296,10 @@ func (s *Server) openAPI() map[string]any {
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
 				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
-				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+					"description": "The browser's session, from POST /api/v1/session or single sign-on. A write with it (POST, PUT, PATCH, DELETE) " +
+						"also needs the " + csrfHeader + " header holding the csrf_token of the sign-in's answer or of GET /api/v1/me; " +
+						"bearer tokens need no such header."},
 			},
 			"schemas": withError(defs.schemas, map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{"error": map[string]any{
 				"type": "object", "required": []string{"code", "message"},

@@ -178,6 +178,12 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "the body must be a JSON %s", jsonKind(typ.Type.Kind()))
 		}
+		if n, ok := strings.CutPrefix(typ.Value, "number "); ok && isInteger(typ.Type.Kind()) {
+			// A number, but a fraction or out of range: "a JSON number, not
+			// number 1e30" would say nothing.
+			return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "field %q must be a whole number from %s to %s, not %s",
+				typ.Field, intMin(typ.Type), intMax(typ.Type), n)
+		}
 		return ctxmap.Errorf(ctxmap.KindInvalid, "bad_json", "field %q must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		// encoding/json has no typed error for unknown fields.
@@ -204,6 +210,25 @@ func jsonKind(k reflect.Kind) string {
 		return "number"
 	}
 	return "value of another type"
+}
+
+func isInteger(k reflect.Kind) bool {
+	return k >= reflect.Int && k <= reflect.Uint64
+}
+
+// intMin and intMax are an integer type's bounds, as a JSON author writes them.
+func intMin(t reflect.Type) string {
+	if t.Kind() >= reflect.Uint {
+		return "0"
+	}
+	return strconv.FormatInt(-1<<(t.Bits()-1), 10)
+}
+
+func intMax(t reflect.Type) string {
+	if t.Kind() >= reflect.Uint {
+		return strconv.FormatUint(1<<t.Bits()-1, 10)
+	}
+	return strconv.FormatInt(1<<(t.Bits()-1)-1, 10)
 }
 
 // badParam is the error for a query or path parameter a user got wrong.

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,5 +68,29 @@ func TestTaxonomyHintOnRefusedCategory(t *testing.T) {
 	}
 	if err := withTaxonomyHint(refuse("period_unsupported"))(httptest.NewRecorder(), r); strings.Contains(err.Error(), "taxonomy") {
 		t.Fatalf("hint on another error: %v", err)
+	}
+}
+
+// A JSON type error says what the field takes in words a JSON author
+// uses: for an integer field given a fraction or a number out of range, the
+// range, not "a JSON number, not number ...".
+func TestJSONTypeErrorsSayWhatTheFieldTakes(t *testing.T) {
+	var in struct {
+		ContextID int64  `json:"context_id"`
+		Day       uint8  `json:"day"`
+		Name      string `json:"name"`
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"context_id": 99999999999999999999}`, `field "context_id" must be a whole number from -9223372036854775808 to 9223372036854775807, not 99999999999999999999`},
+		{`{"context_id": 1.5}`, `field "context_id" must be a whole number from -9223372036854775808 to 9223372036854775807, not 1.5`},
+		{`{"day": 300}`, `field "day" must be a whole number from 0 to 255, not 300`},
+		{`{"context_id": "7"}`, `field "context_id" must be a JSON number, not string`},
+		{`{"name": 7}`, `field "name" must be a JSON string, not number`},
+	} {
+		err := jsonError(json.Unmarshal([]byte(c.body), &in))
+		var e *ctxmap.Error
+		if !errors.As(err, &e) || e.Code != "bad_json" || e.Message != c.want {
+			t.Errorf("%s: %v, want %q", c.body, err, c.want)
+		}
 	}
 }

@@ -166,7 +166,9 @@ func importPostcodes(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "  skipped file %s: %s\n", file, reason)
 	}
 	// The map's district and sector outlines, drawn now so the first map
-	// after an import does not wait for them.
+	// after an import does not wait for them. Said first: for the whole
+	// country it is minutes of work that print nothing else.
+	fmt.Fprintf(stdout, "drawing the map's district and sector outlines from %d postcodes (about 3 minutes for the whole country on 2 cores)...\n", sum.Loaded)
 	out, err := postcodes.BuildOutlines(ctx, pool)
 	if err != nil {
 		return err
