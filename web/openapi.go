@@ -295,7 +295,7 @@ func (s *Server) openAPI() map[string]any {
 		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{
-				"bearer":  map[string]any{"type": "http", "scheme": "bearer"},
+				"bearer": map[string]any{"type": "http", "scheme": "bearer"},
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
 					"description": "The browser's session, from POST /api/v1/session or single sign-on. A write with it (POST, PUT, PATCH, DELETE) " +
 						"also needs the " + csrfHeader + " header holding the csrf_token of the sign-in's answer or of GET /api/v1/me; " +
