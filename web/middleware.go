@@ -365,7 +365,30 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, ctxmap.Errorf(ctxmap.KindNotFound, "route_not_found", "no route %s %s", r.Method, r.URL.Path))
 }
 
+// methodNotAllowed answers a path a route serves with other methods: 405,
+// naming them (and in Allow). Every GET falls through to the map's static
+// files, so a path only they would take is no route at all: 404, so that a
+// mistyped API path, or an id that is not a number, says so instead of "POST
+// is not allowed".
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(&probe, &match) && match.MatchErr == nil && match.Route != s.staticRoute {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		s.notFound(w, r)
+		return
+	}
+	list := strings.Join(allowed, ", ")
+	w.Header().Set("Allow", list)
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: "method_not_allowed",
-		Message: r.Method + " is not allowed on " + r.URL.Path, RequestID: requestID(r.Context())}})
+		Message: r.Method + " is not allowed on " + r.URL.Path + "; it takes " + list, RequestID: requestID(r.Context())}})
 }

@@ -119,7 +119,7 @@ func TestAccessLog(t *testing.T) {
 			"bytes": float64(ok.Body.Len())},
 		{"method": "GET", "route": "/api/v1/subjects/{subject}/harm-locations", "path": "/api/v1/subjects/{subject}/harm-locations",
 			"status": 403.0, "client_request_id": "id-subject", "user": analystName, "bytes": float64(refused.Body.Len())},
-		{"method": "POST", "route": "unmatched", "path": "unmatched", "status": 405.0, "client_request_id": "id-unmatched", "user": ""},
+		{"method": "POST", "route": "unmatched", "path": "unmatched", "status": 404.0, "client_request_id": "id-unmatched", "user": ""},
 		{"method": "GET", "route": "unmatched", "path": "unmatched", "status": 404.0, "client_request_id": "id-unmatched-get", "user": ""},
 	}
 	for i, w := range want {

@@ -129,7 +129,10 @@ type Server struct {
 	heatTileMetrics *routeMetrics
 	prefixes        map[*mux.Router]string
 	router          *mux.Router
-	handler         http.Handler
+	// staticRoute serves the map's files; every GET no other route takes
+	// reaches it (methodNotAllowed tells the two apart).
+	staticRoute *mux.Route
+	handler     http.Handler
 }
 
 // New builds a Server and its routes.

@@ -20,7 +20,7 @@ func (s *Server) staticRoutes(r *mux.Router) {
 		panic(err) // the embed pattern guarantees the folder
 	}
 	files := http.FileServerFS(sub)
-	r.PathPrefix("/").Methods("GET", "HEAD").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	s.staticRoute = r.PathPrefix("/").Methods("GET", "HEAD").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if _, err := fs.Stat(sub, trimSlash(req.URL.Path)); err != nil && req.URL.Path != "/" {
 			// Not a file either: log it as unmatched, since a mistyped
 			// path may hold a young person's id.

@@ -206,6 +206,10 @@ func TestServerErrorsAreClearAndNever500(t *testing.T) {
 		{"body over limit", "", "POST", "/api/v1/session", big, 413, "body_too_large"},
 		{"unknown route", contexts.RoleAdmin, "GET", "/api/v1/nope", "", 404, "route_not_found"},
 		{"unknown route anonymous", "", "GET", "/nope/at/all", "", 404, "route_not_found"},
+		// Only the static files take any GET: a POST to no route is a 404, not a 405.
+		{"unknown route, POST", contexts.RoleAdmin, "POST", "/api/v1/nope", "{}", 404, "route_not_found"},
+		{"an id that is not a number", contexts.RolePractitioner, "POST", "/api/v1/harm-locations/abc/archive", "{}", 404, "route_not_found"},
+		{"a route with other methods", contexts.RoleAdmin, "DELETE", "/api/v1/releases", "", 405, "method_not_allowed"},
 		{"wrong password", "", "POST", "/api/v1/session", `{"name":"test-admin","password":"wrong password"}`, 401, "bad_credentials"},
 		{"bad audit time", contexts.RoleAdmin, "GET", "/api/v1/audit?from=yesterday", "", 400, "invalid_parameter"},
 	}
