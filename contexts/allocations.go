@@ -76,10 +76,7 @@ func CheckAllocations(rows []Allocation) (out []Allocation, errs []RowError) {
 	type key struct{ subject, team string }
 	seen := make(map[key]bool, len(rows))
 	for i, r := range rows {
-		line := r.Line
-		if line == 0 {
-			line = i + 1
-		}
+		line := AllocationLine(r, i)
 		subject, err := NormalizeSubject(r.Subject)
 		if err != nil {
 			var e *ctxmap.Error
@@ -101,6 +98,15 @@ func CheckAllocations(rows []Allocation) (out []Allocation, errs []RowError) {
 		errs = errs[:MaxReportedErrors]
 	}
 	return out, errs
+}
+
+// AllocationLine is where the i-th allocation of a feed was read, for its
+// errors: its CSV line, or in a JSON feed its item number from 1.
+func AllocationLine(a Allocation, i int) int {
+	if a.Line != 0 {
+		return a.Line
+	}
+	return i + 1
 }
 
 // ParseAllocationsCSV reads a feed as CSV with a header naming the columns

@@ -359,6 +359,15 @@ type FactorActionUpdate struct {
 	DoneDate      *string `json:"done_date,omitempty"`
 }
 
+// Closes reports whether u only ends a plan action: a finished status
+// (done or dropped), with its done date at most. A team may still close
+// its own actions after the case system has moved the young person to
+// another team; any other change is recording for them.
+func (u FactorActionUpdate) Closes() bool {
+	return u.Action == nil && u.PartnerAgency == nil && u.DueDate == nil && u.Status != nil &&
+		(*u.Status == InterventionDone || *u.Status == InterventionDropped)
+}
+
 // FactorActionFields is a plan action being validated.
 type FactorActionFields struct {
 	Action, Agency, Status string

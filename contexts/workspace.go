@@ -251,7 +251,7 @@ func InterventionChanges(kind string, before, after InterventionFields, outcomeC
 
 // ContextChanges are the chronology's words for an update of a context:
 // each changed field, with the dates of a review date change.
-func ContextChanges(c *Context, oldReview *time.Time, ch ContextChange) string {
+func ContextChanges(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) string {
 	var parts []string
 	if ch.Name != nil && *ch.Name != c.Name {
 		if c.Name == "" {
@@ -260,7 +260,7 @@ func ContextChanges(c *Context, oldReview *time.Time, ch ContextChange) string {
 			parts = append(parts, fmt.Sprintf("Name changed from %s to %s", Quote(c.Name), Quote(*ch.Name)))
 		}
 	}
-	if ch.Description != nil {
+	if ch.Description != nil && *ch.Description != oldDescription {
 		parts = append(parts, "Description updated")
 	}
 	if ch.ReviewSet && !sameDate(oldReview, ch.ReviewDate) {

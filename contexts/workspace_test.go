@@ -68,12 +68,17 @@ func TestChronologyWords(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	c := &Context{Name: ""}
-	if got, want := ContextChanges(c, d("2027-01-01"), ContextChange{ReviewDate: d("2027-03-01"), ReviewSet: true}),
+	if got, want := ContextChanges(c, "", d("2027-01-01"), ContextChange{ReviewDate: d("2027-03-01"), ReviewSet: true}),
 		"Review date changed from 1 Jan 2027 to 1 Mar 2027"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if got := ContextChanges(c, d("2027-01-01"), ContextChange{ReviewSet: true}); got != "Review date cleared (was 1 Jan 2027)" {
+	if got := ContextChanges(c, "", d("2027-01-01"), ContextChange{ReviewSet: true}); got != "Review date cleared (was 1 Jan 2027)" {
 		t.Errorf("cleared: %q", got)
+	}
+	// A description saved as it was is not a change, beside one that is.
+	same, renamed := "Evenings mostly", "Chicken Palace"
+	if got := ContextChanges(c, same, nil, ContextChange{Name: &renamed, Description: &same}); got != "Name set to ‘Chicken Palace’" {
+		t.Errorf("unchanged description: %q", got)
 	}
 	if got := ClosingSummary("CCTV", InterventionInProgress, DecisionComplete); got != "Intervention ‘CCTV’ completed at closing: status In progress → Done" {
 		t.Errorf("closing: %q", got)

@@ -55,21 +55,6 @@ type ReleaseInfo struct {
 	Totals bool
 }
 
-// Maker says who made the release, for the list of releases: the admin's
-// user name, or "operator" (`ctxmap release` on the server's host, with or
-// without --force), "schedule" or "server" (its first start).
-func (r ReleaseInfo) Maker() string {
-	switch {
-	case r.MadeBy != "":
-		return r.MadeBy
-	case r.How == HowOperator || r.How == HowForced:
-		return "operator"
-	case r.How == HowScheduled:
-		return "schedule"
-	}
-	return "server"
-}
-
 // StoredSet is one set of a release in its stored form (EncodeSet), with
 // its published partnership total.
 type StoredSet struct {

@@ -168,17 +168,31 @@ type Boundaries interface {
 	Boundaries(ctx context.Context) ([]json.RawMessage, error)
 }
 
-// Readiness says whether the service can take traffic: the database answers
-// and is at the newest migration.
+// Readiness says whether the service can take traffic (the database answers
+// and is at the newest migration), and which errors mean it cannot: the
+// driver names an outage ("the database system is starting up") that the
+// next readiness check may already find over, and such an error is a 503,
+// never a 500. The two come together so neither can be wired without the
+// other.
 type Readiness interface {
 	Ready(ctx context.Context) error
+	Unavailable(err error) bool
 }
 
-// ReadyFunc adapts a function to Readiness.
-type ReadyFunc func(ctx context.Context) error
+// NewReadiness is the Readiness of a check and of the database adapter's
+// classifier of its driver's errors.
+func NewReadiness(check func(ctx context.Context) error, unavailable func(error) bool) Readiness {
+	return readiness{check: check, unavailable: unavailable}
+}
 
-// Ready calls f.
-func (f ReadyFunc) Ready(ctx context.Context) error { return f(ctx) }
+type readiness struct {
+	check       func(ctx context.Context) error
+	unavailable func(error) bool
+}
+
+func (r readiness) Ready(ctx context.Context) error { return r.check(ctx) }
+
+func (r readiness) Unavailable(err error) bool { return r.unavailable != nil && r.unavailable(err) }
 
 // LoginLimiter counts failed sign-ins per name and per client address. The
 // check and the count are one step: an attempt is counted as a failure

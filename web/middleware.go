@@ -67,8 +67,9 @@ func query(r *http.Request) url.Values {
 // tell anyone, even without signing in, how many requests the server
 // handled between two of theirs, other users' writes included; encrypted,
 // consecutive ids look unrelated. Cheap on the tile path (a crypto/rand read
-// per request was measurable there), and the same id twice takes billions
-// of requests.
+// per request was measurable there). Truncated, ids may repeat: likely only
+// after about 4 billion requests of one process, and nothing relies on
+// their being unique (they correlate log lines and audit entries).
 type requestIDs struct {
 	block cipher.Block
 	n     atomic.Uint64
@@ -372,7 +373,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // is not allowed".
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method {
 			continue
 		}

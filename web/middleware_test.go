@@ -275,3 +275,31 @@ func TestRequestIDInContext(t *testing.T) {
 		t.Fatal("a context without a request has an id")
 	}
 }
+
+// A path a route takes with other methods is a 405 naming them, in the
+// message and Allow, whichever method was tried (a GET of a POST route
+// reaches the static files' catch-all first); a path no route takes is a
+// 404 for every method.
+func TestMethodNotAllowedNamesTheMethods(t *testing.T) {
+	us := newUnitServer(t, Config{}, nil)
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"DELETE", "/api/v1/me", 405, "GET, HEAD"},
+		{"GET", "/api/v1/session", 405, "POST, DELETE"},
+		{"HEAD", "/api/v1/session", 405, "POST, DELETE"},
+		{"POST", "/no/such/route", 404, ""},
+		{"GET", "/no/such/route", 404, ""},
+		{"POST", "/api/v1/harm-locations/abc/archive", 404, ""},
+	} {
+		w := us.send(c.method, c.path, "")
+		if w.Code != c.status || w.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d %q", c.method, c.path, w.Code, w.Header().Get("Allow"), c.status, c.allow)
+		}
+		if c.status == 405 && c.method != "HEAD" && !strings.Contains(w.Body.String(), "it takes "+c.allow) {
+			t.Errorf("%s %s: %s", c.method, c.path, w.Body.String())
+		}
+	}
+}

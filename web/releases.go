@@ -40,18 +40,22 @@ type releaseJSON struct {
 	Months     int    `json:"months"`
 	K          int    `json:"k"`
 	How        string `json:"how"`
-	// MadeBy is the admin's user name, or operator, schedule or server.
-	MadeBy         string `json:"made_by"`
-	Sets           int    `json:"sets"`
-	PublishedCells int    `json:"published_cells"`
-	ChangedCells   *int   `json:"changed_cells"`
-	DurationMS     int64  `json:"duration_ms"`
+	// MadeBy is the admin who asked; null when how says the schedule, the
+	// first start or the operator on the host made it.
+	MadeBy         *string `json:"made_by"`
+	Sets           int     `json:"sets"`
+	PublishedCells int     `json:"published_cells"`
+	ChangedCells   *int    `json:"changed_cells"`
+	DurationMS     int64   `json:"duration_ms"`
 }
 
 func toReleaseJSON(in tiles.ReleaseInfo) releaseJSON {
 	out := releaseJSON{ID: in.ID, DataTime: in.DataTime.UTC().Format(time.RFC3339), FirstMonth: in.Window.First.String(),
 		LastMonth: in.Window.Last.String(), Months: in.Window.Months(), K: in.K, How: in.How, Sets: in.Sets,
-		PublishedCells: in.PublishedCells, DurationMS: in.Duration.Milliseconds(), MadeBy: in.Maker()}
+		PublishedCells: in.PublishedCells, DurationMS: in.Duration.Milliseconds()}
+	if in.MadeBy != "" {
+		out.MadeBy = &in.MadeBy
+	}
 	if in.ChangedCells >= 0 {
 		out.ChangedCells = &in.ChangedCells
 	}

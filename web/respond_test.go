@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -91,6 +92,29 @@ func TestJSONTypeErrorsSayWhatTheFieldTakes(t *testing.T) {
 		var e *ctxmap.Error
 		if !errors.As(err, &e) || e.Code != "bad_json" || e.Message != c.want {
 			t.Errorf("%s: %v, want %q", c.body, err, c.want)
+		}
+	}
+}
+
+// An error the database adapter names as an outage is a 503 even when the
+// readiness check, asked a moment later, finds the database back (it was
+// "starting up"); any other error of ours is still a 500 then.
+func TestAnOutageTheDriverNamesIsA503(t *testing.T) {
+	outage := errors.New("FATAL: the database system is starting up (SQLSTATE 57P03)")
+	ready := NewReadiness(func(context.Context) error { return nil }, func(err error) bool { return errors.Is(err, outage) })
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("load taxonomy version: %w", outage), http.StatusServiceUnavailable, "database_unavailable"},
+		{errors.New("nil map"), http.StatusInternalServerError, "internal"},
+	} {
+		s := New(Config{}, Deps{Ready: ready, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		w := httptest.NewRecorder()
+		s.writeError(w, httptest.NewRequest("POST", "/api/v1/harm-locations", nil), c.err)
+		if w.Code != c.status || !strings.Contains(w.Body.String(), `"code":"`+c.code+`"`) {
+			t.Errorf("%v: %d %s, want %d %s", c.err, w.Code, w.Body.String(), c.status, c.code)
 		}
 	}
 }

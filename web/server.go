@@ -54,14 +54,11 @@ type Config struct {
 
 // Deps are the services the handlers call (see deps.go).
 type Deps struct {
-	Ready Readiness
-	// Unavailable classifies an error as the database being unreachable
-	// (the adapter knows its driver's errors); nil leaves it to Ready.
-	Unavailable func(error) bool
-	Users       Users
-	Records     Records
-	Audit       AuditLog
-	Alerts      Alerts // nil: the alert routes answer 503
+	Ready   Readiness
+	Users   Users
+	Records Records
+	Audit   AuditLog
+	Alerts  Alerts // nil: the alert routes answer 503
 	// Allocations takes the case system's feed; nil: its routes answer 503.
 	Allocations Allocations
 	Reviews     Reviews   // nil: the overdue reviews answer 503
@@ -112,7 +109,7 @@ type Server struct {
 	// move it instead of sleeping through their windows.
 	now    func() time.Time
 	outage outage
-	// unavailable is Deps.Unavailable.
+	// unavailable is Deps.Ready's classifier of the driver's outage errors.
 	unavailable func(error) bool
 	ids         *requestIDs
 	metrics     *metrics
@@ -147,7 +144,6 @@ func New(cfg Config, d Deps) *Server {
 		cfg:         cfg,
 		log:         d.Logger,
 		ready:       d.Ready,
-		unavailable: d.Unavailable,
 		users:       d.Users,
 		records:     d.Records,
 		audit:       d.Audit,
@@ -170,6 +166,9 @@ func New(cfg Config, d Deps) *Server {
 		idem:     d.Idempotency,
 		sso:      d.SSO,
 		prefixes: map[*mux.Router]string{},
+	}
+	if d.Ready != nil {
+		s.unavailable = d.Ready.Unavailable
 	}
 	if cfg.OIDC.Enabled() {
 		s.oidc = newOIDCClient(cfg.OIDC)

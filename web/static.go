@@ -23,9 +23,10 @@ func (s *Server) staticRoutes(r *mux.Router) {
 	s.staticRoute = r.PathPrefix("/").Methods("GET", "HEAD").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if _, err := fs.Stat(sub, trimSlash(req.URL.Path)); err != nil && req.URL.Path != "/" {
 			// Not a file either: log it as unmatched, since a mistyped
-			// path may hold a young person's id.
+			// path may hold a young person's id. A route may still take
+			// the path with another method (a GET of a POST route): 405.
 			info(req.Context()).route = "unmatched"
-			s.notFound(w, req)
+			s.methodNotAllowed(w, req)
 			return
 		}
 		w.Header().Set("Content-Security-Policy", s.csp())

@@ -222,7 +222,7 @@ func TestReleasesDefeatTheInsiderProbes(t *testing.T) {
 		}
 	})
 
-	t.Run("the list says who made each release; an export names its release in every row and its headers", func(t *testing.T) {
+	t.Run("the list says how each release was made; an export names its release in every row and its headers", func(t *testing.T) {
 		var list struct {
 			Releases []struct {
 				ID         int64
@@ -238,7 +238,8 @@ func TestReleasesDefeatTheInsiderProbes(t *testing.T) {
 			t.Fatalf("releases: %s", r.body)
 		}
 		latest, first := list.Releases[0], list.Releases[len(list.Releases)-1]
-		if latest.How != "forced" || latest.MadeBy != "operator" || first.How != "first_start" || first.MadeBy != "server" {
+		// how says who made it; made_by names an admin only (a user could be called "operator").
+		if latest.How != "forced" || latest.MadeBy != "" || first.How != "first_start" || first.MadeBy != "" {
 			t.Fatalf("made by: %+v", list.Releases)
 		}
 		csv := ts.get(t, contexts.RoleAnalyst, "/api/v1/exports/heat.csv?period="+recentMonth())

@@ -199,11 +199,7 @@ func buildServer(ctx context.Context, c *Config, pool, read *pgxpool.Pool, log *
 	}
 	users := postgres.NewUsers(pool)
 	return web.New(cfg, web.Deps{
-		Ready: web.ReadyFunc(func(ctx context.Context) error { return pg.Current(ctx, pool) }),
-		// The driver's errors name an outage even when the readiness probe a
-		// moment later finds the database back ("the database system is
-		// starting up"): a 503, never a 500.
-		Unavailable:  pg.Unavailable,
+		Ready:        web.NewReadiness(func(ctx context.Context) error { return pg.Current(ctx, pool) }, pg.Unavailable),
 		Users:        users,
 		SSO:          users,
 		Records:      records,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,10 +30,11 @@ func (s *Store) ReplaceAllocations(ctx context.Context, a *contexts.Actor, rows 
 	rep := &contexts.AllocationReport{Rows: len(rows)}
 	teams := map[string]int64{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		names := map[string]int{} // team -> the first line naming it
-		for _, r := range clean {
-			if _, ok := names[r.Team]; !ok {
-				names[r.Team] = r.Line
+		names := map[string]int{} // team -> the first line naming it, bad lines included
+		for i, r := range rows {
+			team := strings.TrimSpace(r.Team)
+			if _, ok := names[team]; !ok && team != "" {
+				names[team] = contexts.AllocationLine(r, i)
 			}
 		}
 		list := make([]string, 0, len(names))
@@ -65,6 +67,9 @@ func (s *Store) ReplaceAllocations(ctx context.Context, a *contexts.Actor, rows 
 		}
 		sort.Slice(unknown, func(i, j int) bool { return unknown[i].Line < unknown[j].Line })
 		errs = append(errs, unknown...)
+		if len(errs) > contexts.MaxReportedErrors {
+			errs = errs[:contexts.MaxReportedErrors]
+		}
 		if len(errs) > 0 {
 			rep.Errors = errs
 			return ctxmap.Errorf(ctxmap.KindUnprocessable, "allocations_invalid",

@@ -53,6 +53,9 @@ func TestAllocationsDecideWhoAPractitionerMayRecord(t *testing.T) {
 		t.Fatalf("a refused link wrote: %v -> %v", before, after)
 	}
 	must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracB, park.ID, contexts.LinkInput{Subject: "ALLOC-2", Reason: "Seen here"}))
+	myLink := must[*contexts.Link](t)(s.LinkYoungPerson(ctx, f.pracA, park.ID, contexts.LinkInput{Subject: "ALLOC-1", Reason: "Seen here"}))
+	lighting := must[*contexts.FactorAction](t)(s.AddFactorAction(ctx, f.pracA, factor.ID, contexts.FactorActionInput{Action: "Lighting", PartnerAgency: "parks"}))
+	cctv := must[*contexts.FactorAction](t)(s.AddFactorAction(ctx, f.pracA, factor.ID, contexts.FactorActionInput{Action: "CCTV", PartnerAgency: "parks"}))
 
 	// Tonight's feed moves ALLOC-1 to Hackney South.
 	must[*contexts.AllocationReport](t)(s.ReplaceAllocations(ctx, nil, []contexts.Allocation{{Subject: "ALLOC-1", Team: "Hackney South"}}))
@@ -74,11 +77,19 @@ func TestAllocationsDecideWhoAPractitionerMayRecord(t *testing.T) {
 	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
 	_, err = s.CorrectMarker(ctx, f.pracA, marker.ID, contexts.MarkerCorrection{Familial: "both", Date: "2026-01-05", Reason: "Reviewed"})
 	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
-	_, err = s.AddFactorAction(ctx, f.pracA, factor.ID, contexts.FactorActionInput{Action: "Lighting", PartnerAgency: "parks"})
+	_, err = s.AddFactorAction(ctx, f.pracA, factor.ID, contexts.FactorActionInput{Action: "Street lighting", PartnerAgency: "parks"})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	_, err = s.UpdateFactorAction(ctx, f.pracA, factor.ID, lighting.ID, contexts.FactorActionUpdate{Status: ptr("in_progress")})
 	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
 	if now := entries(); now != was {
 		t.Fatalf("a refused correction wrote: %d -> %d entries", was, now)
 	}
+	_, err = s.LabelLink(ctx, f.pracA, park.ID, myLink.ID, contexts.LinkLabelInput{Label: ptr("Older peers")})
+	wantCode(t, err, ctxmap.KindForbidden, "not_allocated")
+	// Ending its own entries stays open to the old team: removing a type
+	// recorded in error, closing a plan action, archiving, withdrawing.
+	must[*contexts.HarmLocation](t)(s.CorrectCategories(ctx, f.pracA, mine.ID, contexts.CategoryCorrection{Remove: []string{"county_lines"}, Note: "Not county lines"}))
+	must[*contexts.FactorAction](t)(s.UpdateFactorAction(ctx, f.pracA, factor.ID, cctv.ID, contexts.FactorActionUpdate{Status: ptr("dropped")}))
 	must[*contexts.HarmLocation](t)(s.ArchiveHarmLocation(ctx, f.pracA, mine.ID, contexts.ArchiveInput{Reason: contexts.ArchiveNeverAnIssue, Note: "Wrong young person"}))
 	must[*contexts.Factor](t)(s.WithdrawFactor(ctx, f.pracA, factor.ID, contexts.WithdrawInput{Reason: "Entered in error"}))
 

@@ -306,7 +306,7 @@ func (s *Store) UpdateContext(ctx context.Context, a *contexts.Actor, id int64, 
 		if err != nil {
 			return fmt.Errorf("update context: %w", err)
 		}
-		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventUpdated, contexts.ContextChanges(c, oldReview, ch),
+		if _, err := s.addEvent(ctx, tx, a, id, contexts.EventUpdated, contexts.ContextChanges(c, oldDescription, oldReview, ch),
 			map[string]any{"fields": ch.Changed}); err != nil {
 			return err
 		}

@@ -253,8 +253,12 @@ func (s *Store) CorrectCategories(ctx context.Context, a *contexts.Actor, id int
 		if l.archived {
 			return errArchived(id)
 		}
-		if err := s.allocatedSubject(ctx, tx, a, l.subject); err != nil {
-			return err
+		// Adding a type is recording for the young person; removing types
+		// recorded in error is taking a wrong entry out, open after a move.
+		if len(c.Add) > 0 {
+			if err := s.allocatedSubject(ctx, tx, a, l.subject); err != nil {
+				return err
+			}
 		}
 		for _, r := range c.Remove {
 			if !slices.Contains(l.active, r) {

@@ -484,7 +484,12 @@ func (s *Store) addFactorAction(ctx context.Context, a *contexts.Actor, factorID
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.lockFactor(ctx, tx, a, factorID); err != nil {
+		sid, err := s.lockFactor(ctx, tx, a, factorID)
+		if err != nil {
+			return err
+		}
+		// A plan action is recording for the young person, as the factor was.
+		if err := s.allocatedSubject(ctx, tx, a, sid); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO yp_factor_actions (factor_id, action, partner_agency, status, due_on, done_on,
@@ -509,11 +514,19 @@ func (s *Store) UpdateFactorAction(ctx context.Context, a *contexts.Actor, facto
 	}
 	record := fmt.Sprintf("factor:%d", factorID)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.lockFactor(ctx, tx, a, factorID); err != nil {
+		sid, err := s.lockFactor(ctx, tx, a, factorID)
+		if err != nil {
 			return err
 		}
+		// Progressing the plan is recording for the young person; closing
+		// one's own action (done or dropped) stays open after a move.
+		if !in.Closes() {
+			if err := s.allocatedSubject(ctx, tx, a, sid); err != nil {
+				return err
+			}
+		}
 		var f contexts.FactorActionFields
-		err := tx.QueryRow(ctx, `SELECT action, partner_agency, status, due_on, done_on FROM yp_factor_actions
+		err = tx.QueryRow(ctx, `SELECT action, partner_agency, status, due_on, done_on FROM yp_factor_actions
 			WHERE id = $1 AND factor_id = $2 FOR UPDATE`, id, factorID).Scan(&f.Action, &f.Agency, &f.Status, &f.Due, &f.Done)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return contexts.NotFound("plan action", id)
@@ -550,24 +563,23 @@ func (s *Store) UpdateFactorAction(ctx context.Context, a *contexts.Actor, facto
 // lockFactor answers 404 unless the factor is the team's, and holds its
 // row (and its young person's, lockSubjectOf) until tx ends so a retention
 // run cannot erase it under the action.
-func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id int64) error {
+func (s *Store) lockFactor(ctx context.Context, tx pgx.Tx, a *contexts.Actor, id int64) (int64, error) {
 	sid, err := lockSubjectOf(ctx, tx, "yp_factors", id, a)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var withdrawn bool
 	err = tx.QueryRow(ctx, `SELECT withdrawn_at IS NOT NULL FROM yp_factors WHERE id = $1 AND team_id = $2 FOR KEY SHARE`, id, a.TeamID).Scan(&withdrawn)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return contexts.NotFound("factor", id)
+		return 0, contexts.NotFound("factor", id)
 	}
 	if err != nil {
-		return fmt.Errorf("check factor: %w", err)
+		return 0, fmt.Errorf("check factor: %w", err)
 	}
 	if withdrawn {
-		return ctxmap.Errorf(ctxmap.KindConflict, "factor_withdrawn", "factor %d was withdrawn; its plan actions can no longer change", id)
+		return 0, ctxmap.Errorf(ctxmap.KindConflict, "factor_withdrawn", "factor %d was withdrawn; its plan actions can no longer change", id)
 	}
-	// A plan action is recording for the young person, as the factor was.
-	return s.allocatedSubject(ctx, tx, a, sid)
+	return sid, nil
 }
 
 func (s *Store) factorAction(ctx context.Context, a *contexts.Actor, factorID, id int64) (*contexts.FactorAction, error) {

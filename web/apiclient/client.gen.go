@@ -1202,7 +1202,7 @@ type ConfigRelease struct {
 	K              int64   `json:"k"`
 	Label          string  `json:"label"`
 	LastMonth      string  `json:"last_month"`
-	MadeBy         string  `json:"made_by"`
+	MadeBy         *string `json:"made_by"`
 	Months         int64   `json:"months"`
 	NextDue        *string `json:"next_due,omitempty"`
 	PublishedCells int64   `json:"published_cells"`
@@ -1807,18 +1807,18 @@ type RecordRatesJSON struct {
 
 // ReleaseJSON defines model for ReleaseJSON.
 type ReleaseJSON struct {
-	ChangedCells   *int64 `json:"changed_cells"`
-	DataTime       string `json:"data_time"`
-	DurationMs     int64  `json:"duration_ms"`
-	FirstMonth     string `json:"first_month"`
-	How            string `json:"how"`
-	Id             int64  `json:"id"`
-	K              int64  `json:"k"`
-	LastMonth      string `json:"last_month"`
-	MadeBy         string `json:"made_by"`
-	Months         int64  `json:"months"`
-	PublishedCells int64  `json:"published_cells"`
-	Sets           int64  `json:"sets"`
+	ChangedCells   *int64  `json:"changed_cells"`
+	DataTime       string  `json:"data_time"`
+	DurationMs     int64   `json:"duration_ms"`
+	FirstMonth     string  `json:"first_month"`
+	How            string  `json:"how"`
+	Id             int64   `json:"id"`
+	K              int64   `json:"k"`
+	LastMonth      string  `json:"last_month"`
+	MadeBy         *string `json:"made_by"`
+	Months         int64   `json:"months"`
+	PublishedCells int64   `json:"published_cells"`
+	Sets           int64   `json:"sets"`
 }
 
 // Relocation defines model for Relocation.
