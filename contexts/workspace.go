@@ -252,6 +252,24 @@ func InterventionChanges(kind string, before, after InterventionFields, outcomeC
 // ContextChanges are the chronology's words for an update of a context:
 // each changed field, with the dates of a review date change.
 func ContextChanges(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) string {
+	parts := contextChangeParts(c, oldDescription, oldReview, ch)
+	if len(parts) == 0 {
+		return "Saved with no change"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ContextUnchanged reports whether ch would leave c as it is: its name, its
+// description (oldDescription) and its review date (oldReview) already
+// hold what ch sets. Saving an unchanged form is then no change at all: no
+// chronology entry, no notification to the linked teams, no webhook.
+func ContextUnchanged(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) bool {
+	return len(contextChangeParts(c, oldDescription, oldReview, ch)) == 0
+}
+
+// contextChangeParts words each field ch changes, so that what counts as a
+// change and what the chronology says are one decision.
+func contextChangeParts(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) []string {
 	var parts []string
 	if ch.Name != nil && *ch.Name != c.Name {
 		if c.Name == "" {
@@ -273,20 +291,7 @@ func ContextChanges(c *Context, oldDescription string, oldReview *time.Time, ch 
 			parts = append(parts, fmt.Sprintf("Review date changed from %s to %s", HumanDate(oldReview), HumanDate(ch.ReviewDate)))
 		}
 	}
-	if len(parts) == 0 {
-		return "Saved with no change"
-	}
-	return strings.Join(parts, "; ")
-}
-
-// ContextUnchanged reports whether ch would leave c as it is: its name, its
-// description (oldDescription) and its review date (oldReview) already
-// hold what ch sets. Saving an unchanged form is then no change at all: no
-// chronology entry, no notification to the linked teams, no webhook.
-func ContextUnchanged(c *Context, oldDescription string, oldReview *time.Time, ch ContextChange) bool {
-	return (ch.Name == nil || *ch.Name == c.Name) &&
-		(ch.Description == nil || *ch.Description == oldDescription) &&
-		(!ch.ReviewSet || sameDate(oldReview, ch.ReviewDate))
+	return parts
 }
 
 func sameDate(a, b *time.Time) bool {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/paulmach/orb"
 
@@ -62,19 +61,14 @@ type ExportMeta struct {
 	Resolutions []int  `json:"resolutions"`
 	// BBox is min_lon, min_lat, max_lon, max_lat when the export is limited
 	// to a view, with the rule that picked the cells.
-	BBox     []float64 `json:"bbox,omitempty"`
-	BBoxRule string    `json:"bbox_rule,omitempty"`
-	Cells    int       `json:"cells"`
-	K        int       `json:"k"`
-	Policy   string    `json:"policy"`
-	Release  struct {
-		ID         int64  `json:"id"`
-		DataTime   string `json:"data_time"`
-		FirstMonth string `json:"first_month"`
-		LastMonth  string `json:"last_month"`
-	} `json:"release"`
-	Caveats []string       `json:"caveats"`
-	Columns []ExportColumn `json:"columns"`
+	BBox     []float64      `json:"bbox,omitempty"`
+	BBoxRule string         `json:"bbox_rule,omitempty"`
+	Cells    int            `json:"cells"`
+	K        int            `json:"k"`
+	Policy   string         `json:"policy"`
+	Release  ReleaseRef     `json:"release"`
+	Caveats  []string       `json:"caveats"`
+	Columns  []ExportColumn `json:"columns"`
 }
 
 // BBoxRule says which cells a bbox selects, for the metadata and the API
@@ -145,8 +139,7 @@ func (s *Service) prepareExport(ctx context.Context, req ExportRequest) (*export
 		m.BBox, m.BBoxRule = []float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}, BBoxRule
 	}
 	m.Cells, m.K, m.Policy = len(e.rows), s.policy.K(), s.policy.Describe()
-	m.Release.ID, m.Release.DataTime = rel.ID, rel.DataTime.UTC().Format(time.RFC3339)
-	m.Release.FirstMonth, m.Release.LastMonth = rel.Window.First.String(), rel.Window.Last.String()
+	m.Release = rel.Ref()
 	m.Caveats = []string{
 		"absent cells are suppressed or empty (the two are not distinguished); an absent cell is not zero",
 		"values are perturbed and rounded to the nearest 5; they are not exact counts, and sums of cells carry the noise of each",
@@ -186,7 +179,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, req ExportRequest)
 	bw.WriteByte('\n')
 	rel := &e.meta.Release
 	tail := "," + e.period + "," + string(e.meta.Layer) + "," + e.cat + "," + strconv.FormatInt(rel.ID, 10) + "," +
-		rel.DataTime + "," + rel.FirstMonth + "/" + rel.LastMonth + ","
+		rel.DataTime + "," + rel.Months() + ","
 	for i, cv := range e.rows {
 		lat, lon := geo.CellCenter(cv.Cell)
 		bw.WriteString(cv.Cell.String() + "," + strconv.Itoa(e.res[i]) + "," + strconv.Itoa(cv.Value) + tail +
@@ -210,7 +203,7 @@ func (s *Service) ExportGeoJSON(ctx context.Context, w io.Writer, req ExportRequ
 	props := `,"period":` + strconv.Quote(e.period) + `,"layer":` + strconv.Quote(string(e.meta.Layer)) +
 		`,"category":` + strconv.Quote(e.cat) + `,"release":` + strconv.FormatInt(e.meta.Release.ID, 10) +
 		`,"release_data_time":` + strconv.Quote(e.meta.Release.DataTime) +
-		`,"release_months":` + strconv.Quote(e.meta.Release.FirstMonth+"/"+e.meta.Release.LastMonth) + `}}`
+		`,"release_months":` + strconv.Quote(e.meta.Release.Months()) + `}}`
 	for i, cv := range e.rows {
 		if i > 0 {
 			bw.WriteByte(',')

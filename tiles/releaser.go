@@ -55,6 +55,25 @@ type ReleaseInfo struct {
 	Totals bool
 }
 
+// ReleaseRef names a release wherever its values travel: an export's
+// metadata and rows, a download's headers. One type, so they all spell the
+// data time and the months covered the same way.
+type ReleaseRef struct {
+	ID         int64  `json:"id"`
+	DataTime   string `json:"data_time"` // RFC 3339, UTC
+	FirstMonth string `json:"first_month"`
+	LastMonth  string `json:"last_month"`
+}
+
+// Ref is how r is named beside its values.
+func (r ReleaseInfo) Ref() ReleaseRef {
+	return ReleaseRef{ID: r.ID, DataTime: r.DataTime.UTC().Format(time.RFC3339),
+		FirstMonth: r.Window.First.String(), LastMonth: r.Window.Last.String()}
+}
+
+// Months is the complete months the release covers, first/last.
+func (r ReleaseRef) Months() string { return r.FirstMonth + "/" + r.LastMonth }
+
 // StoredSet is one set of a release in its stored form (EncodeSet), with
 // its published partnership total.
 type StoredSet struct {

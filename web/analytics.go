@@ -264,7 +264,7 @@ func (s *Server) hotspots(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	setReleaseHeaders(w.Header(), out.Release.ID, out.Release.DataTime.UTC().Format(time.RFC3339), out.Release.Window.First.String(), out.Release.Window.Last.String())
+	setReleaseHeaders(w.Header(), out.Release.Ref())
 	_, err = w.Write(body)
 	return err
 }

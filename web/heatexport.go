@@ -83,7 +83,7 @@ func (s *Server) writeExport(w http.ResponseWriter, r *http.Request, action, con
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ctxmap-heat-release-%d.%s"`, meta.Release.ID, ext))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Link", fmt.Sprintf(`<%s?%s>; rel="describedby"; type="application/json"`, apiPrefix+exportMetaPath, r.URL.RawQuery))
-	setReleaseHeaders(h, meta.Release.ID, meta.Release.DataTime, meta.Release.FirstMonth, meta.Release.LastMonth)
+	setReleaseHeaders(h, meta.Release)
 	_, err = w.Write(buf.Bytes())
 	return err
 }
@@ -131,8 +131,8 @@ func exportColumnNames(sep string, withLatLon bool) string {
 // response headers, as its rows and its metadata do, so a file saved
 // without its metadata can still be traced to a release by whoever fetched
 // it: the id, the data time and the months covered.
-func setReleaseHeaders(h http.Header, id int64, dataTime, firstMonth, lastMonth string) {
-	h.Set("Ctxmap-Release", strconv.FormatInt(id, 10))
-	h.Set("Ctxmap-Release-Data-Time", dataTime)
-	h.Set("Ctxmap-Release-Months", firstMonth+"/"+lastMonth)
+func setReleaseHeaders(h http.Header, rel tiles.ReleaseRef) {
+	h.Set("Ctxmap-Release", strconv.FormatInt(rel.ID, 10))
+	h.Set("Ctxmap-Release-Data-Time", rel.DataTime)
+	h.Set("Ctxmap-Release-Months", rel.Months())
 }

@@ -41,21 +41,21 @@ func (s *Store) ReplaceAllocations(ctx context.Context, a *contexts.Actor, rows 
 		for n := range names {
 			list = append(list, n)
 		}
-		rows, err := tx.Query(ctx, `SELECT name, id FROM teams WHERE name = ANY($1)`, list)
+		found, err := tx.Query(ctx, `SELECT name, id FROM teams WHERE name = ANY($1)`, list)
 		if err != nil {
 			return fmt.Errorf("allocations: teams: %w", err)
 		}
-		for rows.Next() {
+		for found.Next() {
 			var name string
 			var id int64
-			if err := rows.Scan(&name, &id); err != nil {
-				rows.Close()
+			if err := found.Scan(&name, &id); err != nil {
+				found.Close()
 				return fmt.Errorf("allocations: teams: %w", err)
 			}
 			teams[name] = id
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		found.Close()
+		if err := found.Err(); err != nil {
 			return fmt.Errorf("allocations: teams: %w", err)
 		}
 		var unknown []contexts.RowError
@@ -131,18 +131,8 @@ func (s *Store) allocated(ctx context.Context, tx pgx.Tx, a *contexts.Actor, sh 
 	if !s.allocations || s.demo {
 		return nil
 	}
-	var ok, anyFeed bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations WHERE subject_hash = $1 AND team_id = $2),
-		EXISTS (SELECT 1 FROM allocation_feeds)`, sh[:], a.TeamID).Scan(&ok, &anyFeed)
-	switch {
-	case err != nil:
-		return fmt.Errorf("allocation check: %w", err)
-	case !anyFeed:
-		return contexts.ErrNoAllocations
-	case !ok:
-		return contexts.ErrNotAllocated
-	}
-	return nil
+	return allocationVerdict(tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations WHERE subject_hash = $1 AND team_id = $2),
+		EXISTS (SELECT 1 FROM allocation_feeds)`, sh[:], a.TeamID))
 }
 
 // allocatedSubject is allocated for the young person of an existing entry,
@@ -155,11 +145,23 @@ func (s *Store) allocatedSubject(ctx context.Context, tx pgx.Tx, a *contexts.Act
 	if !s.allocations || s.demo || sid == 0 {
 		return nil
 	}
-	var hash []byte
-	if err := tx.QueryRow(ctx, `SELECT hash FROM subjects WHERE id = $1`, sid).Scan(&hash); err != nil {
+	return allocationVerdict(tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations
+			WHERE subject_hash = (SELECT hash FROM subjects WHERE id = $1) AND team_id = $2),
+		EXISTS (SELECT 1 FROM allocation_feeds)`, sid, a.TeamID))
+}
+
+// allocationVerdict reads the two answers of an allocation check: whether
+// the latest feed allocates the young person to the team, and whether any
+// feed was loaded at all.
+func allocationVerdict(row pgx.Row) error {
+	var ok, anyFeed bool
+	switch err := row.Scan(&ok, &anyFeed); {
+	case err != nil:
 		return fmt.Errorf("allocation check: %w", err)
+	case !anyFeed:
+		return contexts.ErrNoAllocations
+	case !ok:
+		return contexts.ErrNotAllocated
 	}
-	var sh [32]byte
-	copy(sh[:], hash)
-	return s.allocated(ctx, tx, a, sh)
+	return nil
 }

@@ -169,20 +169,19 @@ func (s *Store) LabelLink(ctx context.Context, a *contexts.Actor, contextID, lin
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var sid int64
-		err := tx.QueryRow(ctx, `SELECT subject_id FROM context_links
-			WHERE id = $1 AND context_id = $2 AND team_id = $3 AND unlinked_at IS NULL FOR UPDATE`, linkID, contextID, a.TeamID).Scan(&sid)
+		err := tx.QueryRow(ctx, `UPDATE context_links SET label = $4
+			WHERE id = $1 AND context_id = $2 AND team_id = $3 AND unlinked_at IS NULL RETURNING subject_id`,
+			linkID, contextID, a.TeamID, label).Scan(&sid)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return contexts.NotFound("link", linkID)
 		}
 		if err != nil {
 			return fmt.Errorf("label link: %w", err)
 		}
-		// A label is the team's word about the young person: recording.
+		// A label is the team's word about the young person: recording. A
+		// refusal rolls the label back with the transaction.
 		if err := s.allocatedSubject(ctx, tx, a, sid); err != nil {
 			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE context_links SET label = $2 WHERE id = $1`, linkID, label); err != nil {
-			return fmt.Errorf("label link: %w", err)
 		}
 		return audit(ctx, tx, a, "context.link.label", fmt.Sprintf("context:%d", contextID), "", map[string]any{"link_id": linkID})
 	})

@@ -109,14 +109,10 @@ func (s *Store) correctMarker(ctx context.Context, a *contexts.Actor, id int64, 
 		var kind, familial string
 		var date time.Time
 		var corrected *time.Time
-		lockedSID, err := lockSubjectOf(ctx, tx, "yp_markers", id, a)
-		if err != nil {
+		if _, err := lockSubjectOf(ctx, tx, "yp_markers", id, a); err != nil {
 			return err
 		}
-		if err := s.allocatedSubject(ctx, tx, a, lockedSID); err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, `SELECT m.subject_id, s.hash, m.kind, m.familial, m.marked_on, m.corrected_at
+		err := tx.QueryRow(ctx, `SELECT m.subject_id, s.hash, m.kind, m.familial, m.marked_on, m.corrected_at
 			FROM yp_markers m JOIN subjects s ON s.id = m.subject_id
 			WHERE m.id = $1 AND m.team_id = $2 FOR UPDATE OF m`, id, a.TeamID).Scan(&sid, &hash, &kind, &familial, &date, &corrected)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -124,6 +120,11 @@ func (s *Store) correctMarker(ctx context.Context, a *contexts.Actor, id int64, 
 		}
 		if err != nil {
 			return fmt.Errorf("correct marker: %w", err)
+		}
+		var sh [32]byte
+		copy(sh[:], hash)
+		if err := s.allocated(ctx, tx, a, sh); err != nil {
+			return err
 		}
 		if corrected != nil {
 			return ctxmap.Errorf(ctxmap.KindConflict, "marker_corrected", "marker %d was already corrected; correct its replacement instead", id)
@@ -137,8 +138,6 @@ func (s *Store) correctMarker(ctx context.Context, a *contexts.Actor, id int64, 
 			sid, a.TeamID, a.UserID, kind, f.Familial, f.Date, f.Note, id, s.at).Scan(&newID); err != nil {
 			return fmt.Errorf("correct marker: %w", err)
 		}
-		var sh [32]byte
-		copy(sh[:], hash)
 		return audit(ctx, tx, a, "marker.correct", record, reason, map[string]any{
 			"subject": contexts.AuditSubject(sh), "replaced_by": fmt.Sprintf("marker:%d", newID), "kind": kind,
 			"from": map[string]any{"familial": familial, "date": date.Format(time.DateOnly)},

@@ -1348,14 +1348,9 @@ type ExportMeta struct {
 	Period      string          `json:"period"`
 	PeriodValue string          `json:"period_value"`
 	Policy      string          `json:"policy"`
-	Release     struct {
-		DataTime   string `json:"data_time"`
-		FirstMonth string `json:"first_month"`
-		Id         int64  `json:"id"`
-		LastMonth  string `json:"last_month"`
-	} `json:"release"`
-	Resolutions *[]int64 `json:"resolutions"`
-	Title       string   `json:"title"`
+	Release     ReleaseRef      `json:"release"`
+	Resolutions *[]int64        `json:"resolutions"`
+	Title       string          `json:"title"`
 }
 
 // Factor defines model for Factor.
@@ -1819,6 +1814,14 @@ type ReleaseJSON struct {
 	Months         int64   `json:"months"`
 	PublishedCells int64   `json:"published_cells"`
 	Sets           int64   `json:"sets"`
+}
+
+// ReleaseRef defines model for ReleaseRef.
+type ReleaseRef struct {
+	DataTime   string `json:"data_time"`
+	FirstMonth string `json:"first_month"`
+	Id         int64  `json:"id"`
+	LastMonth  string `json:"last_month"`
 }
 
 // Relocation defines model for Relocation.
